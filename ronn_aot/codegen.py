@@ -1,0 +1,31 @@
+"""Stage 5, codegen: compile the kernels (PrimFuncs) with LLVM for the target into one object."""
+
+from __future__ import annotations
+
+import re
+from pathlib import Path
+from typing import Any
+
+from .errors import CompilationError
+
+
+def kernel_symbol(index: int, name: str) -> str:
+    """The C symbol a kernel is exported under (tvm-ffi prefixes `__tvm_ffi_`)."""
+    return f"ronn_k{index}_{re.sub(r'[^A-Za-z0-9_]', '_', name)}"[:120]
+
+
+def compile_kernels(mod: Any, kernel_names: list[str], target: Any, out_obj: Path) -> None:
+    """Compile the PrimFuncs named in `kernel_names` into the object file `out_obj`."""
+    import tvm
+
+    funcs = {}
+    for i, name in enumerate(kernel_names):
+        gv = mod.get_global_var(name)
+        funcs[tvm.ir.GlobalVar(kernel_symbol(i, name))] = mod[gv].with_attr("global_symbol",
+                                                                            kernel_symbol(i, name))
+    try:
+        lib = tvm.tirx.build(tvm.IRModule(funcs), target=target)
+        lib.write_to_file(str(out_obj))
+    except Exception as e:
+        msg = str(e).strip().splitlines()[-1] if str(e).strip() else type(e).__name__
+        raise CompilationError(f"LLVM code generation failed: {msg}") from e

@@ -1,0 +1,192 @@
+"""Stage 1, import: load and validate an ONNX model, fix its input shapes, and import it into
+Relax with TVM's ONNX frontend."""
+
+from __future__ import annotations
+
+from dataclasses import dataclass
+from pathlib import Path
+from typing import Any, Mapping
+
+import numpy as np
+import onnx
+
+from .errors import CompilationError, InvalidModelError, ShapeError, UnsupportedOperatorError
+
+# Graph-input element types the artifact ABI can carry.
+_ONNX_DTYPES = {
+    onnx.TensorProto.FLOAT: "float32", onnx.TensorProto.DOUBLE: "float64",
+    onnx.TensorProto.FLOAT16: "float16", onnx.TensorProto.INT8: "int8",
+    onnx.TensorProto.INT16: "int16", onnx.TensorProto.INT32: "int32",
+    onnx.TensorProto.INT64: "int64", onnx.TensorProto.UINT8: "uint8",
+    onnx.TensorProto.BOOL: "bool",
+}
+
+
+@dataclass(frozen=True)
+class TensorSpec:
+    name: str
+    dtype: str
+    shape: tuple[int, ...]
+
+
+@dataclass
+class ImportedModel:
+    """A validated model with static input shapes, and its Relax module."""
+
+    onnx_model: onnx.ModelProto
+    inputs: list[TensorSpec]
+    outputs: list[str]
+    opset: int
+    mod: Any  # tvm.IRModule
+
+
+def load_model(model: str | Path | onnx.ModelProto) -> onnx.ModelProto:
+    """Read a model from a path (or take a ModelProto) and run onnx's checker on it."""
+    if isinstance(model, onnx.ModelProto):
+        proto = model
+    else:
+        path = Path(model)
+        if not path.is_file():
+            raise InvalidModelError(f"model file {path} does not exist")
+        try:
+            proto = onnx.load(str(path))
+        except Exception as e:  # protobuf raises several unrelated types on garbage input
+            raise InvalidModelError(f"{path} is not a readable ONNX model ({e}); "
+                                    "export it again with onnx or torch.onnx") from e
+    if not proto.graph.node:
+        raise InvalidModelError("the model's graph has no nodes; nothing to compile")
+    try:
+        onnx.checker.check_model(proto)
+    except onnx.checker.ValidationError as e:
+        raise InvalidModelError(f"the model fails onnx's checker: {str(e).strip().splitlines()[0]}; "
+                                "fix or re-export the model") from e
+    return proto
+
+
+def opset_of(model: onnx.ModelProto) -> int:
+    for imp in model.opset_import:
+        if imp.domain in ("", "ai.onnx"):
+            return int(imp.version)
+    return 1
+
+
+def _graph_inputs(model: onnx.ModelProto) -> list[onnx.ValueInfoProto]:
+    inits = {i.name for i in model.graph.initializer}
+    return [i for i in model.graph.input if i.name not in inits]
+
+
+def resolve_input_specs(model: onnx.ModelProto,
+                        overrides: Mapping[str, tuple[int, ...]]) -> list[TensorSpec]:
+    """Static shape and dtype of every graph input; symbolic dims must be given in `overrides`."""
+    inputs = _graph_inputs(model)
+    names = [i.name for i in inputs]
+    unknown = sorted(set(overrides) - set(names))
+    if unknown:
+        raise ShapeError(f"--input-shape names {', '.join(map(repr, unknown))}, which the model "
+                         f"does not have; its inputs are: {', '.join(map(repr, names))}")
+    specs = []
+    for vi in inputs:
+        tt = vi.type.tensor_type
+        if not vi.type.HasField("tensor_type"):
+            raise InvalidModelError(f"input {vi.name!r} is not a tensor; only tensor inputs are supported")
+        dtype = _ONNX_DTYPES.get(tt.elem_type)
+        if dtype is None:
+            raise InvalidModelError(
+                f"input {vi.name!r} has element type {onnx.TensorProto.DataType.Name(tt.elem_type)}, "
+                f"which the runtime cannot take; supported: {sorted(set(_ONNX_DTYPES.values()))}")
+        declared = [d.dim_value if d.HasField("dim_value") else (d.dim_param or None)
+                    for d in tt.shape.dim]
+        if vi.name in overrides:
+            shape = overrides[vi.name]
+            if tt.HasField("shape") and len(shape) != len(declared):
+                raise ShapeError(f"--input-shape {vi.name}= gives {len(shape)} dims but the input "
+                                 f"has rank {len(declared)} ({_fmt(declared)})")
+            for i, (given, decl) in enumerate(zip(shape, declared)):
+                if isinstance(decl, int) and decl > 0 and decl != given:
+                    raise ShapeError(f"--input-shape {vi.name}: dimension {i} is fixed to {decl} "
+                                     f"by the model, got {given}")
+        else:
+            if not tt.HasField("shape"):
+                raise ShapeError(f"input {vi.name!r} has no shape; give one with "
+                                 f"--input-shape {vi.name}=D0,D1,...")
+            for i, d in enumerate(declared):
+                if not isinstance(d, int) or d <= 0:
+                    what = f"symbolic dimension '{d}'" if d else "an unknown dimension"
+                    raise ShapeError(
+                        f"input {vi.name!r} has {what} at index {i} (shape {_fmt(declared)}); "
+                        f"fix it with --input-shape {vi.name}="
+                        + ",".join(str(x) if isinstance(x, int) and x > 0 else "N" for x in declared))
+            shape = tuple(int(d) for d in declared)  # type: ignore[arg-type]
+        specs.append(TensorSpec(vi.name, dtype, tuple(shape)))
+    return specs
+
+
+def _fmt(dims: list[Any]) -> str:
+    return "[" + ",".join("?" if d is None else str(d) for d in dims) + "]"
+
+
+def _with_static_inputs(model: onnx.ModelProto, specs: list[TensorSpec]) -> onnx.ModelProto:
+    fixed = onnx.ModelProto()
+    fixed.CopyFrom(model)
+    by_name = {s.name: s for s in specs}
+    for vi in fixed.graph.input:
+        if vi.name in by_name:
+            dims = vi.type.tensor_type.shape.dim
+            del dims[:]
+            for d in by_name[vi.name].shape:
+                dims.add().dim_value = d
+    # Intermediate value_info may carry stale symbolic dims; shape inference recomputes them.
+    del fixed.graph.value_info[:]
+    return fixed
+
+
+def check_operators(model: onnx.ModelProto) -> None:
+    """Fail early, naming the node, for operators TVM's ONNX frontend cannot convert."""
+    from tvm.relax.frontend.onnx.onnx_frontend import _get_convert_map
+
+    supported = set(_get_convert_map()) | {"Constant", "If"}
+    opset = opset_of(model)
+    for node in model.graph.node:
+        if node.domain not in ("", "ai.onnx") or node.op_type not in supported:
+            op = node.op_type if node.domain in ("", "ai.onnx") else f"{node.domain}::{node.op_type}"
+            raise UnsupportedOperatorError(op, node.name, opset)
+
+
+def import_model(model: str | Path | onnx.ModelProto,
+                 input_shapes: Mapping[str, tuple[int, ...]] | None = None) -> ImportedModel:
+    """Load, validate and import `model` into a Relax IRModule with static shapes."""
+    proto = load_model(model)
+    specs = resolve_input_specs(proto, input_shapes or {})
+    proto = _with_static_inputs(proto, specs)
+    try:
+        proto = onnx.shape_inference.infer_shapes(proto, check_type=True, strict_mode=True)
+    except Exception as e:
+        raise ShapeError(f"onnx shape inference failed with the given input shapes: "
+                         f"{str(e).strip().splitlines()[-1]}") from e
+    check_operators(proto)
+
+    from tvm.relax.frontend.onnx import from_onnx
+
+    try:
+        mod = from_onnx(proto, shape_dict={s.name: list(s.shape) for s in specs},
+                        dtype_dict={s.name: s.dtype for s in specs}, opset=opset_of(proto),
+                        keep_params_in_input=False)
+    except Exception as e:
+        raise CompilationError(f"TVM's ONNX frontend could not import the model: "
+                               f"{str(e).strip().splitlines()[-1] if str(e).strip() else type(e).__name__}") from e
+    outputs = [o.name for o in proto.graph.output]
+    return ImportedModel(proto, specs, outputs, opset_of(proto), mod)
+
+
+def reference_inputs(specs: list[TensorSpec], seed: int = 0) -> dict[str, np.ndarray]:
+    """Deterministic random inputs matching `specs` (for demos, benchmarks and checks)."""
+    rng = np.random.default_rng(seed)
+    feeds = {}
+    for s in specs:
+        if s.dtype.startswith("float"):
+            feeds[s.name] = rng.standard_normal(s.shape).astype(s.dtype)
+        elif s.dtype == "bool":
+            feeds[s.name] = rng.integers(0, 2, s.shape).astype(bool)
+        else:
+            feeds[s.name] = rng.integers(0, 2, s.shape).astype(s.dtype)
+    return feeds

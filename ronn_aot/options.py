@@ -1,0 +1,58 @@
+"""Compile options: an immutable value with builder-style `with_*` methods."""
+
+from __future__ import annotations
+
+from dataclasses import dataclass, field, replace
+from pathlib import Path
+from typing import Mapping, Sequence
+
+from .errors import RonnError
+
+DEFAULT_OPT_LEVEL = 2
+
+
+@dataclass(frozen=True)
+class CompileOptions:
+    """What to compile for and how. Every field has a sensible default.
+
+    >>> CompileOptions().with_target("aarch64").with_optimization_level(3)
+    """
+
+    target: str = "host"
+    opt_level: int = DEFAULT_OPT_LEVEL
+    input_shapes: Mapping[str, tuple[int, ...]] = field(default_factory=dict)
+    output_path: Path | None = None
+    dump_ir_dir: Path | None = None
+    num_threads: int | None = None  # parallelism the kernels are scheduled for (None: target default)
+
+    def with_target(self, name: str) -> CompileOptions:
+        return replace(self, target=name)
+
+    def with_optimization_level(self, level: int) -> CompileOptions:
+        if level not in (0, 1, 2, 3):
+            raise RonnError(f"optimization level must be 0, 1, 2 or 3, got {level!r}")
+        return replace(self, opt_level=level)
+
+    def with_input_shape(self, name: str, shape: Sequence[int]) -> CompileOptions:
+        dims = tuple(int(d) for d in shape)
+        if not dims or any(d <= 0 for d in dims):
+            raise RonnError(f"input shape for {name!r} must be positive integers, got {list(shape)}")
+        return replace(self, input_shapes={**self.input_shapes, name: dims})
+
+    def with_output(self, path: str | Path) -> CompileOptions:
+        return replace(self, output_path=Path(path))
+
+    def with_dump_ir(self, directory: str | Path) -> CompileOptions:
+        return replace(self, dump_ir_dir=Path(directory))
+
+
+def parse_input_shape(text: str) -> tuple[str, tuple[int, ...]]:
+    """Parse the CLI form NAME=D0,D1,... into (name, dims)."""
+    name, sep, dims = text.rpartition("=")
+    try:
+        if not sep or not name:
+            raise ValueError
+        shape = tuple(int(d) for d in dims.split(","))
+    except ValueError:
+        raise RonnError(f"--input-shape expects NAME=D0,D1,... (e.g. input=1,3,224,224), got {text!r}") from None
+    return name, shape

@@ -1,0 +1,88 @@
+"""The compiler: a straight pipeline of named stages.
+
+    import -> lower (graph passes, legalize, fuse, plan memory) -> plan -> codegen -> pack
+"""
+
+from __future__ import annotations
+
+import tempfile
+import time
+from dataclasses import dataclass, field
+from pathlib import Path
+from typing import Any
+
+import onnx
+
+from . import __version__
+from .artifact_format import Footer
+from .codegen import compile_kernels
+from .frontend import ImportedModel, TensorSpec, import_model
+from .lower import LowerReport, lower
+from .options import CompileOptions
+from .pack import pack
+from .plan_builder import BuiltPlan, build_plan
+from .targets import get_target
+
+ARTIFACTS_DIR = Path(__file__).resolve().parent.parent / "artifacts"
+
+
+@dataclass
+class Artifact:
+    """A compiled model on disk, with what the compiler learned while making it."""
+
+    path: Path
+    target: str
+    opt_level: int
+    inputs: list[TensorSpec]
+    output_names: list[str]
+    footer: Footer
+    arena_size: int
+    num_kernels: int
+    num_steps: int
+    lower_report: LowerReport
+    stage_seconds: dict[str, float] = field(default_factory=dict)
+
+    def session(self, num_threads: int = 0) -> Any:
+        """An InferenceSession on this artifact (host targets only)."""
+        import ronn_runtime
+
+        return ronn_runtime.InferenceSession(str(self.path), num_threads=num_threads)
+
+
+def _default_output(model: str | Path | onnx.ModelProto, target: str) -> Path:
+    stem = Path(model).stem if not isinstance(model, onnx.ModelProto) else (model.graph.name or "model")
+    return ARTIFACTS_DIR / f"{stem}-{target}.so"
+
+
+def compile(model: str | Path | onnx.ModelProto, options: CompileOptions | None = None) -> Artifact:
+    """Compile an ONNX model (a path or a ModelProto) into one artifact file."""
+    options = options or CompileOptions()
+    target = get_target(options.target)
+    tvm_target = target.tvm_target(options.num_threads)
+    out_path = options.output_path or _default_output(model, target.name)
+    times: dict[str, float] = {}
+
+    def timed(name: str, fn: Any, *args: Any) -> Any:
+        t0 = time.perf_counter()
+        result = fn(*args)
+        times[name] = time.perf_counter() - t0
+        return result
+
+    imported: ImportedModel = timed("import", import_model, model, options.input_shapes)
+    lowered, report = timed("lower", lower, imported.mod, tvm_target, target.name, options.opt_level,
+                            options.dump_ir_dir)
+    metadata = {
+        "producer": f"ronn-aot {__version__}", "target": target.name, "opt_level": options.opt_level,
+        "llvm": target.llvm, "opset": imported.opset,
+        "inputs": [{"name": s.name, "dtype": s.dtype, "shape": list(s.shape)} for s in imported.inputs],
+    }
+    built: BuiltPlan = timed("plan", build_plan, lowered, imported.inputs, imported.outputs, metadata)
+    from .artifact_format import encode_plan
+
+    with tempfile.TemporaryDirectory(prefix="ronn-aot-") as tmp:
+        work = Path(tmp)
+        timed("codegen", compile_kernels, lowered, built.kernels, tvm_target, work / "kernels.o")
+        footer = timed("pack", pack, target, work / "kernels.o", built.kernels, encode_plan(built.plan),
+                       built.weights, work, out_path)
+    return Artifact(out_path, target.name, options.opt_level, imported.inputs, imported.outputs, footer,
+                    built.plan.arena_size, len(built.kernels), len(built.plan.steps), report, times)

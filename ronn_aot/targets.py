@@ -1,0 +1,123 @@
+"""Target descriptions: data files in the top-level `targets/` folder, one TOML file per target.
+
+Adding a target is adding a file; nothing here branches on a target's name.
+"""
+
+from __future__ import annotations
+
+import os
+import platform
+import shutil
+import tomllib
+from dataclasses import dataclass, field
+from functools import cache
+from pathlib import Path
+from typing import Any
+
+from .errors import ToolchainError, UnknownTargetError
+
+TARGETS_DIR = Path(os.environ.get("RONN_TARGETS_DIR", Path(__file__).resolve().parent.parent / "targets"))
+
+# "host" picks the portable baseline description of the machine we run on.
+_HOST_ALIASES = {"x86_64": "x86_64-avx2", "aarch64": "aarch64", "arm64": "aarch64"}
+
+
+@dataclass(frozen=True)
+class Toolchain:
+    cc: str
+    strip: str
+    package: str  # what to install (Debian package names) when a tool is missing
+
+    def require(self) -> tuple[str, str]:
+        """Absolute paths of the C compiler and strip, or a ToolchainError naming the package."""
+        found = []
+        for tool in (self.cc, self.strip):
+            path = shutil.which(tool)
+            if path is None:
+                raise ToolchainError(
+                    f"the toolchain program {tool!r} was not found on PATH; "
+                    f"install it with: apt-get install {self.package}")
+            found.append(path)
+        return found[0], found[1]
+
+
+@dataclass(frozen=True)
+class RunMethod:
+    """How tests execute this target's artifacts on the build machine."""
+
+    mode: str  # "native" or "qemu"
+    qemu: str = ""
+    qemu_package: str = ""
+    sysroot: str = ""
+
+    def command_prefix(self, arch: str) -> list[str] | None:
+        """argv prefix that runs a program of this target here, or None when it cannot run."""
+        if self.mode == "native":
+            return [] if platform.machine() in (arch, "arm64" if arch == "aarch64" else arch) else None
+        if self.mode == "qemu":
+            if shutil.which(self.qemu) is None:
+                return None
+            return [self.qemu, "-L", self.sysroot]
+        return None
+
+
+@dataclass(frozen=True)
+class Target:
+    name: str
+    description: str
+    arch: str
+    llvm: dict[str, Any]
+    toolchain: Toolchain
+    run: RunMethod
+    extra: dict[str, Any] = field(default_factory=dict)
+
+    def tvm_target(self, num_cores: int | None = None) -> Any:
+        """The TVM target (a JSON-dict target, as TVM 0.27 wants)."""
+        import tvm
+
+        spec: dict[str, Any] = {"kind": "llvm", "mtriple": self.llvm["mtriple"]}
+        if self.llvm.get("mcpu"):
+            spec["mcpu"] = self.llvm["mcpu"]
+        if self.llvm.get("mattr"):
+            spec["mattr"] = list(self.llvm["mattr"])
+        if num_cores:
+            spec["num-cores"] = num_cores
+        return tvm.target.Target(spec)
+
+    def to_json(self) -> dict[str, Any]:
+        return {"name": self.name, "arch": self.arch, "llvm": self.llvm}
+
+
+def _load(path: Path) -> Target:
+    with open(path, "rb") as f:
+        d = tomllib.load(f)
+    try:
+        return Target(
+            name=d["name"], description=d.get("description", ""), arch=d["arch"], llvm=d["llvm"],
+            toolchain=Toolchain(**d["toolchain"]), run=RunMethod(**d.get("run", {"mode": "native"})),
+            extra={k: v for k, v in d.items()
+                   if k not in ("name", "description", "arch", "llvm", "toolchain", "run")})
+    except (KeyError, TypeError) as e:
+        raise UnknownTargetError(f"target description {path} is malformed: {e}") from e
+
+
+@cache
+def all_targets() -> dict[str, Target]:
+    """Every target described in targets/, by name."""
+    targets = {}
+    for path in sorted(TARGETS_DIR.glob("*.toml")):
+        t = _load(path)
+        targets[t.name] = t
+    return targets
+
+
+def get_target(name: str) -> Target:
+    """The target called `name` ("host" = this machine's baseline); lists the known ones if unknown."""
+    if name == "host":
+        name = _HOST_ALIASES.get(platform.machine(), platform.machine())
+    targets = all_targets()
+    if name not in targets:
+        raise UnknownTargetError(
+            f"unknown target {name!r}; known targets: {', '.join(sorted(targets))} "
+            f"(descriptions live in {TARGETS_DIR})")
+    return targets[name]

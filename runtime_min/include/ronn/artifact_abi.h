@@ -1,0 +1,178 @@
+/* ronn-aot artifact ABI, version 1.
+ *
+ * This header is the whole contract between an artifact (a shared library written by
+ * `ronn-aot compile`) and a loader (runtime_min). It is versioned as if it were a schema:
+ * a field is never moved or re-typed inside a version; any change bumps RONN_ABI_VERSION.
+ *
+ * An artifact is ONE shared library that exports exactly one symbol,
+ * RONN_ARTIFACT_QUERY_SYMBOL. It holds:
+ *   - kernels: TVM-compiled functions with the tvm-ffi packed calling convention;
+ *   - the execution plan: a little-endian byte blob described below (no pointers, so it can be
+ *     hashed and read by tools that cannot load the library, e.g. an aarch64 artifact on x86);
+ *   - the weights: one 64-byte-aligned blob used in place (never copied);
+ *   - hook slots: pointer variables that the kernels call through and the loader fills.
+ * After the ELF image, the file carries a ronn_artifact_footer_v1 (the last bytes of the file)
+ * with a SHA-256 over every byte before it; loaders verify it before dlopen, so a truncated or
+ * corrupted file is refused before the dynamic loader maps it.
+ *
+ * Byte order: little-endian (all supported targets). Alignment of plan records: 8 bytes.
+ */
+#ifndef RONN_ARTIFACT_ABI_H_
+#define RONN_ARTIFACT_ABI_H_
+
+#include <stdint.h>
+
+#ifdef __cplusplus
+extern "C" {
+#endif
+
+#define RONN_ABI_VERSION 1u
+#define RONN_ARTIFACT_QUERY_SYMBOL "ronn_artifact_query"
+
+/* ---------------------------------------------------------------------------------------------
+ * Kernels and hooks
+ * ------------------------------------------------------------------------------------------- */
+
+/* tvm-ffi "safe call" signature: args is an array of TVMFFIAny (16 bytes each: int32 type_index,
+ * int32 padding, 8-byte payload). Tensors are passed as type_index 7 (kTVMFFIDLTensorPtr) with a
+ * DLTensor* payload. result->type_index must be 0 (None) on entry. Returns 0 on success; on
+ * failure the kernel has called the error hook before returning non-zero. */
+typedef int (*ronn_kernel_fn)(void* self, const void* args, int32_t num_args, void* result);
+
+/* Hook signatures (identical to tvm/runtime/c_backend_api.h and tvm/ffi/c_api.h). */
+typedef void* (*ronn_alloc_workspace_fn)(int device_type, int device_id, uint64_t nbytes,
+                                         int dtype_code_hint, int dtype_bits_hint);
+typedef int (*ronn_free_workspace_fn)(int device_type, int device_id, void* ptr);
+typedef int (*ronn_parallel_lambda_fn)(int task_id, void* penv, void* cdata);
+typedef int (*ronn_parallel_launch_fn)(ronn_parallel_lambda_fn lambda, void* cdata, int num_task);
+typedef int (*ronn_parallel_barrier_fn)(int task_id, void* penv);
+typedef void (*ronn_error_set_fn)(const char* kind, const char** parts, int32_t num_parts);
+
+/* Addresses of the artifact's hook slots. The loader writes a function pointer into each
+ * non-NULL slot once, right after loading and before any kernel runs. Slots are process-global
+ * (one per loaded library), so the loader must install the same functions for every session. */
+typedef struct ronn_artifact_hooks_v1 {
+  void** alloc_workspace;   /* __TVMBackendAllocWorkspace */
+  void** free_workspace;    /* __TVMBackendFreeWorkspace */
+  void** parallel_launch;   /* __TVMBackendParallelLaunch */
+  void** parallel_barrier;  /* __TVMBackendParallelBarrier */
+  void** error_set;         /* the artifact's TVMFFIErrorSetRaisedFromCStrParts forwards here */
+} ronn_artifact_hooks_v1;
+
+/* The descriptor returned by the query symbol. Lives in the artifact's read-only data. */
+typedef struct ronn_artifact_v1 {
+  uint32_t abi_version;      /* RONN_ABI_VERSION the artifact was written for */
+  uint32_t descriptor_size;  /* sizeof(ronn_artifact_v1) as compiled into the artifact */
+  const uint8_t* plan;       /* the plan blob (ronn_plan_header_v1 first), 8-byte aligned */
+  uint64_t plan_size;
+  const uint8_t* weights;    /* 64-byte aligned; may be NULL when weights_size == 0 */
+  uint64_t weights_size;
+  uint32_t num_kernels;
+  uint32_t reserved0;
+  const ronn_kernel_fn* kernels;  /* num_kernels entries, indexed by ronn_plan_step_v1.kernel */
+  ronn_artifact_hooks_v1 hooks;
+} ronn_artifact_v1;
+
+/* The one exported symbol. Returns the descriptor when the artifact speaks `abi_version`,
+ * NULL otherwise (the loader then reports an ABI mismatch). */
+typedef const ronn_artifact_v1* (*ronn_artifact_query_fn)(uint32_t abi_version);
+
+/* ---------------------------------------------------------------------------------------------
+ * Plan blob. Offsets are in bytes from the start of the plan blob unless stated otherwise.
+ * ------------------------------------------------------------------------------------------- */
+
+#define RONN_PLAN_MAGIC 0x4e4c5052u /* "RPLN" little-endian */
+
+typedef struct ronn_plan_header_v1 {
+  uint32_t magic;           /* RONN_PLAN_MAGIC */
+  uint32_t version;         /* RONN_ABI_VERSION */
+  uint64_t arena_size;      /* bytes of the per-session arena (64-byte aligned) */
+  uint32_t num_tensors;
+  uint32_t num_steps;
+  uint32_t num_inputs;
+  uint32_t num_outputs;
+  uint32_t tensors_offset;  /* ronn_plan_tensor_v1[num_tensors] */
+  uint32_t steps_offset;    /* ronn_plan_step_v1[num_steps] */
+  uint32_t inputs_offset;   /* uint32_t[num_inputs]: tensor ids of the graph inputs, in order */
+  uint32_t outputs_offset;  /* uint32_t[num_outputs]: tensor ids of the graph outputs, in order */
+  uint32_t args_offset;     /* uint32_t pool: tensor ids used as step arguments */
+  uint32_t shapes_offset;   /* int64_t pool: tensor dims */
+  uint32_t strings_offset;  /* NUL-terminated UTF-8 strings, referenced by offset into the pool */
+  uint32_t strings_size;
+  uint32_t metadata_string; /* offset into the string pool: a JSON object (target, opt level,
+                               producer version, ...) for tools; the runtime does not parse it */
+  uint32_t stages_offset;   /* uint64_t[num_inputs + num_outputs]: arena offsets (64-aligned) of
+                               the staging area of each input, then each output (see below) */
+} ronn_plan_header_v1;   /* 72 bytes */
+
+/* Where a tensor's bytes live. */
+typedef enum ronn_storage_kind {
+  RONN_STORAGE_ARENA = 0,   /* arena + offset */
+  RONN_STORAGE_WEIGHTS = 1, /* weights blob + offset (read-only) */
+  RONN_STORAGE_INPUT = 2,   /* caller's input number `index`, + offset */
+  RONN_STORAGE_OUTPUT = 3   /* caller's output number `index`, + offset */
+} ronn_storage_kind;
+
+/* DLPack type codes (DLDataTypeCode). */
+#define RONN_DTYPE_INT 0u
+#define RONN_DTYPE_UINT 1u
+#define RONN_DTYPE_FLOAT 2u
+#define RONN_DTYPE_BFLOAT 4u
+#define RONN_DTYPE_BOOL 6u
+
+typedef struct ronn_plan_tensor_v1 {
+  uint32_t name;          /* string offset; graph inputs/outputs carry their ONNX names */
+  uint8_t storage;        /* ronn_storage_kind */
+  uint8_t dtype_code;     /* DLPack code */
+  uint8_t dtype_bits;
+  uint8_t ndim;
+  uint16_t dtype_lanes;
+  uint16_t reserved0;
+  uint32_t index;         /* input/output number for RONN_STORAGE_INPUT/OUTPUT, else 0 */
+  uint32_t shape;         /* index (not bytes) of the first dim in the int64 shape pool */
+  uint32_t reserved1;
+  uint64_t offset;        /* byte offset inside its storage; a multiple of 64 for ARENA/WEIGHTS */
+  uint64_t nbytes;        /* product(shape) * bits * lanes / 8 */
+} ronn_plan_tensor_v1;   /* 40 bytes */
+
+/* Graph inputs and outputs are tensors with storage INPUT/OUTPUT. The kernels assume 64-byte
+ * aligned data, so a caller buffer that is not 64-byte aligned is staged through the arena at
+ * its stage offset (header.stages_offset): inputs are copied in before the steps run, outputs
+ * copied out after. Aligned caller buffers are used in place, without copies. */
+typedef enum ronn_step_kind {
+  RONN_STEP_KERNEL = 0,   /* kernels[kernel](args...) with each arg a DLTensor* */
+  RONN_STEP_COPY = 1      /* memcpy(args[1] <- args[0], nbytes of args[0]) */
+} ronn_step_kind;
+
+typedef struct ronn_plan_step_v1 {
+  uint32_t kind;          /* ronn_step_kind */
+  uint32_t kernel;        /* index into ronn_artifact_v1.kernels (KERNEL steps) */
+  uint32_t num_args;
+  uint32_t args;          /* index (not bytes) of the first tensor id in the args pool */
+  uint32_t name;          /* string offset: the kernel's name, for errors and profiling */
+  uint32_t reserved0;
+} ronn_plan_step_v1;     /* 24 bytes */
+
+/* ---------------------------------------------------------------------------------------------
+ * Footer: the last sizeof(ronn_artifact_footer_v1) bytes of the artifact file.
+ * ------------------------------------------------------------------------------------------- */
+
+#define RONN_FOOTER_MAGIC "RONNAOT1"
+
+typedef struct ronn_artifact_footer_v1 {
+  char magic[8];            /* RONN_FOOTER_MAGIC, not NUL-terminated */
+  uint32_t abi_version;     /* RONN_ABI_VERSION */
+  uint32_t footer_size;     /* sizeof(ronn_artifact_footer_v1) */
+  uint64_t payload_size;    /* bytes before the footer: file size - footer_size */
+  uint64_t plan_file_offset;     /* where the plan blob lies in the file */
+  uint64_t plan_size;
+  uint64_t weights_file_offset;  /* where the weights blob lies in the file */
+  uint64_t weights_size;
+  uint64_t code_size;       /* bytes of executable sections (.text) */
+  uint8_t sha256[32];       /* SHA-256 of the first payload_size bytes of the file */
+} ronn_artifact_footer_v1; /* 96 bytes */
+
+#ifdef __cplusplus
+}
+#endif
+#endif /* RONN_ARTIFACT_ABI_H_ */

@@ -1,0 +1,125 @@
+/* runtime_min: the public C API for loading and running ronn-aot artifacts.
+ *
+ * Portable C99 + POSIX threads + dlopen. No global state: every object is reached through a
+ * handle. Ownership and threading rules are stated on each function.
+ *
+ *   ronn_model   - an opened, verified artifact (immutable, reference counted, thread-safe:
+ *                  any thread may query it and create sessions from it concurrently).
+ *   ronn_session - per-caller execution state: the arena, the thread pool, prepared kernel
+ *                  arguments. One thread at a time may call ronn_session_run on a session;
+ *                  different sessions may run concurrently.
+ *   ronn_status  - NULL means success; otherwise a heap object the caller owns and must free
+ *                  with ronn_status_free (its message names what failed and what to do).
+ */
+#ifndef RONN_RUNTIME_H_
+#define RONN_RUNTIME_H_
+
+#include <stddef.h>
+#include <stdint.h>
+
+#ifdef __cplusplus
+extern "C" {
+#endif
+
+#define RONN_RUNTIME_API_VERSION 1
+
+typedef enum ronn_status_code {
+  RONN_OK = 0,
+  RONN_INVALID_ARGUMENT = 1, /* wrong input name, shape, dtype, count, or a NULL argument */
+  RONN_NOT_FOUND = 2,        /* the artifact file does not exist */
+  RONN_IO_ERROR = 3,         /* the file could not be read */
+  RONN_CORRUPT_ARTIFACT = 4, /* footer, hash, plan or ELF checks failed: truncated/corrupted */
+  RONN_ABI_MISMATCH = 5,     /* the artifact speaks another ABI version: recompile it */
+  RONN_LOAD_FAILED = 6,      /* dlopen failed (e.g. built for another CPU architecture) */
+  RONN_KERNEL_FAILED = 7,    /* a kernel reported an error while running */
+  RONN_OUT_OF_MEMORY = 8,
+  RONN_UNAVAILABLE = 9,      /* a required device or driver is missing */
+  RONN_INTERNAL = 10
+} ronn_status_code;
+
+typedef struct ronn_status ronn_status;
+typedef struct ronn_model ronn_model;
+typedef struct ronn_session ronn_session;
+
+/* Status objects. ronn_status_free(NULL) is a no-op. The message stays valid until freed. */
+ronn_status_code ronn_status_get_code(const ronn_status* status);
+const char* ronn_status_get_message(const ronn_status* status);
+void ronn_status_free(ronn_status* status);
+const char* ronn_status_code_name(ronn_status_code code);
+
+/* Element types: DLPack code/bits/lanes (RONN_DTYPE_* in artifact_abi.h). */
+typedef struct ronn_dtype {
+  uint8_t code;
+  uint8_t bits;
+  uint16_t lanes;
+} ronn_dtype;
+
+/* Description of a model input or output. All pointers are owned by the model and stay valid
+ * while the model is alive. */
+typedef struct ronn_tensor_info {
+  const char* name;
+  ronn_dtype dtype;
+  int32_t ndim;
+  const int64_t* shape;
+  uint64_t nbytes;
+} ronn_tensor_info;
+
+/* A caller-owned tensor passed to ronn_session_run. `data` is borrowed for the call only.
+ * A 64-byte aligned buffer is used in place; any other alignment is staged (one memcpy). */
+typedef struct ronn_tensor {
+  const char* name;    /* inputs: matched by name; NULL means "by position" */
+  void* data;
+  ronn_dtype dtype;
+  int32_t ndim;
+  const int64_t* shape;
+} ronn_tensor;
+
+/* ---- model --------------------------------------------------------------------------------- */
+
+typedef struct ronn_model_options {
+  int verify_integrity; /* nonzero (default): check the footer's SHA-256 before loading */
+} ronn_model_options;
+void ronn_model_options_initialize(ronn_model_options* out_options);
+
+/* Opens and verifies the artifact at `path`. `options` may be NULL (defaults).
+ * On success *out_model holds one reference the caller owns; on failure it is NULL. */
+ronn_status* ronn_model_load(const char* path, const ronn_model_options* options,
+                             ronn_model** out_model);
+void ronn_model_retain(ronn_model* model);
+void ronn_model_release(ronn_model* model); /* NULL is a no-op */
+
+size_t ronn_model_num_inputs(const ronn_model* model);
+size_t ronn_model_num_outputs(const ronn_model* model);
+/* Fill *out_info for input/output `index`; returns RONN_INVALID_ARGUMENT when out of range. */
+ronn_status* ronn_model_input_info(const ronn_model* model, size_t index,
+                                   ronn_tensor_info* out_info);
+ronn_status* ronn_model_output_info(const ronn_model* model, size_t index,
+                                    ronn_tensor_info* out_info);
+/* A JSON object written by the compiler (target, optimization level, sizes...). Owned by model. */
+const char* ronn_model_metadata_json(const ronn_model* model);
+uint64_t ronn_model_arena_size(const ronn_model* model);
+
+/* ---- session ------------------------------------------------------------------------------- */
+
+typedef struct ronn_session_options {
+  int32_t num_threads; /* 0 (default): the number of online CPUs; 1: run on the caller only */
+} ronn_session_options;
+void ronn_session_options_initialize(ronn_session_options* out_options);
+
+/* Creates a session: allocates its arena once and starts its worker threads. The session
+ * retains `model`. On failure *out_session is NULL. */
+ronn_status* ronn_session_create(ronn_model* model, const ronn_session_options* options,
+                                 ronn_session** out_session);
+void ronn_session_release(ronn_session* session); /* joins the workers; NULL is a no-op */
+
+/* Runs the model once. `inputs` must hold every model input exactly once (by name, or by
+ * position when names are NULL), with matching dtype and shape. `outputs` must hold
+ * ronn_model_num_outputs entries in model order, each with a caller-allocated buffer of the
+ * output's dtype and shape. No allocation happens during the run. */
+ronn_status* ronn_session_run(ronn_session* session, const ronn_tensor* inputs,
+                              size_t num_inputs, ronn_tensor* outputs, size_t num_outputs);
+
+#ifdef __cplusplus
+}
+#endif
+#endif /* RONN_RUNTIME_H_ */

@@ -1,0 +1,110 @@
+/* Declarations shared by the runtime's translation units. Not installed. */
+#ifndef RONN_INTERNAL_H_
+#define RONN_INTERNAL_H_
+
+#include <stddef.h>
+#include <stdint.h>
+
+/* The library is built with -fvisibility=hidden; only the public API is exported, and marking
+ * it here keeps the public header free of build-system macros. */
+#pragma GCC visibility push(default)
+#include "ronn/runtime.h"
+#pragma GCC visibility pop
+
+#include "ronn/artifact_abi.h"
+#include "tvm_abi.h"
+
+#if defined(__BYTE_ORDER__) && __BYTE_ORDER__ != __ORDER_LITTLE_ENDIAN__
+#error "the artifact plan blob is little-endian and is read in place: big-endian hosts are unsupported"
+#endif
+
+#if defined(__GNUC__)
+#define RONN_PRINTF(fmt, args) __attribute__((format(printf, fmt, args)))
+#else
+#define RONN_PRINTF(fmt, args)
+#endif
+
+#define RONN_ALIGNMENT 64u
+/* DLPack allows more, but no ONNX model needs it and it bounds the shape strings in messages. */
+#define RONN_MAX_NDIM 32u
+
+/* ---- status.c ---- */
+ronn_status* ronn_make_status(ronn_status_code code, const char* format, ...) RONN_PRINTF(2, 3);
+/* The status every allocation failure reports; freeing it is a no-op. */
+ronn_status* ronn_status_out_of_memory(void);
+
+/* ---- sha256.c ---- */
+typedef struct ronn_sha256 {
+  uint32_t state[8];
+  uint64_t length;
+  uint8_t block[64];
+  uint32_t used;
+} ronn_sha256;
+void ronn_sha256_init(ronn_sha256* ctx);
+void ronn_sha256_update(ronn_sha256* ctx, const void* data, size_t size);
+void ronn_sha256_final(ronn_sha256* ctx, uint8_t digest[32]);
+
+/* ---- artifact_file.c ---- */
+/* Checks the footer of the file at `path` (and, when verify_hash, the SHA-256 of every byte
+ * before it) without mapping the file, so a truncated file fails here instead of faulting. */
+ronn_status* ronn_artifact_file_check(const char* path, int verify_hash,
+                                      ronn_artifact_footer_v1* out_footer);
+
+/* ---- plan.c ---- */
+/* Views into a validated plan blob; every offset, index and size was bounds-checked. */
+typedef struct ronn_plan {
+  const ronn_plan_header_v1* header;
+  const ronn_plan_tensor_v1* tensors;
+  const ronn_plan_step_v1* steps;
+  const uint32_t* inputs;
+  const uint32_t* outputs;
+  const uint32_t* args;
+  const int64_t* shapes;
+  const uint64_t* stages; /* num_inputs + num_outputs entries */
+  const char* strings;
+  const char* metadata;
+} ronn_plan;
+
+ronn_status* ronn_plan_parse(const uint8_t* blob, uint64_t size, uint32_t num_kernels,
+                             uint64_t weights_size, ronn_plan* out_plan);
+const char* ronn_plan_string(const ronn_plan* plan, uint32_t offset);
+
+/* ---- model.c ---- */
+struct ronn_model {
+  uint32_t refcount; /* atomic */
+  void* library;     /* dlopen handle */
+  const ronn_artifact_v1* artifact;
+  ronn_plan plan;
+  ronn_tensor_info* inputs;
+  ronn_tensor_info* outputs;
+};
+
+/* ---- errors.c: the message a kernel raised, kept per thread ---- */
+void ronn_error_hook(const char* kind, const char** parts, int32_t num_parts);
+void ronn_error_set_message(const char* message);
+void ronn_error_clear(void);
+/* NULL when no message was raised on this thread since the last clear. */
+const char* ronn_error_get(void);
+
+/* ---- workspace.c ---- */
+void* ronn_workspace_alloc_hook(int device_type, int device_id, uint64_t nbytes,
+                                int dtype_code_hint, int dtype_bits_hint);
+int ronn_workspace_free_hook(int device_type, int device_id, void* ptr);
+
+/* ---- threadpool.c ---- */
+typedef struct ronn_threadpool ronn_threadpool;
+/* num_threads counts the caller: a pool of N starts N-1 workers. */
+ronn_status* ronn_threadpool_create(int32_t num_threads, ronn_threadpool** out_pool);
+void ronn_threadpool_destroy(ronn_threadpool* pool);
+int32_t ronn_threadpool_size(const ronn_threadpool* pool);
+/* Makes `pool` the one that parallel launches on the calling thread use, returning the previous
+ * one so that ronn_threadpool_leave can restore it. */
+ronn_threadpool* ronn_threadpool_enter(ronn_threadpool* pool);
+void ronn_threadpool_leave(ronn_threadpool* previous);
+int ronn_parallel_launch_hook(ronn_parallel_lambda_fn lambda, void* cdata, int num_task);
+int ronn_parallel_barrier_hook(int task_id, void* penv);
+
+/* ---- platform/ ---- */
+int32_t ronn_platform_num_cpus(void);
+
+#endif /* RONN_INTERNAL_H_ */
