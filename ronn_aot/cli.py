@@ -1,0 +1,143 @@
+"""The `ronn-aot` command line: compile, run, inspect, demo.
+
+Exit codes: 0 success; 1 generic ronn-aot error; 2 usage; 3 invalid model; 4 unsupported operator;
+5 shape problem; 6 unknown target; 7 missing or failing toolchain; 8 compiler bug;
+9 corrupted or incompatible artifact; 10 runtime error while running an artifact.
+"""
+
+from __future__ import annotations
+
+import argparse
+import json
+import sys
+from pathlib import Path
+from typing import Any, Sequence
+
+from .errors import RonnError
+from .options import CompileOptions, parse_input_shape
+
+RUNTIME_EXIT = 10
+
+
+def _compile(args: argparse.Namespace) -> int:
+    from . import compile as compile_model
+    from .report import format_compile_report
+
+    opts = CompileOptions().with_target(args.target).with_optimization_level(args.opt_level)
+    for spec in args.input_shape or []:
+        opts = opts.with_input_shape(*parse_input_shape(spec))
+    if args.output:
+        opts = opts.with_output(args.output)
+    if args.dump_ir:
+        opts = opts.with_dump_ir(args.dump_ir)
+    art = compile_model(args.model, opts)
+    print(f"wrote {art.path} ({art.path.stat().st_size} bytes, target {art.target}, -O{art.opt_level})")
+    if args.report:
+        print(format_compile_report(art))
+    return 0
+
+
+def _load_inputs(specs: Sequence[str]) -> dict[str, Any]:
+    import numpy as np
+
+    feeds = {}
+    for spec in specs:
+        name, sep, file = spec.partition("=")
+        if not sep or not name or not file:
+            raise RonnError(f"--input expects NAME=FILE.npy, got {spec!r}")
+        if not Path(file).is_file():
+            raise RonnError(f"input file {file} (for input {name!r}) does not exist")
+        try:
+            feeds[name] = np.load(file, allow_pickle=False)
+        except ValueError as e:
+            raise RonnError(f"{file} is not a readable .npy file: {e}") from e
+    return feeds
+
+
+def _run(args: argparse.Namespace) -> int:
+    import numpy as np
+    import ronn_runtime
+
+    try:
+        sess = ronn_runtime.InferenceSession(str(args.artifact), num_threads=args.threads)
+        outputs = sess.run(None, _load_inputs(args.input or []))
+    except ronn_runtime.RonnRuntimeError as e:
+        print(f"ronn-aot: error: {e}", file=sys.stderr)
+        return RUNTIME_EXIT
+    for meta, value in zip(sess.get_outputs(), outputs):
+        if args.output_dir:
+            Path(args.output_dir).mkdir(parents=True, exist_ok=True)
+            dest = Path(args.output_dir) / (meta.name.replace("/", "_") + ".npy")
+            np.save(dest, value)
+            print(f"{meta.name}: {value.dtype}{list(value.shape)} -> {dest}")
+        else:
+            flat = value.reshape(-1)
+            print(f"{meta.name}: {value.dtype}{list(value.shape)} {np.array2string(flat[:8], precision=5)}"
+                  + (" ..." if flat.size > 8 else ""))
+    return 0
+
+
+def _inspect(args: argparse.Namespace) -> int:
+    from .inspect_artifact import format_info, inspect_artifact
+
+    info = inspect_artifact(args.artifact)
+    print(json.dumps(info.to_dict(), indent=2) if args.json else format_info(info))
+    return 0
+
+
+def _demo(args: argparse.Namespace) -> int:
+    from .demo import run_demo
+
+    return run_demo(image=args.image, target=args.target, threads=args.threads, opt_level=args.opt_level)
+
+
+def build_parser() -> argparse.ArgumentParser:
+    p = argparse.ArgumentParser(prog="ronn-aot", description="Ahead-of-time ONNX compiler for edge devices.")
+    sub = p.add_subparsers(dest="command", required=True)
+
+    c = sub.add_parser("compile", help="compile an ONNX model into one shared library")
+    c.add_argument("model", help="path to the .onnx file")
+    c.add_argument("-o", "--output", help="artifact path (default: artifacts/<model>-<target>.so)")
+    c.add_argument("--target", default="host", help="target name from targets/ (default: host)")
+    c.add_argument("-O", dest="opt_level", type=int, default=2, choices=[0, 1, 2, 3],
+                   help="optimization level (default 2)")
+    c.add_argument("--input-shape", action="append", metavar="NAME=D0,D1,...",
+                   help="fix the shape of an input with symbolic dimensions (repeatable)")
+    c.add_argument("--report", action="store_true", help="print per-pass timings and counts")
+    c.add_argument("--dump-ir", metavar="DIR", help="write the IR after each pass into DIR")
+    c.set_defaults(fn=_compile)
+
+    r = sub.add_parser("run", help="run an artifact on .npy inputs (through runtime_min)")
+    r.add_argument("artifact")
+    r.add_argument("--input", action="append", metavar="NAME=FILE.npy")
+    r.add_argument("--output-dir", help="save each output as <name>.npy here instead of printing")
+    r.add_argument("--threads", type=int, default=0, help="worker threads (0: all CPUs)")
+    r.set_defaults(fn=_run)
+
+    i = sub.add_parser("inspect", help="show an artifact's inputs, outputs, target, sizes and hash")
+    i.add_argument("artifact")
+    i.add_argument("--json", action="store_true")
+    i.set_defaults(fn=_inspect)
+
+    d = sub.add_parser("demo", help="compile the bundled EfficientNet-Lite0 and classify a photo")
+    d.add_argument("--image", help="photo to classify (default: the bundled cat)")
+    d.add_argument("--target", default="host")
+    d.add_argument("-O", dest="opt_level", type=int, default=2, choices=[0, 1, 2, 3])
+    d.add_argument("--threads", type=int, default=0)
+    d.set_defaults(fn=_demo)
+    return p
+
+
+def main(argv: Sequence[str] | None = None) -> int:
+    args = build_parser().parse_args(argv)
+    try:
+        return int(args.fn(args))
+    except RonnError as e:
+        print(f"ronn-aot: error: {e}", file=sys.stderr)
+        return e.exit_code
+    except KeyboardInterrupt:
+        return 130
+
+
+if __name__ == "__main__":
+    sys.exit(main())

@@ -1,0 +1,73 @@
+"""Read what an artifact holds without loading it (works for any target's artifacts)."""
+
+from __future__ import annotations
+
+from dataclasses import dataclass
+from pathlib import Path
+from typing import Any
+
+from .artifact_format import ArtifactFormatError, Footer, Plan, Storage, read_footer, read_plan
+from .errors import ArtifactError
+
+
+@dataclass
+class ArtifactInfo:
+    path: Path
+    file_size: int
+    footer: Footer
+    plan: Plan
+
+    @property
+    def metadata(self) -> dict[str, Any]:
+        return self.plan.metadata
+
+    def io(self, which: str) -> list[dict[str, Any]]:
+        ids = self.plan.inputs if which == "inputs" else self.plan.outputs
+        return [{"name": self.plan.tensors[i].name, "dtype": self.plan.tensors[i].dtype,
+                 "shape": list(self.plan.tensors[i].shape)} for i in ids]
+
+    def to_dict(self) -> dict[str, Any]:
+        kernels = {s.kernel for s in self.plan.steps if s.kind == 0}
+        return {
+            "path": str(self.path), "abi_version": self.footer.abi_version,
+            "target": self.metadata.get("target"), "opt_level": self.metadata.get("opt_level"),
+            "producer": self.metadata.get("producer"),
+            "inputs": self.io("inputs"), "outputs": self.io("outputs"),
+            "file_bytes": self.file_size, "code_bytes": self.footer.code_size,
+            "weights_bytes": self.footer.weights_size, "plan_bytes": self.footer.plan_size,
+            "arena_bytes": self.plan.arena_size, "kernels": len(kernels), "steps": len(self.plan.steps),
+            "weight_tensors": sum(1 for t in self.plan.tensors if t.storage == Storage.WEIGHTS),
+            "sha256": self.footer.sha256.hex(),
+        }
+
+
+def inspect_artifact(path: str | Path) -> ArtifactInfo:
+    """Verify an artifact's footer and hash, and decode its plan."""
+    path = Path(path)
+    if not path.is_file():
+        raise ArtifactError(f"artifact {path} does not exist")
+    try:
+        footer = read_footer(path)
+        plan = read_plan(path, footer)
+    except ArtifactFormatError as e:
+        raise ArtifactError(str(e)) from e
+    return ArtifactInfo(path, path.stat().st_size, footer, plan)
+
+
+def format_info(info: ArtifactInfo) -> str:
+    d = info.to_dict()
+
+    def tensors(items: list[dict[str, Any]]) -> str:
+        return "\n".join(f"    {t['name']}: {t['dtype']}[{','.join(map(str, t['shape']))}]" for t in items)
+
+    return "\n".join([
+        f"artifact:     {d['path']}",
+        f"target:       {d['target']}   (ABI v{d['abi_version']}, -O{d['opt_level']}, {d['producer']})",
+        "inputs:", tensors(d["inputs"]), "outputs:", tensors(d["outputs"]),
+        f"file bytes:   {d['file_bytes']}",
+        f"code bytes:   {d['code_bytes']}   ({d['kernels']} kernels, {d['steps']} steps)",
+        f"weight bytes: {d['weights_bytes']}   ({d['weight_tensors']} tensors)",
+        f"plan bytes:   {d['plan_bytes']}",
+        f"arena bytes:  {d['arena_bytes']}",
+        f"sha256:       {d['sha256']}   (verified)",
+    ])
