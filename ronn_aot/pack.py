@@ -105,11 +105,15 @@ def pack(target: Target, kernel_obj: Path, kernel_names: list[str], plan_blob: b
          f"linking the artifact with {target.toolchain.cc}")
     _run([strip, "--strip-all", str(tmp)], f"stripping the artifact with {target.toolchain.strip}")
     sections = elf.read_sections(tmp)
-    try:
-        plan_sec, weights_sec = sections[".ronn_plan"], sections[".ronn_weights"]
-    except KeyError as e:
-        raise CompilationError(f"linked artifact lacks section {e}; the linker merged it away") from e
-    footer = append_footer(tmp, (plan_sec.offset, len(plan_blob)),
-                           (weights_sec.offset, len(weights_blob)), elf.code_size(sections))
+    # An empty section is dropped by the linker: only a non-empty blob must be found.
+    ranges = []
+    for name, blob in ((".ronn_plan", plan_blob), (".ronn_weights", weights_blob)):
+        if not blob:
+            ranges.append((0, 0))
+        elif name in sections and sections[name].size >= len(blob):
+            ranges.append((sections[name].offset, len(blob)))
+        else:
+            raise CompilationError(f"linked artifact lacks section {name}; the linker merged it away")
+    footer = append_footer(tmp, ranges[0], ranges[1], elf.code_size(sections))
     tmp.replace(out_path)
     return footer

@@ -38,6 +38,9 @@ class _Tensor:
     name: str = ""
 
 
+_SHAPE_VALUE = object()  # a Relax shape value; never a kernel argument
+
+
 @dataclass
 class BuiltPlan:
     plan: Plan
@@ -129,6 +132,9 @@ def build_plan(mod: Any, inputs: list[TensorSpec], output_names: list[str],
                     src = value(e.args[0], what)
                     dtype, shape = _shape_of(v.ty, what)
                     env[v] = new(_Tensor(src.storage, dtype, shape, src.offset, src.index, src.region))
+                elif op == "relax.shape_of":
+                    # Shapes are static: kernels have them baked in; only Relax-level uses remain.
+                    env[v] = _SHAPE_VALUE
                 elif op in ("relax.memory.kill_storage", "relax.memory.kill_tensor"):
                     pass
                 else:

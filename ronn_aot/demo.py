@@ -1,0 +1,78 @@
+"""The main job: compile the bundled EfficientNet-Lite0, classify a photo through runtime_min,
+and compare with onnxruntime on the same input and thread count."""
+
+from __future__ import annotations
+
+import statistics
+import time
+from pathlib import Path
+from typing import Any, Callable
+
+import numpy as np
+
+from . import models
+from .options import CompileOptions
+
+
+def median_ms(fn: Callable[[], Any], repeat: int, warmup: int = 3) -> float:
+    for _ in range(warmup):
+        fn()
+    samples = []
+    for _ in range(repeat):
+        t0 = time.perf_counter()
+        fn()
+        samples.append((time.perf_counter() - t0) * 1e3)
+    return statistics.median(samples)
+
+
+def runtime_library_path() -> Path:
+    import ronn_runtime
+
+    return Path(ronn_runtime.library_path())
+
+
+def run_demo(image: str | None = None, target: str = "host", threads: int = 0, opt_level: int = 2,
+             repeat: int = 20) -> int:
+    from . import compile as compile_model
+
+    image_path = Path(image) if image else models.bundled_image_paths()["chelsea"]
+    model_path = models.default_model_path()
+    t0 = time.perf_counter()
+    art = compile_model(model_path, CompileOptions().with_target(target).with_optimization_level(opt_level))
+    compile_s = time.perf_counter() - t0
+    x = models.preprocess(image_path)
+    sess = art.session(num_threads=threads)
+    input_name = sess.get_inputs()[0].name
+    logits = sess.run(None, {input_name: x})[0]
+
+    print(f"model:    {model_path.name} -> {art.path} (compiled in {compile_s:.1f} s, -O{opt_level}, {art.target})")
+    print(f"photo:    {image_path.name}")
+    print("top-5:")
+    for idx, name, prob in models.top_k(logits, 5):
+        print(f"  {prob:7.2%}  {name} ({idx})")
+
+    import onnxruntime as ort
+
+    so = ort.SessionOptions()
+    n = threads or _cpu_count()
+    so.intra_op_num_threads = n
+    so.inter_op_num_threads = 1
+    ref = ort.InferenceSession(str(model_path), so, providers=["CPUExecutionProvider"])
+    ref_logits = ref.run(None, {input_name: x})[0]
+    diff = float(np.max(np.abs(ref_logits - logits)))
+    ours = median_ms(lambda: sess.run(None, {input_name: x}), repeat)
+    theirs = median_ms(lambda: ref.run(None, {input_name: x}), repeat)
+    print(f"latency:  ronn-aot {ours:.2f} ms, onnxruntime {theirs:.2f} ms (median of {repeat}, "
+          f"{n} threads; ratio {ours / theirs:.2f})")
+    print(f"accuracy: max |ronn-aot - onnxruntime| = {diff:.2e} on the logits")
+    lib = runtime_library_path()
+    print(f"sizes:    artifact {art.path.stat().st_size} bytes (code {art.footer.code_size}, "
+          f"weights {art.footer.weights_size}, arena {art.arena_size}); runtime {lib.name} "
+          f"{lib.stat().st_size} bytes")
+    return 0
+
+
+def _cpu_count() -> int:
+    import os
+
+    return len(os.sched_getaffinity(0)) if hasattr(os, "sched_getaffinity") else (os.cpu_count() or 1)
