@@ -1,0 +1,333 @@
+/* Sessions: the arena, the thread pool and the kernel arguments are prepared once at creation;
+ * a run only checks the caller's tensors, points the graph inputs/outputs at them (or at their
+ * staging areas) and walks the steps. */
+#include <stdio.h>
+#include <stdlib.h>
+#include <string.h>
+
+#include "internal.h"
+
+struct ronn_session {
+  ronn_model* model;
+  ronn_threadpool* pool;
+  uint8_t* arena;
+  ronn_dl_tensor* tensors; /* one per plan tensor, passed to kernels by pointer */
+  ronn_ffi_any* args;      /* every KERNEL step's arguments, back to back */
+  size_t* step_args;       /* per step: index of its first argument in `args` */
+  uint32_t* io_tensors;    /* ids of the tensors stored in caller buffers */
+  size_t num_io_tensors;
+  uint8_t** io_base;       /* per graph input then output: the buffer used in this run */
+  const ronn_tensor** bound_inputs; /* per graph input: the caller tensor bound to it */
+};
+
+void ronn_session_options_initialize(ronn_session_options* out_options) {
+  out_options->num_threads = 0;
+}
+
+void ronn_session_release(ronn_session* session) {
+  if (session == NULL) return;
+  ronn_threadpool_destroy(session->pool);
+  free(session->arena);
+  free(session->tensors);
+  free(session->args);
+  free(session->step_args);
+  free(session->io_tensors);
+  free(session->io_base);
+  free(session->bound_inputs);
+  ronn_model_release(session->model);
+  free(session);
+}
+
+static void prepare_tensors(ronn_session* session) {
+  const ronn_plan* plan = &session->model->plan;
+  const ronn_artifact_v1* artifact = session->model->artifact;
+  for (uint32_t i = 0; i < plan->header->num_tensors; ++i) {
+    const ronn_plan_tensor_v1* t = &plan->tensors[i];
+    ronn_dl_tensor* d = &session->tensors[i];
+    d->device.device_type = RONN_DL_CPU;
+    d->ndim = t->ndim;
+    d->dtype.code = t->dtype_code;
+    d->dtype.bits = t->dtype_bits;
+    d->dtype.lanes = t->dtype_lanes;
+    /* DLPack's shape is not const; kernels only read it, and the plan outlives the session. */
+    d->shape = (int64_t*)(uintptr_t)(plan->shapes + t->shape);
+    if (t->storage == RONN_STORAGE_ARENA) {
+      d->data = session->arena + t->offset;
+    } else if (t->storage == RONN_STORAGE_WEIGHTS) {
+      d->data = (void*)(uintptr_t)(artifact->weights + t->offset);
+    } else {
+      session->io_tensors[session->num_io_tensors++] = i;
+    }
+  }
+  size_t next = 0;
+  for (uint32_t s = 0; s < plan->header->num_steps; ++s) {
+    const ronn_plan_step_v1* step = &plan->steps[s];
+    session->step_args[s] = next;
+    if (step->kind != RONN_STEP_KERNEL) continue;
+    for (uint32_t a = 0; a < step->num_args; ++a, ++next) {
+      ronn_ffi_any* any = &session->args[next];
+      any->type_index = RONN_FFI_TYPE_DLTENSOR_PTR;
+      any->v.v_ptr = &session->tensors[plan->args[step->args + a]];
+    }
+  }
+}
+
+ronn_status* ronn_session_create(ronn_model* model, const ronn_session_options* options,
+                                 ronn_session** out_session) {
+  if (out_session == NULL || model == NULL) {
+    return ronn_make_status(RONN_INVALID_ARGUMENT, "ronn_session_create: model or out_session "
+                                                   "is NULL");
+  }
+  *out_session = NULL;
+  ronn_session_options defaults;
+  if (options == NULL) {
+    ronn_session_options_initialize(&defaults);
+    options = &defaults;
+  }
+  const ronn_plan_header_v1* h = model->plan.header;
+  if (h->arena_size > SIZE_MAX - RONN_ALIGNMENT) {
+    return ronn_make_status(RONN_OUT_OF_MEMORY, "the model's %llu-byte arena does not fit in "
+                            "this address space", (unsigned long long)h->arena_size);
+  }
+  size_t total_args = 0;
+  for (uint32_t s = 0; s < h->num_steps; ++s) {
+    if (model->plan.steps[s].kind == RONN_STEP_KERNEL) total_args += model->plan.steps[s].num_args;
+  }
+  ronn_session* session = (ronn_session*)calloc(1, sizeof *session);
+  if (session == NULL) return ronn_status_out_of_memory();
+  ronn_model_retain(model);
+  session->model = model;
+  size_t num_io = (size_t)h->num_inputs + h->num_outputs;
+  void* arena = NULL;
+  size_t arena_bytes = h->arena_size > 0 ? (size_t)h->arena_size : RONN_ALIGNMENT;
+  if (posix_memalign(&arena, RONN_ALIGNMENT, arena_bytes) != 0) arena = NULL;
+  session->arena = (uint8_t*)arena;
+  session->tensors = (ronn_dl_tensor*)calloc((size_t)h->num_tensors + 1, sizeof(ronn_dl_tensor));
+  session->args = (ronn_ffi_any*)calloc(total_args + 1, sizeof(ronn_ffi_any));
+  session->step_args = (size_t*)calloc((size_t)h->num_steps + 1, sizeof(size_t));
+  session->io_tensors = (uint32_t*)calloc((size_t)h->num_tensors + 1, sizeof(uint32_t));
+  session->io_base = (uint8_t**)calloc(num_io + 1, sizeof(uint8_t*));
+  session->bound_inputs = (const ronn_tensor**)calloc((size_t)h->num_inputs + 1,
+                                                      sizeof(ronn_tensor*));
+  if (session->arena == NULL || session->tensors == NULL || session->args == NULL ||
+      session->step_args == NULL || session->io_tensors == NULL || session->io_base == NULL ||
+      session->bound_inputs == NULL) {
+    ronn_session_release(session);
+    return ronn_make_status(RONN_OUT_OF_MEMORY,
+                            "out of memory creating a session (arena of %llu bytes)",
+                            (unsigned long long)h->arena_size);
+  }
+  /* Touching the arena once here moves its page faults out of the first run. */
+  memset(session->arena, 0, arena_bytes);
+  prepare_tensors(session);
+  ronn_status* status = ronn_threadpool_create(options->num_threads, &session->pool);
+  if (status != NULL) {
+    ronn_session_release(session);
+    return status;
+  }
+  *out_session = session;
+  return NULL;
+}
+
+/* ---- argument checks ------------------------------------------------------------------------ */
+
+static void format_dtype(ronn_dtype dtype, char* out, size_t size) {
+  const char* base;
+  switch (dtype.code) {
+    case RONN_DTYPE_INT: base = "int"; break;
+    case RONN_DTYPE_UINT: base = "uint"; break;
+    case RONN_DTYPE_FLOAT: base = "float"; break;
+    case RONN_DTYPE_BFLOAT: base = "bfloat"; break;
+    case RONN_DTYPE_BOOL: base = "bool"; break;
+    default: base = NULL; break;
+  }
+  int used;
+  if (base == NULL) {
+    used = snprintf(out, size, "dtype(code=%u,bits=%u)", dtype.code, dtype.bits);
+  } else if (dtype.code == RONN_DTYPE_BOOL && dtype.bits == 8) {
+    used = snprintf(out, size, "bool");
+  } else {
+    used = snprintf(out, size, "%s%u", base, dtype.bits);
+  }
+  if (dtype.lanes != 1 && used > 0 && (size_t)used < size) {
+    snprintf(out + used, size - (size_t)used, "x%u", dtype.lanes);
+  }
+}
+
+static void format_shape(int32_t ndim, const int64_t* shape, char* out, size_t size) {
+  size_t used = 0;
+  out[used++] = '[';
+  for (int32_t d = 0; d < ndim && shape != NULL; ++d) {
+    if (used + 32 >= size) {
+      snprintf(out + used, size - used, "...");
+      used += 3;
+      break;
+    }
+    used += (size_t)snprintf(out + used, size - used, d > 0 ? ",%lld" : "%lld",
+                             (long long)shape[d]);
+  }
+  snprintf(out + used, size - used, "]");
+}
+
+static ronn_status* check_tensor(const char* role, const ronn_tensor_info* info,
+                                 const ronn_tensor* given) {
+  int same = given->dtype.code == info->dtype.code && given->dtype.bits == info->dtype.bits &&
+             given->dtype.lanes == info->dtype.lanes && given->ndim == info->ndim &&
+             (given->shape != NULL || given->ndim == 0);
+  for (int32_t d = 0; same && d < info->ndim; ++d) same = given->shape[d] == info->shape[d];
+  if (!same) {
+    char want_shape[512], got_shape[512], want_type[32], got_type[32];
+    format_shape(info->ndim, info->shape, want_shape, sizeof want_shape);
+    format_shape(given->ndim, given->shape, got_shape, sizeof got_shape);
+    format_dtype(info->dtype, want_type, sizeof want_type);
+    format_dtype(given->dtype, got_type, sizeof got_type);
+    return ronn_make_status(RONN_INVALID_ARGUMENT, "%s '%s': expected shape %s %s, got %s %s",
+                            role, info->name, want_shape, want_type, got_shape, got_type);
+  }
+  if (given->data == NULL && info->nbytes > 0) {
+    return ronn_make_status(RONN_INVALID_ARGUMENT, "%s '%s': data is NULL", role, info->name);
+  }
+  return NULL;
+}
+
+static void format_names(const ronn_tensor_info* infos, size_t count, char* out, size_t size) {
+  size_t used = 0;
+  out[0] = '\0';
+  for (size_t i = 0; i < count && used + 1 < size; ++i) {
+    int n = snprintf(out + used, size - used, i > 0 ? ", '%s'" : "'%s'", infos[i].name);
+    if (n < 0) break;
+    used += (size_t)n;
+  }
+}
+
+static ronn_status* bind_inputs(ronn_session* session, const ronn_tensor* inputs, size_t count) {
+  const ronn_model* model = session->model;
+  size_t expected = ronn_model_num_inputs(model);
+  char names[512];
+  if (count != expected || (count > 0 && inputs == NULL)) {
+    format_names(model->inputs, expected, names, sizeof names);
+    return ronn_make_status(RONN_INVALID_ARGUMENT, "expected %zu inputs (%s), got %zu", expected,
+                            names, inputs == NULL ? (size_t)0 : count);
+  }
+  memset(session->bound_inputs, 0, expected * sizeof(ronn_tensor*));
+  for (size_t i = 0; i < count; ++i) {
+    size_t index = i;
+    if (inputs[i].name != NULL) {
+      for (index = 0; index < expected; ++index) {
+        if (strcmp(inputs[i].name, model->inputs[index].name) == 0) break;
+      }
+      if (index == expected) {
+        format_names(model->inputs, expected, names, sizeof names);
+        return ronn_make_status(RONN_INVALID_ARGUMENT,
+                                "unknown input '%s': the model's inputs are %s", inputs[i].name,
+                                names);
+      }
+    }
+    if (session->bound_inputs[index] != NULL) {
+      return ronn_make_status(RONN_INVALID_ARGUMENT, "input '%s' is given more than once",
+                              model->inputs[index].name);
+    }
+    session->bound_inputs[index] = &inputs[i];
+    ronn_status* status = check_tensor("input", &model->inputs[index], &inputs[i]);
+    if (status != NULL) return status;
+  }
+  return NULL;
+}
+
+static ronn_status* check_outputs(const ronn_session* session, const ronn_tensor* outputs,
+                                  size_t count) {
+  const ronn_model* model = session->model;
+  size_t expected = ronn_model_num_outputs(model);
+  if (count != expected || (count > 0 && outputs == NULL)) {
+    return ronn_make_status(RONN_INVALID_ARGUMENT,
+                            "expected %zu output buffers in model order, got %zu", expected,
+                            outputs == NULL ? (size_t)0 : count);
+  }
+  for (size_t i = 0; i < count; ++i) {
+    if (outputs[i].name != NULL && strcmp(outputs[i].name, model->outputs[i].name) != 0) {
+      return ronn_make_status(RONN_INVALID_ARGUMENT,
+                              "output %zu is '%s', got a buffer named '%s': pass outputs in "
+                              "model order",
+                              i, model->outputs[i].name, outputs[i].name);
+    }
+    ronn_status* status = check_tensor("output", &model->outputs[i], &outputs[i]);
+    if (status != NULL) return status;
+  }
+  return NULL;
+}
+
+/* ---- run ------------------------------------------------------------------------------------ */
+
+static int aligned(const void* data) { return (uintptr_t)data % RONN_ALIGNMENT == 0; }
+
+static ronn_status* run_steps(ronn_session* session) {
+  const ronn_plan* plan = &session->model->plan;
+  const ronn_artifact_v1* artifact = session->model->artifact;
+  for (uint32_t s = 0; s < plan->header->num_steps; ++s) {
+    const ronn_plan_step_v1* step = &plan->steps[s];
+    if (step->kind == RONN_STEP_COPY) {
+      uint32_t src = plan->args[step->args], dst = plan->args[step->args + 1];
+      uint64_t nbytes = plan->tensors[src].nbytes;
+      if (nbytes > 0) memcpy(session->tensors[dst].data, session->tensors[src].data, nbytes);
+      continue;
+    }
+    ronn_ffi_any result;
+    memset(&result, 0, sizeof result);
+    ronn_error_clear();
+    int rc = artifact->kernels[step->kernel](NULL, session->args + session->step_args[s],
+                                             (int32_t)step->num_args, &result);
+    if (rc != 0) {
+      const char* message = ronn_error_get();
+      return ronn_make_status(RONN_KERNEL_FAILED, "step %u, kernel '%s' failed: %s", s,
+                              ronn_plan_string(plan, step->name),
+                              message != NULL ? message : "it returned an error without a message");
+    }
+  }
+  return NULL;
+}
+
+ronn_status* ronn_session_run(ronn_session* session, const ronn_tensor* inputs,
+                              size_t num_inputs, ronn_tensor* outputs, size_t num_outputs) {
+  if (session == NULL) {
+    return ronn_make_status(RONN_INVALID_ARGUMENT, "ronn_session_run: session is NULL");
+  }
+  ronn_status* status = bind_inputs(session, inputs, num_inputs);
+  if (status == NULL) status = check_outputs(session, outputs, num_outputs);
+  if (status != NULL) return status;
+
+  const ronn_model* model = session->model;
+  const ronn_plan* plan = &model->plan;
+  size_t ni = num_inputs;
+  for (size_t i = 0; i < ni; ++i) {
+    const ronn_tensor* given = session->bound_inputs[i];
+    uint64_t nbytes = model->inputs[i].nbytes;
+    if (aligned(given->data)) {
+      session->io_base[i] = (uint8_t*)given->data;
+    } else {
+      session->io_base[i] = session->arena + plan->stages[i];
+      memcpy(session->io_base[i], given->data, nbytes);
+    }
+  }
+  for (size_t o = 0; o < num_outputs; ++o) {
+    session->io_base[ni + o] = aligned(outputs[o].data) ? (uint8_t*)outputs[o].data
+                                                        : session->arena + plan->stages[ni + o];
+  }
+  for (size_t k = 0; k < session->num_io_tensors; ++k) {
+    const ronn_plan_tensor_v1* t = &plan->tensors[session->io_tensors[k]];
+    size_t slot = t->storage == RONN_STORAGE_INPUT ? t->index : ni + t->index;
+    session->tensors[session->io_tensors[k]].data = session->io_base[slot] + t->offset;
+  }
+
+  ronn_threadpool* previous = ronn_threadpool_enter(session->pool);
+  status = run_steps(session);
+  ronn_threadpool_leave(previous);
+  if (status != NULL) return status;
+
+  for (size_t o = 0; o < num_outputs; ++o) {
+    uint64_t nbytes = model->outputs[o].nbytes;
+    if (session->io_base[ni + o] != outputs[o].data && nbytes > 0) {
+      memcpy(outputs[o].data, session->io_base[ni + o], nbytes);
+    }
+  }
+  return NULL;
+}
