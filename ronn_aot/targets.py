@@ -27,6 +27,7 @@ class Toolchain:
     cc: str
     strip: str
     package: str  # what to install (Debian package names) when a tool is missing
+    ar: str = "ar"
 
     def require(self) -> tuple[str, str]:
         """Absolute paths of the C compiler and strip, or a ToolchainError naming the package."""
