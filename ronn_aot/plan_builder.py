@@ -75,7 +75,7 @@ def build_plan(mod: Any, inputs: list[TensorSpec], output_names: list[str],
     env: dict[Any, Any] = {}  # relax.Var -> _Tensor | tuple | _Region
     tensors: list[_Tensor] = []
     weights: list[np.ndarray] = []
-    weight_ids: dict[int, _Tensor] = {}
+    weight_ids: dict[Any, _Tensor] = {}  # keyed by the constant node (hash = object handle)
     regions: list[_Region] = []
     kernels: dict[str, int] = {}
     steps: list[tuple[StepKind, int, list[_Tensor], str]] = []
@@ -85,13 +85,12 @@ def build_plan(mod: Any, inputs: list[TensorSpec], output_names: list[str],
         return t
 
     def const(c: Any) -> _Tensor:
-        arr = c.value.numpy()
-        key = id(c.value)
-        if key not in weight_ids:
-            weight_ids[key] = new(_Tensor(Storage.WEIGHTS, str(arr.dtype), tuple(arr.shape),
-                                          index=len(weights)))
+        if c not in weight_ids:
+            arr = c.value.numpy()
+            weight_ids[c] = new(_Tensor(Storage.WEIGHTS, str(arr.dtype), tuple(arr.shape),
+                                        index=len(weights)))
             weights.append(np.ascontiguousarray(arr))
-        return weight_ids[key]
+        return weight_ids[c]
 
     def value(e: Any, what: str) -> Any:
         if isinstance(e, tvm.ir.GenericConst):

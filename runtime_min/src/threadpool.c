@@ -224,14 +224,16 @@ int ronn_parallel_launch_hook(ronn_parallel_lambda_fn lambda, void* cdata, int n
   if (result != 0) break_barrier(&pool->sync);
   event_wait(&pool->done, &pool->remaining, 0, 1, pool->spin);
   pool->busy = 0;
-  if (result != 0) return result; /* task 0's message is already on this thread */
+  /* Task 0 raised its own error: its message is already on this thread. */
+  if (result != 0 && ronn_error_get() != NULL) return result;
   if (__atomic_load_n(&pool->failed, __ATOMIC_ACQUIRE)) {
     /* Error messages are thread-local: hand the worker's message to the launching thread,
-     * where the session looks for it once the kernel returns. */
+     * where the session looks for it once the kernel returns. Task 0 may also have failed,
+     * silently, because the failing worker broke the barrier it waited at. */
     ronn_error_set_message(pool->error);
     return -1;
   }
-  return 0;
+  return result;
 }
 
 int32_t ronn_threadpool_size(const ronn_threadpool* pool) { return pool->size; }

@@ -213,26 +213,23 @@ static void print_output(const ronn_tensor_info* info, const void* data) {
   printf(count > PREVIEW_VALUES ? ", ...] (%llu values)\n" : "]\n", (unsigned long long)count);
 }
 
-/* Output names come from the ONNX graph: keep them from escaping the directory. */
+/* Output names come from the ONNX graph: a '/' (common in exported names) must not reach the
+ * file system as a directory separator. Only path separators and control characters are
+ * replaced, so `<name with / replaced by _>.npy` is the predictable file name. */
 static void file_name_for(const char* name, size_t index, const ronn_tensor_info* outputs,
                           char* out, size_t size) {
   size_t n = 0;
-  for (const char* c = name; *c != '\0' && n + 1 < size - 24; ++c) {
-    int safe = (*c >= 'a' && *c <= 'z') || (*c >= 'A' && *c <= 'Z') || (*c >= '0' && *c <= '9') ||
-               *c == '.' || *c == '-' || *c == '_';
-    out[n++] = safe ? *c : '_';
+  for (const char* c = name; *c != '\0' && n + 24 < size; ++c) {
+    out[n++] = (*c == '/' || *c == '\\' || (unsigned char)*c < 0x20) ? '_' : *c;
   }
+  if (n == 0) out[n++] = '_';
   out[n] = '\0';
-  if (n == 0 || out[0] == '.') {
-    memmove(out + 1, out, n + 1);
-    out[0] = '_';
-  }
-  /* Two names may sanitize to the same file: later ones get their index appended. */
+  /* Two names may map to the same file: later ones get their index appended. */
   for (size_t j = 0; j < index; ++j) {
     char other[256];
     file_name_for(outputs[j].name, 0, outputs, other, sizeof other);
     if (strcmp(other, out) == 0) {
-      snprintf(out + strlen(out), size - strlen(out), "_%zu", index);
+      snprintf(out + n, size - n, "_%zu", index);
       break;
     }
   }

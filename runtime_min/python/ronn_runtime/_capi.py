@@ -1,0 +1,119 @@
+"""ctypes declarations of runtime_min's C API (include/ronn/runtime.h) and library lookup."""
+
+from __future__ import annotations
+
+import ctypes
+import os
+import threading
+from pathlib import Path
+
+from ._errors import RonnRuntimeError
+
+LIBRARY_ENV = "RONN_RUNTIME_LIBRARY"
+_LIBRARY_NAME = "libronn_runtime.so"
+
+
+class Dtype(ctypes.Structure):
+    _fields_ = [("code", ctypes.c_uint8), ("bits", ctypes.c_uint8), ("lanes", ctypes.c_uint16)]
+
+
+class TensorInfo(ctypes.Structure):
+    _fields_ = [("name", ctypes.c_char_p), ("dtype", Dtype), ("ndim", ctypes.c_int32),
+                ("shape", ctypes.POINTER(ctypes.c_int64)), ("nbytes", ctypes.c_uint64)]
+
+
+class Tensor(ctypes.Structure):
+    _fields_ = [("name", ctypes.c_char_p), ("data", ctypes.c_void_p), ("dtype", Dtype),
+                ("ndim", ctypes.c_int32), ("shape", ctypes.POINTER(ctypes.c_int64))]
+
+
+class ModelOptions(ctypes.Structure):
+    _fields_ = [("verify_integrity", ctypes.c_int)]
+
+
+class SessionOptions(ctypes.Structure):
+    _fields_ = [("num_threads", ctypes.c_int32)]
+
+
+def library_path() -> str:
+    """Path of the libronn_runtime.so this package uses.
+
+    Looked up in order: $RONN_RUNTIME_LIBRARY, a copy next to this package, then the build tree
+    of the source checkout (runtime_min/build/host) for editable installs.
+    """
+    env = os.environ.get(LIBRARY_ENV)
+    if env:
+        if not Path(env).is_file():
+            raise RonnRuntimeError("NOT_FOUND", f"{LIBRARY_ENV}={env} does not name a file")
+        return env
+    package = Path(__file__).resolve().parent
+    candidates = [package / _LIBRARY_NAME, package.parents[1] / "build" / "host" / _LIBRARY_NAME]
+    for candidate in candidates:
+        if candidate.is_file():
+            return str(candidate)
+    raise RonnRuntimeError(
+        "NOT_FOUND",
+        f"{_LIBRARY_NAME} was not found (looked at {', '.join(map(str, candidates))}): build it "
+        f"with `make -C runtime_min` or point {LIBRARY_ENV} at it")
+
+
+_lock = threading.Lock()
+_loaded: dict[str, ctypes.CDLL] = {}
+
+
+def _declare(lib: ctypes.CDLL) -> None:
+    status = ctypes.c_void_p
+    handle = ctypes.c_void_p
+    signatures: dict[str, tuple[object, list[object]]] = {
+        "ronn_status_get_code": (ctypes.c_int, [status]),
+        "ronn_status_get_message": (ctypes.c_char_p, [status]),
+        "ronn_status_free": (None, [status]),
+        "ronn_status_code_name": (ctypes.c_char_p, [ctypes.c_int]),
+        "ronn_model_options_initialize": (None, [ctypes.POINTER(ModelOptions)]),
+        "ronn_model_load": (status, [ctypes.c_char_p, ctypes.POINTER(ModelOptions),
+                                     ctypes.POINTER(handle)]),
+        "ronn_model_release": (None, [handle]),
+        "ronn_model_num_inputs": (ctypes.c_size_t, [handle]),
+        "ronn_model_num_outputs": (ctypes.c_size_t, [handle]),
+        "ronn_model_input_info": (status, [handle, ctypes.c_size_t, ctypes.POINTER(TensorInfo)]),
+        "ronn_model_output_info": (status, [handle, ctypes.c_size_t, ctypes.POINTER(TensorInfo)]),
+        "ronn_model_metadata_json": (ctypes.c_char_p, [handle]),
+        "ronn_model_arena_size": (ctypes.c_uint64, [handle]),
+        "ronn_session_options_initialize": (None, [ctypes.POINTER(SessionOptions)]),
+        "ronn_session_create": (status, [handle, ctypes.POINTER(SessionOptions),
+                                         ctypes.POINTER(handle)]),
+        "ronn_session_release": (None, [handle]),
+        "ronn_session_run": (status, [handle, ctypes.POINTER(Tensor), ctypes.c_size_t,
+                                      ctypes.POINTER(Tensor), ctypes.c_size_t]),
+    }
+    for name, (restype, argtypes) in signatures.items():
+        fn = getattr(lib, name)
+        fn.restype = restype
+        fn.argtypes = argtypes
+
+
+def library() -> ctypes.CDLL:
+    """The loaded runtime library (loaded once per path)."""
+    path = library_path()
+    with _lock:
+        lib = _loaded.get(path)
+        if lib is None:
+            try:
+                lib = ctypes.CDLL(path)
+            except OSError as e:
+                raise RonnRuntimeError("LOAD_FAILED", f"cannot load {path}: {e}") from None
+            _declare(lib)
+            _loaded[path] = lib
+        return lib
+
+
+def check(lib: ctypes.CDLL, status: int | None) -> None:
+    """Raise RonnRuntimeError for a non-NULL ronn_status*, freeing it."""
+    if not status:
+        return
+    try:
+        code = lib.ronn_status_code_name(lib.ronn_status_get_code(status)).decode()
+        message = lib.ronn_status_get_message(status).decode(errors="replace")
+    finally:
+        lib.ronn_status_free(status)
+    raise RonnRuntimeError(code, message)

@@ -1,0 +1,103 @@
+"""Properties of the artifact file itself: one self-contained stripped library, honest
+`inspect` figures, integrity checked at load, no TVM needed to run it."""
+
+from __future__ import annotations
+
+import json
+import re
+import subprocess
+import sys
+from pathlib import Path
+
+import numpy as np
+import pytest
+
+import ronn_aot
+from ronn_aot.artifact_format import Storage
+from ronn_aot.cli import main as cli_main
+from ronn_aot.inspect_artifact import inspect_artifact
+from graphs import CASES
+
+ALLOWED_NEEDED = {"libc.so.6", "libm.so.6", "libpthread.so.0", "libdl.so.2"}
+
+
+@pytest.fixture(scope="module")
+def residual(tmp_path_factory: pytest.TempPathFactory) -> tuple[Path, dict[str, np.ndarray]]:
+    model, feeds = CASES["residual_block"]()
+    out = tmp_path_factory.mktemp("art") / "residual.so"
+    ronn_aot.compile(model, ronn_aot.CompileOptions().with_output(out))
+    return out, feeds
+
+
+def readelf(args: list[str], path: Path) -> str:
+    return subprocess.run(["readelf", *args, str(path)], capture_output=True, text=True, check=True).stdout
+
+
+def test_needs_only_libc_libm_libpthread_libdl(residual) -> None:
+    needed = {line.split("[")[1].rstrip("]") for line in readelf(["-d"], residual[0]).splitlines()
+              if "(NEEDED)" in line}
+    assert needed <= ALLOWED_NEEDED, needed
+
+
+def test_stripped_and_exports_only_the_query_symbol(residual) -> None:
+    assert ".symtab" not in readelf(["-S", "-W"], residual[0])
+    dyn = readelf(["--dyn-syms", "-W"], residual[0]).splitlines()
+    defined = [ln.split()[-1] for ln in dyn if " GLOBAL " in ln and " UND " not in ln]
+    assert defined == ["ronn_artifact_query"]
+
+
+def test_inspect_agrees_with_the_file(residual) -> None:
+    path, _ = residual
+    info = inspect_artifact(path).to_dict()
+    assert info["file_bytes"] == path.stat().st_size
+    sections = {m[1]: int(m[2], 16) for m in re.finditer(
+        r"\[\s*\d+\]\s+(\S+)\s+\S+\s+[0-9a-f]+\s+[0-9a-f]+\s+([0-9a-f]+)", readelf(["-S", "-W"], path))}
+    assert info["code_bytes"] >= sections[".text"] > 0
+    assert info["weights_bytes"] == sections[".ronn_weights"]
+    plan = inspect_artifact(path).plan
+    weights = [t for t in plan.tensors if t.storage == Storage.WEIGHTS]
+    assert info["weights_bytes"] >= sum(t.nbytes for t in weights) > 0
+    assert info["inputs"] == [{"name": "x", "dtype": "float32", "shape": [1, 8, 10, 10]}]
+    assert info["target"] == "x86_64-avx2" and info["abi_version"] == 1 and info["opt_level"] == 2
+    assert info["arena_bytes"] == plan.arena_size and info["arena_bytes"] % 64 == 0
+
+
+def test_inspect_cli(residual, capsys: pytest.CaptureFixture[str]) -> None:
+    assert cli_main(["inspect", str(residual[0]), "--json"]) == 0
+    d = json.loads(capsys.readouterr().out)
+    assert d["sha256"] == inspect_artifact(residual[0]).footer.sha256.hex()
+    assert cli_main(["inspect", str(residual[0])]) == 0
+    assert "arena bytes" in capsys.readouterr().out
+
+
+def test_flipped_weight_byte_is_refused_at_load(residual, tmp_path: Path) -> None:
+    import ronn_runtime
+
+    path, _ = residual
+    footer = inspect_artifact(path).footer
+    data = bytearray(path.read_bytes())
+    data[footer.weights_file_offset + footer.weights_size // 2] ^= 0x01
+    bad = tmp_path / "flipped.so"
+    bad.write_bytes(bytes(data))
+    with pytest.raises(ronn_runtime.RonnRuntimeError, match="(?i)integrity|sha-256|corrupt"):
+        ronn_runtime.InferenceSession(str(bad))
+    with pytest.raises(ronn_aot.ArtifactError, match="SHA-256"):
+        inspect_artifact(bad)
+
+
+def test_runs_where_tvm_cannot_be_imported(residual, tmp_path: Path) -> None:
+    from conftest import onnxruntime_outputs
+
+    path, feeds = residual
+    np.save(tmp_path / "x.npy", feeds["x"])
+    code = (
+        "import sys; sys.modules['tvm'] = None; sys.modules['tvm_ffi'] = None; sys.modules['ronn_aot'] = None\n"
+        "import numpy as np, ronn_runtime\n"
+        f"s = ronn_runtime.InferenceSession({str(path)!r})\n"
+        f"np.save({str(tmp_path / 'y.npy')!r}, s.run(None, {{'x': np.load({str(tmp_path / 'x.npy')!r})}})[0])\n"
+        "assert 'tvm' not in [m for m in sys.modules if sys.modules[m] is not None]\n")
+    proc = subprocess.run([sys.executable, "-c", code], capture_output=True, text=True)
+    assert proc.returncode == 0, proc.stderr
+    model, _ = CASES["residual_block"]()
+    np.testing.assert_allclose(np.load(tmp_path / "y.npy"), onnxruntime_outputs(model, feeds)[0],
+                               rtol=1e-4, atol=1e-5)
