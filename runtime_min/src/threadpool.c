@@ -215,9 +215,11 @@ int ronn_parallel_launch_hook(ronn_parallel_lambda_fn lambda, void* cdata, int n
   pool->cdata = cdata;
   pool->env.sync_handle = &pool->sync;
   pool->env.num_task = tasks;
-  pool->sync.count = 0;
-  pool->sync.broken = 0;
-  pool->failed = 0;
+  /* Published to the workers by the generation bump in wake_worker. No task of the previous
+   * launch is still inside the barrier: all of them returned before it completed. */
+  __atomic_store_n(&pool->sync.count, 0, __ATOMIC_RELAXED);
+  __atomic_store_n(&pool->sync.broken, 0, __ATOMIC_RELAXED);
+  __atomic_store_n(&pool->failed, 0, __ATOMIC_RELAXED);
   __atomic_store_n(&pool->remaining, (uint32_t)(tasks - 1), __ATOMIC_RELAXED);
   for (int32_t i = 1; i < tasks; ++i) wake_worker(&pool->workers[i - 1]);
   int result = lambda(0, &pool->env, cdata);

@@ -86,7 +86,7 @@ def test_flipped_weight_byte_is_refused_at_load(residual, tmp_path: Path) -> Non
 
 
 def test_runs_where_tvm_cannot_be_imported(residual, tmp_path: Path) -> None:
-    from conftest import onnxruntime_outputs
+    from helpers import onnxruntime_outputs
 
     path, feeds = residual
     np.save(tmp_path / "x.npy", feeds["x"])

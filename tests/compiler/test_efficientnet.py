@@ -6,7 +6,7 @@ import numpy as np
 import onnx
 import pytest
 
-from conftest import onnxruntime_outputs
+from helpers import onnxruntime_outputs
 from ronn_aot import models
 
 

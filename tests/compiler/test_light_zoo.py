@@ -11,7 +11,7 @@ import onnx
 import pytest
 from onnx import numpy_helper
 
-from conftest import run_artifact
+from helpers import run_artifact
 
 LIGHT = Path(onnx.__file__).parent / "backend" / "test" / "data" / "light"
 REAL = Path(onnx.__file__).parent / "backend" / "test" / "data" / "real"

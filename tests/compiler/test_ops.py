@@ -4,7 +4,7 @@ from __future__ import annotations
 
 import pytest
 
-from conftest import assert_close, onnxruntime_outputs, run_artifact
+from helpers import assert_close, onnxruntime_outputs, run_artifact
 from graphs import CASES
 
 

@@ -9,7 +9,7 @@ from pathlib import Path
 import numpy as np
 import pytest
 
-from conftest import onnxruntime_outputs
+from helpers import onnxruntime_outputs
 from graphs import CASES
 from ronn_aot.errors import ToolchainError
 from ronn_aot.runtime_build import build_runtime

@@ -5,37 +5,15 @@ from __future__ import annotations
 
 import os
 import shutil
-import subprocess
 import sys
-from dataclasses import dataclass
 from pathlib import Path
 from typing import Iterator
 
-import numpy as np
 import pytest
 
-REPO = Path(__file__).resolve().parents[2]
-RUNTIME_DIR = REPO / "runtime_min"
-sys.path.insert(0, str(RUNTIME_DIR / "python"))
-sys.path.insert(0, str(Path(__file__).resolve().parent / "fixtures"))
+sys.path.insert(0, str(Path(__file__).resolve().parent))
 
-import make_fixture  # noqa: E402
-
-
-@dataclass(frozen=True)
-class RuntimeBuild:
-    build_dir: Path
-    library: Path
-    static_library: Path
-    ronn_run: Path
-
-
-def make_runtime(build_dir: Path, *make_args: str) -> RuntimeBuild:
-    proc = subprocess.run(["make", "-s", "-C", str(RUNTIME_DIR), f"BUILD={build_dir}", *make_args],
-                          capture_output=True, text=True)
-    assert proc.returncode == 0, f"make failed:\n{proc.stdout}\n{proc.stderr}"
-    return RuntimeBuild(build_dir, build_dir / "libronn_runtime.so", build_dir / "libronn_runtime.a",
-                        build_dir / "ronn-run")
+from runtime_helpers import RuntimeBuild, make_fixture, make_runtime  # noqa: E402
 
 
 @pytest.fixture(scope="session")
@@ -64,18 +42,3 @@ def artifact(fixture_so: Path, tmp_path: Path) -> Path:
     copy = tmp_path / "model.so"
     shutil.copyfile(fixture_so, copy)
     return copy
-
-
-def aligned_array(shape: tuple[int, ...], dtype: type, offset: int = 0) -> np.ndarray:
-    """An uninitialised array whose data starts `offset` bytes after a 64-byte boundary."""
-    itemsize = np.dtype(dtype).itemsize
-    nbytes = int(np.prod(shape)) * itemsize
-    raw = np.empty(nbytes + 128, dtype=np.uint8)
-    start = -raw.ctypes.data % 64 + offset
-    return raw[start:start + nbytes].view(dtype).reshape(shape)
-
-
-def random_input(seed: int = 0, offset: int = 0) -> np.ndarray:
-    x = aligned_array((make_fixture.ROWS, make_fixture.COLS), np.float32, offset)
-    x[...] = np.random.default_rng(seed).standard_normal(x.shape, dtype=np.float32)
-    return x

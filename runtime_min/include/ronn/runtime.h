@@ -67,7 +67,8 @@ typedef struct ronn_tensor_info {
 /* A caller-owned tensor passed to ronn_session_run. `data` is borrowed for the call only.
  * A 64-byte aligned buffer is used in place; any other alignment is staged (one memcpy). */
 typedef struct ronn_tensor {
-  const char* name;    /* inputs: matched by name; NULL means "by position" */
+  const char* name;    /* inputs: matched by name, NULL means "by position";
+                          outputs: NULL, or the output's name (checked against model order) */
   void* data;
   ronn_dtype dtype;
   int32_t ndim;
@@ -102,7 +103,9 @@ uint64_t ronn_model_arena_size(const ronn_model* model);
 /* ---- session ------------------------------------------------------------------------------- */
 
 typedef struct ronn_session_options {
-  int32_t num_threads; /* 0 (default): the number of online CPUs; 1: run on the caller only */
+  int32_t num_threads; /* 0 (default): one per CPU this process may run on (its affinity
+                          mask); 1: run on the caller only; N: the caller plus N-1 workers
+                          (capped at 1024); negative: RONN_INVALID_ARGUMENT */
 } ronn_session_options;
 void ronn_session_options_initialize(ronn_session_options* out_options);
 
@@ -115,7 +118,9 @@ void ronn_session_release(ronn_session* session); /* joins the workers; NULL is 
 /* Runs the model once. `inputs` must hold every model input exactly once (by name, or by
  * position when names are NULL), with matching dtype and shape. `outputs` must hold
  * ronn_model_num_outputs entries in model order, each with a caller-allocated buffer of the
- * output's dtype and shape. No allocation happens during the run. */
+ * output's dtype and shape. The runtime allocates nothing during a run (kernels may request
+ * workspace memory through the workspace hook; the first kernel error on a thread allocates that
+ * thread's message buffer). On failure, outputs are left unspecified. */
 ronn_status* ronn_session_run(ronn_session* session, const ronn_tensor* inputs,
                               size_t num_inputs, ronn_tensor* outputs, size_t num_outputs);
 

@@ -38,8 +38,8 @@ class SessionOptions(ctypes.Structure):
 def library_path() -> str:
     """Path of the libronn_runtime.so this package uses.
 
-    Looked up in order: $RONN_RUNTIME_LIBRARY, a copy next to this package, then the build tree
-    of the source checkout (runtime_min/build/host) for editable installs.
+    Looked up in order: $RONN_RUNTIME_LIBRARY, a copy inside or next to this package (wheels),
+    then the build tree of the source checkout (runtime_min/build/host) for editable installs.
     """
     env = os.environ.get(LIBRARY_ENV)
     if env:
@@ -47,7 +47,8 @@ def library_path() -> str:
             raise RonnRuntimeError("NOT_FOUND", f"{LIBRARY_ENV}={env} does not name a file")
         return env
     package = Path(__file__).resolve().parent
-    candidates = [package / _LIBRARY_NAME, package.parents[1] / "build" / "host" / _LIBRARY_NAME]
+    candidates = [package / _LIBRARY_NAME, package.parent / _LIBRARY_NAME,
+                  package.parents[1] / "build" / "host" / _LIBRARY_NAME]
     for candidate in candidates:
         if candidate.is_file():
             return str(candidate)

@@ -70,15 +70,6 @@ def _aligned_empty(shape: Sequence[int], dtype: np.dtype[Any]) -> np.ndarray:
     return raw[start:start + nbytes].view(dtype).reshape(shape)
 
 
-def _fill(tensor: _capi.Tensor, name: bytes | None, data: int, arg: NodeArg,
-          shape: Any) -> None:
-    tensor.name = name
-    tensor.data = data
-    tensor.dtype.code, tensor.dtype.bits, tensor.dtype.lanes = arg._dl
-    tensor.ndim = len(arg.shape)
-    tensor.shape = shape
-
-
 class InferenceSession:
     """Loads a ronn-aot artifact and runs it, in the manner of onnxruntime.InferenceSession.
 
@@ -119,8 +110,10 @@ class InferenceSession:
         self._input_names = [arg.name.encode(errors="surrogateescape") for arg in self._inputs]
         self._c_inputs = (_capi.Tensor * max(1, len(self._inputs)))()
         self._c_outputs = (_capi.Tensor * max(1, len(self._outputs)))()
-        self._shapes = [(ctypes.c_int64 * max(1, len(a.shape)))(*a.shape)
-                        for a in self._inputs + self._outputs]
+        for tensor, arg in zip(self._c_outputs, self._outputs):
+            tensor.dtype.code, tensor.dtype.bits, tensor.dtype.lanes = arg._dl
+            tensor.ndim = len(arg.shape)
+            tensor.shape = (ctypes.c_int64 * max(1, len(arg.shape)))(*arg.shape)
 
     def _info(self, getter: Any, index: int) -> NodeArg:
         info = _capi.TensorInfo()
@@ -192,26 +185,26 @@ class InferenceSession:
                 f"unknown outputs {bad}; the model's outputs are {list(output_index)}")
 
         arrays = [self._input_array(name, input_feed[name]) for name in expected]
-        for i, (arg, array) in enumerate(zip(self._inputs, arrays)):
-            tensor = self._c_inputs[i]
-            tensor.name = self._input_names[i]
-            tensor.data = array.ctypes.data
-            tensor.dtype.code, tensor.dtype.bits, tensor.dtype.lanes = arg._dl
-            # The caller's own shape: the C runtime checks it against the model's.
-            tensor.ndim = array.ndim
-            tensor.shape = array.ctypes.shape_as(ctypes.c_int64)
         results = []
-        for o, arg in enumerate(self._outputs):
+        for arg in self._outputs:
             if arg.dtype is None:
                 raise RonnRuntimeError("INVALID_ARGUMENT",
                                        f"output '{arg.name}' has type {arg.type}, which NumPy "
                                        f"cannot hold here (install ml_dtypes for bfloat16)")
-            result = _aligned_empty(arg.shape, arg.dtype)
-            _fill(self._c_outputs[o], None, result.ctypes.data, arg,
-                  self._shapes[len(self._inputs) + o])
-            results.append(result)
+            results.append(_aligned_empty(arg.shape, arg.dtype))
+        # The argument structs are shared by all runs of this session: fill them under the lock.
         with self._lock:
             self._require_open()
+            for i, (arg, array) in enumerate(zip(self._inputs, arrays)):
+                tensor = self._c_inputs[i]
+                tensor.name = self._input_names[i]
+                tensor.data = array.ctypes.data
+                tensor.dtype.code, tensor.dtype.bits, tensor.dtype.lanes = arg._dl
+                # The caller's own shape: the C runtime checks it against the model's.
+                tensor.ndim = array.ndim
+                tensor.shape = array.ctypes.shape_as(ctypes.c_int64)
+            for tensor, result in zip(self._c_outputs, results):
+                tensor.data = result.ctypes.data
             status = self._lib.ronn_session_run(self._session, self._c_inputs, len(arrays),
                                                 self._c_outputs, len(results))
         _capi.check(self._lib, status)

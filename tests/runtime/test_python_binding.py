@@ -8,7 +8,7 @@ from pathlib import Path
 import numpy as np
 import pytest
 import ronn_runtime
-from conftest import aligned_array, random_input
+from runtime_helpers import aligned_array, random_input
 from make_fixture import COLS, OUTPUT_NAMES, ROWS, reference
 
 
@@ -24,7 +24,7 @@ def test_io_description(fixture_so: Path) -> None:
     outs = sess.get_outputs()
     assert [o.name for o in outs] == OUTPUT_NAMES
     assert [o.type for o in outs] == ["tensor(float)", "tensor(float)", "tensor(int64)"]
-    assert outs[2].shape == [6] and outs[2].dtype == np.int64
+    assert outs[2].shape == [8] and outs[2].dtype == np.int64
     assert sess.get_metadata() == {"producer": "tests/runtime fixture", "opt_level": 0}
     assert sess.arena_size == 4 * ROWS * COLS * 4 + 64
 
@@ -44,6 +44,9 @@ def test_matches_numpy_and_uses_the_pool(fixture_so: Path, threads: int) -> None
     assert info[4] == 1, "a launch nested in task 0 must run serially"
     if threads > 1:
         assert info[5] == 1, "a launch from a worker thread must run serially"
+    asked = min(3, threads)
+    assert info[6] == asked, "a launch asking for 3 tasks gets min(3, pool size)"
+    assert info[7] == (1 << asked) - 1
 
 
 def test_default_threads_is_one_per_usable_cpu(fixture_so: Path) -> None:
@@ -160,6 +163,27 @@ def test_sessions_run_concurrently(fixture_so: Path) -> None:
                     failures.append(f"session {seed} run {i}")
 
     threads = [threading.Thread(target=worker, args=(s,)) for s in range(3)]
+    for t in threads:
+        t.start()
+    for t in threads:
+        t.join()
+    assert not failures
+
+
+def test_one_session_shared_by_threads(fixture_so: Path) -> None:
+    import threading
+
+    sess = ronn_runtime.InferenceSession(fixture_so, num_threads=2)
+    failures: list[str] = []
+
+    def worker(seed: int) -> None:
+        for i in range(50):
+            x = random_input(seed * 100 + i, offset=4 * (i % 2))
+            y, z, _ = sess.run(None, {"x": x})
+            if not (np.array_equal(y, reference(x)[0]) and np.array_equal(z, reference(x)[1])):
+                failures.append(f"thread {seed} run {i}")
+
+    threads = [threading.Thread(target=worker, args=(s,)) for s in range(4)]
     for t in threads:
         t.start()
     for t in threads:
