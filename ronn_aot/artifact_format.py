@@ -75,6 +75,13 @@ def align_up(n: int, a: int = ALIGN) -> int:
     return (n + a - 1) // a * a
 
 
+def tensor_nbytes(dtype: str, shape: tuple[int, ...]) -> int:
+    n = 1
+    for d in shape:
+        n *= d
+    return n * dtype_to_dl(dtype)[1] // 8
+
+
 @dataclass
 class PlanTensor:
     name: str
@@ -86,10 +93,7 @@ class PlanTensor:
 
     @property
     def nbytes(self) -> int:
-        n = 1
-        for d in self.shape:
-            n *= d
-        return n * dtype_to_dl(self.dtype)[1] // 8
+        return tensor_nbytes(self.dtype, self.shape)
 
 
 @dataclass

@@ -13,7 +13,7 @@ from typing import Any
 
 import numpy as np
 
-from .artifact_format import Plan, PlanStep, PlanTensor, StepKind, Storage, align_up
+from .artifact_format import Plan, PlanStep, PlanTensor, StepKind, Storage, align_up, tensor_nbytes
 from .errors import CompilationError
 from .frontend import TensorSpec
 
@@ -124,7 +124,7 @@ def build_plan(mod: Any, inputs: list[TensorSpec], output_names: list[str],
                 elif op == "relax.builtin.alloc_tensor":
                     dtype, shape = _shape_of(v.ty, what)
                     t = _Tensor(Storage.ARENA, dtype, shape)
-                    t.region = _Region(align_up(max(PlanTensor("", Storage.ARENA, dtype, shape).nbytes, 1)))
+                    t.region = _Region(align_up(max(tensor_nbytes(dtype, shape), 1)))
                     regions.append(t.region)
                     env[v] = new(t)
                 elif op == "relax.reshape":
@@ -185,7 +185,7 @@ def build_plan(mod: Any, inputs: list[TensorSpec], output_names: list[str],
     stages = []
     for t in in_tensors + out_tensors:
         stages.append(arena)
-        arena += align_up(max(PlanTensor("", Storage.ARENA, t.dtype, t.shape).nbytes, 1))
+        arena += align_up(max(tensor_nbytes(t.dtype, t.shape), 1))
 
     # Weights blob: each weight 64-aligned.
     blob = bytearray()
