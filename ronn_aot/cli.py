@@ -1,4 +1,4 @@
-"""The `ronn-aot` command line: compile, run, inspect, demo.
+"""The `ronn-aot` command line: compile, run, inspect, bench, demo.
 
 Exit codes: 0 success; 1 generic ronn-aot error; 2 usage; 3 invalid model; 4 unsupported operator;
 5 shape problem; 6 unknown target; 7 missing or failing toolchain; 8 compiler bug;
@@ -30,6 +30,8 @@ def _compile(args: argparse.Namespace) -> int:
         opts = opts.with_output(args.output)
     if args.dump_ir:
         opts = opts.with_dump_ir(args.dump_ir)
+    if args.bitnet:
+        opts = opts.with_bitnet(args.bitnet, args.bitnet_act_bits, args.bitnet_layers)
     art = compile_model(args.model, opts)
     print(f"wrote {art.path} ({art.path.stat().st_size} bytes, target {art.target}, -O{art.opt_level})")
     if args.report:
@@ -91,6 +93,24 @@ def _demo(args: argparse.Namespace) -> int:
     return run_demo(image=args.image, target=args.target, threads=args.threads, opt_level=args.opt_level)
 
 
+def _bench(args: argparse.Namespace) -> int:
+    import importlib.util
+
+    from .bench import plot, run_bench
+
+    if args.plot and importlib.util.find_spec("matplotlib") is None:
+        print("ronn-aot: --plot needs matplotlib, which is not installed (pip install matplotlib); "
+              "benchmarking without the plot", file=sys.stderr)
+        args.plot = None
+    result = run_bench(args.model, target=args.target, threads=args.threads, repeat=args.repeat,
+                       warmup=args.warmup, opt_level=args.opt_level)
+    print(result.format())
+    if args.plot:
+        plot(result, Path(args.plot))
+        print(f"plot: {args.plot}")
+    return 0
+
+
 def build_parser() -> argparse.ArgumentParser:
     p = argparse.ArgumentParser(prog="ronn-aot", description="Ahead-of-time ONNX compiler for edge devices.")
     sub = p.add_subparsers(dest="command", required=True)
@@ -105,6 +125,12 @@ def build_parser() -> argparse.ArgumentParser:
                    help="fix the shape of an input with symbolic dimensions (repeatable)")
     c.add_argument("--report", action="store_true", help="print per-pass timings and counts")
     c.add_argument("--dump-ir", metavar="DIR", help="write the IR after each pass into DIR")
+    c.add_argument("--bitnet", choices=["ternary", "binary"],
+                   help="quantize Conv/Gemm/MatMul weights to ternary or binary, bit-packed, bit-serial kernels")
+    c.add_argument("--bitnet-act-bits", type=int, default=8, metavar="BITS",
+                   help="activation bits of quantized layers: 8 (default) .. 2, or 1 = sign (XNOR-popcount, binary)")
+    c.add_argument("--bitnet-layers", default="default", metavar="default|all|I,J,...",
+                   help="which quantizable layers to quantize (default: all but the first and the last)")
     c.set_defaults(fn=_compile)
 
     r = sub.add_parser("run", help="run an artifact on .npy inputs (through runtime_min)")
@@ -118,6 +144,16 @@ def build_parser() -> argparse.ArgumentParser:
     i.add_argument("artifact")
     i.add_argument("--json", action="store_true")
     i.set_defaults(fn=_inspect)
+
+    b = sub.add_parser("bench", help="time an artifact against onnxruntime, alternately, same inputs and threads")
+    b.add_argument("model", help="path to the .onnx file")
+    b.add_argument("--target", default="host")
+    b.add_argument("-O", dest="opt_level", type=int, default=2, choices=[0, 1, 2, 3])
+    b.add_argument("--threads", type=int, default=0, help="threads for both engines (0: all CPUs)")
+    b.add_argument("--repeat", type=int, default=50, help="timed runs of each engine (default 50)")
+    b.add_argument("--warmup", type=int, default=5, help="untimed runs of each engine first (default 5)")
+    b.add_argument("--plot", metavar="FILE.png", help="draw the comparison (needs matplotlib)")
+    b.set_defaults(fn=_bench)
 
     d = sub.add_parser("demo", help="compile the bundled EfficientNet-Lite0 and classify a photo")
     d.add_argument("--image", help="photo to classify (default: the bundled cat)")

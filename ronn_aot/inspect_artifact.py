@@ -38,6 +38,7 @@ class ArtifactInfo:
             "arena_bytes": self.plan.arena_size, "kernels": len(kernels), "steps": len(self.plan.steps),
             "weight_tensors": sum(1 for t in self.plan.tensors if t.storage == Storage.WEIGHTS),
             "sha256": self.footer.sha256.hex(),
+            **({"bitnet": self.metadata["bitnet"]} if "bitnet" in self.metadata else {}),
         }
 
 
@@ -70,4 +71,12 @@ def format_info(info: ArtifactInfo) -> str:
         f"plan bytes:   {d['plan_bytes']}",
         f"arena bytes:  {d['arena_bytes']}",
         f"sha256:       {d['sha256']}   (verified)",
+        *([_bitnet_line(d["bitnet"])] if "bitnet" in d else []),
     ])
+
+
+def _bitnet_line(b: dict[str, Any]) -> str:
+    before, after = b["float_bytes"], b["packed_bytes"]
+    ratio = f"{before / after:.1f}x smaller" if after else "none quantized"
+    return (f"bitnet:       {b['mode']}; {len(b['quantized_layers'])} of {b['quantizable_layers']} layers; "
+            f"their weights {before} -> {after} bytes ({ratio})")

@@ -4,9 +4,12 @@ from __future__ import annotations
 
 from dataclasses import dataclass, field, replace
 from pathlib import Path
-from typing import Mapping, Sequence
+from typing import TYPE_CHECKING, Mapping, Sequence
 
 from .errors import RonnError
+
+if TYPE_CHECKING:
+    from .bitnet import ActStats, BitnetConfig
 
 DEFAULT_OPT_LEVEL = 2
 
@@ -24,6 +27,7 @@ class CompileOptions:
     output_path: Path | None = None
     dump_ir_dir: Path | None = None
     num_threads: int | None = None  # parallelism the kernels are scheduled for (None: target default)
+    bitnet: BitnetConfig | None = None  # ternary / binary quantization of Conv, Gemm, MatMul weights
 
     def with_target(self, name: str) -> CompileOptions:
         return replace(self, target=name)
@@ -44,6 +48,15 @@ class CompileOptions:
 
     def with_dump_ir(self, directory: str | Path) -> CompileOptions:
         return replace(self, dump_ir_dir=Path(directory))
+
+    def with_bitnet(self, weights: str, activation_bits: int = 8, layers: str | Sequence[int] | None = None,
+                    calibration: Sequence[ActStats] | None = None) -> CompileOptions:
+        """Quantize Conv / Gemm / MatMul weights to "ternary" or "binary", bit-packed, run by
+        bit-serial kernels; see `ronn_aot.bitnet.BitnetConfig` for the arguments."""
+        from .bitnet import BitnetConfig, parse_layers
+
+        return replace(self, bitnet=BitnetConfig(weights, activation_bits, parse_layers(layers),
+                                                 None if calibration is None else tuple(calibration)))
 
 
 def parse_input_shape(text: str) -> tuple[str, tuple[int, ...]]:

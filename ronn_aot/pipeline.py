@@ -1,6 +1,6 @@
 """The compiler: a straight pipeline of named stages.
 
-    import -> lower (graph passes, legalize, fuse, plan memory) -> plan -> codegen -> pack
+    import -> lower (graph passes, legalize, fuse, plan memory) -> plan -> schedule -> codegen -> pack
 """
 
 from __future__ import annotations
@@ -21,6 +21,7 @@ from .lower import LowerReport, lower
 from .options import CompileOptions
 from .pack import pack
 from .plan_builder import BuiltPlan, build_plan
+from .schedule import ScheduleReport, schedule
 from .targets import get_target
 
 ARTIFACTS_DIR = Path(__file__).resolve().parent.parent / "artifacts"
@@ -40,6 +41,7 @@ class Artifact:
     num_kernels: int
     num_steps: int
     lower_report: LowerReport
+    schedule_report: ScheduleReport = field(default_factory=ScheduleReport)
     stage_seconds: dict[str, float] = field(default_factory=dict)
 
     def session(self, num_threads: int = 0) -> Any:
@@ -69,14 +71,22 @@ def compile(model: str | Path | onnx.ModelProto, options: CompileOptions | None 
         return result
 
     imported: ImportedModel = timed("import", import_model, model, options.input_shapes)
+    bitnet_meta: dict[str, Any] = {}
+    if options.bitnet is not None:  # ternary / binary layers become bit-serial kernel calls
+        from .bitnet.rewrite import quantize_module
+
+        imported.mod, bitnet_report = timed("bitnet", quantize_module, imported.mod, options.bitnet)
+        bitnet_meta = {"bitnet": bitnet_report.metadata()}
     lowered, report = timed("lower", lower, imported.mod, tvm_target, target.name, options.opt_level,
                             options.dump_ir_dir)
     metadata = {
         "producer": f"ronn-aot {__version__}", "target": target.name, "opt_level": options.opt_level,
         "llvm": target.llvm, "opset": imported.opset,
         "inputs": [{"name": s.name, "dtype": s.dtype, "shape": list(s.shape)} for s in imported.inputs],
+        **bitnet_meta,
     }
     built: BuiltPlan = timed("plan", build_plan, lowered, imported.inputs, imported.outputs, metadata)
+    lowered, scheduled = timed("schedule", schedule, lowered, built.kernels, target, tvm_target)
     from .artifact_format import encode_plan
 
     with tempfile.TemporaryDirectory(prefix="ronn-aot-") as tmp:
@@ -85,4 +95,5 @@ def compile(model: str | Path | onnx.ModelProto, options: CompileOptions | None 
         footer = timed("pack", pack, target, work / "kernels.o", built.kernels, encode_plan(built.plan),
                        built.weights, work, out_path)
     return Artifact(out_path, target.name, options.opt_level, imported.inputs, imported.outputs, footer,
-                    built.plan.arena_size, len(built.kernels), len(built.plan.steps), report, times)
+                    built.plan.arena_size, len(built.kernels), len(built.plan.steps), report, scheduled,
+                    times)

@@ -6,10 +6,20 @@ from typing import Any
 
 
 def format_compile_report(art: Any) -> str:
-    lines = [f"{'pass':<28}{'ms':>9}{'kernels':>16}{'bindings':>18}"]
-    for r in art.lower_report.passes:
-        lines.append(f"{r.name:<28}{r.seconds * 1e3:>9.1f}{r.kernels_before:>7} -> {r.kernels_after:<6}"
-                     f"{r.bindings_before:>8} -> {r.bindings_after:<6}")
+    lowered = art.lower_report
+    lines = [f"-O{art.opt_level}: graph passes ran {lowered.graph_rounds} round(s)"
+             + ("" if lowered.converged else " and stopped at the round limit while still changing"),
+             f"{'pass':<28}{'round':>6}{'ms':>9}{'kernels':>16}{'bindings':>18}"]
+    for r in lowered.passes:
+        lines.append(f"{r.name:<28}{r.round or '':>6}{r.seconds * 1e3:>9.1f}{r.kernels_before:>7} -> "
+                     f"{r.kernels_after:<6}{r.bindings_before:>8} -> {r.bindings_after:<6}")
+    by_rule = art.schedule_report.kernels_by_rule()
+    if by_rule:
+        lines.append("schedules: " + ", ".join(f"{rule} {len(ks)}" for rule, ks in sorted(by_rule.items())))
+        for kernel, rule in art.schedule_report.rule_of.items():
+            lines.append(f"  {kernel:<44}{rule}")
+    for failure in art.schedule_report.failures:
+        lines.append(f"  rule skipped after an error: {failure}")
     lines.append("stages: " + ", ".join(f"{k} {v * 1e3:.0f} ms" for k, v in art.stage_seconds.items()))
     lines.append(f"kernels: {art.num_kernels} distinct, {art.num_steps} plan steps; "
                  f"arena {art.arena_size} bytes; weights {art.footer.weights_size} bytes; "

@@ -1,0 +1,92 @@
+"""A 4096x4096 dense layer at batch 1 through ronn-aot: fp32 vs ternary vs binary (int8 and XNOR).
+
+    .venv/bin/python bench/bitnet/bench_dense.py [--target host] [--size 4096] [--repeat 200] [--threads 0]
+
+Compiles one ONNX MatMul (y = x @ W, W constant) four times (fp32, ternary/int8, binary/int8,
+binary/sign = XNOR-popcount), runs each artifact through runtime_min (same inputs and thread
+count, engines alternated round by round) and reports the median latency, the speedup over our
+fp32 artifact, and numpy's fp32 matmul for context. Not a test: numbers depend on the machine.
+"""
+
+from __future__ import annotations
+
+import argparse
+import time
+from pathlib import Path
+
+import numpy as np
+
+MODES = {"fp32": None, "ternary (int8 act)": ("ternary", 8), "binary (int8 act)": ("binary", 8),
+         "binary XNOR (sign act)": ("binary", 1)}
+
+
+def dense_model(size: int, seed: int = 0) -> "object":
+    import onnx
+    from onnx import TensorProto, helper, numpy_helper
+
+    w = (np.random.default_rng(seed).standard_normal((size, size)) / np.sqrt(size)).astype(np.float32)
+    graph = helper.make_graph(
+        [helper.make_node("MatMul", ["x", "w"], ["y"])], "dense",
+        [helper.make_tensor_value_info("x", TensorProto.FLOAT, [1, size])],
+        [helper.make_tensor_value_info("y", TensorProto.FLOAT, [1, size])],
+        [numpy_helper.from_array(w, "w")])
+    return helper.make_model(graph, opset_imports=[helper.make_opsetid("", 17)])
+
+
+def main() -> None:
+    import ronn_aot
+    import ronn_runtime
+
+    ap = argparse.ArgumentParser(description=__doc__.split("\n\n")[0])
+    ap.add_argument("--target", default="host")
+    ap.add_argument("--size", type=int, default=4096)
+    ap.add_argument("--repeat", type=int, default=200)
+    ap.add_argument("--threads", type=int, default=0, help="runtime threads (0: all CPUs)")
+    ap.add_argument("--out", type=Path, default=Path("build/bitnet"))
+    args = ap.parse_args()
+    args.out.mkdir(parents=True, exist_ok=True)
+
+    model = dense_model(args.size)
+    x = np.random.default_rng(1).standard_normal((1, args.size)).astype(np.float32)
+    sessions, sizes, results = {}, {}, {}
+    for name, mode in MODES.items():
+        opts = ronn_aot.CompileOptions().with_target(args.target).with_output(
+            args.out / f"dense{args.size}_{name.split()[0]}{'' if mode is None else mode[1]}.so")
+        if mode is not None:
+            opts = opts.with_bitnet(mode[0], mode[1], layers="all")
+        t0 = time.perf_counter()
+        art = ronn_aot.compile(model, opts)
+        sizes[name] = (art.footer.weights_size, time.perf_counter() - t0)
+        sessions[name] = ronn_runtime.InferenceSession(str(art.path), num_threads=args.threads)
+        results[name] = sessions[name].run(None, {"x": x})[0]
+
+    w = np.asarray(__import__("onnx").numpy_helper.to_array(model.graph.initializer[0]))
+    times: dict[str, list[float]] = {name: [] for name in [*MODES, "numpy fp32"]}
+    for _ in range(5):
+        for s in sessions.values():
+            s.run(None, {"x": x})
+    for _ in range(args.repeat):
+        for name, s in sessions.items():
+            t0 = time.perf_counter()
+            s.run(None, {"x": x})
+            times[name].append(time.perf_counter() - t0)
+        t0 = time.perf_counter()
+        x @ w
+        times["numpy fp32"].append(time.perf_counter() - t0)
+
+    exact = x @ w
+    base = float(np.median(times["fp32"]))
+    print(f"{args.size}x{args.size} dense, batch 1, target {args.target}, threads {args.threads or 'all'}, "
+          f"median of {args.repeat} (ronn-aot artifacts run through runtime_min)")
+    print(f"{'engine':<24}{'ms':>9}{'vs fp32':>9}{'weights B':>12}{'compile s':>10}{'rel. err':>10}")
+    for name, ts in times.items():
+        ms = float(np.median(ts)) * 1e3
+        wb, cs = sizes.get(name, ("", ""))
+        err = "" if name not in results else \
+            f"{np.linalg.norm(results[name] - exact) / np.linalg.norm(exact):.3f}"
+        print(f"{name:<24}{ms:>9.3f}{base * 1e3 / ms:>8.1f}x{wb!s:>12}"
+              f"{'' if cs == '' else f'{cs:.1f}':>10}{err:>10}")
+
+
+if __name__ == "__main__":
+    main()

@@ -1,0 +1,131 @@
+"""`ronn-aot bench`: compile a model, then time the artifact (through runtime_min) and onnxruntime
+alternately on the same inputs and thread count, and report the medians and their ratio.
+
+Alternating the two engines (one ronn run, one onnxruntime run, ...) spreads the noise of a shared
+machine evenly over both, so the ratio means more than either number alone.
+"""
+
+from __future__ import annotations
+
+import statistics
+import time
+from dataclasses import dataclass, field
+from pathlib import Path
+from typing import Any, Callable
+
+import numpy as np
+
+from .demo import _cpu_count
+from .errors import RonnError
+from .options import CompileOptions
+
+
+@dataclass
+class BenchResult:
+    model: str
+    target: str
+    threads: int
+    repeat: int
+    compile_s: float
+    ronn_ms: list[float] = field(default_factory=list)
+    ort_ms: list[float] = field(default_factory=list)
+    max_abs_diff: float = 0.0
+
+    @property
+    def ronn_median(self) -> float:
+        return statistics.median(self.ronn_ms)
+
+    @property
+    def ort_median(self) -> float:
+        return statistics.median(self.ort_ms)
+
+    @property
+    def ratio(self) -> float:
+        return self.ronn_median / self.ort_median
+
+    def format(self) -> str:
+        return (f"model {self.model}, target {self.target}, {self.threads} threads, "
+                f"median of {self.repeat} (compiled in {self.compile_s:.1f} s)\n"
+                f"  ronn-aot     {self.ronn_median:9.2f} ms\n"
+                f"  onnxruntime  {self.ort_median:9.2f} ms\n"
+                f"  ratio ronn-aot / onnxruntime = {self.ratio:.2f}   "
+                f"(max |difference| of outputs {self.max_abs_diff:.2e})")
+
+
+def random_feeds(inputs: list[Any], seed: int = 0) -> dict[str, np.ndarray]:
+    """Seeded inputs for each input spec (name, dtype, shape): normals for floats, small ints else."""
+    rng = np.random.default_rng(seed)
+    feeds = {}
+    for spec in inputs:
+        dtype = np.dtype(spec.dtype)
+        if dtype.kind == "f":
+            feeds[spec.name] = rng.standard_normal(spec.shape).astype(dtype)
+        elif dtype.kind == "b":
+            feeds[spec.name] = rng.integers(0, 2, spec.shape).astype(dtype)
+        else:
+            feeds[spec.name] = rng.integers(0, 8, spec.shape).astype(dtype)
+    return feeds
+
+
+def _time_ms(fn: Callable[[], Any]) -> float:
+    t0 = time.perf_counter()
+    fn()
+    return (time.perf_counter() - t0) * 1e3
+
+
+def run_bench(model: str | Path, target: str = "host", threads: int = 0, repeat: int = 50,
+              warmup: int = 5, opt_level: int = 2, output: Path | None = None) -> BenchResult:
+    """Compile `model` and time it against onnxruntime, alternating, on `threads` threads."""
+    import onnxruntime as ort
+
+    from . import compile as compile_model
+
+    model_path = Path(model)
+    if not model_path.is_file():
+        raise RonnError(f"model file {model_path} does not exist")
+    n = threads or _cpu_count()
+    opts = CompileOptions().with_target(target).with_optimization_level(opt_level)
+    if output is not None:
+        opts = opts.with_output(output)
+    t0 = time.perf_counter()
+    art = compile_model(model_path, opts)
+    compile_s = time.perf_counter() - t0
+
+    sess = art.session(num_threads=n)
+    feeds = random_feeds(art.inputs)
+    so = ort.SessionOptions()
+    so.intra_op_num_threads = n
+    so.inter_op_num_threads = 1
+    ref = ort.InferenceSession(str(model_path), so, providers=["CPUExecutionProvider"])
+
+    ours = sess.run(None, feeds)
+    theirs = ref.run(None, feeds)
+    diff = max((float(np.max(np.abs(a.astype(np.float64) - b))) for a, b in zip(ours, theirs) if a.size),
+               default=0.0)
+    for _ in range(warmup):
+        sess.run(None, feeds)
+        ref.run(None, feeds)
+    result = BenchResult(model_path.name, art.target, n, repeat, compile_s, max_abs_diff=diff)
+    for _ in range(repeat):
+        result.ronn_ms.append(_time_ms(lambda: sess.run(None, feeds)))
+        result.ort_ms.append(_time_ms(lambda: ref.run(None, feeds)))
+    return result
+
+
+def plot(result: BenchResult, path: Path) -> None:
+    """Draw both latency distributions and medians into `path` (needs matplotlib)."""
+    try:
+        import matplotlib
+
+        matplotlib.use("Agg")
+        import matplotlib.pyplot as plt
+    except ImportError:
+        raise RonnError("--plot needs matplotlib, which is not installed; install it with: "
+                        "pip install matplotlib") from None
+    fig, ax = plt.subplots(figsize=(6, 4))
+    ax.boxplot([result.ronn_ms, result.ort_ms], labels=["ronn-aot", "onnxruntime"])
+    ax.set_ylabel("latency (ms)")
+    ax.set_title(f"{result.model} on {result.target}, {result.threads} threads: ratio {result.ratio:.2f}")
+    fig.tight_layout()
+    fig.savefig(path)
+    plt.close(fig)

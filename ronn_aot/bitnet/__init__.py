@@ -1,0 +1,11 @@
+"""BitNet: ternary and binary weights, bit-packed in the artifact, with bit-serial TIR kernels.
+
+The compile stage is `rewrite.quantize_module` (run by the pipeline right after import when
+`CompileOptions.with_bitnet(...)` is set); `quantize` packs weights, `kernels` + `schedule`
+build the PrimFuncs, and `reference` is the numpy model of the same arithmetic.
+"""
+
+from .config import BitnetConfig, parse_layers
+from .reference import ActStats
+
+__all__ = ["ActStats", "BitnetConfig", "parse_layers"]

@@ -1,0 +1,77 @@
+"""What to quantize and how: the `CompileOptions.with_bitnet(...)` value (no TVM import)."""
+
+from __future__ import annotations
+
+from dataclasses import dataclass, field
+from typing import Sequence
+
+from ..errors import RonnError
+from .quantize import WEIGHT_KINDS
+from .reference import ActStats
+
+ACTIVATION_BITS = (1, 2, 3, 4, 5, 6, 7, 8)
+
+
+@dataclass(frozen=True)
+class BitnetConfig:
+    """Post-training quantization of Conv / Gemm / MatMul layers with constant weights.
+
+    weights: "ternary" ({-1, 0, +1}, absmean scale per output channel) or "binary" ({-1, +1},
+        mean |w| per output channel).
+    activation_bits: 8 (default) quantizes each layer's input to int8 with a per-tensor absmax
+        scale; 2..7 to narrower ints (fewer bit-planes, faster); 1 binarizes it around its mean
+        (sign activations; with binary weights this is the XNOR-popcount mode).
+    layers: indices (graph order, negative from the end) of the quantizable layers to quantize,
+        or "all"; None keeps the first and the last quantizable layer in float, quantizes the rest.
+    calibration: per quantizable layer (same indexing as `layers`), fixed activation statistics
+        measured on calibration inputs (`calibrate.py`); None computes them at run time.
+    """
+
+    weights: str
+    activation_bits: int = 8
+    layers: tuple[int, ...] | str | None = None  # indices, "all", or None (default)
+    calibration: tuple[ActStats, ...] | None = field(default=None, compare=False)
+
+    def __post_init__(self) -> None:
+        if self.weights not in WEIGHT_KINDS:
+            raise RonnError(f"bitnet weights must be one of {', '.join(WEIGHT_KINDS)}, got {self.weights!r}")
+        if self.activation_bits not in ACTIVATION_BITS:
+            raise RonnError(f"bitnet activation bits must be 1..8 (1 = sign, XNOR-popcount), "
+                            f"got {self.activation_bits!r}")
+        if isinstance(self.layers, str) and self.layers != "all":
+            raise RonnError(f"bitnet layers must be indices, 'all' or None, got {self.layers!r}")
+        if self.activation_bits == 1 and self.weights == "ternary":
+            raise RonnError("sign (1-bit) activations need binary weights (XNOR-popcount); "
+                            "use activation_bits >= 2 with ternary weights")
+
+    def selected(self, count: int) -> list[int]:
+        """Which of `count` quantizable layers to quantize (sorted indices)."""
+        if self.layers is None:
+            return list(range(1, count - 1))
+        if self.layers == "all":
+            return list(range(count))
+        chosen = set()
+        for i in self.layers:  # type: ignore[union-attr]
+            if not -count <= i < count:
+                raise RonnError(f"bitnet layer index {i} is out of range: the model has {count} "
+                                f"quantizable layers (Conv / Gemm / MatMul with constant weights)")
+            chosen.add(i % count)
+        return sorted(chosen)
+
+    def describe(self) -> str:
+        acts = "sign" if self.activation_bits == 1 else f"int{self.activation_bits}"
+        return f"{self.weights} weights, {acts} activations"
+
+
+def parse_layers(layers: str | Sequence[int] | None) -> tuple[int, ...] | str | None:
+    """Normalize a `layers` value: None / "default", "all", indices, or a CLI string like "1,2,-2"."""
+    if layers is None or layers == "default":
+        return None
+    if layers == "all":
+        return "all"
+    if isinstance(layers, str):
+        try:
+            return tuple(int(t) for t in layers.split(","))
+        except ValueError:
+            raise RonnError(f"bitnet layers must be 'default', 'all' or indices like 1,2,-2; got {layers!r}") from None
+    return tuple(int(i) for i in layers)

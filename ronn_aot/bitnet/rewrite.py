@@ -1,0 +1,194 @@
+"""The bitnet stage: a Relax rewrite, run right after import, that replaces the selected Conv /
+Gemm / MatMul layers by calls of the bit-serial kernels on bit-packed constant weights.
+
+A layer is quantizable when its weights are a constant: `R.matmul(x, W)` with W a 2-D constant
+(or the transpose of one, as Gemm imports) and `R.nn.conv2d(x, W)` with groups = 1, NCHW/OIHW.
+The packed planes, scales and sums become ordinary Relax constants, which the plan builder
+stores in the weights blob as they are.
+"""
+
+from __future__ import annotations
+
+from dataclasses import dataclass, field
+from typing import Any
+
+import numpy as np
+
+from ..errors import CompilationError
+from .config import BitnetConfig
+from .kernels import LayerSpec, bitserial_kernel, pack_kernel
+from .quantize import PackedWeights, pack_weights, word_dtype
+from .reference import ConvGeometry
+
+_OPAQUE = 8  # relax OpPatternKind.kOpaque: FuseOps leaves these kernels alone
+
+
+@dataclass
+class LayerRecord:
+    index: int
+    op: str  # "conv2d" | "matmul"
+    shape: tuple[int, int]  # (N, K) of the weight matrix
+    quantized: bool
+    float_bytes: int
+    packed_bytes: int = 0
+
+
+@dataclass
+class BitnetReport:
+    """What the rewrite did, layer by layer, and the weight bytes before and after."""
+
+    config: BitnetConfig
+    layers: list[LayerRecord] = field(default_factory=list)
+
+    @property
+    def quantized(self) -> list[LayerRecord]:
+        return [r for r in self.layers if r.quantized]
+
+    def metadata(self) -> dict[str, Any]:
+        q = self.quantized
+        return {"mode": self.config.describe(), "weights": self.config.weights,
+                "activation_bits": self.config.activation_bits,
+                "quantizable_layers": len(self.layers), "quantized_layers": [r.index for r in q],
+                "float_bytes": sum(r.float_bytes for r in q), "packed_bytes": sum(r.packed_bytes for r in q)}
+
+
+@dataclass
+class _Candidate:
+    index: int
+    op: str
+    weight: np.ndarray  # [N, K] (matmul) or [O, C, KH, KW] (conv)
+    conv: ConvGeometry | None
+
+
+def _static_shape(expr: Any) -> tuple[int, ...] | None:
+    from ..passes._rewrite import static_shape
+
+    return static_shape(expr)
+
+
+def _constant_matrix(expr: Any, bindings: dict[Any, Any]) -> np.ndarray | None:
+    """The [N, K] weight matrix a matmul's right operand holds, when it is a constant."""
+    import tvm
+    from tvm import relax
+
+    transposed = False
+    while isinstance(expr, relax.Var) and expr in bindings:
+        expr = bindings[expr]
+        if isinstance(expr, relax.Call) and isinstance(expr.op, tvm.ir.Op) and expr.op.name == "relax.permute_dims":
+            axes = expr.attrs.axes
+            if axes is not None and [int(a) for a in axes] != [1, 0]:
+                return None
+            transposed = not transposed
+            expr = expr.args[0]
+    if not isinstance(expr, tvm.ir.GenericConst):
+        return None
+    w = expr.value.numpy()
+    if w.ndim != 2 or w.dtype != np.float32:
+        return None
+    return w if transposed else w.T  # matmul(x, W[K, N]): the matrix is W.T
+
+
+def _conv_geometry(call: Any) -> ConvGeometry | None:
+    a = call.attrs
+    if (int(a.groups) != 1 or str(a.data_layout) != "NCHW" or str(a.kernel_layout) != "OIHW"
+            or str(a.out_layout) != "NCHW"):
+        return None
+    xs, ws = _static_shape(call.args[0]), _static_shape(call.args[1])
+    if xs is None or ws is None or len(xs) != 4:
+        return None
+    pads = [int(p) for p in a.padding]
+    return ConvGeometry(xs[0], xs[1], xs[2], xs[3], ws[0], (ws[2], ws[3]),
+                        (int(a.strides[0]), int(a.strides[1])), (pads[0], pads[1], pads[2], pads[3]),
+                        (int(a.dilation[0]), int(a.dilation[1])))
+
+
+def find_layers(func: Any) -> dict[Any, _Candidate]:
+    """The quantizable layers of a Relax function, keyed by their call, in graph order."""
+    import tvm
+    from tvm import relax
+
+    bindings: dict[Any, Any] = {}
+    found: dict[Any, _Candidate] = {}
+    for block in func.body.blocks:
+        for b in block.bindings:
+            bindings[b.var] = b.value
+            e = b.value
+            if not (isinstance(e, relax.Call) and isinstance(e.op, tvm.ir.Op)):
+                continue
+            if str(getattr(e.ty, "dtype", "")) != "float32":
+                continue
+            if e.op.name == "relax.matmul":
+                xs = _static_shape(e.args[0])
+                w = _constant_matrix(e.args[1], bindings)
+                if xs is not None and w is not None and len(xs) >= 1:
+                    found[e] = _Candidate(len(found), "matmul", w, None)
+            elif e.op.name == "relax.nn.conv2d" and isinstance(e.args[1], tvm.ir.GenericConst):
+                g = _conv_geometry(e)
+                w = e.args[1].value.numpy()
+                if g is not None and w.dtype == np.float32:
+                    found[e] = _Candidate(len(found), "conv2d", w, g)
+    return found
+
+
+def quantize_module(mod: Any, config: BitnetConfig) -> tuple[Any, BitnetReport]:
+    """Replace the layers `config` selects in `main` by bit-serial kernel calls."""
+    from tvm import relax
+    from tvm.relax.expr_functor import PyExprMutator, mutator
+
+    main_gv = mod.get_global_var("main")
+    candidates = find_layers(mod[main_gv])
+    chosen = set(config.selected(len(candidates)))
+    if config.calibration is not None and len(config.calibration) != len(candidates):
+        raise CompilationError(f"bitnet calibration has statistics for {len(config.calibration)} layers, "
+                               f"the model has {len(candidates)} quantizable layers")
+    report = BitnetReport(config)
+
+    @mutator
+    class _Rewriter(PyExprMutator):  # type: ignore[misc]
+        def visit_call_(self, call: Any) -> Any:
+            cand = candidates.get(call)
+            new = super().visit_call_(call)
+            if cand is None:
+                return new
+            n, k = (cand.weight.shape[0], int(np.prod(cand.weight.shape[1:])))
+            record = LayerRecord(cand.index, cand.op, (n, k), cand.index in chosen, n * k * 4)
+            report.layers.append(record)
+            if not record.quantized:
+                return new
+            return self._replace(new, cand, pack_weights(cand.weight.reshape(n, k), config.weights), record)
+
+        def _replace(self, call: Any, cand: _Candidate, packed: PackedWeights, record: LayerRecord) -> Any:
+            x = call.args[0]
+            xs = _static_shape(x)
+            assert xs is not None
+            m = int(np.prod(xs[:-1])) if cand.conv is None else cand.conv.m
+            stats = config.calibration[cand.index] if config.calibration is not None else None
+            spec = LayerSpec(m, packed.k, packed.n, config.weights, config.activation_bits,
+                             packed.word_bits, cand.conv,
+                             None if stats is None else (stats.scale, stats.threshold))
+            bb = self.builder_
+            tag = f"bitnet_{cand.op}_{cand.index}"
+            # Scheduled later, in the schedule stage, by the `bitnet` rule (schedules/bitnet.py).
+            pack_gv = bb.add_func(pack_kernel(spec).with_attr("op_pattern", _OPAQUE), f"{tag}_pack")
+            mul_gv = bb.add_func(bitserial_kernel(spec).with_attr("op_pattern", _OPAQUE), f"{tag}_bitserial")
+            if cand.conv is None and len(xs) != 2:
+                x = bb.emit(relax.op.reshape(x, (m, packed.k)))
+            wdt = word_dtype(spec.word_bits)
+            outs = [relax.TensorType((m, spec.act_bits, spec.words), wdt), relax.TensorType((3,), "float32")]
+            if spec.needs_rowsum:
+                outs.append(relax.TensorType((m,), "int32"))
+            acts = bb.emit(relax.call_tir(pack_gv, [x], outs))
+            args = [bb.emit(relax.TupleGetItem(acts, i)) for i in range(len(outs))]
+            weights = [packed.planes, packed.scale] + ([packed.wsum] if spec.xnor else [])
+            record.packed_bytes = packed.packed_bytes(with_wsum=spec.xnor)
+            args += [relax.const(w) for w in weights]
+            y = bb.emit(relax.call_tir(mul_gv, args, relax.TensorType(spec.out_shape, "float32")))
+            if cand.conv is None and len(xs) != 2:
+                y = bb.emit(relax.op.reshape(y, (*xs[:-1], packed.n)))
+            return y
+
+    rewriter = _Rewriter(mod)
+    new_main = rewriter.visit_expr(mod[main_gv])
+    rewriter.builder_.update_func(main_gv, new_main)
+    report.layers.sort(key=lambda r: r.index)
+    return rewriter.builder_.get(), report

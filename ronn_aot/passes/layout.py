@@ -1,0 +1,50 @@
+"""O3: data layout per target.
+
+Convolutions are converted to the layout the target's kernels prefer and the layout is
+propagated through the layout-agnostic ops around them (elementwise, pooling, concat, reductions)
+by TVM's ConvertLayout, so `layout_transform` remains only where the graph enters and leaves the
+converted region (normally the model's inputs and outputs). Weight transforms are constant
+expressions: the fold_constant pass of the next round applies them at compile time.
+"""
+
+from __future__ import annotations
+
+from typing import Any
+
+from . import register_pass
+
+# Architecture (first field of the LLVM triple) -> desired conv2d layouts [data, weight].
+# NHWC keeps the channel dimension innermost, which is what vectorized CPU convolutions stream.
+CONV2D_LAYOUTS: dict[str, list[str]] = {
+    "x86_64": ["NHWC", "OHWI"],
+    "aarch64": ["NHWC", "OHWI"],
+}
+
+
+def _current_arch() -> str:
+    import tvm
+
+    target = tvm.target.Target.current(allow_none=True)
+    if target is None:
+        return ""
+    return str(target.attrs.get("mtriple", "")).split("-")[0]
+
+
+@register_pass("convert_layout", 3, order=50)
+def convert_layout() -> Any:
+    """Convert conv2d to the target's preferred layout; transforms stay at the boundaries."""
+    import tvm
+    from tvm import relax
+
+    layouts = CONV2D_LAYOUTS.get(_current_arch())
+    if layouts is None:
+        return tvm.transform.Sequential([], name="convert_layout")
+    return relax.transform.ConvertLayout({"relax.nn.conv2d": layouts})
+
+
+@register_pass("cancel_layout_transforms", 3, order=55)
+def cancel_layout_transforms() -> Any:
+    """Remove layout_transform pairs that undo each other (TVM's OptimizeLayoutTransform)."""
+    from tvm import relax
+
+    return relax.transform.OptimizeLayoutTransform()

@@ -1,0 +1,130 @@
+"""`ronn-aot tune`: MetaSchedule (XGBoost cost model) over a model's kernels, recorded in a JSON
+database under schedules/<target>/ that ships with the package and that `compile` applies.
+
+Tuning is resumable: measured records are appended to the database as they come, and a rerun
+skips kernels that already have their share of trials.
+"""
+
+from __future__ import annotations
+
+import sys
+import time
+from dataclasses import dataclass
+from pathlib import Path
+from typing import Any
+
+from .options import CompileOptions
+from .targets import Target, get_target
+
+SCHEDULES_DIR = Path(__file__).resolve().parent.parent / "schedules"
+
+
+def database_dir(target: Target) -> Path:
+    return SCHEDULES_DIR / target.name
+
+
+def open_database(target: Target, create: bool = False) -> Any | None:
+    """The target's record database, or None when it has none (and `create` is False)."""
+    from tvm.s_tir import meta_schedule as ms
+
+    d = database_dir(target)
+    workload, records = d / "database_workload.json", d / "database_tuning_record.json"
+    if not create and not records.is_file():
+        return None
+    d.mkdir(parents=True, exist_ok=True)
+    return ms.database.JSONDatabase(str(workload), str(records), allow_missing=True,
+                                    module_equality="structural")
+
+
+def workload_of(func: Any) -> Any:
+    """The IRModule a kernel is tuned and looked up as (one PrimFunc named main)."""
+    import tvm
+
+    return tvm.IRModule({"main": func.with_attr("global_symbol", "main")})
+
+
+def apply_records(func: Any, tvm_target: Any, database: Any) -> Any | None:
+    """The kernel scheduled by its best tuning record, or None when the database has none."""
+    sch = database.query_schedule(workload_of(func), tvm_target, workload_name="main")
+    return None if sch is None else sch.mod["main"]
+
+
+def _progress_callback(total: int, start: float) -> Any:
+    from tvm.s_tir.meta_schedule.measure_callback import PyMeasureCallback
+    from tvm.ir.utils import derived_object
+
+    @derived_object
+    class Progress(PyMeasureCallback):
+        def __init__(self) -> None:
+            self.done = 0
+
+        def apply(self, task_scheduler: Any, task_id: int, measure_candidates: Any,
+                  builder_results: Any, runner_results: Any) -> None:
+            self.done += len(runner_results)
+            elapsed = time.perf_counter() - start
+            eta = elapsed / max(self.done, 1) * max(total - self.done, 0)
+            width = 30
+            filled = int(width * min(self.done, total) / max(total, 1))
+            sys.stderr.write(f"\r[{'#' * filled}{'.' * (width - filled)}] {self.done}/{total} trials, "
+                             f"{elapsed:6.0f} s elapsed, ETA {eta:5.0f} s ")
+            sys.stderr.flush()
+
+    return Progress()
+
+
+@dataclass
+class TuneSummary:
+    kernels: int
+    tuned_now: int
+    skipped: int
+    trials: int
+    seconds: float
+    database: Path
+
+
+def tune(model: Any, options: CompileOptions, trials: int, work_dir: Path | None = None) -> TuneSummary:
+    """Tune the kernels of `model` for `options.target` with about `trials` measurements in total."""
+    import tempfile
+
+    from tvm.s_tir import meta_schedule as ms
+
+    from .frontend import import_model
+    from .lower import lower
+    from .plan_builder import build_plan
+
+    target = get_target(options.target)
+    num_cores = options.num_threads or 2
+    tvm_target = target.tvm_target(num_cores)
+    imported = import_model(model, options.input_shapes)
+    lowered, _ = lower(imported.mod, tvm_target, target.name, options.opt_level)
+    built = build_plan(lowered, imported.inputs, imported.outputs, {})
+    calls: dict[int, int] = {}
+    for step in built.plan.steps:
+        if step.kind == 0:
+            calls[step.kernel] = calls.get(step.kernel, 0) + 1
+
+    database = open_database(target, create=True)
+    per_task = max(trials // max(len(built.kernels), 1), 8)
+    tasks, weights = [], []
+    skipped = 0
+    for k, name in enumerate(built.kernels):
+        mod = workload_of(lowered[lowered.get_global_var(name)])
+        if database.has_workload(mod) and len(database.get_top_k(database.commit_workload(mod), per_task)) >= per_task:
+            skipped += 1
+            continue
+        tasks.append(ms.TuneContext(mod=mod, target=tvm_target, space_generator="post-order-apply",
+                                    search_strategy="evolutionary", task_name=name,
+                                    num_threads=num_cores).clone())
+        weights.append(float(calls.get(k, 1)))
+    start = time.perf_counter()
+    budget = per_task * len(tasks)
+    if tasks:
+        with tempfile.TemporaryDirectory(prefix="ronn-tune-") as tmp:
+            callbacks = ms.MeasureCallback.create("default") + [_progress_callback(budget, start)]
+            ms.tune_tasks(tasks=tasks, task_weights=weights, work_dir=str(work_dir or tmp),
+                          max_trials_global=budget, max_trials_per_task=per_task,
+                          num_trials_per_iter=min(64, per_task), database=database,
+                          cost_model="xgb", measure_callbacks=callbacks)
+        sys.stderr.write("\n")
+    return TuneSummary(len(built.kernels), len(tasks), skipped, budget, time.perf_counter() - start,
+                       database_dir(target))

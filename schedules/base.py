@@ -1,0 +1,119 @@
+"""What the rules share: the target's vector width and core count, block analysis, and the
+schedule steps every rule uses (inline elementwise chains, parallel + vectorize a spatial nest)."""
+
+from __future__ import annotations
+
+import os
+from typing import Any
+
+# Feature -> vector register width in bits, widest first. Read from the target's features, not
+# from LLVM's CPU model (llvm_get_vector_width reports 512 for haswell with -avx512f).
+_VECTOR_BITS = (("avx512f", 512), ("avx2", 256), ("avx", 256), ("sse2", 128), ("neon", 128))
+
+
+def vector_bits(target: Any) -> int:
+    """Width of the target's vector registers in bits."""
+    from tvm.target.codegen import target_has_features
+
+    for feature, bits in _VECTOR_BITS:
+        try:
+            if target_has_features(feature, target):
+                return bits
+        except Exception:  # a feature the target's architecture does not know
+            continue
+    return 128
+
+
+def vector_lanes(target: Any, dtype: str = "float32") -> int:
+    """How many elements of `dtype` one vector register holds on `target`."""
+    import tvm
+
+    return max(1, vector_bits(target) // tvm.DataType(dtype).bits)
+
+
+def vector_registers(target: Any) -> int:
+    """Architectural vector registers (AVX-512 has 32, AVX2 16)."""
+    return 32 if vector_bits(target) >= 512 else 16
+
+
+def num_cores(target: Any) -> int:
+    """Cores the kernels are scheduled for (target `num-cores`, else this machine's)."""
+    n = target.attrs.get("num-cores") if target is not None else None
+    if n:
+        return int(n)
+    return len(os.sched_getaffinity(0)) if hasattr(os, "sched_getaffinity") else (os.cpu_count() or 1)
+
+
+def const_int(x: Any) -> int | None:
+    """`x` as a Python int when it is a constant, else None."""
+    import tvm
+
+    if isinstance(x, int):
+        return x
+    if isinstance(x, tvm.tirx.IntImm):
+        return int(x.value)
+    return None
+
+
+def largest_divisor(n: int, limit: int, multiple_of: int = 1) -> int:
+    """The largest d <= limit dividing n with d % multiple_of == 0 (1 if none)."""
+    for d in range(min(n, limit), 0, -1):
+        if n % d == 0 and d % multiple_of == 0:
+            return d
+    return 1
+
+
+def block_iter_kinds(sch: Any, block: Any) -> str:
+    """The kinds of a block's iterators as a string: "S" spatial, "R" reduction, "O" other."""
+    import tvm
+
+    kinds = {tvm.tirx.IterVar.DataPar: "S", tvm.tirx.IterVar.CommReduce: "R"}
+    return "".join(kinds.get(iv.iter_type, "O") for iv in sch.get(block).iter_vars)
+
+
+def top_blocks(sch: Any) -> list[Any]:
+    """The blocks directly under the function's root, in order."""
+    return list(sch.get_child_blocks(sch.get_sblock("root")))
+
+
+def inline_injective_chain(sch: Any, keep: Any) -> Any:
+    """Inline the elementwise blocks after `keep` into the last one; returns that last block.
+
+    After FuseTIR a kernel like conv2d+add+clip is a reduction block followed by one block per
+    elementwise op, each writing a full-size intermediate. Inlining them leaves one epilogue that
+    reads the reduction's result once, so it can run on the tile while it is hot.
+    """
+    blocks = top_blocks(sch)
+    names = [sch.get(b).name_hint for b in blocks]
+    start = names.index(sch.get(keep).name_hint)
+    chain = blocks[start + 1:]
+    for b in chain[:-1]:
+        sch.compute_inline(b)
+    return chain[-1] if chain else None
+
+
+# Below this many output elements a parallel launch costs more than it saves.
+MIN_PARALLEL_ELEMENTS = 16384
+
+
+def parallel_vectorize(sch: Any, block: Any, lanes: int, cores: int, max_vector: int = 4) -> None:
+    """Schedule a spatial loop nest: fuse it, vectorize the innermost elements and run the rest in
+    parallel. Only for blocks whose loops are all spatial and constant."""
+    loops = sch.get_loops(block)
+    if not loops:
+        return
+    extents = [const_int(sch.get(lp).extent) for lp in loops]
+    if any(e is None for e in extents):
+        return
+    total = 1
+    for e in extents:
+        total *= int(e)  # type: ignore[arg-type]
+    fused = sch.fuse(*loops) if len(loops) > 1 else loops[0]
+    vec = largest_divisor(total, lanes * max_vector, lanes)
+    if vec > 1:
+        outer, vloop = sch.split(fused, factors=[None, vec])
+        sch.vectorize(vloop)
+    else:
+        outer = fused
+    if cores > 1 and total >= MIN_PARALLEL_ELEMENTS:
+        sch.parallel(outer)

@@ -1,0 +1,72 @@
+# Golden TVMScript for x86.depthwise_conv2d on x86_64-avx2; regenerate with tests/schedules/kernels.py
+# from tvm.script import tirx as T
+# from tvm.tirx.layout import Axis
+
+@T.prim_func(private=True, s_tir=True)
+def main(x: T.Buffer((T.int64(1), T.int64(8), T.int64(16), T.int64(16)), "float32"), param_0: T.Buffer((T.int64(8), T.int64(1), T.int64(3), T.int64(3)), "float32"), param_1: T.Buffer((T.int64(1), T.int64(8), T.int64(1), T.int64(1)), "float32"), T_add_intermediate: T.Buffer((T.int64(1), T.int64(8), T.int64(8), T.int64(8)), "float32")):
+    T.func_attr({"tirx.noalias": True})
+    # with T.sblock("root"):
+    pad_temp = T.sblock_alloc_buffer((T.int64(1), T.int64(8), T.int64(18), T.int64(18)))
+    group_conv2d_nchw_intermediate = T.sblock_alloc_buffer((T.int64(1), T.int64(8), T.int64(8), T.int64(8)))
+    for i0, i1, i2, i3 in T.grid(T.int64(1), T.int64(8), T.int64(18), T.int64(18)):
+        with T.sblock("pad_temp"):
+            v_i0, v_i1, v_i2, v_i3 = T.axis.remap("SSSS", [i0, i1, i2, i3])
+            T.reads(x[v_i0, v_i1, v_i2 - T.int64(1), v_i3 - T.int64(1)])
+            T.writes(pad_temp[v_i0, v_i1, v_i2, v_i3])
+            pad_temp[v_i0, v_i1, v_i2, v_i3] = T.if_then_else(T.int64(1) <= v_i2 and v_i2 < T.int64(17) and T.int64(1) <= v_i3 and v_i3 < T.int64(17), x[v_i0, v_i1, v_i2 - T.int64(1), v_i3 - T.int64(1)], T.float32(0.0))
+    for nn, ff, yy, xx, rc, ry, rx in T.grid(T.int64(1), T.int64(8), T.int64(8), T.int64(8), T.int64(1), T.int64(3), T.int64(3)):
+        with T.sblock("group_conv2d_nchw"):
+            v_nn, v_ff, v_yy, v_xx, v_rc, v_ry, v_rx = T.axis.remap("SSSSRRR", [nn, ff, yy, xx, rc, ry, rx])
+            T.reads(pad_temp[v_nn, v_ff + v_rc, v_yy * T.int64(2) + v_ry, v_xx * T.int64(2) + v_rx], param_0[v_ff, v_rc, v_ry, v_rx])
+            T.writes(group_conv2d_nchw_intermediate[v_nn, v_ff, v_yy, v_xx])
+            with T.init():
+                group_conv2d_nchw_intermediate[v_nn, v_ff, v_yy, v_xx] = T.float32(0.0)
+            group_conv2d_nchw_intermediate[v_nn, v_ff, v_yy, v_xx] = group_conv2d_nchw_intermediate[v_nn, v_ff, v_yy, v_xx] + pad_temp[v_nn, v_ff + v_rc, v_yy * T.int64(2) + v_ry, v_xx * T.int64(2) + v_rx] * param_0[v_ff, v_rc, v_ry, v_rx]
+    for ax0, ax1, ax2, ax3 in T.grid(T.int64(1), T.int64(8), T.int64(8), T.int64(8)):
+        with T.sblock("T_add"):
+            v_ax0, v_ax1, v_ax2, v_ax3 = T.axis.remap("SSSS", [ax0, ax1, ax2, ax3])
+            T.reads(group_conv2d_nchw_intermediate[v_ax0, v_ax1, v_ax2, v_ax3], param_1[v_ax0, v_ax1, T.int64(0), T.int64(0)])
+            T.writes(T_add_intermediate[v_ax0, v_ax1, v_ax2, v_ax3])
+            T_add_intermediate[v_ax0, v_ax1, v_ax2, v_ax3] = group_conv2d_nchw_intermediate[v_ax0, v_ax1, v_ax2, v_ax3] + param_1[v_ax0, v_ax1, T.int64(0), T.int64(0)]
+# ---- expected ----
+# from tvm.script import tirx as T
+# from tvm.tirx.layout import Axis
+
+@T.prim_func(private=True, s_tir=True)
+def main(x: T.Buffer((T.int64(1), T.int64(8), T.int64(16), T.int64(16)), "float32"), param_0: T.Buffer((T.int64(8), T.int64(1), T.int64(3), T.int64(3)), "float32"), param_1: T.Buffer((T.int64(1), T.int64(8), T.int64(1), T.int64(1)), "float32"), T_add_intermediate: T.Buffer((T.int64(1), T.int64(8), T.int64(8), T.int64(8)), "float32")):
+    T.func_attr({"tirx.noalias": True})
+    # with T.sblock("root"):
+    group_conv2d_nchw_intermediate = T.sblock_alloc_buffer((T.int64(1), T.int64(8), T.int64(8), T.int64(8)))
+    for nn_ff_fused in T.parallel(T.int64(8)):
+        for yy_0_xx_0_fused in range(T.int64(2)):
+            for yy_1_init in T.unroll(T.int64(4)):
+                for xx_1_init in T.vectorized(T.int64(8)):
+                    with T.sblock("group_conv2d_nchw_init"):
+                        v_nn = T.axis.spatial(T.int64(1), T.int64(0))
+                        v_ff = T.axis.spatial(T.int64(8), nn_ff_fused)
+                        v_yy = T.axis.spatial(T.int64(8), yy_0_xx_0_fused * T.int64(4) + yy_1_init)
+                        v_xx = T.axis.spatial(T.int64(8), xx_1_init)
+                        T.reads()
+                        T.writes(group_conv2d_nchw_intermediate[v_nn, v_ff, v_yy, v_xx])
+                        group_conv2d_nchw_intermediate[v_nn, v_ff, v_yy, v_xx] = T.float32(0.0)
+            for rc, ry, rx in T.grid(T.int64(1), T.int64(3), T.int64(3)):
+                for yy_1 in T.unroll(T.int64(4)):
+                    for xx_1 in T.vectorized(T.int64(8)):
+                        with T.sblock("group_conv2d_nchw_update"):
+                            v_nn = T.axis.spatial(T.int64(1), T.int64(0))
+                            v_ff = T.axis.spatial(T.int64(8), nn_ff_fused)
+                            v_yy = T.axis.spatial(T.int64(8), yy_0_xx_0_fused * T.int64(4) + yy_1)
+                            v_xx, v_rc, v_ry, v_rx = T.axis.remap("SRRR", [xx_1, rc, ry, rx])
+                            T.reads(group_conv2d_nchw_intermediate[v_nn, v_ff, v_yy, v_xx], x[v_nn, v_ff + v_rc, v_yy * T.int64(2) + v_ry - T.int64(1), v_xx * T.int64(2) + v_rx - T.int64(1)], param_0[v_ff, v_rc, v_ry, v_rx])
+                            T.writes(group_conv2d_nchw_intermediate[v_nn, v_ff, v_yy, v_xx])
+                            group_conv2d_nchw_intermediate[v_nn, v_ff, v_yy, v_xx] = group_conv2d_nchw_intermediate[v_nn, v_ff, v_yy, v_xx] + T.if_then_else(T.int64(1) <= v_yy * T.int64(2) + v_ry and v_yy * T.int64(2) + v_ry < T.int64(17) and T.int64(1) <= v_xx * T.int64(2) + v_rx and v_xx * T.int64(2) + v_rx < T.int64(17), x[v_nn, v_ff + v_rc, v_yy * T.int64(2) + v_ry - T.int64(1), v_xx * T.int64(2) + v_rx - T.int64(1)], T.float32(0.0)) * param_0[v_ff, v_rc, v_ry, v_rx]
+            for ax0 in T.unroll(T.int64(4)):
+                for ax1 in T.vectorized(T.int64(8)):
+                    with T.sblock("T_add"):
+                        v_ax0 = T.axis.spatial(T.int64(1), T.int64(0))
+                        v_ax1 = T.axis.spatial(T.int64(8), nn_ff_fused)
+                        v_ax2 = T.axis.spatial(T.int64(8), yy_0_xx_0_fused * T.int64(4) + ax0)
+                        v_ax3 = T.axis.spatial(T.int64(8), ax1)
+                        T.reads(group_conv2d_nchw_intermediate[v_ax0, v_ax1, v_ax2, v_ax3], param_1[v_ax0, v_ax1, T.int64(0), T.int64(0)])
+                        T.writes(T_add_intermediate[v_ax0, v_ax1, v_ax2, v_ax3])
+                        T_add_intermediate[v_ax0, v_ax1, v_ax2, v_ax3] = group_conv2d_nchw_intermediate[v_ax0, v_ax1, v_ax2, v_ax3] + param_1[v_ax0, v_ax1, T.int64(0), T.int64(0)]

@@ -1,0 +1,136 @@
+"""Small kernels, one per schedule rule, taken from tiny ONNX graphs through ronn-aot's own
+import and lowering (so they are exactly what the schedule stage sees), and the golden TVMScript
+of each before and after its rule (`golden/<case>.py`).
+
+Regenerate the golden files after changing a rule on purpose:
+    .venv/bin/python tests/schedules/kernels.py
+"""
+
+from __future__ import annotations
+
+import sys
+from pathlib import Path
+from typing import Any, Callable
+
+import numpy as np
+import onnx
+from onnx import helper
+
+sys.path.insert(0, str(Path(__file__).resolve().parent.parent))
+from graphs import make_model, w  # noqa: E402
+
+GOLDEN = Path(__file__).resolve().parent / "golden"
+TARGET = "x86_64-avx2"  # golden schedules are for this target (8 float lanes, 16 registers)
+
+
+def _conv_bias_relu() -> onnx.ModelProto:
+    x = w(1, 8, 10, 10, seed=1, scale=1.0)
+    nodes = [helper.make_node("Conv", ["x", "W", "B"], ["c"], pads=[1, 1, 1, 1]),
+             helper.make_node("Relu", ["c"], ["y"])]
+    return make_model(nodes, {"x": x}, ["y"], {"W": w(16, 8, 3, 3), "B": w(16, seed=2)})
+
+
+def _conv1x1() -> onnx.ModelProto:
+    x = w(1, 16, 8, 8, seed=3, scale=1.0)
+    return make_model([helper.make_node("Conv", ["x", "W"], ["y"])], {"x": x}, ["y"], {"W": w(24, 16, 1, 1)})
+
+
+def _depthwise() -> onnx.ModelProto:
+    x = w(1, 8, 16, 16, seed=4, scale=1.0)
+    nodes = [helper.make_node("Conv", ["x", "W", "B"], ["y"], group=8, strides=[2, 2], pads=[1, 1, 1, 1])]
+    return make_model(nodes, {"x": x}, ["y"], {"W": w(8, 1, 3, 3), "B": w(8, seed=5)})
+
+
+def _dense() -> onnx.ModelProto:
+    x = w(2, 32, seed=6, scale=1.0)
+    nodes = [helper.make_node("MatMul", ["x", "W"], ["m"]), helper.make_node("Add", ["m", "B"], ["y"])]
+    return make_model(nodes, {"x": x}, ["y"], {"W": w(32, 48), "B": w(48, seed=7)})
+
+
+def _elementwise() -> onnx.ModelProto:
+    x, b = w(4, 64, seed=8, scale=1.0), w(4, 64, seed=9, scale=1.0)
+    nodes = [helper.make_node("Add", ["x", "b"], ["s"]), helper.make_node("Sigmoid", ["s"], ["y"])]
+    return make_model(nodes, {"x": x, "b": b}, ["y"])
+
+
+def _maxpool() -> onnx.ModelProto:
+    x = w(1, 4, 18, 18, seed=10, scale=1.0)
+    nodes = [helper.make_node("MaxPool", ["x"], ["y"], kernel_shape=[3, 3], strides=[1, 1], pads=[1, 1, 1, 1])]
+    return make_model(nodes, {"x": x}, ["y"])
+
+
+def _softmax() -> onnx.ModelProto:
+    x = w(8, 64, seed=11, scale=1.0)
+    return make_model([helper.make_node("Softmax", ["x"], ["y"], axis=-1)], {"x": x}, ["y"])
+
+
+def _column_sum() -> onnx.ModelProto:
+    # A reduction over the outer axis with a short inner axis: no specific rule fits it.
+    x = w(64, 3, seed=12, scale=1.0)
+    axes = np.array([0], np.int64)
+    return make_model([helper.make_node("ReduceSum", ["x", "axes"], ["y"], keepdims=0)], {"x": x}, ["y"],
+                      {"axes": axes}, opset=18)
+
+
+# case name -> (graph builder, the rule expected to schedule its (only or main) kernel)
+CASES: dict[str, tuple[Callable[[], onnx.ModelProto], str]] = {
+    "conv2d_nchw": (_conv_bias_relu, "x86.conv2d_nchw"),
+    "conv2d_1x1": (_conv1x1, "x86.conv2d_nchw"),
+    "depthwise_conv2d": (_depthwise, "x86.depthwise_conv2d"),
+    "dense": (_dense, "x86.dense"),
+    "elementwise": (_elementwise, "x86.elementwise"),
+    "pooling": (_maxpool, "x86.pooling"),
+    "reduction": (_softmax, "x86.reduction"),
+    "fallback": (_column_sum, "x86.fallback"),
+}
+
+
+def kernel(case: str) -> Any:
+    """The case's kernel PrimFunc (the one its rule is for), as the schedule stage receives it."""
+    from ronn_aot.frontend import import_model
+    from ronn_aot.lower import lower
+    from ronn_aot.plan_builder import build_plan
+    from ronn_aot.targets import get_target
+
+    target = get_target(TARGET)
+    imported = import_model(CASES[case][0](), {})
+    mod, _ = lower(imported.mod, target.tvm_target(2), target.name, 2)
+    kernels = build_plan(mod, imported.inputs, imported.outputs, {}).kernels
+    if len(kernels) != 1:
+        raise AssertionError(f"case {case} lowers to {len(kernels)} kernels ({kernels}); expected one")
+    return mod[kernels[0]]
+
+
+def tvm_target(name: str = TARGET) -> Any:
+    from ronn_aot.targets import get_target
+
+    return get_target(name).tvm_target(2)
+
+
+def load_golden(case: str) -> tuple[Any, Any]:
+    """(before, expected) PrimFuncs parsed from golden/<case>.py."""
+    import tvm
+
+    text = (GOLDEN / f"{case}.py").read_text()
+    before_src, expected_src = text.split("# ---- expected ----\n")
+    return tvm.script.from_source(before_src), tvm.script.from_source(expected_src)
+
+
+def regenerate() -> None:
+    from ronn_aot.schedules import get_rule
+
+    GOLDEN.mkdir(exist_ok=True)
+    target = tvm_target()
+    for case, (_, rule) in CASES.items():
+        func = kernel(case)
+        with target:
+            sch = get_rule(rule).rule.apply(func, target, False)
+        assert sch is not None, f"{rule} does not apply to {case}"
+        header = f"# Golden TVMScript for {rule} on {TARGET}; regenerate with tests/schedules/kernels.py\n"
+        (GOLDEN / f"{case}.py").write_text(header + func.script() + "\n# ---- expected ----\n"
+                                           + sch.mod["main"].script() + "\n")
+        print(f"wrote {GOLDEN / case}.py")
+
+
+if __name__ == "__main__":
+    regenerate()
