@@ -53,7 +53,7 @@ class BenchResult:
 
 
 def random_feeds(inputs: list[Any], seed: int = 0) -> dict[str, np.ndarray]:
-    """Seeded inputs for each input spec (name, dtype, shape): normals for floats, small ints else."""
+    """Seeded inputs for each input spec (name, dtype, shape): normals for floats, 0/1 for ints."""
     rng = np.random.default_rng(seed)
     feeds = {}
     for spec in inputs:
@@ -63,7 +63,8 @@ def random_feeds(inputs: list[Any], seed: int = 0) -> dict[str, np.ndarray]:
         elif dtype.kind == "b":
             feeds[spec.name] = rng.integers(0, 2, spec.shape).astype(dtype)
         else:
-            feeds[spec.name] = rng.integers(0, 8, spec.shape).astype(dtype)
+            # 0/1 is valid for every integer input transformers take (ids, masks, token types).
+            feeds[spec.name] = rng.integers(0, 2, spec.shape).astype(dtype)
     return feeds
 
 

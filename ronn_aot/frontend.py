@@ -11,6 +11,7 @@ import numpy as np
 import onnx
 
 from .errors import CompilationError, InvalidModelError, ShapeError, UnsupportedOperatorError
+from .onnx_fold import fold_shape_arithmetic
 
 # Graph-input element types the artifact ABI can carry.
 _ONNX_DTYPES = {
@@ -163,6 +164,7 @@ def import_model(model: str | Path | onnx.ModelProto,
     except Exception as e:
         raise ShapeError(f"onnx shape inference failed with the given input shapes: "
                          f"{str(e).strip().splitlines()[-1]}") from e
+    proto = fold_shape_arithmetic(proto)
     check_operators(proto)
 
     from tvm.relax.frontend.onnx import from_onnx

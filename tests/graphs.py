@@ -189,7 +189,35 @@ def passthrough_outputs() -> Case:
     return make_model(nodes, {"x": x}, ["same", "r", "r2"]), {"x": x}
 
 
+def shape_arithmetic() -> Case:
+    """Exporter-style run-time shape math (Shape -> Gather -> Concat -> Expand/Reshape) and a
+    mask built with Where/Equal, as torch writes for attention masks."""
+    x = w(2, 5, 6, seed=62, scale=1.0)
+    mask = np.array([[1, 1, 1, 0, 0], [1, 1, 1, 1, 1]], np.int64)
+    nodes = [helper.make_node("Shape", ["x"], ["sh"]),
+             helper.make_node("Gather", ["sh", "i0"], ["b"], axis=0),
+             helper.make_node("Gather", ["sh", "i1"], ["s"], axis=0),
+             helper.make_node("Concat", ["b", "one", "one", "s"], ["mshape"], axis=0),
+             helper.make_node("Unsqueeze", ["mask", "ax12"], ["m4"]),
+             helper.make_node("Expand", ["m4", "mshape"], ["m4e"]),
+             helper.make_node("Equal", ["m4e", "zero_i"], ["pad"]),
+             helper.make_node("Where", ["pad", "neg", "zero_f"], ["bias"]),
+             helper.make_node("MatMul", ["x", "xt_w"], ["q"]),
+             helper.make_node("Transpose", ["x"], ["xt"], perm=[0, 2, 1]),
+             helper.make_node("MatMul", ["q", "xt"], ["scores"]),
+             helper.make_node("Unsqueeze", ["scores", "ax1"], ["scores4"]),
+             helper.make_node("Add", ["scores4", "bias"], ["masked"]),
+             helper.make_node("Softmax", ["masked"], ["att"], axis=-1),
+             helper.make_node("Concat", ["b", "s", "minus1"], ["flat_shape"], axis=0),
+             helper.make_node("Reshape", ["att", "flat_shape"], ["y"])]
+    inits = {"i0": np.array([0], np.int64), "i1": np.array([1], np.int64), "one": np.array([1], np.int64),
+             "ax12": np.array([1, 2], np.int64), "ax1": np.array([1], np.int64),
+             "zero_i": np.array(0, np.int64), "neg": np.array(-1e4, np.float32),
+             "zero_f": np.array(0, np.float32), "minus1": np.array([-1], np.int64), "xt_w": w(6, 6, seed=63)}
+    return make_model(nodes, {"x": x, "mask": mask}, ["y"], inits), {"x": x, "mask": mask}
+
+
 CASES: dict[str, Callable[[], Case]] = {f.__name__: f for f in (
     conv_groups, conv_depthwise_asymmetric, conv_dilated_1x1, gemm, matmul_broadcast, batchnorm,
     pooling, softmax_layernorm_gelu, erf_gelu, concat_split_reshape_transpose, resize,
-    residual_block, attention_block, embedding_int64, passthrough_outputs)}
+    residual_block, attention_block, embedding_int64, passthrough_outputs, shape_arithmetic)}

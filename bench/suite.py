@@ -1,0 +1,85 @@
+"""The benchmark suite of issue 4: every model against onnxruntime, same inputs and threads.
+
+    .venv/bin/python -m bench.models.export          # once: export the transformer models
+    .venv/bin/python -m bench.suite --threads 2 --target x86_64-avx2 [--repeat 30] [--only NAME ...]
+
+Prints one markdown row per model (medians, ratio ronn-aot / onnxruntime) and, for the matmul,
+GFLOP/s of ronn-aot and numpy. Models whose ONNX file is missing are skipped with the reason.
+"""
+
+from __future__ import annotations
+
+import argparse
+import statistics
+import sys
+import time
+from pathlib import Path
+
+import numpy as np
+import onnx
+
+from ronn_aot import models
+from ronn_aot.bench import BenchResult, run_bench
+
+OUT = Path(__file__).resolve().parent / "models" / "out"
+LIGHT = Path(onnx.__file__).parent / "backend" / "test" / "data" / "light"
+
+SUITE: dict[str, Path] = {
+    "resnet50-light": LIGHT / "light_resnet50.onnx",
+    "efficientnet-lite0": models.default_model_path(),
+    "minilm-l6-seq128": OUT / "minilm_l6_seq128.onnx",
+    "gpt2-random-2l-seq128": OUT / "gpt2_random_2l_seq128.onnx",
+    "smollm2-4l-seq128": OUT / "smollm2_4l_seq128.onnx",
+    "matmul-1024": OUT / "matmul_1024.onnx",
+}
+
+
+def numpy_matmul_gflops(n: int, threads: int, repeat: int) -> float:
+    from threadpoolctl import threadpool_limits
+
+    rng = np.random.default_rng(0)
+    a = rng.standard_normal((n, n)).astype(np.float32)
+    b = rng.standard_normal((n, n)).astype(np.float32)
+    with threadpool_limits(limits=threads):
+        a @ b
+        times = []
+        for _ in range(repeat):
+            t0 = time.perf_counter()
+            a @ b
+            times.append(time.perf_counter() - t0)
+    return 2 * n**3 / statistics.median(times) / 1e9
+
+
+def main(argv: list[str] | None = None) -> int:
+    p = argparse.ArgumentParser(description=__doc__.splitlines()[0])
+    p.add_argument("--threads", type=int, default=2)
+    p.add_argument("--target", default="host")
+    p.add_argument("--repeat", type=int, default=30)
+    p.add_argument("-O", dest="opt_level", type=int, default=2)
+    p.add_argument("--only", nargs="*", choices=sorted(SUITE))
+    args = p.parse_args(argv)
+    print(f"| model | ronn-aot ms | onnxruntime ms | ratio | notes |  ({args.target}, {args.threads} threads, "
+          f"-O{args.opt_level}, median of {args.repeat})")
+    print("|---|---|---|---|---|")
+    for name in args.only or SUITE:
+        path = SUITE[name]
+        if not path.is_file():
+            print(f"| {name} | - | - | - | skipped: {path.name} missing, run `python -m bench.models.export` |")
+            continue
+        r: BenchResult = run_bench(path, target=args.target, threads=args.threads, repeat=args.repeat,
+                                   opt_level=args.opt_level)
+        notes = f"max abs diff {r.max_abs_diff:.1e}, compile {r.compile_s:.0f} s"
+        if name.startswith("matmul"):
+            n = int(name.split("-")[1])
+            ours = 2 * n**3 / (r.ronn_median / 1e3) / 1e9
+            try:
+                ref = numpy_matmul_gflops(n, args.threads, args.repeat)
+                notes += f"; {ours:.0f} GFLOP/s vs numpy {ref:.0f} GFLOP/s ({ours / ref:.0%})"
+            except ImportError:
+                notes += f"; {ours:.0f} GFLOP/s (install threadpoolctl for the numpy comparison)"
+        print(f"| {name} | {r.ronn_median:.2f} | {r.ort_median:.2f} | {r.ratio:.2f} | {notes} |", flush=True)
+    return 0
+
+
+if __name__ == "__main__":
+    sys.exit(main())

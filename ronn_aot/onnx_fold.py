@@ -1,0 +1,87 @@
+"""ONNX-level folding of shape arithmetic, before TVM's importer sees the graph.
+
+Exporters compute masks and reshape targets at run time (Shape -> Gather -> Concat -> Expand ...).
+With every input shape fixed, those subgraphs are constants; folding them here lets TVM's ONNX
+frontend see static shapes instead of failing on data-dependent ones. Evaluation uses onnx's own
+reference implementation, one node at a time. Large tensors are left to Relax's FoldConstant,
+so this stays a cheap pass over small shape tensors.
+"""
+
+from __future__ import annotations
+
+import warnings
+
+import numpy as np
+import onnx
+from onnx import helper, numpy_helper
+from onnx.reference import ReferenceEvaluator
+
+MAX_FOLDED_ELEMENTS = 1 << 16
+_NONDETERMINISTIC = {"RandomNormal", "RandomNormalLike", "RandomUniform", "RandomUniformLike",
+                     "Bernoulli", "Multinomial"}
+
+
+def _static_shapes(model: onnx.ModelProto) -> dict[str, tuple[int, ...]]:
+    shapes = {}
+    for vi in list(model.graph.value_info) + list(model.graph.input) + list(model.graph.output):
+        tt = vi.type.tensor_type
+        if tt.HasField("shape") and all(d.HasField("dim_value") for d in tt.shape.dim):
+            shapes[vi.name] = tuple(d.dim_value for d in tt.shape.dim)
+    return shapes
+
+
+def _evaluate(node: onnx.NodeProto, values: dict[str, np.ndarray], opset: list[onnx.OperatorSetIdProto]
+              ) -> list[np.ndarray] | None:
+    inputs = [helper.make_tensor_value_info(n, helper.np_dtype_to_tensor_dtype(values[n].dtype), None)
+              for n in node.input if n]
+    outputs = [helper.make_tensor_value_info(n, onnx.TensorProto.UNDEFINED, None) for n in node.output]
+    graph = helper.make_graph([node], "fold", inputs, outputs)
+    try:
+        with warnings.catch_warnings():
+            warnings.simplefilter("ignore")
+            ev = ReferenceEvaluator(helper.make_model(graph, opset_imports=opset))
+            return [np.asarray(v) for v in ev.run(None, {n: values[n] for n in node.input if n})]
+    except Exception:  # the reference lacks an op or rejects it: leave the node to TVM
+        return None
+
+
+def fold_shape_arithmetic(model: onnx.ModelProto) -> onnx.ModelProto:
+    """Replace nodes whose inputs are all known (or are Shape of a static tensor) by initializers."""
+    shapes = _static_shapes(model)
+    values: dict[str, np.ndarray] = {i.name: numpy_helper.to_array(i) for i in model.graph.initializer
+                                     if int(np.prod(i.dims)) <= MAX_FOLDED_ELEMENTS}
+    graph_outputs = {o.name for o in model.graph.output}
+    kept, folded = [], {}
+    for node in model.graph.node:
+        out = None
+        if node.domain in ("", "ai.onnx") and not (set(node.output) & graph_outputs):
+            if node.op_type == "Shape" and node.input[0] in shapes:
+                attrs = {a.name: a.i for a in node.attribute}
+                dims = shapes[node.input[0]]
+                start, end = attrs.get("start", 0), attrs.get("end", len(dims))
+                out = [np.array(dims[start:end], dtype=np.int64)]
+            elif node.op_type == "Size" and node.input[0] in shapes:
+                out = [np.array(int(np.prod(shapes[node.input[0]])), dtype=np.int64)]
+            elif (node.op_type not in _NONDETERMINISTIC and all(not n or n in values for n in node.input)
+                  and not any(a.type == onnx.AttributeProto.GRAPH for a in node.attribute)):
+                out = _evaluate(node, values, list(model.opset_import))
+        if out is not None and all(o.size <= MAX_FOLDED_ELEMENTS for o in out):
+            for name, v in zip(node.output, out):
+                values[name] = v
+                folded[name] = v
+        else:
+            kept.append(node)
+    if not folded:
+        return model
+    result = onnx.ModelProto()
+    result.CopyFrom(model)
+    del result.graph.node[:]
+    result.graph.node.extend(kept)
+    used = {n for node in kept for n in node.input} | graph_outputs
+    result.graph.initializer.extend(numpy_helper.from_array(v, name) for name, v in folded.items() if name in used)
+    live = {i.name for i in result.graph.initializer if i.name in used}
+    kept_inits = [i for i in result.graph.initializer if i.name in live]
+    del result.graph.initializer[:]
+    result.graph.initializer.extend(kept_inits)
+    del result.graph.value_info[:]
+    return onnx.shape_inference.infer_shapes(result, strict_mode=True)
