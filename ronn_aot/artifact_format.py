@@ -3,6 +3,10 @@
 This module mirrors ``runtime_min/include/ronn/artifact_abi.h`` (ABI v1) in pure Python. It
 imports neither TVM nor the rest of the compiler, so inspection tools and runtime tests can use
 it on any machine, including for artifacts built for another CPU architecture.
+
+Artifacts for a GPU target also carry the optional device module (a pointer-free blob in the ELF
+section ``.ronn_device``: cubin/PTX images and one launch descriptor per device kernel); CPU
+artifacts are byte-for-byte what they were before it existed.
 """
 
 from __future__ import annotations
@@ -34,6 +38,12 @@ class Storage(IntEnum):
     WEIGHTS = 1
     INPUT = 2
     OUTPUT = 3
+    DEVICE_ARENA = 4  # the device arena (artifacts with a device module only)
+    DEVICE_WEIGHTS = 5  # the device's copy of the weights blob, same offsets
+
+    @property
+    def on_device(self) -> bool:
+        return self in (Storage.DEVICE_ARENA, Storage.DEVICE_WEIGHTS)
 
 
 class StepKind(IntEnum):
@@ -281,3 +291,155 @@ def read_plan(path: Path, footer: Footer | None = None) -> Plan:
     with open(path, "rb") as f:
         f.seek(footer.plan_file_offset)
         return decode_plan(f.read(footer.plan_size))
+
+
+# ---------------------------------------------------------------------------------------------
+# Device module (optional): ronn_device_header_v1 and friends in artifact_abi.h
+# ---------------------------------------------------------------------------------------------
+
+DEVICE_MAGIC = 0x56454452  # "RDEV"
+DEVICE_VERSION = 1
+DEVICE_SECTION = ".ronn_device"  # ELF section holding the blob in a linked artifact
+DL_CUDA = 2  # DLPack kDLCUDA: the device type of CUDA device modules
+
+_DEV_HEADER = struct.Struct("<IIIIIIIIIIIIQ")  # ronn_device_header_v1, 56 bytes
+_DEV_IMAGE = struct.Struct("<IIQQ")  # ronn_device_image_v1, 24 bytes
+_DEV_KERNEL = struct.Struct("<IIIIII")  # ronn_device_kernel_v1, 24 bytes
+assert _DEV_HEADER.size == 56 and _DEV_IMAGE.size == 24 and _DEV_KERNEL.size == 24
+
+
+class ImageFormat(IntEnum):
+    CUBIN = 1  # an ELF cubin for exactly one SM architecture (same major, >= minor)
+    PTX = 2  # PTX text, NUL-terminated, JIT-compiled by the driver for newer GPUs
+
+
+class ParamKind(IntEnum):
+    """How a kernel parameter is passed to cuLaunchKernel."""
+    POINTER = 1  # a device address
+    INT32 = 2
+    INT64 = 3
+    FLOAT32 = 4
+    FLOAT64 = 5
+
+
+class LaunchTag(IntEnum):
+    """What each launch value of a device kernel sets (TVM's launch_param_tags)."""
+    GRID_X = 0  # blockIdx.x extent
+    GRID_Y = 1
+    GRID_Z = 2
+    BLOCK_X = 3  # threadIdx.x extent
+    BLOCK_Y = 4
+    BLOCK_Z = 5
+    DYN_SHARED = 6  # dynamic shared memory bytes (tir.use_dyn_shared_memory)
+
+    @classmethod
+    def from_tvm(cls, tag: str) -> LaunchTag:
+        names = {"blockIdx.x": cls.GRID_X, "blockIdx.y": cls.GRID_Y, "blockIdx.z": cls.GRID_Z,
+                 "threadIdx.x": cls.BLOCK_X, "threadIdx.y": cls.BLOCK_Y, "threadIdx.z": cls.BLOCK_Z,
+                 "tir.use_dyn_shared_memory": cls.DYN_SHARED}
+        if tag not in names:
+            raise ArtifactFormatError(f"unknown kernel launch parameter {tag!r}; known: {sorted(names)}")
+        return names[tag]
+
+
+@dataclass
+class DeviceImage:
+    format: ImageFormat
+    arch: int  # 90 for sm_90 / compute_90
+    data: bytes
+
+
+@dataclass
+class DeviceKernel:
+    """One device function: launched by the host code with its params, then its launch values."""
+    name: str
+    params: list[ParamKind]
+    launch: list[LaunchTag]
+
+
+@dataclass
+class DeviceModule:
+    device_type: int
+    images: list[DeviceImage]
+    kernels: list[DeviceKernel]
+    arena_size: int  # bytes of the per-session device arena
+
+    def image(self, fmt: ImageFormat) -> DeviceImage | None:
+        return next((i for i in self.images if i.format == fmt), None)
+
+
+def encode_device_module(module: DeviceModule) -> bytes:
+    """Serialize a DeviceModule into the device blob (ronn_device_header_v1 first)."""
+    strings = _Strings()
+    pool = bytearray()
+    kernel_bytes = bytearray()
+    for k in module.kernels:
+        params_at = len(pool)
+        pool += bytes(int(p) for p in k.params)
+        launch_at = len(pool)
+        pool += bytes(int(t) for t in k.launch)
+        kernel_bytes += _DEV_KERNEL.pack(strings.add(k.name), len(k.params), params_at, len(k.launch),
+                                         launch_at, 0)
+    pos = _DEV_HEADER.size + _DEV_IMAGE.size * len(module.images)
+    kernels_at = align_up(pos, 8)
+    pool_at = kernels_at + len(kernel_bytes)
+    strings_at = pool_at + len(pool)
+    end = strings_at + len(strings.data)
+    image_records = bytearray()
+    image_data = bytearray()
+    for img in module.images:
+        start = align_up(end + len(image_data))
+        image_data += b"\0" * (start - end - len(image_data))
+        image_records += _DEV_IMAGE.pack(int(img.format), img.arch, start, len(img.data))
+        image_data += img.data
+    header = _DEV_HEADER.pack(DEVICE_MAGIC, DEVICE_VERSION, module.device_type, len(module.images),
+                              _DEV_HEADER.size, len(module.kernels), kernels_at, pool_at, len(pool),
+                              strings_at, len(strings.data), 0, module.arena_size)
+    head = header + bytes(image_records)
+    return (head + b"\0" * (kernels_at - len(head)) + bytes(kernel_bytes) + bytes(pool)
+            + bytes(strings.data) + bytes(image_data))
+
+
+def decode_device_module(blob: bytes) -> DeviceModule:
+    """Parse a device blob, checking bounds; raises ArtifactFormatError."""
+    if len(blob) < _DEV_HEADER.size:
+        raise ArtifactFormatError("device module is shorter than its header")
+    (magic, version, device_type, n_img, img_off, n_k, k_off, pool_off, pool_size, str_off, str_size,
+     _r, arena) = _DEV_HEADER.unpack_from(blob, 0)
+    if magic != DEVICE_MAGIC:
+        raise ArtifactFormatError("device module has a bad magic number")
+    if version != DEVICE_VERSION:
+        raise ArtifactFormatError(f"device module is version {version}, this tool reads {DEVICE_VERSION}")
+    try:
+        strings = blob[str_off:str_off + str_size]
+        pool = blob[pool_off:pool_off + pool_size]
+        images = []
+        for i in range(n_img):
+            fmt, arch, off, size = _DEV_IMAGE.unpack_from(blob, img_off + i * _DEV_IMAGE.size)
+            if off + size > len(blob):
+                raise ArtifactFormatError(f"device image {i} lies outside the device module")
+            images.append(DeviceImage(ImageFormat(fmt), arch, bytes(blob[off:off + size])))
+        kernels = []
+        for i in range(n_k):
+            name, n_p, p_at, n_l, l_at, _ = _DEV_KERNEL.unpack_from(blob, k_off + i * _DEV_KERNEL.size)
+            if p_at + n_p > len(pool) or l_at + n_l > len(pool):
+                raise ArtifactFormatError(f"device kernel {i}: descriptors lie outside the byte pool")
+            kernels.append(DeviceKernel(strings[name:strings.index(b"\0", name)].decode(),
+                                        [ParamKind(b) for b in pool[p_at:p_at + n_p]],
+                                        [LaunchTag(b) for b in pool[l_at:l_at + n_l]]))
+    except (struct.error, ValueError, IndexError, UnicodeDecodeError) as e:
+        raise ArtifactFormatError(f"device module is corrupted: {e}") from e
+    return DeviceModule(device_type, images, kernels, arena)
+
+
+def read_device_module(path: Path) -> DeviceModule | None:
+    """The device module of an artifact file (found by its ELF section), None for CPU artifacts."""
+    from .elf import read_sections
+
+    sections = read_sections(Path(path))
+    sec = sections.get(DEVICE_SECTION)
+    if sec is None:
+        return None
+    with open(path, "rb") as f:
+        f.seek(sec.offset)
+        return decode_device_module(f.read(sec.size))

@@ -30,12 +30,31 @@ def _compile(args: argparse.Namespace) -> int:
         opts = opts.with_output(args.output)
     if args.dump_ir:
         opts = opts.with_dump_ir(args.dump_ir)
+    if args.bitnet_calibration and not args.bitnet:
+        raise RonnError("--bitnet-calibration needs --bitnet ternary|binary")
     if args.bitnet:
-        opts = opts.with_bitnet(args.bitnet, args.bitnet_act_bits, args.bitnet_layers)
+        calibration = None
+        if args.bitnet_calibration:
+            from .bitnet.calibrate import load_npz, model_input_names
+
+            calibration = load_npz(args.bitnet_calibration, model_input_names(args.model))
+        opts = opts.with_bitnet(args.bitnet, args.bitnet_act_bits, args.bitnet_layers, calibration)
     art = compile_model(args.model, opts)
     print(f"wrote {art.path} ({art.path.stat().st_size} bytes, target {art.target}, -O{art.opt_level})")
     if args.report:
         print(format_compile_report(art))
+    return 0
+
+
+def _tune(args: argparse.Namespace) -> int:
+    from .tune import tune
+
+    opts = CompileOptions().with_target(args.target).with_optimization_level(args.opt_level)
+    for spec in args.input_shape or []:
+        opts = opts.with_input_shape(*parse_input_shape(spec))
+    s = tune(args.model, opts, args.trials)
+    print(f"tuned {s.tuned_now} of {s.kernels} kernels ({s.skipped} already had records) with "
+          f"{s.trials} trials in {s.seconds:.0f} s; records in {s.database}")
     return 0
 
 
@@ -131,7 +150,20 @@ def build_parser() -> argparse.ArgumentParser:
                    help="activation bits of quantized layers: 8 (default) .. 2, or 1 = sign (XNOR-popcount, binary)")
     c.add_argument("--bitnet-layers", default="default", metavar="default|all|I,J,...",
                    help="which quantizable layers to quantize (default: all but the first and the last)")
+    c.add_argument("--bitnet-calibration", metavar="FILE.npz",
+                   help="fix the activation scales, measured in the quantized network over these "
+                        "calibration inputs (default: measured at run time on each input). In the .npz, "
+                        "an array named <input> holds samples stacked on a leading axis (shape [S, *input shape]); "
+                        "arrays named <input>_<k> hold one sample each (k = 0, 1, ...)")
     c.set_defaults(fn=_compile)
+
+    t = sub.add_parser("tune", help="tune a model's kernels with MetaSchedule into schedules/<target>/")
+    t.add_argument("model")
+    t.add_argument("--target", default="host")
+    t.add_argument("--trials", type=int, default=64 * 20, help="measurements in total (default 1280)")
+    t.add_argument("-O", dest="opt_level", type=int, default=2, choices=[0, 1, 2, 3])
+    t.add_argument("--input-shape", action="append", metavar="NAME=D0,D1,...")
+    t.set_defaults(fn=_tune)
 
     r = sub.add_parser("run", help="run an artifact on .npy inputs (through runtime_min)")
     r.add_argument("artifact")

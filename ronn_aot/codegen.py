@@ -14,18 +14,25 @@ def kernel_symbol(index: int, name: str) -> str:
     return f"ronn_k{index}_{re.sub(r'[^A-Za-z0-9_]', '_', name)}"[:120]
 
 
-def compile_kernels(mod: Any, kernel_names: list[str], target: Any, out_obj: Path) -> None:
-    """Compile the PrimFuncs named in `kernel_names` into the object file `out_obj`."""
+def compile_kernels(mod: Any, kernel_names: list[str], target: Any, out_obj: Path,
+                    skip: frozenset[str] = frozenset()) -> bool:
+    """Compile the PrimFuncs named in `kernel_names`, except those in `skip` (built by a device
+    backend), into the object file `out_obj`; False when there was nothing to compile."""
     import tvm
 
     funcs = {}
     for i, name in enumerate(kernel_names):
+        if name in skip:
+            continue
         gv = mod.get_global_var(name)
         funcs[tvm.ir.GlobalVar(kernel_symbol(i, name))] = mod[gv].with_attr("global_symbol",
                                                                             kernel_symbol(i, name))
+    if not funcs:
+        return False
     try:
         lib = tvm.tirx.build(tvm.IRModule(funcs), target=target)
         lib.write_to_file(str(out_obj))
     except Exception as e:
         msg = str(e).strip().splitlines()[-1] if str(e).strip() else type(e).__name__
         raise CompilationError(f"LLVM code generation failed: {msg}") from e
+    return True

@@ -87,12 +87,24 @@ class _Runner:
             raise CompilationError(f"pass {name!r} failed: {msg}") from e
         seconds = time.perf_counter() - t0
         if self.verify and not relax.analysis.check_well_formed(new):
-            raise CompilationError(f"pass {name!r} produced ill-formed IR (round {round_}); "
-                                   f"rerun with --dump-ir DIR to see the module after each pass")
+            raise CompilationError(f"pass {name!r}{f' (round {round_})' if round_ else ''} produced "
+                                   f"ill-formed IR: {_first_violation(new)}; rerun with --dump-ir DIR "
+                                   "to see the module after each pass")
         self.report.passes.append(PassRecord(name, seconds, k0, count_kernels(new), b0, count_bindings(new),
                                              round_))
         self.dump(f"{name}" + (f"_r{round_}" if round_ else ""), new)
         return new
+
+
+def _first_violation(mod: Any) -> str:
+    from tvm import relax
+
+    try:
+        relax.analysis.well_formed(mod)
+    except Exception as e:  # the checker raises TVM's error type, seeded with the offending node
+        lines = str(e).strip().splitlines()
+        return lines[-1] if lines else type(e).__name__
+    return "no detail from the checker"
 
 
 def _target_keys(target: Any, target_name: str) -> list[str]:

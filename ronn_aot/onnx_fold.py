@@ -83,5 +83,11 @@ def fold_shape_arithmetic(model: onnx.ModelProto) -> onnx.ModelProto:
     kept_inits = [i for i in result.graph.initializer if i.name in live]
     del result.graph.initializer[:]
     result.graph.initializer.extend(kept_inits)
+    # Models of IR version < 4 also list initializers as graph inputs: a dropped initializer must
+    # leave the inputs too, or the importer takes it for a real input (onnx's light zoo does this).
+    dropped = {i.name for i in model.graph.initializer} - live
+    kept_inputs = [i for i in result.graph.input if i.name not in dropped]
+    del result.graph.input[:]
+    result.graph.input.extend(kept_inputs)
     del result.graph.value_info[:]
     return onnx.shape_inference.infer_shapes(result, strict_mode=True)

@@ -4,7 +4,7 @@ from __future__ import annotations
 
 from dataclasses import dataclass, field, replace
 from pathlib import Path
-from typing import TYPE_CHECKING, Mapping, Sequence
+from typing import TYPE_CHECKING, Any, Mapping, Sequence
 
 from .errors import RonnError
 
@@ -50,13 +50,17 @@ class CompileOptions:
         return replace(self, dump_ir_dir=Path(directory))
 
     def with_bitnet(self, weights: str, activation_bits: int = 8, layers: str | Sequence[int] | None = None,
-                    calibration: Sequence[ActStats] | None = None) -> CompileOptions:
+                    calibration: Sequence[ActStats] | Sequence[Mapping[str, Any]] | None = None) -> CompileOptions:
         """Quantize Conv / Gemm / MatMul weights to "ternary" or "binary", bit-packed, run by
-        bit-serial kernels; see `ronn_aot.bitnet.BitnetConfig` for the arguments."""
-        from .bitnet import BitnetConfig, parse_layers
+        bit-serial kernels; see `ronn_aot.bitnet.BitnetConfig` for the arguments.
 
-        return replace(self, bitnet=BitnetConfig(weights, activation_bits, parse_layers(layers),
-                                                 None if calibration is None else tuple(calibration)))
+        calibration: fixed activation statistics (one `ActStats` per quantizable layer), or
+        calibration inputs (a list of feeds, dicts of model input name -> array) to measure them
+        on when compiling; None measures each input's statistics at run time."""
+        from .bitnet import BitnetConfig, parse_calibration, parse_layers
+
+        stats, feeds = parse_calibration(calibration)
+        return replace(self, bitnet=BitnetConfig(weights, activation_bits, parse_layers(layers), stats, feeds))
 
 
 def parse_input_shape(text: str) -> tuple[str, tuple[int, ...]]:

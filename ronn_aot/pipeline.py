@@ -1,6 +1,9 @@
 """The compiler: a straight pipeline of named stages.
 
     import -> lower (graph passes, legalize, fuse, plan memory) -> plan -> schedule -> codegen -> pack
+
+GPU targets add a place stage after schedule (host/device memory, copies) and build the device
+kernels with the CUDA backend (`codegen_cuda.py`) beside the host ones.
 """
 
 from __future__ import annotations
@@ -14,12 +17,14 @@ from typing import Any
 import onnx
 
 from . import __version__
-from .artifact_format import Footer
+from .artifact_format import DeviceModule, Footer, encode_device_module, encode_plan
 from .codegen import compile_kernels
+from .codegen_cuda import compile_device_kernels
 from .frontend import ImportedModel, TensorSpec, import_model
 from .lower import LowerReport, lower
 from .options import CompileOptions
 from .pack import pack
+from .placement import Placement, place_kernels
 from .plan_builder import BuiltPlan, build_plan
 from .schedule import ScheduleReport, schedule
 from .targets import get_target
@@ -43,6 +48,8 @@ class Artifact:
     lower_report: LowerReport
     schedule_report: ScheduleReport = field(default_factory=ScheduleReport)
     stage_seconds: dict[str, float] = field(default_factory=dict)
+    placement: Placement | None = None  # GPU targets: copies between host and device
+    device_module: DeviceModule | None = None  # GPU targets: the embedded images and kernels
 
     def session(self, num_threads: int = 0) -> Any:
         """An InferenceSession on this artifact (host targets only)."""
@@ -87,13 +94,31 @@ def compile(model: str | Path | onnx.ModelProto, options: CompileOptions | None 
     }
     built: BuiltPlan = timed("plan", build_plan, lowered, imported.inputs, imported.outputs, metadata)
     lowered, scheduled = timed("schedule", schedule, lowered, built.kernels, target, tvm_target)
-    from .artifact_format import encode_plan
+    on_device = scheduled.on_device()
+    plan, placement, device_module = built.plan, None, None
+    if on_device:
+        placement = timed("place", place_kernels, lowered, built.plan, built.kernels, on_device)
+        plan = placement.plan
+        metadata["device"] = {"kind": "cuda", **target.to_json().get("cuda", {}),
+                              "host_kernels": sorted(set(built.kernels) - on_device)}
+    host_target = tvm_target if target.cuda is None else tvm_target.host
 
     with tempfile.TemporaryDirectory(prefix="ronn-aot-") as tmp:
         work = Path(tmp)
-        timed("codegen", compile_kernels, lowered, built.kernels, tvm_target, work / "kernels.o")
-        footer = timed("pack", pack, target, work / "kernels.o", built.kernels, encode_plan(built.plan),
-                       built.weights, work, out_path)
+        objects = []
+        if timed("codegen", compile_kernels, lowered, built.kernels, host_target, work / "kernels.o",
+                 frozenset(on_device)):
+            objects.append(work / "kernels.o")
+        device_blob = b""
+        if placement is not None and target.cuda is not None:
+            device = timed("codegen_cuda", compile_device_kernels, lowered, built.kernels, on_device,
+                           tvm_target, target.cuda, work)
+            device.module.arena_size = placement.device_arena_size
+            device_module = device.module
+            objects.append(device.host_object)
+            device_blob = encode_device_module(device.module)
+        footer = timed("pack", pack, target, objects, built.kernels, encode_plan(plan), built.weights, work,
+                       out_path, device_blob)
     return Artifact(out_path, target.name, options.opt_level, imported.inputs, imported.outputs, footer,
-                    built.plan.arena_size, len(built.kernels), len(built.plan.steps), report, scheduled,
-                    times)
+                    plan.arena_size, len(built.kernels), len(plan.steps), report, scheduled, times,
+                    placement, device_module)

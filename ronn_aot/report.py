@@ -16,12 +16,30 @@ def format_compile_report(art: Any) -> str:
     by_rule = art.schedule_report.kernels_by_rule()
     if by_rule:
         lines.append("schedules: " + ", ".join(f"{rule} {len(ks)}" for rule, ks in sorted(by_rule.items())))
+        device_of = art.schedule_report.device_of
         for kernel, rule in art.schedule_report.rule_of.items():
-            lines.append(f"  {kernel:<44}{rule}")
+            where = f"{device_of[kernel]:<6}" if device_of else ""
+            lines.append(f"  {kernel:<44}{where}{rule}")
     for failure in art.schedule_report.failures:
         lines.append(f"  rule skipped after an error: {failure}")
+    if art.schedule_report.device_of:
+        lines.append(_device_summary(art))
     lines.append("stages: " + ", ".join(f"{k} {v * 1e3:.0f} ms" for k, v in art.stage_seconds.items()))
     lines.append(f"kernels: {art.num_kernels} distinct, {art.num_steps} plan steps; "
                  f"arena {art.arena_size} bytes; weights {art.footer.weights_size} bytes; "
                  f"code {art.footer.code_size} bytes")
     return "\n".join(lines)
+
+
+def _device_summary(art: Any) -> str:
+    """Where the kernels of a GPU target run, the copies between the memories, the images."""
+    on = art.schedule_report.on_device()
+    host = sorted(set(art.schedule_report.device_of) - on)
+    line = f"device: {len(on)} kernel(s) on the GPU, {len(host)} on the host" + (f" ({', '.join(host)})" if host else "")
+    if art.placement is not None:
+        line += (f"; copies: {art.placement.copies_to_device} to the device, {art.placement.copies_to_host} "
+                 f"to the host; device arena {art.placement.device_arena_size} bytes")
+    if art.device_module is not None:
+        images = ", ".join(f"{i.format.name.lower()} {i.arch} ({len(i.data)} bytes)" for i in art.device_module.images)
+        line += f"; images: {images}"
+    return line

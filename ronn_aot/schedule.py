@@ -1,25 +1,38 @@
-"""Stage 5, schedule: give every kernel the plan uses a schedule, from the rules in `schedules/`.
+"""Stage 5, schedule: give every kernel the plan uses a schedule, from tuning records or from the
+rules in `schedules/`.
 
-For each kernel (a TIR PrimFunc) the target's rules are tried first-match; the first that returns
+A kernel with a record in the target's MetaSchedule database (`ronn-aot tune`, schedules/<target>/)
+gets its best tuned schedule. Otherwise the target's rules are tried first-match; the first that returns
 a schedule replaces the kernel with the scheduled function. A rule that fails on a kernel is
 recorded and skipped (the next rule, at worst the fallback, takes it): a missed optimization must
 never become a failed compile.
+
+On GPU targets the device rules (`rules_for("cuda")`) are tried first; the first schedule that
+TVM's CUDA pipeline accepts puts the kernel on the device. A kernel that none of them schedules
+runs on the host, scheduled by the host architecture's rules; the place stage then inserts the
+copies between the two memories.
 """
 
 from __future__ import annotations
 
 from dataclasses import dataclass, field
-from typing import Any
+from typing import Any, Callable
 
 from .targets import Target
 
 UNSCHEDULED = "none"  # what the report says for a kernel no rule took
+TUNED = "tuned"  # what the report says for a kernel scheduled from a tuning record
+HOST = "host"  # where a kernel of a GPU target runs when no device rule fits
 
 
 @dataclass
 class ScheduleReport:
     rule_of: dict[str, str] = field(default_factory=dict)  # kernel name -> rule name
     failures: list[str] = field(default_factory=list)  # "kernel: rule: error", one line each
+    device_of: dict[str, str] = field(default_factory=dict)  # GPU targets: kernel -> "cuda" | "host"
+
+    def on_device(self) -> set[str]:
+        return {k for k, d in self.device_of.items() if d != HOST}
 
     def kernels_by_rule(self) -> dict[str, list[str]]:
         by: dict[str, list[str]] = {}
@@ -28,12 +41,14 @@ class ScheduleReport:
         return by
 
 
-def schedule_kernel(func: Any, target: Target, tvm_target: Any,
-                    report: ScheduleReport | None = None, name: str = "kernel") -> tuple[Any, str]:
-    """(scheduled function, rule name) for one kernel; the function unchanged if no rule fits."""
+def _first_rule(func: Any, arch: str, tvm_target: Any, report: ScheduleReport | None, name: str,
+                refuses: Callable[[Any], str | None] | None = None) -> tuple[Any, str] | None:
+    """(scheduled function, rule name) from the first rule of `arch` that fits, or None.
+
+    `refuses(scheduled)` may reject a schedule with a reason; the next rule is tried then."""
     from ronn_aot.schedules import rules_for
 
-    for info in rules_for(target.arch):
+    for info in rules_for(arch):
         try:
             with tvm_target:
                 sch = info.rule.apply(func, tvm_target, False)
@@ -42,17 +57,48 @@ def schedule_kernel(func: Any, target: Target, tvm_target: Any,
                 msg = str(e).strip().splitlines()[-1] if str(e).strip() else type(e).__name__
                 report.failures.append(f"{name}: {info.name}: {msg}")
             continue
-        if sch is not None:
+        if sch is None:
+            continue
+        reason = refuses(sch.mod["main"]) if refuses is not None else None
+        if reason is None:
             return sch.mod["main"], info.name
-    return func, UNSCHEDULED
+        if report is not None:
+            report.failures.append(f"{name}: {info.name}: {reason}")
+    return None
+
+
+def schedule_kernel(func: Any, target: Target, tvm_target: Any,
+                    report: ScheduleReport | None = None, name: str = "kernel") -> tuple[Any, str]:
+    """(scheduled function, rule name) for one host kernel; the function unchanged if no rule fits."""
+    return _first_rule(func, target.arch, tvm_target, report, name) or (func, UNSCHEDULED)
+
+
+def _device_kernel(func: Any, tvm_target: Any, report: ScheduleReport, name: str) -> tuple[Any, str] | None:
+    """The first device rule's schedule that TVM's CUDA pipeline lowers, or None."""
+    from .codegen_cuda import lowering_error
+
+    return _first_rule(func, "cuda", tvm_target, report, name, refuses=lambda f: lowering_error(f, tvm_target))
 
 
 def schedule(mod: Any, kernels: list[str], target: Target, tvm_target: Any) -> tuple[Any, ScheduleReport]:
     """Schedule the PrimFuncs named in `kernels`; returns the updated module and what ran where."""
+    from .tune import apply_records, open_database
+
     report = ScheduleReport()
+    database = open_database(target)
+    host_target = tvm_target if target.cuda is None else tvm_target.host
     for name in kernels:
         gv = mod.get_global_var(name)
-        func, rule = schedule_kernel(mod[gv], target, tvm_target, report, name)
+        tuned = apply_records(mod[gv], tvm_target, database) if database is not None else None
+        on_device = None if target.cuda is None else _device_kernel(mod[gv], tvm_target, report, name)
+        if target.cuda is not None:
+            report.device_of[name] = "cuda" if on_device is not None else HOST
+        if on_device is not None:
+            func, rule = on_device
+        elif tuned is not None:
+            func, rule = tuned, TUNED
+        else:
+            func, rule = schedule_kernel(mod[gv], target, host_target, report, name)
         mod[gv] = func
         report.rule_of[name] = rule
     return mod, report

@@ -43,10 +43,43 @@ class Toolchain:
 
 
 @dataclass(frozen=True)
+class CudaSpec:
+    """The `[cuda]` table of a GPU target: what nvcc builds the device kernels for."""
+
+    arch: str  # cubin architecture, e.g. "sm_90"
+    ptx: str = ""  # virtual architecture of the embedded PTX, e.g. "compute_90"; "" for none
+    nvcc: str = "nvcc"
+    package: str = "the CUDA toolkit (nvcc, ptxas)"
+    max_threads_per_block: int = 1024
+    max_shared_memory_per_block: int = 49152
+
+    @property
+    def sm(self) -> int:
+        """The architecture as a number: "sm_90" -> 90."""
+        return int(self.arch.removeprefix("sm_").rstrip("a"))
+
+    def require(self) -> tuple[str, str]:
+        """Absolute paths of nvcc and of the ptxas next to it, or a ToolchainError."""
+        nvcc = shutil.which(self.nvcc)
+        if nvcc is None:
+            raise ToolchainError(f"the CUDA compiler {self.nvcc!r} was not found on PATH; the "
+                                 f"{self.arch} target compiles device kernels with it at build "
+                                 f"time; install {self.package}")
+        ptxas = Path(nvcc).resolve().with_name("ptxas")
+        if not ptxas.is_file():
+            found = shutil.which("ptxas")
+            if found is None:
+                raise ToolchainError(f"ptxas was not found next to {nvcc} nor on PATH; install "
+                                     f"{self.package}")
+            ptxas = Path(found)
+        return nvcc, str(ptxas)
+
+
+@dataclass(frozen=True)
 class RunMethod:
     """How tests execute this target's artifacts on the build machine."""
 
-    mode: str  # "native" or "qemu"
+    mode: str  # "native", "qemu", or "cuda" (needs an NVIDIA GPU: never run by the CPU tests)
     qemu: str = ""
     qemu_package: str = ""
     sysroot: str = ""
@@ -71,11 +104,28 @@ class Target:
     toolchain: Toolchain
     run: RunMethod
     extra: dict[str, Any] = field(default_factory=dict)
+    cuda: CudaSpec | None = None  # set for GPU targets: kernels run on the device where they can
 
-    def tvm_target(self, num_cores: int | None = None) -> Any:
-        """The TVM target (a JSON-dict target, as TVM 0.27 wants)."""
+    def host_tvm_target(self, num_cores: int | None = None) -> Any:
+        """The TVM target of the host code (LLVM for the CPU; a JSON-dict target, as TVM 0.27 wants)."""
         import tvm
 
+        return tvm.target.Target(self._llvm_spec(num_cores))
+
+    def tvm_target(self, num_cores: int | None = None) -> Any:
+        """The TVM target the model is lowered for: the host's LLVM target, or for GPU targets
+        the CUDA target with that host."""
+        import tvm
+
+        if self.cuda is None:
+            return self.host_tvm_target(num_cores)
+        return tvm.target.Target({
+            "kind": "cuda", "arch": self.cuda.arch,
+            "max_threads_per_block": self.cuda.max_threads_per_block,
+            "max_shared_memory_per_block": self.cuda.max_shared_memory_per_block,
+            "host": self._llvm_spec(num_cores)})
+
+    def _llvm_spec(self, num_cores: int | None) -> dict[str, Any]:
         spec: dict[str, Any] = {"kind": "llvm", "mtriple": self.llvm["mtriple"]}
         if self.llvm.get("mcpu"):
             spec["mcpu"] = self.llvm["mcpu"]
@@ -83,10 +133,13 @@ class Target:
             spec["mattr"] = list(self.llvm["mattr"])
         if num_cores:
             spec["num-cores"] = num_cores
-        return tvm.target.Target(spec)
+        return spec
 
     def to_json(self) -> dict[str, Any]:
-        return {"name": self.name, "arch": self.arch, "llvm": self.llvm}
+        d: dict[str, Any] = {"name": self.name, "arch": self.arch, "llvm": self.llvm}
+        if self.cuda is not None:
+            d["cuda"] = {"arch": self.cuda.arch, "ptx": self.cuda.ptx}
+        return d
 
 
 def _load(path: Path) -> Target:
@@ -96,8 +149,9 @@ def _load(path: Path) -> Target:
         return Target(
             name=d["name"], description=d.get("description", ""), arch=d["arch"], llvm=d["llvm"],
             toolchain=Toolchain(**d["toolchain"]), run=RunMethod(**d.get("run", {"mode": "native"})),
+            cuda=CudaSpec(**d["cuda"]) if "cuda" in d else None,
             extra={k: v for k, v in d.items()
-                   if k not in ("name", "description", "arch", "llvm", "toolchain", "run")})
+                   if k not in ("name", "description", "arch", "llvm", "toolchain", "run", "cuda")})
     except (KeyError, TypeError) as e:
         raise UnknownTargetError(f"target description {path} is malformed: {e}") from e
 

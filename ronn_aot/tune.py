@@ -72,6 +72,18 @@ def _progress_callback(total: int, start: float) -> Any:
     return Progress()
 
 
+def _trials_per_workload(database: Any) -> dict[int, int]:
+    """Measured trials (failed ones included) per workload, by structural hash: what a resumed
+    run has already spent on each kernel."""
+    import tvm_ffi
+
+    counts: dict[int, int] = {}
+    for rec in database.get_all_tuning_records():
+        h = tvm_ffi.structural_hash(rec.workload.mod)
+        counts[h] = counts.get(h, 0) + 1
+    return counts
+
+
 @dataclass
 class TuneSummary:
     kernels: int
@@ -86,6 +98,7 @@ def tune(model: Any, options: CompileOptions, trials: int, work_dir: Path | None
     """Tune the kernels of `model` for `options.target` with about `trials` measurements in total."""
     import tempfile
 
+    import tvm_ffi
     from tvm.s_tir import meta_schedule as ms
 
     from .frontend import import_model
@@ -105,11 +118,12 @@ def tune(model: Any, options: CompileOptions, trials: int, work_dir: Path | None
 
     database = open_database(target, create=True)
     per_task = max(trials // max(len(built.kernels), 1), 8)
+    done = _trials_per_workload(database)
     tasks, weights = [], []
     skipped = 0
     for k, name in enumerate(built.kernels):
         mod = workload_of(lowered[lowered.get_global_var(name)])
-        if database.has_workload(mod) and len(database.get_top_k(database.commit_workload(mod), per_task)) >= per_task:
+        if done.get(tvm_ffi.structural_hash(mod), 0) >= per_task:
             skipped += 1
             continue
         tasks.append(ms.TuneContext(mod=mod, target=tvm_target, space_generator="post-order-apply",
@@ -121,7 +135,11 @@ def tune(model: Any, options: CompileOptions, trials: int, work_dir: Path | None
     if tasks:
         with tempfile.TemporaryDirectory(prefix="ronn-tune-") as tmp:
             callbacks = ms.MeasureCallback.create("default") + [_progress_callback(budget, start)]
+            # Generous timeouts: each builder/runner worker imports TVM first, which takes tens of
+            # seconds on a loaded 2-core machine, and a timeout is recorded as a failed trial.
             ms.tune_tasks(tasks=tasks, task_weights=weights, work_dir=str(work_dir or tmp),
+                          builder=ms.builder.LocalBuilder(max_workers=num_cores, timeout_sec=300),
+                          runner=ms.runner.LocalRunner(timeout_sec=120),
                           max_trials_global=budget, max_trials_per_task=per_task,
                           num_trials_per_iter=min(64, per_task), database=database,
                           cost_model="xgb", measure_callbacks=callbacks)

@@ -2,10 +2,11 @@
 
 The compile stage is `rewrite.quantize_module` (run by the pipeline right after import when
 `CompileOptions.with_bitnet(...)` is set); `quantize` packs weights, `kernels` + `schedule`
-build the PrimFuncs, and `reference` is the numpy model of the same arithmetic.
+build the PrimFuncs, `reference` is the numpy model of the same arithmetic, and `calibrate`
+measures fixed activation statistics on calibration inputs.
 """
 
-from .config import BitnetConfig, parse_layers
+from .config import BitnetConfig, parse_calibration, parse_layers
 from .reference import ActStats
 
-__all__ = ["ActStats", "BitnetConfig", "parse_layers"]
+__all__ = ["ActStats", "BitnetConfig", "parse_calibration", "parse_layers"]

@@ -3,7 +3,9 @@
 from __future__ import annotations
 
 from dataclasses import dataclass, field
-from typing import Sequence
+from typing import Any, Mapping, Sequence
+
+import numpy as np
 
 from ..errors import RonnError
 from .quantize import WEIGHT_KINDS
@@ -23,14 +25,18 @@ class BitnetConfig:
         (sign activations; with binary weights this is the XNOR-popcount mode).
     layers: indices (graph order, negative from the end) of the quantizable layers to quantize,
         or "all"; None keeps the first and the last quantizable layer in float, quantizes the rest.
-    calibration: per quantizable layer (same indexing as `layers`), fixed activation statistics
-        measured on calibration inputs (`calibrate.py`); None computes them at run time.
+    calibration: fixed activation statistics, one `ActStats` per quantizable layer (same indexing
+        as `layers`, every layer whether selected or not), as `calibrate.calibrate` measures them;
+        None computes them at run time, per input.
+    calibration_inputs: calibration feeds (dicts of model input name -> array); when the model is
+        compiled, `calibrate.calibrate` measures `calibration` on them (in the quantized network).
     """
 
     weights: str
     activation_bits: int = 8
     layers: tuple[int, ...] | str | None = None  # indices, "all", or None (default)
     calibration: tuple[ActStats, ...] | None = field(default=None, compare=False)
+    calibration_inputs: tuple[Mapping[str, np.ndarray], ...] | None = field(default=None, compare=False, repr=False)
 
     def __post_init__(self) -> None:
         if self.weights not in WEIGHT_KINDS:
@@ -40,6 +46,10 @@ class BitnetConfig:
                             f"got {self.activation_bits!r}")
         if isinstance(self.layers, str) and self.layers != "all":
             raise RonnError(f"bitnet layers must be indices, 'all' or None, got {self.layers!r}")
+        if self.calibration is not None and self.calibration_inputs is not None:
+            raise RonnError("bitnet calibration takes either fixed statistics or calibration inputs, not both")
+        if self.calibration is not None and not all(isinstance(s, ActStats) for s in self.calibration):
+            raise RonnError("bitnet calibration statistics must be ActStats, one per quantizable layer")
         if self.activation_bits == 1 and self.weights == "ternary":
             raise RonnError("sign (1-bit) activations need binary weights (XNOR-popcount); "
                             "use activation_bits >= 2 with ternary weights")
@@ -75,3 +85,24 @@ def parse_layers(layers: str | Sequence[int] | None) -> tuple[int, ...] | str | 
         except ValueError:
             raise RonnError(f"bitnet layers must be 'default', 'all' or indices like 1,2,-2; got {layers!r}") from None
     return tuple(int(i) for i in layers)
+
+
+def parse_calibration(calibration: Sequence[Any] | None
+                      ) -> tuple[tuple[ActStats, ...] | None, tuple[dict[str, np.ndarray], ...] | None]:
+    """Split a `with_bitnet(calibration=...)` value into (fixed statistics, calibration inputs):
+    a list of `ActStats` (one per quantizable layer) or a list of feeds (dicts name -> array)."""
+    if calibration is None:
+        return None, None
+    if isinstance(calibration, (str, bytes, Mapping)) or not isinstance(calibration, Sequence):
+        raise RonnError(f"bitnet calibration must be a list of ActStats or a list of input feeds "
+                        f"(dicts of model input name -> array), got a {type(calibration).__name__}")
+    items = list(calibration)
+    if not items:
+        raise RonnError("bitnet calibration is empty: give at least one input feed (or None for run-time scales)")
+    if all(isinstance(i, ActStats) for i in items):
+        return tuple(items), None
+    if all(isinstance(i, Mapping) for i in items):
+        return None, tuple({str(k): np.asarray(v) for k, v in i.items()} for i in items)
+    kinds = sorted({type(i).__name__ for i in items})
+    raise RonnError(f"bitnet calibration must be all ActStats or all input feeds (dicts of model input "
+                    f"name -> array), got {', '.join(kinds)}")

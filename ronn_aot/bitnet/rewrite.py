@@ -9,12 +9,12 @@ stores in the weights blob as they are.
 
 from __future__ import annotations
 
-from dataclasses import dataclass, field
+from dataclasses import dataclass, field, replace
 from typing import Any
 
 import numpy as np
 
-from ..errors import CompilationError
+from ..errors import RonnError
 from .config import BitnetConfig
 from .kernels import LayerSpec, bitserial_kernel, pack_kernel
 from .quantize import PackedWeights, pack_weights, word_dtype
@@ -39,6 +39,7 @@ class BitnetReport:
 
     config: BitnetConfig
     layers: list[LayerRecord] = field(default_factory=list)
+    calibration_samples: int = 0  # inputs the fixed statistics were measured on (0: given, or none)
 
     @property
     def quantized(self) -> list[LayerRecord]:
@@ -49,7 +50,15 @@ class BitnetReport:
         return {"mode": self.config.describe(), "weights": self.config.weights,
                 "activation_bits": self.config.activation_bits,
                 "quantizable_layers": len(self.layers), "quantized_layers": [r.index for r in q],
-                "float_bytes": sum(r.float_bytes for r in q), "packed_bytes": sum(r.packed_bytes for r in q)}
+                "float_bytes": sum(r.float_bytes for r in q), "packed_bytes": sum(r.packed_bytes for r in q),
+                "activation_stats": self._stats_origin()}
+
+    def _stats_origin(self) -> str:
+        if self.config.calibration is None:
+            return "run time"
+        if self.calibration_samples:
+            return f"calibrated on {self.calibration_samples} inputs"
+        return "fixed"
 
 
 @dataclass
@@ -135,13 +144,22 @@ def quantize_module(mod: Any, config: BitnetConfig) -> tuple[Any, BitnetReport]:
     from tvm import relax
     from tvm.relax.expr_functor import PyExprMutator, mutator
 
+    samples = 0
+    if config.calibration_inputs is not None:
+        # measured on this very module, so the statistics' indexing is find_layers' below
+        from .calibrate import calibrate
+
+        samples = len(config.calibration_inputs)
+        config = replace(config, calibration=calibrate(mod, config.calibration_inputs, config),
+                         calibration_inputs=None)
     main_gv = mod.get_global_var("main")
     candidates = find_layers(mod[main_gv])
     chosen = set(config.selected(len(candidates)))
     if config.calibration is not None and len(config.calibration) != len(candidates):
-        raise CompilationError(f"bitnet calibration has statistics for {len(config.calibration)} layers, "
-                               f"the model has {len(candidates)} quantizable layers")
-    report = BitnetReport(config)
+        raise RonnError(f"bitnet calibration has statistics for {len(config.calibration)} layers, "
+                        f"the model has {len(candidates)} quantizable layers (Conv / Gemm / MatMul with "
+                        f"constant weights); give one ActStats per layer, or calibration inputs")
+    report = BitnetReport(config, calibration_samples=samples)
 
     @mutator
     class _Rewriter(PyExprMutator):  # type: ignore[misc]

@@ -65,8 +65,32 @@ typedef struct ronn_plan {
   const char* metadata;
 } ronn_plan;
 
+/* ---- device.c: the optional device blob ---- */
+#define RONN_MAX_DEVICE_PARAMS 1024u
+#define RONN_DL_CUDA 2 /* kDLCUDA */
+
+/* Views into a validated device blob. */
+typedef struct ronn_device_module {
+  const ronn_device_header_v1* header;
+  const ronn_device_image_v1* images;
+  const ronn_device_kernel_v1* kernels;
+  const uint8_t* bytes;
+  const char* strings;
+  const uint8_t* blob;
+  uint64_t size;
+  uint32_t max_params; /* the most parameters of any kernel */
+} ronn_device_module;
+
+ronn_status* ronn_device_module_parse(const uint8_t* blob, uint64_t size,
+                                      ronn_device_module* out_module);
+const char* ronn_device_kernel_name(const ronn_device_module* module, uint32_t index);
+
+/* `device` is NULL for artifacts without the device extension (device storage is then invalid). */
 ronn_status* ronn_plan_parse(const uint8_t* blob, uint64_t size, uint32_t num_kernels,
-                             uint64_t weights_size, ronn_plan* out_plan);
+                             uint64_t weights_size, const ronn_device_module* device,
+                             ronn_plan* out_plan);
+/* Nonzero for tensors stored in device memory. */
+int ronn_storage_on_device(uint8_t storage);
 const char* ronn_plan_string(const ronn_plan* plan, uint32_t offset);
 
 /* ---- model.c ---- */
@@ -77,6 +101,8 @@ struct ronn_model {
   ronn_plan plan;
   ronn_tensor_info* inputs;
   ronn_tensor_info* outputs;
+  const ronn_artifact_device_v1* device_ext; /* NULL for CPU artifacts */
+  ronn_device_module device;                 /* valid when device_ext != NULL */
 };
 
 /* ---- errors.c: the message a kernel raised, kept per thread ---- */
@@ -103,6 +129,27 @@ ronn_threadpool* ronn_threadpool_enter(ronn_threadpool* pool);
 void ronn_threadpool_leave(ronn_threadpool* previous);
 int ronn_parallel_launch_hook(ronn_parallel_lambda_fn lambda, void* cdata, int num_task);
 int ronn_parallel_barrier_hook(int task_id, void* penv);
+
+/* ---- cuda/: the CUDA path (driver loaded with dlopen; see cuda/cuda.c) ---- */
+typedef struct ronn_cuda_session ronn_cuda_session;
+/* Loads the driver, picks an image for device 0, uploads the weights, allocates the device
+ * arena. RONN_UNAVAILABLE (with the reason) when there is no driver, no GPU or no usable image. */
+ronn_status* ronn_cuda_session_create(const ronn_model* model, ronn_cuda_session** out_session);
+void ronn_cuda_session_release(ronn_cuda_session* session);
+uint8_t* ronn_cuda_arena(const ronn_cuda_session* session);   /* device addresses */
+uint8_t* ronn_cuda_weights(const ronn_cuda_session* session);
+int32_t ronn_cuda_device_id(const ronn_cuda_session* session);
+/* Bracket a run: makes the context current and the session the one the launch hooks use on this
+ * thread; end waits for the stream and reports asynchronous errors (run_ok: no earlier error). */
+ronn_status* ronn_cuda_begin(ronn_cuda_session* session);
+ronn_status* ronn_cuda_end(ronn_cuda_session* session, int run_ok);
+/* A copy ordered on the session's stream; device-to-host copies are complete on return. */
+ronn_status* ronn_cuda_copy(ronn_cuda_session* session, void* dst, int dst_on_device,
+                            const void* src, int src_on_device, uint64_t nbytes);
+/* Installs the launch hooks into an artifact's device slots (once per load). */
+void ronn_cuda_install_hooks(const ronn_artifact_device_v1* device);
+void* ronn_cuda_workspace_alloc(uint64_t nbytes);
+int ronn_cuda_workspace_free(void* ptr);
 
 /* ---- platform/ ---- */
 int32_t ronn_platform_num_cpus(void);

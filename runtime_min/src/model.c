@@ -45,11 +45,18 @@ static ronn_status* check_descriptor(const char* path, const ronn_artifact_v1* a
                             "version %u: recompile the model with a matching ronn-aot",
                             path, a->abi_version, RONN_ABI_VERSION);
   }
-  if (a->descriptor_size != sizeof(ronn_artifact_v1)) {
+  if ((a->flags & ~RONN_ARTIFACT_FLAG_DEVICE) != 0) {
+    return ronn_make_status(RONN_ABI_MISMATCH,
+                            "'%s': the artifact uses features (flags 0x%x) this runtime does not "
+                            "know: update runtime_min",
+                            path, a->flags);
+  }
+  uint32_t expected = (a->flags & RONN_ARTIFACT_FLAG_DEVICE) ? sizeof(ronn_artifact_with_device_v1)
+                                                             : sizeof(ronn_artifact_v1);
+  if (a->descriptor_size != expected) {
     return ronn_make_status(RONN_CORRUPT_ARTIFACT,
                             "'%s': artifact descriptor is %u bytes, ABI version %u defines %u",
-                            path, a->descriptor_size, RONN_ABI_VERSION,
-                            (unsigned)sizeof(ronn_artifact_v1));
+                            path, a->descriptor_size, RONN_ABI_VERSION, (unsigned)expected);
   }
   if (a->plan_size != footer->plan_size || a->weights_size != footer->weights_size) {
     return ronn_make_status(RONN_CORRUPT_ARTIFACT,
@@ -163,10 +170,16 @@ ronn_status* ronn_model_load(const char* path, const ronn_model_options* options
     }
   }
   if (status == NULL) status = check_descriptor(path, model->artifact, &footer);
+  if (status == NULL && (model->artifact->flags & RONN_ARTIFACT_FLAG_DEVICE)) {
+    /* The descriptor size was checked: the device extension follows the v1 descriptor. */
+    model->device_ext = &((const ronn_artifact_with_device_v1*)model->artifact)->device;
+    status = ronn_device_module_parse(model->device_ext->blob, model->device_ext->blob_size,
+                                      &model->device);
+  }
   if (status == NULL) {
     const ronn_artifact_v1* a = model->artifact;
     status = ronn_plan_parse(a->plan, a->plan_size, a->num_kernels, a->weights_size,
-                             &model->plan);
+                             model->device_ext != NULL ? &model->device : NULL, &model->plan);
   }
   if (status == NULL) status = build_io_info(model);
   if (status != NULL) {
@@ -174,6 +187,7 @@ ronn_status* ronn_model_load(const char* path, const ronn_model_options* options
     return status;
   }
   install_hooks(&model->artifact->hooks);
+  if (model->device_ext != NULL) ronn_cuda_install_hooks(model->device_ext);
   *out_model = model;
   return NULL;
 }

@@ -108,8 +108,12 @@ static ronn_status* check_io_list(const ronn_plan* plan, const char* what, const
   return NULL;
 }
 
+int ronn_storage_on_device(uint8_t storage) {
+  return storage == RONN_STORAGE_DEVICE_ARENA || storage == RONN_STORAGE_DEVICE_WEIGHTS;
+}
+
 static ronn_status* check_tensor(const checker* c, const ronn_plan* plan, uint32_t id,
-                                 uint64_t weights_size) {
+                                 uint64_t weights_size, const ronn_device_module* device) {
   const ronn_plan_header_v1* h = plan->header;
   const ronn_plan_tensor_v1* t = &plan->tensors[id];
   ronn_status* status = check_string(plan, "tensor", id, t->name);
@@ -152,6 +156,20 @@ static ronn_status* check_tensor(const checker* c, const ronn_plan* plan, uint32
       }
       limit = t->storage == RONN_STORAGE_ARENA ? h->arena_size : weights_size;
       where = t->storage == RONN_STORAGE_ARENA ? "the arena" : "the weights";
+      break;
+    case RONN_STORAGE_DEVICE_ARENA:
+    case RONN_STORAGE_DEVICE_WEIGHTS:
+      if (device == NULL) {
+        return corrupt("invalid execution plan: %s %llu is stored on a device (storage %llu), but "
+                       "the artifact has no device module",
+                       "tensor", id, t->storage);
+      }
+      if (t->offset % RONN_ALIGNMENT != 0) {
+        return corrupt("invalid execution plan: %s %llu: offset %llu is not 64-byte aligned",
+                       "tensor", id, t->offset);
+      }
+      limit = t->storage == RONN_STORAGE_DEVICE_ARENA ? device->header->arena_size : weights_size;
+      where = t->storage == RONN_STORAGE_DEVICE_ARENA ? "the device arena" : "the weights";
       break;
     case RONN_STORAGE_INPUT:
     case RONN_STORAGE_OUTPUT: {
@@ -214,7 +232,7 @@ static ronn_status* check_step(const checker* c, const ronn_plan* plan, uint32_t
   const ronn_plan_tensor_v1* src = &plan->tensors[plan->args[s->args]];
   const ronn_plan_tensor_v1* dst = &plan->tensors[plan->args[s->args + 1]];
   if (src->nbytes > dst->nbytes || dst->storage == RONN_STORAGE_WEIGHTS ||
-      dst->storage == RONN_STORAGE_INPUT) {
+      dst->storage == RONN_STORAGE_DEVICE_WEIGHTS || dst->storage == RONN_STORAGE_INPUT) {
     return corrupt("invalid execution plan: %s %llu copies %llu bytes into a smaller or "
                    "read-only tensor",
                    "step", index, src->nbytes);
@@ -223,7 +241,8 @@ static ronn_status* check_step(const checker* c, const ronn_plan* plan, uint32_t
 }
 
 ronn_status* ronn_plan_parse(const uint8_t* blob, uint64_t size, uint32_t num_kernels,
-                             uint64_t weights_size, ronn_plan* out_plan) {
+                             uint64_t weights_size, const ronn_device_module* device,
+                             ronn_plan* out_plan) {
   memset(out_plan, 0, sizeof *out_plan);
   if (blob == NULL || size < HEADER_SIZE || (uintptr_t)blob % 8 != 0) {
     return ronn_make_status(RONN_CORRUPT_ARTIFACT,
@@ -280,7 +299,7 @@ ronn_status* ronn_plan_parse(const uint8_t* blob, uint64_t size, uint32_t num_ke
   if (status == NULL) status = check_io_list(&plan, "output", plan.outputs, h->num_outputs,
                                            RONN_STORAGE_OUTPUT);
   for (uint32_t i = 0; status == NULL && i < h->num_tensors; ++i) {
-    status = check_tensor(&c, &plan, i, weights_size);
+    status = check_tensor(&c, &plan, i, weights_size, device);
   }
   for (uint32_t i = 0; status == NULL && i < h->num_steps; ++i) {
     status = check_step(&c, &plan, i, num_kernels);

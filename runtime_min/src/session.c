@@ -18,6 +18,7 @@ struct ronn_session {
   size_t num_io_tensors;
   uint8_t** io_base;       /* per graph input then output: the buffer used in this run */
   const ronn_tensor** bound_inputs; /* per graph input: the caller tensor bound to it */
+  ronn_cuda_session* cuda; /* artifacts with device kernels: device arena, weights, stream */
 };
 
 void ronn_session_options_initialize(ronn_session_options* out_options) {
@@ -26,6 +27,7 @@ void ronn_session_options_initialize(ronn_session_options* out_options) {
 
 void ronn_session_release(ronn_session* session) {
   if (session == NULL) return;
+  ronn_cuda_session_release(session->cuda);
   ronn_threadpool_destroy(session->pool);
   free(session->arena);
   free(session->tensors);
@@ -55,6 +57,13 @@ static void prepare_tensors(ronn_session* session) {
       d->data = session->arena + t->offset;
     } else if (t->storage == RONN_STORAGE_WEIGHTS) {
       d->data = (void*)(uintptr_t)(artifact->weights + t->offset);
+    } else if (ronn_storage_on_device(t->storage)) {
+      /* Device addresses: only kernels and the CUDA copies dereference them. */
+      d->device.device_type = RONN_DL_CUDA;
+      d->device.device_id = ronn_cuda_device_id(session->cuda);
+      d->data = (t->storage == RONN_STORAGE_DEVICE_ARENA ? ronn_cuda_arena(session->cuda)
+                                                         : ronn_cuda_weights(session->cuda)) +
+                t->offset;
     } else {
       session->io_tensors[session->num_io_tensors++] = i;
     }
@@ -119,8 +128,14 @@ ronn_status* ronn_session_create(ronn_model* model, const ronn_session_options* 
   }
   /* Touching the arena once here moves its page faults out of the first run. */
   memset(session->arena, 0, arena_bytes);
+  ronn_status* status = NULL;
+  if (model->device_ext != NULL) status = ronn_cuda_session_create(model, &session->cuda);
+  if (status != NULL) {
+    ronn_session_release(session);
+    return status;
+  }
   prepare_tensors(session);
-  ronn_status* status = ronn_threadpool_create(options->num_threads, &session->pool);
+  status = ronn_threadpool_create(options->num_threads, &session->pool);
   if (status != NULL) {
     ronn_session_release(session);
     return status;
@@ -268,7 +283,15 @@ static ronn_status* run_steps(ronn_session* session) {
     if (step->kind == RONN_STEP_COPY) {
       uint32_t src = plan->args[step->args], dst = plan->args[step->args + 1];
       uint64_t nbytes = plan->tensors[src].nbytes;
-      if (nbytes > 0) memcpy(session->tensors[dst].data, session->tensors[src].data, nbytes);
+      int src_dev = ronn_storage_on_device(plan->tensors[src].storage);
+      int dst_dev = ronn_storage_on_device(plan->tensors[dst].storage);
+      if (nbytes > 0 && (src_dev || dst_dev)) {
+        ronn_status* status = ronn_cuda_copy(session->cuda, session->tensors[dst].data, dst_dev,
+                                             session->tensors[src].data, src_dev, nbytes);
+        if (status != NULL) return status;
+      } else if (nbytes > 0) {
+        memcpy(session->tensors[dst].data, session->tensors[src].data, nbytes);
+      }
       continue;
     }
     ronn_ffi_any result;
@@ -318,9 +341,19 @@ ronn_status* ronn_session_run(ronn_session* session, const ronn_tensor* inputs,
     session->tensors[session->io_tensors[k]].data = session->io_base[slot] + t->offset;
   }
 
+  if (session->cuda != NULL) status = ronn_cuda_begin(session->cuda);
+  if (status != NULL) return status;
   ronn_threadpool* previous = ronn_threadpool_enter(session->pool);
   status = run_steps(session);
   ronn_threadpool_leave(previous);
+  if (session->cuda != NULL) {
+    ronn_status* end = ronn_cuda_end(session->cuda, status == NULL);
+    if (status == NULL) {
+      status = end;
+    } else {
+      ronn_status_free(end);
+    }
+  }
   if (status != NULL) return status;
 
   for (size_t o = 0; o < num_outputs; ++o) {

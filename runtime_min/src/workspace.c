@@ -11,6 +11,10 @@ void* ronn_workspace_alloc_hook(int device_type, int device_id, uint64_t nbytes,
   (void)dtype_code_hint;
   (void)dtype_bits_hint;
   void* ptr = NULL;
+  if (device_type == RONN_DL_CUDA) {
+    /* Scratch between the launches of one device kernel; the CUDA path sets the message. */
+    return ronn_cuda_workspace_alloc(nbytes);
+  }
   if (device_type == RONN_DL_CPU && nbytes <= SIZE_MAX &&
       posix_memalign(&ptr, RONN_ALIGNMENT, nbytes > 0 ? (size_t)nbytes : 1) == 0) {
     return ptr;
@@ -24,8 +28,8 @@ void* ronn_workspace_alloc_hook(int device_type, int device_id, uint64_t nbytes,
 }
 
 int ronn_workspace_free_hook(int device_type, int device_id, void* ptr) {
-  (void)device_type;
   (void)device_id;
+  if (device_type == RONN_DL_CUDA) return ronn_cuda_workspace_free(ptr);
   free(ptr);
   return 0;
 }

@@ -5,7 +5,7 @@ from __future__ import annotations
 
 import subprocess
 from pathlib import Path
-from typing import Any
+from typing import Any, Sequence
 
 import numpy as np
 import onnx
@@ -45,17 +45,21 @@ def small_cnn(seed: int = 0) -> tuple[onnx.ModelProto, dict[str, np.ndarray]]:
     return helper.make_model(graph, opset_imports=[helper.make_opsetid("", 17)]), w
 
 
-def reference(x: np.ndarray, w: dict[str, np.ndarray], kind: str, bits: int, quantized: list[int]) -> np.ndarray:
-    """The quantized network in numpy (float layers as plain im2col / matmul)."""
+def reference(x: np.ndarray, w: dict[str, np.ndarray], kind: str, bits: int, quantized: list[int],
+              stats: Sequence[R.ActStats] | None = None) -> np.ndarray:
+    """The quantized network in numpy (float layers as plain im2col / matmul); `stats`: fixed
+    activation statistics per layer (calibration), else measured on each layer's input."""
     def conv(i: int, v: np.ndarray, g: R.ConvGeometry, wt: np.ndarray) -> np.ndarray:
         m = wt.reshape(g.out_channels, -1)
         if i in quantized:
-            return R.conv2d(v, Q.pack_weights(m, kind), g, bits)
+            return R.conv2d(v, Q.pack_weights(m, kind), g, bits, stats[i] if stats else None)
         oh, ow = g.out_hw
         return (R.im2col(v, g) @ m.T).reshape(g.batch, oh, ow, -1).transpose(0, 3, 1, 2)
 
     def dense(i: int, v: np.ndarray, m: np.ndarray) -> np.ndarray:
-        return R.dense(v, Q.pack_weights(m, kind), bits) if i in quantized else v @ m.T
+        if i in quantized:
+            return R.dense(v, Q.pack_weights(m, kind), bits, stats[i] if stats else None)
+        return v @ m.T
 
     h = np.maximum(conv(0, x, CONV, w["w1"]) + w["b1"].reshape(1, -1, 1, 1), 0)
     h = np.maximum(conv(1, h, CONV2, w["w2"]) + w["b2"].reshape(1, -1, 1, 1), 0)

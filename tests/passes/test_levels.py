@@ -83,10 +83,24 @@ def test_levels_reduce_kernel_steps(name: str, plans: Any) -> None:
     assert plan_of(plans, name, 2)[1].converged
 
 
+@pytest.fixture
+def nhwc_on_x86(monkeypatch: pytest.MonkeyPatch) -> None:
+    """x86-64 keeps NCHW at O3 (its convolution schedules are NCHW); force the NHWC conversion
+    so the layout machinery is checked on the machine that runs the tests."""
+    from ronn_aot.passes import layout
+
+    monkeypatch.setitem(layout.CONV2D_LAYOUTS, "x86_64", ["NHWC", "OHWI"])
+
+
+def test_o3_on_x86_keeps_nchw(plans: Any) -> None:
+    g = KernelGraph.of(plan_of(plans, "efficientnet_lite0", 3)[0])
+    assert not [n for i, n in enumerate(g.names) if g.ops(i) & LAYOUT]
+
+
 @pytest.mark.parametrize("name,target", [("resnet50", "x86_64-avx2"), ("efficientnet_lite0", "x86_64-avx2"),
                                          ("efficientnet_lite0", "aarch64")])
-def test_o3_layout_transforms_only_at_boundaries(name: str, target: str, plans: Any) -> None:
-    plan, report = plan_of(plans, name, 3, target)
+def test_o3_layout_transforms_only_at_boundaries(name: str, target: str, nhwc_on_x86: None) -> None:
+    plan, report = lowered_plan(_model_path(name), 3, target)
     assert report.ran("convert_layout"), "O3 did not run the layout pass"
     g = KernelGraph.of(plan)
     transforms = [i for i in range(len(g.names)) if g.ops(i) & LAYOUT]
@@ -95,3 +109,14 @@ def test_o3_layout_transforms_only_at_boundaries(name: str, target: str, plans: 
         between = g.reaches(i, {"conv2d"}, downstream=False) and g.reaches(i, {"conv2d"}, downstream=True)
         assert not between, f"{g.names[i]} sits between two convolutions"
         assert not g.weight_inputs[i], f"{g.names[i]} transforms a weight at run time"
+
+
+@pytest.mark.parametrize("name", ZOO + ["efficientnet_lite0"])
+def test_nhwc_matches_reference(name: str, nhwc_on_x86: None, compile_model: Any, effnet_reference: Any) -> None:
+    if name == "efficientnet_lite0":
+        model, (feeds, expected), rtol, atol = models.default_model_path(), effnet_reference, 1e-3, 1e-3
+    else:
+        model, feeds, expected, rtol, atol = zoo_case(name)
+    art = compile_model(model, opt_level=3)
+    (actual,) = run_artifact(art.path, feeds, threads=2)
+    np.testing.assert_allclose(actual, expected, rtol=rtol, atol=atol, err_msg=f"{name} at O3, NHWC")

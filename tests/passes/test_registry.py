@@ -100,3 +100,23 @@ def test_cli_report_and_inspect_show_passes_and_level(tmp_path: Path, capsys: py
     assert any(p.name.endswith("_r1.py") for p in dump.iterdir())
     assert main(["inspect", str(out)]) == 0
     assert "-O1" in capsys.readouterr().out
+
+
+def test_ill_formed_ir_is_caught_after_the_pass_that_made_it(compile_model: Any) -> None:
+    from tvm import relax
+
+    @passes.register_pass("breaks_ir", 1, order=1)
+    def breaks_ir() -> Any:
+        """Returns `main` with its result replaced by a variable nothing defines."""
+        def transform(func: Any, _mod: Any, _ctx: Any) -> Any:
+            undefined = relax.Var("undefined", func.ret_ty)
+            return relax.Function(func.params, relax.SeqExpr([], undefined), func.ret_ty, func.is_pure,
+                                  func.attrs)
+
+        return relax.transform.function_pass(transform, opt_level=0, name="breaks_ir")
+
+    try:
+        with pytest.raises(RonnError, match="pass 'breaks_ir' .*ill-formed IR"):
+            compile_model(residual_block()[0], opt_level=1)
+    finally:
+        passes.unregister_pass("breaks_ir")

@@ -11,6 +11,9 @@
  *     hashed and read by tools that cannot load the library, e.g. an aarch64 artifact on x86);
  *   - the weights: one 64-byte-aligned blob used in place (never copied);
  *   - hook slots: pointer variables that the kernels call through and the loader fills.
+ * Artifacts for a GPU target add the optional device extension (see "Device extension" below:
+ * device images + launch descriptors, and the device hooks); CPU artifacts do not carry it and
+ * are laid out exactly as without it.
  * After the ELF image, the file carries a ronn_artifact_footer_v1 (the last bytes of the file)
  * with a SHA-256 over every byte before it; loaders verify it before dlopen, so a truncated or
  * corrupted file is refused before the dynamic loader maps it.
@@ -59,16 +62,21 @@ typedef struct ronn_artifact_hooks_v1 {
   void** error_set;         /* the artifact's TVMFFIErrorSetRaisedFromCStrParts forwards here */
 } ronn_artifact_hooks_v1;
 
+/* ronn_artifact_v1.flags */
+#define RONN_ARTIFACT_FLAG_DEVICE 0x1u /* the descriptor is a ronn_artifact_with_device_v1 */
+
 /* The descriptor returned by the query symbol. Lives in the artifact's read-only data. */
 typedef struct ronn_artifact_v1 {
   uint32_t abi_version;      /* RONN_ABI_VERSION the artifact was written for */
-  uint32_t descriptor_size;  /* sizeof(ronn_artifact_v1) as compiled into the artifact */
+  uint32_t descriptor_size;  /* sizeof(ronn_artifact_v1) as compiled into the artifact, or
+                                sizeof(ronn_artifact_with_device_v1) when flags has
+                                RONN_ARTIFACT_FLAG_DEVICE */
   const uint8_t* plan;       /* the plan blob (ronn_plan_header_v1 first), 8-byte aligned */
   uint64_t plan_size;
   const uint8_t* weights;    /* 64-byte aligned; may be NULL when weights_size == 0 */
   uint64_t weights_size;
   uint32_t num_kernels;
-  uint32_t reserved0;
+  uint32_t flags;            /* RONN_ARTIFACT_FLAG_*; 0 for CPU artifacts */
   const ronn_kernel_fn* kernels;  /* num_kernels entries, indexed by ronn_plan_step_v1.kernel */
   ronn_artifact_hooks_v1 hooks;
 } ronn_artifact_v1;
@@ -144,6 +152,14 @@ typedef enum ronn_step_kind {
   RONN_STEP_COPY = 1      /* memcpy(args[1] <- args[0], nbytes of args[0]) */
 } ronn_step_kind;
 
+/* Device storage (artifacts with the device extension only): the session's device arena
+ * (ronn_device_header_v1.arena_size bytes) and the device's copy of the weights blob, uploaded
+ * once per session, at the same offsets as in the weights blob. Kernels receive such tensors with
+ * the device module's DLPack device type. A COPY step between a host and a device tensor is a
+ * host-to-device or device-to-host copy. */
+#define RONN_STORAGE_DEVICE_ARENA 4u
+#define RONN_STORAGE_DEVICE_WEIGHTS 5u
+
 typedef struct ronn_plan_step_v1 {
   uint32_t kind;          /* ronn_step_kind */
   uint32_t kernel;        /* index into ronn_artifact_v1.kernels (KERNEL steps) */
@@ -152,6 +168,108 @@ typedef struct ronn_plan_step_v1 {
   uint32_t name;          /* string offset: the kernel's name, for errors and profiling */
   uint32_t reserved0;
 } ronn_plan_step_v1;     /* 24 bytes */
+
+/* ---------------------------------------------------------------------------------------------
+ * Device extension (optional, v1-compatible): kernels that run on a GPU.
+ *
+ * A device kernel in the kernel table is TVM's host code for it: an ordinary ronn_kernel_fn that
+ * checks its DLTensor arguments (device tensors carry device_type == header.device_type) and
+ * launches one or more device functions through the device hooks below:
+ *   init_once(&cached_handle, init)   -> runs init once per handle slot; init calls
+ *   module_lookup(*library_ctx, name, &handle)  -> the loader's handle for device function `name`
+ *                                        ("__tvm_set_device" names the device selection call);
+ *   function_call(handle, args, num_args, result) -> launches it: args (TVMFFIAny) are the
+ *                                        function's parameters (ronn_device_kernel_v1.num_params,
+ *                                        pointers as opaque pointers, scalars as int64/float64),
+ *                                        then its launch values in launch-tag order.
+ * Handles are cached in the artifact's (process-global) static data, so they must stay valid as
+ * long as the library is loaded: loaders return addresses inside the device blob.
+ * The loader stores the address of the device blob in *library_ctx.
+ * ------------------------------------------------------------------------------------------- */
+
+typedef int (*ronn_device_function_call_fn)(void* handle, const void* args, int32_t num_args,
+                                            void* result);
+typedef int (*ronn_device_module_lookup_fn)(void* library_ctx, const char* name, void** out_handle);
+typedef int (*ronn_device_init_once_fn)(void** handle_slot, int (*init)(void** out_handle));
+
+typedef struct ronn_artifact_device_hooks_v1 {
+  void** function_call;     /* __TVMFFIFunctionCall */
+  void** module_lookup;     /* __TVMFFIEnvModLookupFromImports */
+  void** init_once;         /* __TVMFFIHandleInitOnce */
+  void** library_ctx;       /* __tvm_ffi__library_ctx (a data pointer, not a function) */
+} ronn_artifact_device_hooks_v1;
+
+typedef struct ronn_artifact_device_v1 {
+  const uint8_t* blob;      /* the device blob (ronn_device_header_v1 first), 64-byte aligned */
+  uint64_t blob_size;
+  ronn_artifact_device_hooks_v1 hooks;
+} ronn_artifact_device_v1;
+
+/* The descriptor of an artifact with RONN_ARTIFACT_FLAG_DEVICE: the query symbol returns
+ * &base. A loader that predates the extension refuses it by its descriptor_size. */
+typedef struct ronn_artifact_with_device_v1 {
+  ronn_artifact_v1 base;
+  ronn_artifact_device_v1 device;
+} ronn_artifact_with_device_v1;
+
+/* The device blob: pointer-free and little-endian like the plan (tools read it from the ELF
+ * section ".ronn_device" without loading the library). Offsets are bytes from its start. */
+#define RONN_DEVICE_MAGIC 0x56454452u /* "RDEV" little-endian */
+#define RONN_DEVICE_VERSION 1u
+#define RONN_DEVICE_TYPE_CUDA 2u      /* DLPack kDLCUDA */
+
+typedef struct ronn_device_header_v1 {
+  uint32_t magic;           /* RONN_DEVICE_MAGIC */
+  uint32_t version;         /* RONN_DEVICE_VERSION */
+  uint32_t device_type;     /* DLPack device type of the kernels: RONN_DEVICE_TYPE_CUDA */
+  uint32_t num_images;
+  uint32_t images_offset;   /* ronn_device_image_v1[num_images] */
+  uint32_t num_kernels;
+  uint32_t kernels_offset;  /* ronn_device_kernel_v1[num_kernels] */
+  uint32_t bytes_offset;    /* uint8_t pool: parameter kinds and launch tags */
+  uint32_t bytes_size;
+  uint32_t strings_offset;  /* NUL-terminated kernel names */
+  uint32_t strings_size;
+  uint32_t reserved0;
+  uint64_t arena_size;      /* bytes of the per-session device arena */
+} ronn_device_header_v1;   /* 56 bytes */
+
+#define RONN_IMAGE_CUBIN 1u /* ELF cubin for sm_<arch>: runs on compute capability
+                               <arch/10>.<y> with y >= arch%10 */
+#define RONN_IMAGE_PTX 2u   /* PTX for compute_<arch>, NUL-terminated; the driver compiles it for
+                               GPUs of compute capability >= arch */
+
+typedef struct ronn_device_image_v1 {
+  uint32_t format;          /* RONN_IMAGE_* */
+  uint32_t arch;            /* 90 for sm_90 / compute_90 */
+  uint64_t offset;          /* 64-byte aligned */
+  uint64_t size;
+} ronn_device_image_v1;    /* 24 bytes */
+
+/* Parameter kinds (how function_call's arguments become cuLaunchKernel parameters). */
+#define RONN_PARAM_POINTER 1u
+#define RONN_PARAM_INT32 2u
+#define RONN_PARAM_INT64 3u
+#define RONN_PARAM_FLOAT32 4u
+#define RONN_PARAM_FLOAT64 5u
+
+/* Launch tags: what each launch value sets. */
+#define RONN_LAUNCH_GRID_X 0u  /* blockIdx.x extent */
+#define RONN_LAUNCH_GRID_Y 1u
+#define RONN_LAUNCH_GRID_Z 2u
+#define RONN_LAUNCH_BLOCK_X 3u /* threadIdx.x extent */
+#define RONN_LAUNCH_BLOCK_Y 4u
+#define RONN_LAUNCH_BLOCK_Z 5u
+#define RONN_LAUNCH_DYN_SHARED 6u /* dynamic shared memory bytes */
+
+typedef struct ronn_device_kernel_v1 {
+  uint32_t name;            /* string offset: the function's symbol in the images */
+  uint32_t num_params;
+  uint32_t params;          /* index of its first parameter kind in the byte pool */
+  uint32_t num_launch;
+  uint32_t launch;          /* index of its first launch tag in the byte pool */
+  uint32_t reserved0;
+} ronn_device_kernel_v1;   /* 24 bytes */
 
 /* ---------------------------------------------------------------------------------------------
  * Footer: the last sizeof(ronn_artifact_footer_v1) bytes of the artifact file.
