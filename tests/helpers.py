@@ -5,7 +5,15 @@ from __future__ import annotations
 from pathlib import Path
 from typing import Any
 
+import json
+
 import numpy as np
+import onnx
+from onnx import numpy_helper
+
+LIGHT = Path(onnx.__file__).parent / "backend" / "test" / "data" / "light"
+REAL = Path(onnx.__file__).parent / "backend" / "test" / "data" / "real"
+LIGHT_MODELS = sorted(p.stem.removeprefix("light_") for p in LIGHT.glob("light_*.onnx"))
 
 def onnxruntime_outputs(model: Any, feeds: dict[str, np.ndarray], threads: int = 1) -> list[np.ndarray]:
     import onnxruntime as ort
@@ -30,3 +38,20 @@ def run_artifact(path: Path, feeds: dict[str, np.ndarray], threads: int = 1) -> 
 
     return ronn_runtime.InferenceSession(str(path), num_threads=threads).run(None, feeds)
 
+
+
+def zoo_case(name: str) -> tuple[onnx.ModelProto, dict[str, np.ndarray], np.ndarray, float, float]:
+    """A light-zoo model, its inputs as onnx's backend runner makes them (arange / n, see
+    onnx.backend.test.runner.Runner.generate_dummy_data), its reference output, rtol and atol."""
+    model = onnx.load(str(LIGHT / f"light_{name}.onnx"))
+    inits = {i.name for i in model.graph.initializer}
+    feeds = {}
+    for x in model.graph.input:
+        if x.name in inits:
+            continue
+        shape = tuple(d.dim_value if d.HasField("dim_value") else 1 for d in x.type.tensor_type.shape.dim)
+        n = int(np.prod(shape))
+        feeds[x.name] = (np.arange(n).reshape(shape) / n).astype(np.float32)
+    tol = json.loads((REAL / f"test_{name}" / "data.json").read_text())
+    expected = numpy_helper.to_array(onnx.load_tensor(str(LIGHT / f"light_{name}_output_0.pb")))
+    return model, feeds, expected, float(tol["rtol"]), float(tol["atol"])

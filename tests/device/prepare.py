@@ -31,27 +31,12 @@ REPO = HERE.parents[1]
 sys.path.insert(0, str(REPO / "tests"))
 sys.path.insert(0, str(REPO / "tests" / "cuda"))
 
-from cuda_helpers import EFFICIENTNET, LIGHT  # noqa: E402
+from cuda_helpers import EFFICIENTNET  # noqa: E402
 from graphs import attention_block  # noqa: E402
-from helpers import onnxruntime_outputs  # noqa: E402
+from helpers import onnxruntime_outputs, zoo_case  # noqa: E402
 
 PAYLOAD_LIMIT = 60_000_000
 REAL = Path(onnx.__file__).parent / "backend" / "test" / "data" / "real"
-
-
-def zoo_case(name: str) -> tuple[onnx.ModelProto, dict[str, np.ndarray], float, float]:
-    """A light-zoo model, the backend runner's inputs (arange / n) and the zoo's tolerances."""
-    model = onnx.load(str(LIGHT / f"light_{name}.onnx"))
-    inits = {i.name for i in model.graph.initializer}
-    feeds = {}
-    for x in model.graph.input:
-        if x.name in inits:
-            continue
-        shape = tuple(d.dim_value if d.HasField("dim_value") else 1 for d in x.type.tensor_type.shape.dim)
-        n = int(np.prod(shape))
-        feeds[x.name] = (np.arange(n).reshape(shape) / n).astype(np.float32)
-    tol = json.loads((REAL / f"test_{name}" / "data.json").read_text())
-    return model, feeds, float(tol["rtol"]), float(tol["atol"])
 
 
 def cases() -> list[dict[str, Any]]:
@@ -69,7 +54,7 @@ def cases() -> list[dict[str, Any]]:
              rtol=1e-3, atol=2e-3, timed="efficientnet_lite0"),
     ]
     for name, target in (("squeezenet", "cuda-sm90"), ("shufflenet", "cuda-sm90")):
-        model, feeds, rtol, atol = zoo_case(name)
+        model, feeds, _, rtol, atol = zoo_case(name)
         out.append(dict(case=f"{name}-{target.split('-')[1]}", model=model, feeds=feeds, target=target,
                         rtol=max(rtol, 1e-3), atol=max(atol, 1e-4)))
     return out

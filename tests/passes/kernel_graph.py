@@ -3,21 +3,15 @@ each kernel computes (from the op names FuseTIR joins into a fused kernel's name
 
 from __future__ import annotations
 
-import json
 import re
 from dataclasses import dataclass, field
 from pathlib import Path
 from typing import Any
 
-import numpy as np
 import onnx
-from onnx import numpy_helper
 
 from ronn_aot.artifact_format import Plan, StepKind, Storage
 
-LIGHT = Path(onnx.__file__).parent / "backend" / "test" / "data" / "light"
-REAL = Path(onnx.__file__).parent / "backend" / "test" / "data" / "real"
-LIGHT_MODELS = sorted(p.stem.removeprefix("light_") for p in LIGHT.glob("light_*.onnx"))
 
 CONV = {"conv2d", "matmul", "dense"}
 ELEMENTWISE = {"add", "subtract", "multiply", "divide", "relu", "clip", "maximum", "minimum", "sigmoid",
@@ -93,19 +87,3 @@ def lowered_plan(model: str | Path | onnx.ModelProto, opt_level: int, target: st
     imported = import_model(model, {})
     mod, report = lower(imported.mod, t.tvm_target(), t.name, opt_level, verify_ir=True)
     return build_plan(mod, imported.inputs, imported.outputs, {}).plan, report
-
-
-def zoo_case(name: str) -> tuple[onnx.ModelProto, dict[str, np.ndarray], np.ndarray, float, float]:
-    """A light-zoo model, its inputs (as onnx's backend runner makes them), reference output, rtol, atol."""
-    model = onnx.load(str(LIGHT / f"light_{name}.onnx"))
-    inits = {i.name for i in model.graph.initializer}
-    feeds = {}
-    for x in model.graph.input:
-        if x.name in inits:
-            continue
-        shape = tuple(d.dim_value if d.HasField("dim_value") else 1 for d in x.type.tensor_type.shape.dim)
-        n = int(np.prod(shape))
-        feeds[x.name] = (np.arange(n).reshape(shape) / n).astype(np.float32)
-    tol = json.loads((REAL / f"test_{name}" / "data.json").read_text())
-    expected = numpy_helper.to_array(onnx.load_tensor(str(LIGHT / f"light_{name}_output_0.pb")))
-    return model, feeds, expected, float(tol["rtol"]), float(tol["atol"])

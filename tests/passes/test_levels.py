@@ -16,7 +16,8 @@ import onnx
 import pytest
 
 from helpers import onnxruntime_outputs, run_artifact
-from kernel_graph import CONV, ELEMENTWISE, LAYOUT, LIGHT, LIGHT_MODELS, KernelGraph, lowered_plan, zoo_case
+from helpers import LIGHT, LIGHT_MODELS, zoo_case
+from kernel_graph import CONV, ELEMENTWISE, LAYOUT, KernelGraph, lowered_plan
 from ronn_aot import models
 
 LEVELS = [0, 1, 2, 3]

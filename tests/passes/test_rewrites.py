@@ -75,8 +75,20 @@ def sum3_clip() -> Case:
     return make_model(nodes, {"x": x}, ["y"], inits, opset=13), {"x": x}
 
 
+def matmul_gelu_erf() -> Case:
+    """BERT's feed-forward: MatMul + bias, then GELU written with Erf."""
+    x = w(6, 16, seed=9, scale=1.0)
+    nodes = [helper.make_node("MatMul", ["x", "W"], ["m"]), helper.make_node("Add", ["m", "B"], ["h"]),
+             helper.make_node("Div", ["h", "s"], ["d"]), helper.make_node("Erf", ["d"], ["e"]),
+             helper.make_node("Add", ["e", "one"], ["e1"]), helper.make_node("Mul", ["h", "e1"], ["g"]),
+             helper.make_node("Mul", ["g", "half"], ["y"])]
+    inits = {"W": w(16, 24, scale=1.0), "B": w(24, seed=10), "s": np.array(1.4142135, np.float32),
+             "one": np.array(1.0, np.float32), "half": np.array(0.5, np.float32)}
+    return make_model(nodes, {"x": x}, ["y"], inits), {"x": x}
+
+
 CASES: dict[str, Callable[[], Case]] = {f.__name__: f for f in (
-    noop_chain, conv_bias_bn_relu, gemm_bn, bn_not_after_conv, sum3_clip)}
+    noop_chain, conv_bias_bn_relu, gemm_bn, bn_not_after_conv, sum3_clip, matmul_gelu_erf)}
 
 
 @pytest.mark.parametrize("level", [0, 1, 2, 3])
@@ -114,6 +126,12 @@ def test_sum_and_clip_fuse_into_the_conv() -> None:
     assert any({"stack", "sum"} & g0.ops(i) for i in range(len(g0.names))), g0.names
     g = kernels("sum3_clip", 2)
     assert len(g.names) == 1 and {"conv2d", "add", "maximum", "minimum"} <= g.ops(0), g.names
+
+
+def test_o2_erf_becomes_fast_erf_in_the_matmul_epilogue() -> None:
+    assert "fast_erf" not in " ".join(kernels("matmul_gelu_erf", 1).names)
+    g = kernels("matmul_gelu_erf", 2)
+    assert len(g.names) == 1 and "matmul" in g.names[0] and "fast_erf" in g.names[0], g.names
 
 
 def test_graph_passes_reach_a_fixpoint() -> None:

@@ -87,17 +87,22 @@ CASES: dict[str, tuple[Callable[[], onnx.ModelProto], str]] = {
 
 def kernel(case: str) -> Any:
     """The case's kernel PrimFunc (the one its rule is for), as the schedule stage receives it."""
+    return kernel_of(CASES[case][0](), case)
+
+
+def kernel_of(model: onnx.ModelProto, name: str = "model") -> Any:
+    """The only kernel PrimFunc of `model`, as the schedule stage receives it."""
     from ronn_aot.frontend import import_model
     from ronn_aot.lower import lower
     from ronn_aot.plan_builder import build_plan
     from ronn_aot.targets import get_target
 
     target = get_target(TARGET)
-    imported = import_model(CASES[case][0](), {})
+    imported = import_model(model, {})
     mod, _ = lower(imported.mod, target.tvm_target(2), target.name, 2)
     kernels = build_plan(mod, imported.inputs, imported.outputs, {}).kernels
     if len(kernels) != 1:
-        raise AssertionError(f"case {case} lowers to {len(kernels)} kernels ({kernels}); expected one")
+        raise AssertionError(f"case {name} lowers to {len(kernels)} kernels ({kernels}); expected one")
     return mod[kernels[0]]
 
 

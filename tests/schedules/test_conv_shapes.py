@@ -1,0 +1,69 @@
+"""Numerics of the convolution rules on the shape classes real models have (stride 2, 5x5 windows,
+odd and short rows, asymmetric padding, channel counts no vector width divides, no padding):
+the scheduled kernel against the same kernel unscheduled, on both x86 targets."""
+
+from __future__ import annotations
+
+from typing import Any
+
+import numpy as np
+import pytest
+from onnx import helper
+
+from graphs import make_model, w
+from kernels import tvm_target
+from test_rules import HAS_AVX512, _run
+
+TARGETS = ["x86_64-avx2"] + (["x86_64-avx512"] if HAS_AVX512 else [])
+
+# name -> (channels in, channels out, group, H, W, kernel, stride, pads [top, left, bottom, right])
+CONVS: dict[str, tuple[int, int, int, int, int, int, int, list[int]]] = {
+    "dw3x3_s1_w14": (48, 48, 48, 14, 14, 3, 1, [1, 1, 1, 1]),
+    "dw5x5_s1_w7": (32, 32, 32, 7, 7, 5, 1, [2, 2, 2, 2]),
+    "dw5x5_s2_asym": (16, 16, 16, 15, 15, 5, 2, [1, 1, 2, 2]),
+    "dw3x3_s2_pad0011": (24, 24, 24, 28, 28, 3, 2, [0, 0, 1, 1]),
+    "dw3x3_nopad_c12": (12, 12, 12, 9, 11, 3, 1, [0, 0, 0, 0]),
+    "dw3x3_c5_w30": (5, 5, 5, 10, 30, 3, 1, [1, 1, 1, 1]),
+    "conv1x1_s2": (32, 48, 1, 14, 14, 1, 2, [0, 0, 0, 0]),
+    "conv1x1_w7": (40, 24, 1, 7, 7, 1, 1, [0, 0, 0, 0]),
+    "conv3x3_s2_pad0011": (8, 16, 1, 15, 15, 3, 2, [0, 0, 1, 1]),
+}
+
+
+def _conv_kernel(spec: tuple[int, int, int, int, int, int, int, list[int]]) -> Any:
+    from ronn_aot.frontend import import_model
+    from ronn_aot.lower import lower
+    from ronn_aot.plan_builder import build_plan
+    from ronn_aot.targets import get_target
+
+    cin, cout, group, h, wd, k, s, pads = spec
+    nodes = [helper.make_node("Conv", ["x", "W", "B"], ["c"], group=group, strides=[s, s], pads=pads),
+             helper.make_node("Clip", ["c", "lo", "hi"], ["y"])]
+    inits = {"W": w(cout, cin // group, k, k), "B": w(cout, seed=2),
+             "lo": np.array(0, np.float32), "hi": np.array(6, np.float32)}
+    model = make_model(nodes, {"x": w(1, cin, h, wd, seed=1, scale=1.0)}, ["y"], inits)
+    target = get_target("x86_64-avx2")
+    imported = import_model(model, {})
+    mod, _ = lower(imported.mod, target.tvm_target(2), target.name, 2)
+    kernels = build_plan(mod, imported.inputs, imported.outputs, {}).kernels
+    assert len(kernels) == 1, kernels
+    return mod[kernels[0]]
+
+
+@pytest.mark.parametrize("target_name", TARGETS)
+@pytest.mark.parametrize("case", sorted(CONVS))
+def test_conv_shape_matches_naive(case: str, target_name: str) -> None:
+    from ronn_aot.schedule import schedule_kernel
+    from ronn_aot.targets import get_target
+
+    func = _conv_kernel(CONVS[case])
+    target = tvm_target(target_name)
+    scheduled, rule = schedule_kernel(func, get_target(target_name), target)
+    expected_rule = "x86.depthwise_conv2d" if case.startswith("dw") else "x86.conv2d_nchw"
+    assert rule == expected_rule
+    rng = np.random.default_rng(0)
+    args = [np.asarray(rng.standard_normal([int(d) for d in p.ty.shape]), dtype=str(p.ty.dtype))
+            for p in func.params]
+    expected = _run(func, target, [a.copy() for a in args])
+    actual = _run(scheduled, target, [a.copy() for a in args])
+    np.testing.assert_allclose(actual, expected, rtol=1e-5, atol=1e-5)

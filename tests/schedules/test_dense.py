@@ -1,0 +1,115 @@
+"""x86.dense beyond the golden case: the tile choice (no compile) and the numerics of every shape
+class the rule must handle, built for AVX2 and AVX-512 against the unscheduled kernel."""
+
+from __future__ import annotations
+
+from pathlib import Path
+from typing import Callable
+
+import numpy as np
+import onnx
+import pytest
+from onnx import helper
+
+from graphs import make_model, w
+from kernels import kernel_of, tvm_target
+
+HAS_AVX512 = "avx512f" in Path("/proc/cpuinfo").read_text() if Path("/proc/cpuinfo").exists() else False
+TARGETS = ["x86_64-avx2"] + (["x86_64-avx512"] if HAS_AVX512 else [])
+
+
+@pytest.mark.parametrize("lanes,registers", [(8, 16), (16, 32)])
+@pytest.mark.parametrize("m,n,k,batch", [(1024, 1024, 1024, 1), (128, 384, 1536, 1), (1, 1000, 64, 1),
+                                         (7, 13, 5, 1), (128, 32, 128, 12), (3, 24, 1021, 1)])
+def test_tiles_divide_and_fit_the_registers(m: int, n: int, k: int, batch: int, lanes: int, registers: int) -> None:
+    from ronn_aot.schedules.x86.dense import pick_tiles
+
+    t = pick_tiles(m, n, k, batch, lanes, registers, cores=2)
+    assert m % t.mc == 0 and t.mc % t.mr == 0 and n % t.nc == 0 and t.nc % t.nr == 0 and k % t.kc == 0
+    assert t.nr % t.vec == 0 and t.vec <= lanes
+    vectors = t.nr // t.vec
+    assert t.mr * vectors + vectors + 1 <= registers or t.nr < lanes  # accumulators + B row + broadcast
+    if n % lanes == 0:
+        assert t.vec == lanes
+    assert batch * (m // t.mc) * (n // t.nc) >= 2 or (t.mc == t.mr and t.nc == t.nr)
+
+
+def _small_m() -> onnx.ModelProto:  # GEMV-like: parallel over N
+    x = w(3, 64, seed=1, scale=1.0)
+    nodes = [helper.make_node("MatMul", ["x", "W"], ["m"]), helper.make_node("Add", ["m", "B"], ["y"])]
+    return make_model(nodes, {"x": x}, ["y"], {"W": w(64, 80), "B": w(80, seed=2)})
+
+
+def _batch_matmul() -> onnx.ModelProto:  # both operands activations, as in attention
+    a, b = w(2, 3, 16, 8, seed=3, scale=1.0), w(2, 3, 8, 40, seed=4, scale=1.0)
+    return make_model([helper.make_node("MatMul", ["a", "b"], ["y"])], {"a": a, "b": b}, ["y"])
+
+
+def _gemm_trans_b() -> onnx.ModelProto:  # W^T folded into B at compile time
+    x = w(5, 32, seed=5, scale=1.0)
+    nodes = [helper.make_node("Gemm", ["x", "W", "B"], ["y"], transB=1)]
+    return make_model(nodes, {"x": x}, ["y"], {"W": w(24, 32, seed=6), "B": w(24, seed=7)})
+
+
+def _odd_sizes() -> onnx.ModelProto:  # no extent divisible by a vector or a register tile
+    x = w(7, 13, seed=8, scale=1.0)
+    return make_model([helper.make_node("MatMul", ["x", "W"], ["y"])], {"x": x}, ["y"], {"W": w(13, 5, seed=9)})
+
+
+def _gelu_k_blocked() -> onnx.ModelProto:  # K in several KC slices, erf-GELU + residual epilogue
+    x, r = w(24, 600, seed=10, scale=1.0), w(24, 96, seed=11, scale=1.0)
+    c = {"W": w(600, 96, seed=12, scale=0.05), "B": w(96, seed=13), "s": np.array(1.4142135, np.float32),
+         "one": np.array(1.0, np.float32), "half": np.array(0.5, np.float32)}
+    nodes = [helper.make_node("MatMul", ["x", "W"], ["m"]), helper.make_node("Add", ["m", "B"], ["h"]),
+             helper.make_node("Div", ["h", "s"], ["d"]), helper.make_node("Erf", ["d"], ["e"]),
+             helper.make_node("Add", ["e", "one"], ["e1"]), helper.make_node("Mul", ["h", "e1"], ["g"]),
+             helper.make_node("Mul", ["g", "half"], ["g2"]), helper.make_node("Add", ["g2", "r"], ["y"])]
+    return make_model(nodes, {"x": x, "r": r}, ["y"], c)
+
+
+SHAPES: dict[str, Callable[[], onnx.ModelProto]] = {
+    "small_m": _small_m, "batch_matmul": _batch_matmul, "gemm_trans_b": _gemm_trans_b,
+    "odd_sizes": _odd_sizes, "gelu_k_blocked": _gelu_k_blocked,
+}
+
+
+def _run(func, target, args: list[np.ndarray]) -> np.ndarray:
+    import tvm
+
+    lib = tvm.tirx.build(tvm.IRModule({"main": func.with_attr("global_symbol", "main")}), target=target)
+    tensors = [tvm.runtime.tensor(a, tvm.cpu()) for a in args]
+    lib["main"](*tensors)
+    return tensors[-1].numpy()
+
+
+@pytest.mark.parametrize("target_name", TARGETS)
+@pytest.mark.parametrize("shape", sorted(SHAPES))
+def test_dense_shape_matches_naive(shape: str, target_name: str) -> None:
+    from ronn_aot.schedules import get_rule
+
+    func = kernel_of(SHAPES[shape](), shape)
+    target = tvm_target(target_name)
+    with target:
+        sch = get_rule("x86.dense").rule.apply(func, target, False)
+    assert sch is not None, f"x86.dense does not take the {shape} kernel"
+    rng = np.random.default_rng(0)
+    args = [np.asarray(rng.standard_normal([int(d) for d in p.ty.shape]), dtype=str(p.ty.dtype))
+            for p in func.params]
+    expected = _run(func, target, [a.copy() for a in args])
+    actual = _run(sch.mod["main"], target, [a.copy() for a in args])
+    np.testing.assert_allclose(actual, expected, rtol=1e-5, atol=1e-4)
+
+
+def test_avx2_dense_kernel_has_no_zmm() -> None:
+    import tvm
+
+    from ronn_aot.schedules import get_rule
+
+    func = kernel_of(_gelu_k_blocked())
+    target = tvm_target("x86_64-avx2")
+    with target:
+        sch = get_rule("x86.dense").rule.apply(func, target, False)
+    lib = tvm.tirx.build(tvm.IRModule({"main": sch.mod["main"].with_attr("global_symbol", "main")}), target=target)
+    asm = lib.inspect_source("asm")
+    assert "vfmadd" in asm and "ymm" in asm
+    assert "zmm" not in asm
