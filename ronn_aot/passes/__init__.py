@@ -6,7 +6,8 @@ Levels (`-O`, default 2):
 - O0: import and legalization only; every operator is its own kernel (for debugging).
 - O1: constant folding, dead-code and common-subexpression elimination, no-op removal.
 - O2: O1 + BatchNormalization folded into Conv/Gemm weights, kernel fusion (epilogues:
-  bias, activation, residual add, clip; elementwise and reduction chains).
+  bias, activation, residual add, clip; elementwise and reduction chains), erf/tanh/small
+  powers as arithmetic that vectorizes (fast_math.py).
 - O3: O2 + data layout chosen per target (NHWC convolutions, weights transformed at compile
   time) and target-specific rewrites.
 
@@ -107,4 +108,4 @@ def passes_for(level: int, target: str | Iterable[str], phase: str) -> list[Pass
     return [p for p in registered_passes() if p.phase == phase and p.applies_to(level, keys)]
 
 
-from . import batch_norm, builtin, constant, layout, simplify  # noqa: E402,F401  (register the built-in passes)
+from . import batch_norm, builtin, constant, fast_math, layout, simplify  # noqa: E402,F401  (register the built-in passes)

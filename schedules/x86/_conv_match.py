@@ -26,6 +26,7 @@ class ConvMatch:
     linear_pixels: bool  # 1x1, stride 1, unpadded: pixel (y, x) reads data pixel (y, x)
     strided: bool  # neighbouring output pixels read data pixels that are not neighbours
     producers: list[Any] = field(default_factory=list)  # blocks before the convolution (padding)
+    weight: Any = None  # the weight buffer [f, c, ky, kx]
 
 
 def buffer_loads(stmt: Any) -> list[Any]:
@@ -91,7 +92,7 @@ def match_conv(sch: Any, func: Any) -> ConvMatch | None:
     data_w = data_shape[3] or 0
     strided = int(ext[3]) > 1 and data_w - int(ext[6]) + 1 > int(ext[3]) + 1
     return ConvMatch(blocks[ci], str(out.ty.dtype), int(ext[1]), int(ext[2]), int(ext[3]),
-                     (int(ext[5]), int(ext[6])), depthwise, linear, strided, blocks[:ci])
+                     (int(ext[5]), int(ext[6])), depthwise, linear, strided, blocks[:ci], weight[0].source)
 
 
 def is_copy(sch: Any, block: Any) -> bool:
@@ -100,3 +101,11 @@ def is_copy(sch: Any, block: Any) -> bool:
 
     body = sch.get(block).body
     return isinstance(body, tvm.tirx.BufferStore) and isinstance(body.value, tvm.ir.expr.TensorLoad)
+
+
+def read_index(sch: Any, block: Any, buffer: Any) -> int:
+    """The position of `buffer` among `block`'s reads (what cache_read and reindex take)."""
+    for i, region in enumerate(sch.get(block).reads):
+        if region.source.same_as(buffer):
+            return i
+    raise ValueError(f"block {sch.get(block).name_hint} does not read buffer {buffer.name}")

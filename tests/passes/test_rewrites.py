@@ -87,8 +87,21 @@ def matmul_gelu_erf() -> Case:
     return make_model(nodes, {"x": x}, ["y"], inits), {"x": x}
 
 
+def gelu_tanh() -> Case:
+    """GPT-2's GELU: 0.5 x (1 + tanh(sqrt(2 / pi) (x + 0.044715 x^3)))."""
+    x = w(4, 40, seed=11, scale=3.0)
+    nodes = [helper.make_node("Pow", ["x", "three"], ["p"]), helper.make_node("Mul", ["p", "c"], ["pc"]),
+             helper.make_node("Add", ["x", "pc"], ["s"]), helper.make_node("Mul", ["s", "k"], ["sk"]),
+             helper.make_node("Tanh", ["sk"], ["t"]), helper.make_node("Add", ["t", "one"], ["t1"]),
+             helper.make_node("Mul", ["x", "t1"], ["g"]), helper.make_node("Mul", ["g", "half"], ["y"])]
+    inits = {"three": np.array(3.0, np.float32), "c": np.array(0.044715, np.float32),
+             "k": np.array(0.7978846, np.float32), "one": np.array(1.0, np.float32),
+             "half": np.array(0.5, np.float32)}
+    return make_model(nodes, {"x": x}, ["y"], inits), {"x": x}
+
+
 CASES: dict[str, Callable[[], Case]] = {f.__name__: f for f in (
-    noop_chain, conv_bias_bn_relu, gemm_bn, bn_not_after_conv, sum3_clip, matmul_gelu_erf)}
+    noop_chain, conv_bias_bn_relu, gemm_bn, bn_not_after_conv, sum3_clip, matmul_gelu_erf, gelu_tanh)}
 
 
 @pytest.mark.parametrize("level", [0, 1, 2, 3])
@@ -132,6 +145,13 @@ def test_o2_erf_becomes_fast_erf_in_the_matmul_epilogue() -> None:
     assert "fast_erf" not in " ".join(kernels("matmul_gelu_erf", 1).names)
     g = kernels("matmul_gelu_erf", 2)
     assert len(g.names) == 1 and "matmul" in g.names[0] and "fast_erf" in g.names[0], g.names
+
+
+def test_o2_tanh_gelu_is_arithmetic() -> None:
+    g1 = kernels("gelu_tanh", 1)
+    assert {"power", "tanh"} <= set().union(*(g1.ops(i) for i in range(len(g1.names)))), g1.names
+    g = kernels("gelu_tanh", 2)
+    assert len(g.names) == 1 and "fast_tanh" in g.names[0] and "power" not in g.names[0], g.names
 
 
 def test_graph_passes_reach_a_fixpoint() -> None:

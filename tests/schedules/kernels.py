@@ -35,6 +35,20 @@ def _conv1x1() -> onnx.ModelProto:
     return make_model([helper.make_node("Conv", ["x", "W"], ["y"])], {"x": x}, ["y"], {"W": w(24, 16, 1, 1)})
 
 
+def _conv1x1_stride2() -> onnx.ModelProto:
+    # ResNet's downsampling shortcut: the rule first copies every other pixel into a compact buffer.
+    x = w(1, 16, 8, 8, seed=13, scale=1.0)
+    nodes = [helper.make_node("Conv", ["x", "W"], ["y"], strides=[2, 2])]
+    return make_model(nodes, {"x": x}, ["y"], {"W": w(16, 16, 1, 1)})
+
+
+def _conv3x3_stride2() -> onnx.ModelProto:
+    # A stride-2 3x3 convolution: the rule stores the padded data as four phase planes.
+    x = w(1, 4, 14, 14, seed=14, scale=1.0)
+    nodes = [helper.make_node("Conv", ["x", "W"], ["y"], strides=[2, 2], pads=[1, 1, 1, 1])]
+    return make_model(nodes, {"x": x}, ["y"], {"W": w(8, 4, 3, 3)})
+
+
 def _depthwise() -> onnx.ModelProto:
     x = w(1, 8, 16, 16, seed=4, scale=1.0)
     nodes = [helper.make_node("Conv", ["x", "W", "B"], ["y"], group=8, strides=[2, 2], pads=[1, 1, 1, 1])]
@@ -76,6 +90,8 @@ def _column_sum() -> onnx.ModelProto:
 CASES: dict[str, tuple[Callable[[], onnx.ModelProto], str]] = {
     "conv2d_nchw": (_conv_bias_relu, "x86.conv2d_nchw"),
     "conv2d_1x1": (_conv1x1, "x86.conv2d_nchw"),
+    "conv2d_1x1_stride2": (_conv1x1_stride2, "x86.conv2d_nchw"),
+    "conv2d_3x3_stride2": (_conv3x3_stride2, "x86.conv2d_nchw"),
     "depthwise_conv2d": (_depthwise, "x86.depthwise_conv2d"),
     "dense": (_dense, "x86.dense"),
     "elementwise": (_elementwise, "x86.elementwise"),

@@ -11,7 +11,7 @@ import pytest
 from onnx import helper
 
 from graphs import make_model, w
-from kernels import tvm_target
+from kernels import kernel_of, tvm_target
 from test_rules import HAS_AVX512, _run
 
 TARGETS = ["x86_64-avx2"] + (["x86_64-avx512"] if HAS_AVX512 else [])
@@ -27,27 +27,18 @@ CONVS: dict[str, tuple[int, int, int, int, int, int, int, list[int]]] = {
     "conv1x1_s2": (32, 48, 1, 14, 14, 1, 2, [0, 0, 0, 0]),
     "conv1x1_w7": (40, 24, 1, 7, 7, 1, 1, [0, 0, 0, 0]),
     "conv3x3_s2_pad0011": (8, 16, 1, 15, 15, 3, 2, [0, 0, 1, 1]),
+    "conv3x3_s2_odd_stem": (3, 16, 1, 14, 14, 3, 2, [0, 0, 1, 1]),
+    "conv3x3_s2_odd_w": (4, 8, 1, 12, 13, 3, 2, [1, 1, 1, 1]),
 }
 
 
-def _conv_kernel(spec: tuple[int, int, int, int, int, int, int, list[int]]) -> Any:
-    from ronn_aot.frontend import import_model
-    from ronn_aot.lower import lower
-    from ronn_aot.plan_builder import build_plan
-    from ronn_aot.targets import get_target
-
-    cin, cout, group, h, wd, k, s, pads = spec
+def _conv_kernel(case: str) -> Any:
+    cin, cout, group, h, wd, k, s, pads = CONVS[case]
     nodes = [helper.make_node("Conv", ["x", "W", "B"], ["c"], group=group, strides=[s, s], pads=pads),
              helper.make_node("Clip", ["c", "lo", "hi"], ["y"])]
     inits = {"W": w(cout, cin // group, k, k), "B": w(cout, seed=2),
              "lo": np.array(0, np.float32), "hi": np.array(6, np.float32)}
-    model = make_model(nodes, {"x": w(1, cin, h, wd, seed=1, scale=1.0)}, ["y"], inits)
-    target = get_target("x86_64-avx2")
-    imported = import_model(model, {})
-    mod, _ = lower(imported.mod, target.tvm_target(2), target.name, 2)
-    kernels = build_plan(mod, imported.inputs, imported.outputs, {}).kernels
-    assert len(kernels) == 1, kernels
-    return mod[kernels[0]]
+    return kernel_of(make_model(nodes, {"x": w(1, cin, h, wd, seed=1, scale=1.0)}, ["y"], inits), case)
 
 
 @pytest.mark.parametrize("target_name", TARGETS)
@@ -56,7 +47,7 @@ def test_conv_shape_matches_naive(case: str, target_name: str) -> None:
     from ronn_aot.schedule import schedule_kernel
     from ronn_aot.targets import get_target
 
-    func = _conv_kernel(CONVS[case])
+    func = _conv_kernel(case)
     target = tvm_target(target_name)
     scheduled, rule = schedule_kernel(func, get_target(target_name), target)
     expected_rule = "x86.depthwise_conv2d" if case.startswith("dw") else "x86.conv2d_nchw"

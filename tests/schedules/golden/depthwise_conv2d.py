@@ -85,10 +85,10 @@ def main(x: T.Buffer((T.int64(1), T.int64(8), T.int64(16), T.int64(16)), "float3
                                     T.reads(group_conv2d_nchw_intermediate[v_nn, T.int64(0), v_yy, v_xx, v_ff], pad_temp[v_nn, T.int64(0), v_yy * T.int64(2) + v_ry, v_xx * T.int64(2) + v_rx, v_ff], param_0_global[T.int64(0), v_rc, v_ry, v_rx, v_ff])
                                     T.writes(group_conv2d_nchw_intermediate[v_nn, T.int64(0), v_yy, v_xx, v_ff])
                                     group_conv2d_nchw_intermediate[v_nn, T.int64(0), v_yy, v_xx, v_ff] = group_conv2d_nchw_intermediate[v_nn, T.int64(0), v_yy, v_xx, v_ff] + pad_temp[v_nn, T.int64(0), v_yy * T.int64(2) + v_ry, v_xx * T.int64(2) + v_rx, v_ff] * param_0_global[T.int64(0), v_rc, v_ry, v_rx, v_ff]
-        for ax0, ax1, ax2 in T.grid(T.int64(8), T.int64(8), T.int64(8)):
-            with T.sblock("T_add"):
-                v_ax0 = T.axis.spatial(T.int64(1), T.int64(0))
-                v_ax1, v_ax2, v_ax3 = T.axis.remap("SSS", [ax0, ax1, ax2])
-                T.reads(group_conv2d_nchw_intermediate[v_ax0, T.int64(0), v_ax2, v_ax3, v_ax1], param_1[v_ax0, v_ax1, T.int64(0), T.int64(0)])
-                T.writes(T_add_intermediate[v_ax0, v_ax1, v_ax2, v_ax3])
-                T_add_intermediate[v_ax0, v_ax1, v_ax2, v_ax3] = group_conv2d_nchw_intermediate[v_ax0, T.int64(0), v_ax2, v_ax3, v_ax1] + param_1[v_ax0, v_ax1, T.int64(0), T.int64(0)]
+            for ax0, ax1 in T.grid(T.int64(8), T.int64(8)):
+                with T.sblock("T_add"):
+                    v_ax0 = T.axis.spatial(T.int64(1), T.int64(0))
+                    v_ax1, v_ax2, v_ax3 = T.axis.remap("SSS", [ax0, yy_0, ax1])
+                    T.reads(group_conv2d_nchw_intermediate[v_ax0, T.int64(0), v_ax2, v_ax3, v_ax1], param_1[v_ax0, v_ax1, T.int64(0), T.int64(0)])
+                    T.writes(T_add_intermediate[v_ax0, v_ax1, v_ax2, v_ax3])
+                    T_add_intermediate[v_ax0, v_ax1, v_ax2, v_ax3] = group_conv2d_nchw_intermediate[v_ax0, T.int64(0), v_ax2, v_ax3, v_ax1] + param_1[v_ax0, v_ax1, T.int64(0), T.int64(0)]
