@@ -52,9 +52,13 @@ def _tune(args: argparse.Namespace) -> int:
     opts = CompileOptions().with_target(args.target).with_optimization_level(args.opt_level)
     for spec in args.input_shape or []:
         opts = opts.with_input_shape(*parse_input_shape(spec))
+    if args.bitnet:
+        opts = opts.with_bitnet(args.bitnet, args.bitnet_act_bits)
     s = tune(args.model, opts, args.trials)
     print(f"tuned {s.tuned_now} of {s.kernels} kernels ({s.skipped} already had records) with "
           f"{s.trials} trials in {s.seconds:.0f} s; records in {s.database}")
+    for line in s.untunable:
+        print(f"  not tunable, keeps its rule-based schedule: {line}")
     return 0
 
 
@@ -163,6 +167,8 @@ def build_parser() -> argparse.ArgumentParser:
     t.add_argument("--trials", type=int, default=64 * 20, help="measurements in total (default 1280)")
     t.add_argument("-O", dest="opt_level", type=int, default=2, choices=[0, 1, 2, 3])
     t.add_argument("--input-shape", action="append", metavar="NAME=D0,D1,...")
+    t.add_argument("--bitnet", choices=["ternary", "binary"], help="tune the bit-serial kernels of this mode")
+    t.add_argument("--bitnet-act-bits", type=int, default=8, metavar="BITS")
     t.set_defaults(fn=_tune)
 
     r = sub.add_parser("run", help="run an artifact on .npy inputs (through runtime_min)")

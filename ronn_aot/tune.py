@@ -9,7 +9,7 @@ from __future__ import annotations
 
 import sys
 import time
-from dataclasses import dataclass
+from dataclasses import dataclass, field
 from pathlib import Path
 from typing import Any
 
@@ -92,6 +92,7 @@ class TuneSummary:
     trials: int
     seconds: float
     database: Path
+    untunable: list[str] = field(default_factory=list)  # "kernel: reason" MetaSchedule could not tune
 
 
 def tune(model: Any, options: CompileOptions, trials: int, work_dir: Path | None = None) -> TuneSummary:
@@ -109,6 +110,10 @@ def tune(model: Any, options: CompileOptions, trials: int, work_dir: Path | None
     num_cores = options.num_threads or 2
     tvm_target = target.tvm_target(num_cores)
     imported = import_model(model, options.input_shapes)
+    if options.bitnet is not None:  # tune the bit-serial kernels the compile will use
+        from .bitnet.rewrite import quantize_module
+
+        imported.mod, _ = quantize_module(imported.mod, options.bitnet)
     lowered, _ = lower(imported.mod, tvm_target, target.name, options.opt_level)
     built = build_plan(lowered, imported.inputs, imported.outputs, {})
     calls: dict[int, int] = {}
@@ -120,15 +125,24 @@ def tune(model: Any, options: CompileOptions, trials: int, work_dir: Path | None
     per_task = max(trials // max(len(built.kernels), 1), 8)
     done = _trials_per_workload(database)
     tasks, weights = [], []
+    untunable: list[str] = []
     skipped = 0
     for k, name in enumerate(built.kernels):
         mod = workload_of(lowered[lowered.get_global_var(name)])
         if done.get(tvm_ffi.structural_hash(mod), 0) >= per_task:
             skipped += 1
             continue
-        tasks.append(ms.TuneContext(mod=mod, target=tvm_target, space_generator="post-order-apply",
-                                    search_strategy="evolutionary", task_name=name,
-                                    num_threads=num_cores).clone())
+        ctx = ms.TuneContext(mod=mod, target=tvm_target, space_generator="post-order-apply",
+                             search_strategy="evolutionary", task_name=name, num_threads=num_cores).clone()
+        try:
+            # MetaSchedule's design-space generation aborts the whole run on a kernel its rules
+            # cannot handle (e.g. the bit-serial kernels); probe each kernel first and keep its
+            # rule-based schedule instead.
+            ctx.space_generator.generate_design_space(ctx.mod)
+        except Exception as e:
+            untunable.append(f"{name}: {str(e).strip().splitlines()[-1] if str(e).strip() else type(e).__name__}")
+            continue
+        tasks.append(ctx)
         weights.append(float(calls.get(k, 1)))
     start = time.perf_counter()
     budget = per_task * len(tasks)
@@ -145,4 +159,4 @@ def tune(model: Any, options: CompileOptions, trials: int, work_dir: Path | None
                           cost_model="xgb", measure_callbacks=callbacks)
         sys.stderr.write("\n")
     return TuneSummary(len(built.kernels), len(tasks), skipped, budget, time.perf_counter() - start,
-                       database_dir(target))
+                       database_dir(target), untunable)
