@@ -1,7 +1,7 @@
 """`ronn-aot bench`: compile a model, then time the artifact (through runtime_min) and onnxruntime
 alternately on the same inputs and thread count, and report the medians and their ratio.
 
-Alternating the two engines (one ronn run, one onnxruntime run, ...) spreads the noise of a shared
+Alternating the two engines (in blocks of runs, see run_bench) spreads the noise of a shared
 machine evenly over both, so the ratio means more than either number alone.
 """
 
@@ -15,7 +15,6 @@ from typing import Any, Callable
 
 import numpy as np
 
-from .demo import _cpu_count
 from .errors import RonnError
 from .options import CompileOptions
 
@@ -71,6 +70,20 @@ def random_feeds(inputs: list[Any], seed: int = 0) -> dict[str, np.ndarray]:
 BLOCK = 10  # timed runs per block when alternating between the two runtimes
 
 
+def cpu_count() -> int:
+    """CPUs this process may run on (its affinity mask), the default thread count."""
+    import os
+
+    return len(os.sched_getaffinity(0)) if hasattr(os, "sched_getaffinity") else (os.cpu_count() or 1)
+
+
+def median_ms(fn: Callable[[], Any], repeat: int, warmup: int = 3) -> float:
+    """Median wall time of `fn` in ms over `repeat` runs, after `warmup` untimed ones."""
+    for _ in range(warmup):
+        fn()
+    return statistics.median(_time_ms(fn) for _ in range(repeat))
+
+
 def _time_ms(fn: Callable[[], Any]) -> float:
     t0 = time.perf_counter()
     fn()
@@ -87,7 +100,7 @@ def run_bench(model: str | Path, target: str = "host", threads: int = 0, repeat:
     model_path = Path(model)
     if not model_path.is_file():
         raise RonnError(f"model file {model_path} does not exist")
-    n = threads or _cpu_count()
+    n = threads or cpu_count()
     opts = CompileOptions().with_target(target).with_optimization_level(opt_level)
     if output is not None:
         opts = opts.with_output(output)

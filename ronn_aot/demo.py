@@ -3,26 +3,14 @@ and compare with onnxruntime on the same input and thread count."""
 
 from __future__ import annotations
 
-import statistics
 import time
 from pathlib import Path
-from typing import Any, Callable
 
 import numpy as np
 
 from . import models
+from .bench import cpu_count, median_ms
 from .options import CompileOptions
-
-
-def median_ms(fn: Callable[[], Any], repeat: int, warmup: int = 3) -> float:
-    for _ in range(warmup):
-        fn()
-    samples = []
-    for _ in range(repeat):
-        t0 = time.perf_counter()
-        fn()
-        samples.append((time.perf_counter() - t0) * 1e3)
-    return statistics.median(samples)
 
 
 def runtime_library_path() -> Path:
@@ -54,7 +42,7 @@ def run_demo(image: str | None = None, target: str = "host", threads: int = 0, o
     import onnxruntime as ort
 
     so = ort.SessionOptions()
-    n = threads or _cpu_count()
+    n = threads or cpu_count()
     so.intra_op_num_threads = n
     so.inter_op_num_threads = 1
     ref = ort.InferenceSession(str(model_path), so, providers=["CPUExecutionProvider"])
@@ -71,8 +59,3 @@ def run_demo(image: str | None = None, target: str = "host", threads: int = 0, o
           f"{lib.stat().st_size} bytes")
     return 0
 
-
-def _cpu_count() -> int:
-    import os
-
-    return len(os.sched_getaffinity(0)) if hasattr(os, "sched_getaffinity") else (os.cpu_count() or 1)
