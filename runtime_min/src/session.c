@@ -4,6 +4,7 @@
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
+#include <time.h>
 
 #include "internal.h"
 
@@ -19,7 +20,45 @@ struct ronn_session {
   uint8_t** io_base;       /* per graph input then output: the buffer used in this run */
   const ronn_tensor** bound_inputs; /* per graph input: the caller tensor bound to it */
   ronn_cuda_session* cuda; /* artifacts with device kernels: device arena, weights, stream */
+  uint64_t* profile_ns;    /* RONN_PROFILE set: per step, nanoseconds summed over runs */
+  uint64_t profile_runs;
 };
+
+/* ---- profiling (RONN_PROFILE=1): per-step wall time, printed when the session is released ---- */
+
+static uint64_t now_ns(void) {
+  struct timespec ts;
+  clock_gettime(CLOCK_MONOTONIC, &ts);
+  return (uint64_t)ts.tv_sec * 1000000000u + (uint64_t)ts.tv_nsec;
+}
+
+/* The steps by time, slowest first (a selection sort: plans have at most a few hundred steps and
+ * this runs once), so the table reads as "where the time goes". */
+static void print_profile(const ronn_session* session) {
+  const ronn_plan* plan = &session->model->plan;
+  uint32_t n = plan->header->num_steps;
+  uint64_t total = 0;
+  for (uint32_t s = 0; s < n; ++s) total += session->profile_ns[s];
+  if (session->profile_runs == 0 || total == 0) return;
+  double runs = (double)session->profile_runs;
+  fprintf(stderr, "ronn profile: %llu runs, %.3f ms per run in %u steps\n",
+          (unsigned long long)session->profile_runs, (double)total / runs / 1e6, n);
+  fprintf(stderr, "%6s %10s %6s  %s\n", "step", "ms/run", "%", "kernel");
+  uint8_t* shown = (uint8_t*)calloc(n + 1, 1);
+  if (shown == NULL) return;
+  for (uint32_t k = 0; k < n; ++k) {
+    uint32_t best = n;
+    for (uint32_t s = 0; s < n; ++s) {
+      if (!shown[s] && (best == n || session->profile_ns[s] > session->profile_ns[best])) best = s;
+    }
+    shown[best] = 1;
+    const ronn_plan_step_v1* step = &plan->steps[best];
+    fprintf(stderr, "%6u %10.4f %6.2f  %s\n", best, (double)session->profile_ns[best] / runs / 1e6,
+            100.0 * (double)session->profile_ns[best] / (double)total,
+            step->kind == RONN_STEP_COPY ? "(copy)" : ronn_plan_string(plan, step->name));
+  }
+  free(shown);
+}
 
 void ronn_session_options_initialize(ronn_session_options* out_options) {
   out_options->num_threads = 0;
@@ -27,6 +66,10 @@ void ronn_session_options_initialize(ronn_session_options* out_options) {
 
 void ronn_session_release(ronn_session* session) {
   if (session == NULL) return;
+  if (session->profile_ns != NULL) {
+    print_profile(session);
+    free(session->profile_ns);
+  }
   ronn_cuda_session_release(session->cuda);
   ronn_threadpool_destroy(session->pool);
   free(session->arena);
@@ -125,6 +168,10 @@ ronn_status* ronn_session_create(ronn_model* model, const ronn_session_options* 
     return ronn_make_status(RONN_OUT_OF_MEMORY,
                             "out of memory creating a session (arena of %llu bytes)",
                             (unsigned long long)h->arena_size);
+  }
+  const char* profile = getenv("RONN_PROFILE");
+  if (profile != NULL && profile[0] != '\0' && strcmp(profile, "0") != 0) {
+    session->profile_ns = (uint64_t*)calloc((size_t)h->num_steps + 1, sizeof(uint64_t));
   }
   /* Touching the arena once here moves its page faults out of the first run. */
   memset(session->arena, 0, arena_bytes);
@@ -278,7 +325,15 @@ static int aligned(const void* data) { return (uintptr_t)data % RONN_ALIGNMENT =
 static ronn_status* run_steps(ronn_session* session) {
   const ronn_plan* plan = &session->model->plan;
   const ronn_artifact_v1* artifact = session->model->artifact;
+  uint64_t* profile = session->profile_ns;
+  if (profile != NULL) session->profile_runs++;
+  uint64_t last = profile != NULL ? now_ns() : 0;
   for (uint32_t s = 0; s < plan->header->num_steps; ++s) {
+    if (profile != NULL && s > 0) {
+      uint64_t t = now_ns();
+      profile[s - 1] += t - last;
+      last = t;
+    }
     const ronn_plan_step_v1* step = &plan->steps[s];
     if (step->kind == RONN_STEP_COPY) {
       uint32_t src = plan->args[step->args], dst = plan->args[step->args + 1];
@@ -305,6 +360,9 @@ static ronn_status* run_steps(ronn_session* session) {
                               ronn_plan_string(plan, step->name),
                               message != NULL ? message : "it returned an error without a message");
     }
+  }
+  if (profile != NULL && plan->header->num_steps > 0) {
+    profile[plan->header->num_steps - 1] += now_ns() - last;
   }
   return NULL;
 }

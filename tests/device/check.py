@@ -66,12 +66,17 @@ def time_torch(c: dict[str, Any], payload: Path, prefix: str) -> dict[str, Any]:
 
     from torch_eager import EagerGraph
 
+    # fp32 as ours: cuDNN's default TF32 convolutions are faster but miss the fp32 reference
+    # (EfficientNet-Lite0 on an H200 by more than 2e-3), which would not be the same computation.
+    torch.backends.cudnn.allow_tf32 = False
+    torch.backends.cuda.matmul.allow_tf32 = False
     graph = EagerGraph(payload / prefix)
     feeds = [np.load(payload / c["inputs"][name]) for name in graph.inputs]
     refs = [np.load(payload / r) for r in c["references"]]
     dev = [torch.from_numpy(x).cuda() for x in feeds]
     out = [o.cpu().numpy() for o in graph(*dev)]
     torch_ok = all(np.allclose(a, r, rtol=c["rtol"], atol=c["atol"]) for a, r in zip(out, refs))
+    torch_err = max(float(np.abs(a - r).max()) for a, r in zip(out, refs))
 
     def on_device() -> None:  # inputs already on the GPU, outputs left there
         graph(*dev)
@@ -80,7 +85,7 @@ def time_torch(c: dict[str, Any], payload: Path, prefix: str) -> dict[str, Any]:
     def host_to_host() -> None:  # what a ronn_runtime run does: copy in, compute, copy out
         [o.cpu() for o in graph(*[torch.from_numpy(x).cuda() for x in feeds])]
 
-    return {"torch_ok": torch_ok, "torch_device_ms": median_ms(on_device, 200, 20),
+    return {"torch_ok": torch_ok, "torch_max_abs_err": torch_err, "torch_device_ms": median_ms(on_device, 200, 20),
             "torch_host_ms": median_ms(host_to_host, 200, 20), "torch_version": torch.__version__,
             "gpu": torch.cuda.get_device_name(0)}
 

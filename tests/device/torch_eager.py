@@ -77,12 +77,27 @@ OPS: dict[str, Callable[[dict[str, Any]], Callable[..., Any]]] = {
 }
 
 
+def load_weights(graph: dict[str, Any], prefix: Path) -> Any:
+    """The initializers by key: from the .npz beside the graph, or, for a model whose .onnx is
+    tracked in the repository, from that file (read with onnx)."""
+    if "weights_onnx" not in graph:
+        return np.load(f"{prefix}.npz")
+    try:
+        import onnx
+        from onnx import numpy_helper
+    except ImportError as e:
+        raise SystemExit(f"torch_eager: reading {graph['weights_onnx']} needs the onnx package ({e})")
+    model = onnx.load(str(Path(__file__).resolve().parents[2] / graph["weights_onnx"]))
+    by_name = {t.name: t for t in model.graph.initializer}
+    return {key: numpy_helper.to_array(by_name[name]) for name, key in graph["initializers"].items()}
+
+
 class EagerGraph:
     """An exported ONNX graph as torch eager calls on `device`."""
 
     def __init__(self, prefix: Path, device: str = "cuda") -> None:
         graph = json.loads(Path(f"{prefix}.json").read_text())
-        weights = np.load(f"{prefix}.npz")
+        weights = load_weights(graph, prefix)
         self.inputs: list[str] = graph["inputs"]
         self.outputs: list[str] = graph["outputs"]
         # Shape operands stay on the CPU (torch reads them as Python ints), the rest on the GPU.
@@ -90,7 +105,7 @@ class EagerGraph:
         shape_inputs |= {n["inputs"][1] for n in graph["nodes"] if n["op"] == "ReduceMean" and len(n["inputs"]) > 1}
         self.constants: Env = {}
         for name, key in graph["initializers"].items():
-            t = torch.from_numpy(np.ascontiguousarray(weights[key]))
+            t = torch.from_numpy(np.array(weights[key]))  # a writable copy
             self.constants[name] = t if name in shape_inputs else t.to(device)
         self.steps: list[tuple[Callable[..., Any], list[str], str]] = []
         for n in graph["nodes"]:

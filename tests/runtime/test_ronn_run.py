@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import json
+import os
 import subprocess
 from pathlib import Path
 
@@ -73,6 +74,26 @@ def test_repeat_prints_latency(runtime: RuntimeBuild, fixture_so: Path, x_npy) -
     assert last.startswith("latency over 7 runs: min ") and last.endswith(" ms")
     low, median = (float(part.split()[-2]) for part in last.split(":")[1].split(","))
     assert 0 < low <= median
+
+
+def test_profile_names_every_step(runtime: RuntimeBuild, fixture_so: Path, x_npy) -> None:
+    """RONN_PROFILE=1: at session release the steps' times go to stderr, slowest first, one row
+    per plan step, with the kernel's name; without it nothing is printed."""
+    env = {**os.environ, "RONN_PROFILE": "1"}
+    proc = subprocess.run([str(runtime.ronn_run), str(fixture_so), "--input", f"x={x_npy[1]}",
+                           "--repeat", "5"], capture_output=True, text=True, timeout=120, env=env)
+    assert proc.returncode == OK, proc.stderr
+    lines = proc.stderr.splitlines()
+    head = lines[0].split()
+    assert lines[0].startswith("ronn profile: ") and head[3] == "runs,"
+    steps = int(head[-2])
+    rows = [ln.split() for ln in lines[2:]]
+    assert len(rows) == steps and sorted(int(r[0]) for r in rows) == list(range(steps))
+    ms = [float(r[1]) for r in rows]
+    assert ms == sorted(ms, reverse=True) and all(r[3] for r in rows)
+    assert abs(sum(float(r[2]) for r in rows) - 100.0) < 0.1 * steps
+    quiet = ronn_run(runtime, fixture_so, "--input", f"x={x_npy[1]}")
+    assert "ronn profile" not in quiet.stderr
 
 
 def test_info(runtime: RuntimeBuild, fixture_so: Path) -> None:
