@@ -20,6 +20,7 @@ import onnx
 
 from ronn_aot import models
 from ronn_aot.bench import BenchResult, run_bench
+from ronn_aot.options import DEFAULT_OPT_LEVEL
 
 OUT = Path(__file__).resolve().parent / "models" / "out"
 LIGHT = Path(onnx.__file__).parent / "backend" / "test" / "data" / "light"
@@ -55,7 +56,7 @@ def main(argv: list[str] | None = None) -> int:
     p.add_argument("--threads", type=int, default=2)
     p.add_argument("--target", default="host")
     p.add_argument("--repeat", type=int, default=30)
-    p.add_argument("-O", dest="opt_level", type=int, default=2)
+    p.add_argument("-O", dest="opt_level", type=int, default=DEFAULT_OPT_LEVEL)
     p.add_argument("--only", nargs="*", choices=sorted(SUITE))
     args = p.parse_args(argv)
     print(f"| model | ronn-aot ms | onnxruntime ms | ratio | notes |  ({args.target}, {args.threads} threads, "

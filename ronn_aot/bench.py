@@ -16,7 +16,7 @@ from typing import Any, Callable
 import numpy as np
 
 from .errors import RonnError
-from .options import CompileOptions
+from .options import DEFAULT_OPT_LEVEL, CompileOptions
 
 
 @dataclass
@@ -91,7 +91,7 @@ def _time_ms(fn: Callable[[], Any]) -> float:
 
 
 def run_bench(model: str | Path, target: str = "host", threads: int = 0, repeat: int = 50,
-              warmup: int = 5, opt_level: int = 2, output: Path | None = None) -> BenchResult:
+              warmup: int = 5, opt_level: int = DEFAULT_OPT_LEVEL, output: Path | None = None) -> BenchResult:
     """Compile `model` and time it against onnxruntime, alternating, on `threads` threads."""
     import onnxruntime as ort
 

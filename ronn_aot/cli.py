@@ -14,7 +14,7 @@ from pathlib import Path
 from typing import Any, Sequence
 
 from .errors import RonnError
-from .options import CompileOptions, parse_input_shape
+from .options import DEFAULT_OPT_LEVEL, CompileOptions, parse_input_shape
 
 RUNTIME_EXIT = 10
 
@@ -142,7 +142,7 @@ def build_parser() -> argparse.ArgumentParser:
     c.add_argument("model", help="path to the .onnx file")
     c.add_argument("-o", "--output", help="artifact path (default: artifacts/<model>-<target>.so)")
     c.add_argument("--target", default="host", help="target name from targets/ (default: host)")
-    c.add_argument("-O", dest="opt_level", type=int, default=2, choices=[0, 1, 2, 3],
+    c.add_argument("-O", dest="opt_level", type=int, default=DEFAULT_OPT_LEVEL, choices=[0, 1, 2, 3],
                    help="optimization level (default 2)")
     c.add_argument("--input-shape", action="append", metavar="NAME=D0,D1,...",
                    help="fix the shape of an input with symbolic dimensions (repeatable)")
@@ -165,7 +165,7 @@ def build_parser() -> argparse.ArgumentParser:
     t.add_argument("model")
     t.add_argument("--target", default="host")
     t.add_argument("--trials", type=int, default=64 * 20, help="measurements in total (default 1280)")
-    t.add_argument("-O", dest="opt_level", type=int, default=2, choices=[0, 1, 2, 3])
+    t.add_argument("-O", dest="opt_level", type=int, default=DEFAULT_OPT_LEVEL, choices=[0, 1, 2, 3])
     t.add_argument("--input-shape", action="append", metavar="NAME=D0,D1,...")
     t.add_argument("--bitnet", choices=["ternary", "binary"], help="tune the bit-serial kernels of this mode")
     t.add_argument("--bitnet-act-bits", type=int, default=8, metavar="BITS")
@@ -186,7 +186,7 @@ def build_parser() -> argparse.ArgumentParser:
     b = sub.add_parser("bench", help="time an artifact against onnxruntime, alternately, same inputs and threads")
     b.add_argument("model", help="path to the .onnx file")
     b.add_argument("--target", default="host")
-    b.add_argument("-O", dest="opt_level", type=int, default=2, choices=[0, 1, 2, 3])
+    b.add_argument("-O", dest="opt_level", type=int, default=DEFAULT_OPT_LEVEL, choices=[0, 1, 2, 3])
     b.add_argument("--threads", type=int, default=0, help="threads for both engines (0: all CPUs)")
     b.add_argument("--repeat", type=int, default=50, help="timed runs of each engine (default 50)")
     b.add_argument("--warmup", type=int, default=5, help="untimed runs of each engine first (default 5)")
@@ -196,7 +196,7 @@ def build_parser() -> argparse.ArgumentParser:
     d = sub.add_parser("demo", help="compile the bundled EfficientNet-Lite0 and classify a photo")
     d.add_argument("--image", help="photo to classify (default: the bundled cat)")
     d.add_argument("--target", default="host")
-    d.add_argument("-O", dest="opt_level", type=int, default=2, choices=[0, 1, 2, 3])
+    d.add_argument("-O", dest="opt_level", type=int, default=DEFAULT_OPT_LEVEL, choices=[0, 1, 2, 3])
     d.add_argument("--threads", type=int, default=0)
     d.set_defaults(fn=_demo)
     return p

@@ -10,7 +10,7 @@ import numpy as np
 
 from . import models
 from .bench import cpu_count, median_ms
-from .options import CompileOptions
+from .options import DEFAULT_OPT_LEVEL, CompileOptions
 
 
 def runtime_library_path() -> Path:
@@ -19,7 +19,7 @@ def runtime_library_path() -> Path:
     return Path(ronn_runtime.library_path())
 
 
-def run_demo(image: str | None = None, target: str = "host", threads: int = 0, opt_level: int = 2,
+def run_demo(image: str | None = None, target: str = "host", threads: int = 0, opt_level: int = DEFAULT_OPT_LEVEL,
              repeat: int = 20) -> int:
     from . import compile as compile_model
 

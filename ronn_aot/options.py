@@ -11,7 +11,9 @@ from .errors import RonnError
 if TYPE_CHECKING:
     from .bitnet import ActStats, BitnetConfig
 
-DEFAULT_OPT_LEVEL = 2
+# O3 by default: on x86-64 its NHWC layout is what the fastest convolution schedules are written
+# for (ronn_aot/passes/layout.py); the levels below exist to bisect a miscompile or a slowdown.
+DEFAULT_OPT_LEVEL = 3
 
 
 @dataclass(frozen=True)

@@ -26,6 +26,7 @@ from .options import CompileOptions
 from .pack import pack
 from .placement import Placement, place_kernels
 from .plan_builder import BuiltPlan, build_plan
+from .prepack import apply_packing, constant_params
 from .schedule import ScheduleReport, schedule
 from .targets import get_target
 
@@ -93,7 +94,9 @@ def compile(model: str | Path | onnx.ModelProto, options: CompileOptions | None 
         **bitnet_meta,
     }
     built: BuiltPlan = timed("plan", build_plan, lowered, imported.inputs, imported.outputs, metadata)
-    lowered, scheduled = timed("schedule", schedule, lowered, built.kernels, target, tvm_target)
+    lowered, scheduled = timed("schedule", schedule, lowered, built.kernels, target, tvm_target,
+                               constant_params(built.plan, built.kernels))
+    built = apply_packing(built, scheduled.packed)
     on_device = scheduled.on_device()
     plan, placement, device_module = built.plan, None, None
     if on_device:

@@ -18,6 +18,7 @@ from __future__ import annotations
 from dataclasses import dataclass, field
 from typing import Any, Callable
 
+from .prepack import CONSTANT_PARAMS_ATTR, Packing, packed_params, with_constant_params
 from .targets import Target
 
 UNSCHEDULED = "none"  # what the report says for a kernel no rule took
@@ -30,6 +31,7 @@ class ScheduleReport:
     rule_of: dict[str, str] = field(default_factory=dict)  # kernel name -> rule name
     failures: list[str] = field(default_factory=list)  # "kernel: rule: error", one line each
     device_of: dict[str, str] = field(default_factory=dict)  # GPU targets: kernel -> "cuda" | "host"
+    packed: dict[str, list[Packing]] = field(default_factory=dict)  # kernel -> weights it repacked
 
     def on_device(self) -> set[str]:
         return {k for k, d in self.device_of.items() if d != HOST}
@@ -42,8 +44,9 @@ class ScheduleReport:
 
 
 def _first_rule(func: Any, arch: str, tvm_target: Any, report: ScheduleReport | None, name: str,
-                refuses: Callable[[Any], str | None] | None = None) -> tuple[Any, str] | None:
-    """(scheduled function, rule name) from the first rule of `arch` that fits, or None.
+                refuses: Callable[[Any], str | None] | None = None) -> tuple[Any, str, list[Packing]] | None:
+    """(scheduled function, rule name, repacked weights) from the first rule of `arch` that fits,
+    or None.
 
     `refuses(scheduled)` may reject a schedule with a reason; the next rule is tried then."""
     from ronn_aot.schedules import rules_for
@@ -61,7 +64,10 @@ def _first_rule(func: Any, arch: str, tvm_target: Any, report: ScheduleReport | 
             continue
         reason = refuses(sch.mod["main"]) if refuses is not None else None
         if reason is None:
-            return sch.mod["main"], info.name
+            scheduled = sch.mod["main"]
+            if scheduled.attrs is not None and CONSTANT_PARAMS_ATTR in scheduled.attrs:
+                scheduled = scheduled.without_attr(CONSTANT_PARAMS_ATTR)
+            return scheduled, info.name, packed_params(func, sch)
         if report is not None:
             report.failures.append(f"{name}: {info.name}: {reason}")
     return None
@@ -69,19 +75,25 @@ def _first_rule(func: Any, arch: str, tvm_target: Any, report: ScheduleReport | 
 
 def schedule_kernel(func: Any, target: Target, tvm_target: Any,
                     report: ScheduleReport | None = None, name: str = "kernel") -> tuple[Any, str]:
-    """(scheduled function, rule name) for one host kernel; the function unchanged if no rule fits."""
-    return _first_rule(func, target.arch, tvm_target, report, name) or (func, UNSCHEDULED)
+    """(scheduled function, rule name) for one host kernel; the function unchanged if no rule fits.
+    Without the constant-parameter annotation (see prepack.py) no rule repacks a weight."""
+    found = _first_rule(func, target.arch, tvm_target, report, name)
+    return (found[0], found[1]) if found is not None else (func, UNSCHEDULED)
 
 
 def _device_kernel(func: Any, tvm_target: Any, report: ScheduleReport, name: str) -> tuple[Any, str] | None:
     """The first device rule's schedule that TVM's CUDA pipeline lowers, or None."""
     from .codegen_cuda import lowering_error
 
-    return _first_rule(func, "cuda", tvm_target, report, name, refuses=lambda f: lowering_error(f, tvm_target))
+    found = _first_rule(func, "cuda", tvm_target, report, name, refuses=lambda f: lowering_error(f, tvm_target))
+    return (found[0], found[1]) if found is not None else None
 
 
-def schedule(mod: Any, kernels: list[str], target: Target, tvm_target: Any) -> tuple[Any, ScheduleReport]:
-    """Schedule the PrimFuncs named in `kernels`; returns the updated module and what ran where."""
+def schedule(mod: Any, kernels: list[str], target: Target, tvm_target: Any,
+             constant: dict[str, list[int]] | None = None) -> tuple[Any, ScheduleReport]:
+    """Schedule the PrimFuncs named in `kernels`; returns the updated module and what ran where.
+    `constant`: per kernel, the parameters that are weights at every call (prepack.py); rules may
+    repack those, and `report.packed` says which they did."""
     from .tune import apply_records, open_database
 
     report = ScheduleReport()
@@ -98,7 +110,11 @@ def schedule(mod: Any, kernels: list[str], target: Target, tvm_target: Any) -> t
         elif tuned is not None:
             func, rule = tuned, TUNED
         else:
-            func, rule = schedule_kernel(mod[gv], target, host_target, report, name)
+            annotated = with_constant_params(mod[gv], (constant or {}).get(name, []))
+            found = _first_rule(annotated, target.arch, host_target, report, name)
+            func, rule = (found[0], found[1]) if found is not None else (mod[gv], UNSCHEDULED)
+            if found is not None and found[2]:
+                report.packed[name] = found[2]
         mod[gv] = func
         report.rule_of[name] = rule
     return mod, report

@@ -84,6 +84,16 @@ def _trials_per_workload(database: Any) -> dict[int, int]:
     return counts
 
 
+def _space_generator(func: Any) -> Any:
+    """MetaSchedule's generic design space, or the kernel's own where it has one: the bit-serial
+    kernels are tuned around their rule's schedule (the generic space cannot tile them)."""
+    from tvm.s_tir import meta_schedule as ms
+
+    from .bitnet.schedule import design_space, has_design_space
+
+    return ms.space_generator.ScheduleFn(design_space) if has_design_space(func) else "post-order-apply"
+
+
 @dataclass
 class TuneSummary:
     kernels: int
@@ -132,12 +142,11 @@ def tune(model: Any, options: CompileOptions, trials: int, work_dir: Path | None
         if done.get(tvm_ffi.structural_hash(mod), 0) >= per_task:
             skipped += 1
             continue
-        ctx = ms.TuneContext(mod=mod, target=tvm_target, space_generator="post-order-apply",
+        ctx = ms.TuneContext(mod=mod, target=tvm_target, space_generator=_space_generator(mod["main"]),
                              search_strategy="evolutionary", task_name=name, num_threads=num_cores).clone()
         try:
             # MetaSchedule's design-space generation aborts the whole run on a kernel its rules
-            # cannot handle (e.g. the bit-serial kernels); probe each kernel first and keep its
-            # rule-based schedule instead.
+            # cannot handle; probe each kernel first and keep its rule-based schedule instead.
             ctx.space_generator.generate_design_space(ctx.mod)
         except Exception as e:
             untunable.append(f"{name}: {str(e).strip().splitlines()[-1] if str(e).strip() else type(e).__name__}")

@@ -117,3 +117,20 @@ def parallel_vectorize(sch: Any, block: Any, lanes: int, cores: int, max_vector:
         outer = fused
     if cores > 1 and total >= MIN_PARALLEL_ELEMENTS:
         sch.parallel(outer)
+
+
+def pack_constant(sch: Any, func: Any, block: Any, buffer: Any, index_map: Any) -> bool:
+    """Store the weight `buffer` that `block` reads in the layout `index_map` gives, when it is a
+    parameter that is a compile-time constant at every call of the kernel (ronn_aot/prepack.py:
+    the compile applies the same map to the weight's bytes). Returns whether it did."""
+    from ronn_aot.prepack import allowed_params
+
+    allowed = allowed_params(func)
+    names = [p.name for p in func.params]
+    if buffer.name not in names or names.index(buffer.name) not in allowed:
+        return False
+    reads = [r.source.name for r in sch.get(block).reads]
+    if buffer.name not in reads:
+        return False
+    sch.transform_layout(block, ("read", reads.index(buffer.name)), index_map)
+    return True

@@ -4,16 +4,66 @@ Both kernels are scheduled the same way on every CPU target: the packed layout a
 output channels by 512 bits, so one vector op handles one word of `lanes` channels; LLVM maps
 the vector popcount to VPOPCNTQ/VPOPCNTD (AVX-512 VPOPCNTDQ), to a PSHUFB nibble table (AVX2),
 or to CNT + pairwise adds (NEON).
+
+The bit-serial kernel's schedule is written once, over its choices (tile sizes, loop order,
+unrolling). The rule takes fixed choices; `design_space` takes sampled ones, so MetaSchedule
+tunes around the rule's schedule (its generic space cannot tile the packed bit-planes: its
+ReverseComputeAt fails on the `W[0:2, n // lanes, w, n % lanes]` reads).
 """
 
 from __future__ import annotations
 
-from typing import Any
+from typing import Any, Protocol
 
 from .kernels import SPEC_ATTR, LayerSpec
 
 # Parallel launches cost a few microseconds: below this many popcount word-ops a kernel runs serially.
 _MIN_PARALLEL_WORK = 1 << 15
+
+# Loop orders inside one tile of the bit-serial kernel: "planes" accumulates one bit-plane over
+# all words at a time (one accumulator, the rule's); "words" reads each weight word once and
+# accumulates every plane of the tile (weights loaded once, more accumulators in registers).
+PLANES_OUTER, WORDS_OUTER = "planes", "words"
+LOOP_ORDERS = (PLANES_OUTER, WORDS_OUTER)
+
+# Sampled choices: rows and lane groups per tile (register blocking), unroll limits.
+_MAX_TILE = 4
+_UNROLL_STEPS = [0, 16, 64, 512]
+
+
+class Choices(Protocol):
+    """How the schedule's free parameters are picked: fixed (the rule) or sampled (tuning)."""
+
+    def tile(self, sch: Any, loop: Any) -> list[Any]:
+        """Factors [outer, inner] splitting `loop` into tiles."""
+        ...
+
+    def unroll(self, sch: Any) -> None:
+        """Set (or leave) the unrolling of the function's loops."""
+        ...
+
+
+class RuleChoices:
+    """The hand-written rule's picks: one row and one lane group per tile, no explicit unrolling."""
+
+    def tile(self, sch: Any, loop: Any) -> list[Any]:
+        return [None, 1]
+
+    def unroll(self, sch: Any) -> None:
+        return None
+
+
+class SampledChoices:
+    """Picks recorded as MetaSchedule decisions, which its mutators then vary."""
+
+    def tile(self, sch: Any, loop: Any) -> list[Any]:
+        return list(sch.sample_perfect_tile(loop, n=2, max_innermost_factor=_MAX_TILE))
+
+    def unroll(self, sch: Any) -> None:
+        # The root annotation is MetaSchedule's own: its RewriteParallelVectorizeUnroll postproc
+        # turns it into unroll pragmas, and its MutateUnroll varies the step.
+        step = sch.sample_categorical(_UNROLL_STEPS, [1.0 / len(_UNROLL_STEPS)] * len(_UNROLL_STEPS))
+        sch.annotate(sch.get_sblock("root"), "meta_schedule.unroll_explicit", step)
 
 
 def _parallel_outer(sch: Any, loops: list[Any], extent: int, work: int) -> None:
@@ -32,35 +82,43 @@ def _vectorize_inner(sch: Any, block: Any, limit: int) -> None:
         sch.vectorize(inner)
 
 
-def schedule_bitserial(func: Any, spec: LayerSpec) -> Any:  # -> tvm.s_tir.Schedule
-    """Schedule `kernels.bitserial_kernel`: parallel over (rows, channel groups), popcount over
-    words with the channel lanes in one vector, bit-plane partial sums kept in registers."""
-    from tvm import s_tir
-
-    sch = s_tir.Schedule(func)
-    sch.work_on("main")
+def schedule_bitserial(sch: Any, spec: LayerSpec, choices: Choices | None = None,
+                       order: str = PLANES_OUTER) -> Any:  # -> tvm.s_tir.Schedule
+    """Schedule `kernels.bitserial_kernel` in `sch`: tiles of (rows, channel groups) in parallel,
+    popcount over words with the channel lanes in one vector, bit-plane partial sums kept in
+    registers. `choices` (default: the rule's) picks the tiles and unrolling, `order` the loop
+    order inside a tile (one of LOOP_ORDERS)."""
+    choices = choices or RuleChoices()
     partial, acc, out = sch.get_sblock("partial"), sch.get_sblock("acc"), sch.get_sblock("out")
     m, n = sch.get_loops(acc)
-    no, ni = sch.split(n, factors=[None, spec.lanes])
+    groups, lane = sch.split(n, factors=[None, spec.lanes])
+    mo, mi = sch.split(m, factors=choices.tile(sch, m))
+    go, gi = sch.split(groups, factors=choices.tile(sch, groups))
+    sch.reorder(mo, go, mi, gi, lane)
+    outer = sch.fuse(mo, go)
     work = spec.m * spec.n_pad * spec.words * spec.planes * spec.act_bits // spec.lanes
-    outer = sch.fuse(m, no)
     if spec.m * spec.n_pad // spec.lanes > 1 and work >= _MIN_PARALLEL_WORK:
         sch.parallel(outer)
-    sch.compute_at(partial, outer)
-    inner = sch.get_loops(partial)[1:]  # (bit plane,) channel lane(, word): unit loops vanish
-    if spec.words > 1:
-        pn, w = inner[-2:]
-        sch.reorder(w, pn)
+    # Unit loops kept: the loop structure must not depend on sampled tile sizes, or a trace
+    # replayed with other decisions would address loops that are no longer there.
+    sch.compute_at(partial, outer, preserve_unit_loops=True)
+    pm, pb, pn, pw = sch.get_loops(partial)[1:]
+    pg, pl = sch.split(pn, factors=[None, spec.lanes])
+    if order == PLANES_OUTER:
+        sch.reorder(pm, pg, pb, pw, pl)
+    elif order == WORDS_OUTER:
+        sch.reorder(pw, pm, pg, pb, pl)
     else:
-        pn = w = inner[-1]
-    sch.vectorize(pn)
-    sch.vectorize(ni)
-    init = sch.decompose_reduction(partial, w)
+        raise ValueError(f"unknown loop order {order!r}; choose one of {', '.join(LOOP_ORDERS)}")
+    sch.vectorize(pl)
+    sch.vectorize(lane)
+    init = sch.decompose_reduction(partial, pw)
     sch.vectorize(sch.get_loops(init)[-1])
     out_loops = sch.get_loops(out)
     _vectorize_inner(sch, out, 16)
     if spec.m * spec.n >= 1 << 14:
         sch.parallel(out_loops[0])
+    choices.unroll(sch)
     return sch
 
 
@@ -78,14 +136,49 @@ def schedule_pack(func: Any, spec: LayerSpec) -> Any:  # -> tvm.s_tir.Schedule
     return sch
 
 
-def schedule_kernel(func: Any) -> Any:
-    """The schedule of a bit-serial kernel (recognized by its `ronn.bitnet` attribute), else None."""
+def _kernel_spec(func: Any) -> tuple[str, LayerSpec] | None:
+    """("pack" | "bitserial", spec) of a bit-serial kernel (its `ronn.bitnet` attribute), else None."""
     attrs = func.attrs
     if attrs is None or SPEC_ATTR not in attrs.keys():
         return None
     kind, _, spec_json = str(attrs[SPEC_ATTR]).partition(":")
-    spec = LayerSpec.from_json(spec_json)
-    return schedule_pack(func, spec) if kind == "pack" else schedule_bitserial(func, spec)
+    return kind, LayerSpec.from_json(spec_json)
+
+
+def schedule_kernel(func: Any) -> Any:
+    """The schedule of a bit-serial kernel (recognized by its `ronn.bitnet` attribute), else None."""
+    from tvm import s_tir
+
+    found = _kernel_spec(func)
+    if found is None:
+        return None
+    kind, spec = found
+    if kind == "pack":
+        return schedule_pack(func, spec)
+    sch = s_tir.Schedule(func)
+    sch.work_on("main")
+    return schedule_bitserial(sch, spec)
+
+
+def has_design_space(func: Any) -> bool:
+    """Whether `func` is tuned in `design_space` rather than in MetaSchedule's generic space."""
+    found = _kernel_spec(func)
+    return found is not None and found[0] == "bitserial"
+
+
+def design_space(sch: Any) -> list[Any]:
+    """MetaSchedule design space of a bit-serial kernel (a `ScheduleFn` body): the rule's schedule
+    with its tile sizes and unrolling sampled, once per loop order."""
+    found = _kernel_spec(sch.mod["main"])
+    if found is None or found[0] != "bitserial":
+        raise ValueError("design_space schedules only bit-serial kernels (kernels.bitserial_kernel)")
+    spec = found[1]
+    spaces = []
+    for order in LOOP_ORDERS:
+        space = sch.copy()
+        space.work_on("main")
+        spaces.append(schedule_bitserial(space, spec, SampledChoices(), order))
+    return spaces
 
 
 def scheduled(func: Any) -> Any:

@@ -107,9 +107,16 @@ def pick_tiles(m: int, n: int, k: int, batch: int, lanes: int, registers: int, c
         kc = k
     mc = largest_divisor(m, max(mr, MC_MAX), mr)
     nc = largest_divisor(n, max(nr, NC_MAX), nr)
-    # Enough tasks for every core (twice as many, to even out blocks that finish unevenly).
+    # Enough tasks for every core (twice as many, to even out blocks that finish unevenly). Each
+    # cut re-reads an operand: cutting M re-reads B (K x N) once per M block, cutting N re-reads A.
+    # When all of M is one block and B is the larger operand (a convolution's 7x7 or 14x14 pixels
+    # against MiBs of weights, a transformer's 128 tokens), cut N: B is then read once. ResNet-50's
+    # 2048->512 1x1 at 7x7 cut M instead and streamed its 4 MiB of weights 7 times.
+    weights_first = mc == m and k * n > k * m
     while cores > 1 and batch * (m // mc) * (n // nc) < 2 * cores:
-        if mc > mr and (mc >= nc or nc == nr):
+        if weights_first and nc > nr:
+            nc = largest_divisor(n, nc - 1, nr)
+        elif mc > mr and (mc >= nc or nc == nr):
             mc = largest_divisor(m, mc - 1, mr)
         elif nc > nr:
             nc = largest_divisor(n, nc - 1, nr)
@@ -140,7 +147,6 @@ class Dense:
         mm = match_dense(sch)
         if mm is None:
             return None
-        lanes, cores = vector_lanes(target), num_cores(target)
         *batch, i, j, k = sch.get_loops(mm)
         m, n, kk = (const_int(sch.get(lp).extent) for lp in (i, j, k))
         assert m is not None and n is not None and kk is not None
@@ -150,28 +156,39 @@ class Dense:
         epilogue = inline_injective_chain(sch, mm)
         if epilogue is None:
             epilogue = sch.cache_write(mm, 0, "global")
-
-        # Step 2. Tile: parallel MC x NC blocks / K slices / NR columns / MR rows / k / MR x NR.
-        t = pick_tiles(m, n, kk, nbatch, lanes, vector_registers(target), cores)
-        i_b, i_r, i_i = sch.split(i, factors=[None, t.mc // t.mr, t.mr])
-        j_b, j_r, j_i = sch.split(j, factors=[None, t.nc // t.nr, t.nr])
-        k_o, k_i = sch.split(k, factors=[None, t.kc])
-        sch.reorder(*batch, i_b, j_b, k_o, j_r, i_r, k_i, i_i, j_i)
-        par = sch.fuse(*batch, i_b, j_b)
-        if cores > 1 and nbatch * m * n * kk >= MIN_PARALLEL_FMAS:
-            sch.parallel(par)
-
-        # Step 3. The micro-kernel: MR broadcasts x NR/vec vectors, fully unrolled.
-        j_v, j_w = sch.split(j_i, factors=[None, t.vec])
-        if K_UNROLL > 1 and t.kc % K_UNROLL == 0:
-            _, k_u = sch.split(k_i, factors=[None, K_UNROLL])
-            sch.unroll(k_u)
-        sch.unroll(i_i)
-        sch.unroll(j_v)
-        sch.vectorize(j_w)
-
-        # Step 4. Zero the block before its first K slice; epilogue on the block after the last.
-        sch.decompose_reduction(mm, k_o)  # the init loops keep the tile's unroll / vectorize
-        sch.reverse_compute_at(epilogue, par)
-        _vectorize_innermost(sch, epilogue, t.vec)
+        tile_matmul(sch, mm, batch, (i, j, k), (m, n, kk), nbatch, epilogue, target)
         return sch
+
+
+def tile_matmul(sch: Any, mm: Any, batch: list[Any], loops: tuple[Any, Any, Any],
+                extents: tuple[int, int, int], nbatch: int, epilogue: Any, target: Any) -> DenseTiles:
+    """Steps 2-4 of the dense schedule on a matmul block whose (batch..., i, j, k) loops are given:
+    also used by the NHWC convolution rule for 1x1 convolutions (pixels x channels GEMMs)."""
+    i, j, k = loops
+    m, n, kk = extents
+    lanes, cores = vector_lanes(target), num_cores(target)
+
+    # Step 2. Tile: parallel MC x NC blocks / K slices / NR columns / MR rows / k / MR x NR.
+    t = pick_tiles(m, n, kk, nbatch, lanes, vector_registers(target), cores)
+    i_b, i_r, i_i = sch.split(i, factors=[None, t.mc // t.mr, t.mr])
+    j_b, j_r, j_i = sch.split(j, factors=[None, t.nc // t.nr, t.nr])
+    k_o, k_i = sch.split(k, factors=[None, t.kc])
+    sch.reorder(*batch, i_b, j_b, k_o, j_r, i_r, k_i, i_i, j_i)
+    par = sch.fuse(*batch, i_b, j_b)
+    if cores > 1 and nbatch * m * n * kk >= MIN_PARALLEL_FMAS:
+        sch.parallel(par)
+
+    # Step 3. The micro-kernel: MR broadcasts x NR/vec vectors, fully unrolled.
+    j_v, j_w = sch.split(j_i, factors=[None, t.vec])
+    if K_UNROLL > 1 and t.kc % K_UNROLL == 0:
+        _, k_u = sch.split(k_i, factors=[None, K_UNROLL])
+        sch.unroll(k_u)
+    sch.unroll(i_i)
+    sch.unroll(j_v)
+    sch.vectorize(j_w)
+
+    # Step 4. Zero the block before its first K slice; epilogue on the block after the last.
+    sch.decompose_reduction(mm, k_o)  # the init loops keep the tile's unroll / vectorize
+    sch.reverse_compute_at(epilogue, par)
+    _vectorize_innermost(sch, epilogue, t.vec)
+    return t

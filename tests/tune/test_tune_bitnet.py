@@ -1,0 +1,90 @@
+"""The bit-serial kernels are tunable: their design space (the rule's schedule with sampled tiles,
+loop order and unrolling) is bit-exact at every point, and `ronn-aot tune --bitnet` records a
+schedule that `compile` then applies."""
+
+from __future__ import annotations
+
+from pathlib import Path
+from typing import Any
+
+import numpy as np
+import pytest
+from onnx import helper
+
+import ronn_aot
+import ronn_aot.tune as tune_mod
+from graphs import make_model
+from helpers import run_artifact
+from ronn_aot.bitnet import quantize as Q
+from ronn_aot.bitnet import reference as R
+from ronn_aot.bitnet.kernels import SPEC_ATTR, LayerSpec, bitserial_kernel
+from ronn_aot.bitnet.schedule import design_space
+from ronn_aot.targets import get_target
+
+
+def _random_points(func: Any, count: int) -> list[Any]:
+    """`count` schedules of the kernel's design space with freshly sampled decisions, postprocessed
+    as MetaSchedule does before measuring a candidate."""
+    from tvm import s_tir
+    from tvm.s_tir import meta_schedule as ms
+
+    mod = tune_mod.workload_of(func)
+    target = get_target("host").tvm_target(2)
+    ctx = ms.TuneContext(mod=mod, target=target, space_generator=ms.space_generator.ScheduleFn(design_space),
+                         task_name="bitserial").clone()
+    spaces = ctx.space_generator.generate_design_space(mod)
+    points = []
+    for i in range(count):
+        sch = s_tir.Schedule(mod, seed=i + 1)
+        spaces[i % len(spaces)].trace.apply_to_schedule(sch, remove_postproc=True,
+                                                        decision_provider=lambda *_: None)
+        sch.enter_postproc()
+        assert all(p.apply(sch) for p in ctx.space_generator.postprocs)
+        points.append(sch.mod["main"])
+    return points
+
+
+@pytest.mark.parametrize("weights,bits", [("ternary", 8), ("binary", 8), ("binary", 1)])
+def test_design_space_points_are_bit_exact(weights: str, bits: int) -> None:
+    import tvm
+
+    rng = np.random.default_rng(bits)
+    m, k, n = 4, 100, 40
+    x = rng.standard_normal((m, k)).astype(np.float32)
+    packed = Q.pack_weights(rng.standard_normal((n, k)).astype(np.float32), weights)
+    spec = LayerSpec(m, k, n, weights, bits, packed.word_bits)
+    stats = R.activation_stats(x, bits)
+    codes = R.quantize_activations(x, bits, stats)
+    args = [R.pack_activations(codes, bits, spec.word_bits), stats.vector(bits)]
+    args += [codes.sum(axis=1).astype(np.int32)] if spec.needs_rowsum else []
+    args += [packed.planes, packed.scale] + ([packed.wsum] if spec.xnor else [])
+    expected = R.dense(x, packed, bits)
+
+    dev = tvm.cpu()
+    for func in _random_points(bitserial_kernel(spec), 4):
+        lib = tvm.compile(tvm.IRModule({"main": func}), target=get_target("host").tvm_target())
+        y = tvm.runtime.tensor(np.zeros(spec.out_shape, np.float32), dev)
+        lib["main"](*[tvm.runtime.tensor(a, dev) for a in args], y)
+        np.testing.assert_array_equal(y.numpy(), expected)
+
+
+def test_tune_bitserial_then_compile_applies_record(tmp_path: Path, monkeypatch: pytest.MonkeyPatch) -> None:
+    monkeypatch.setattr(tune_mod, "SCHEDULES_DIR", tmp_path / "schedules")
+    rng = np.random.default_rng(5)
+    x = rng.standard_normal((64, 256)).astype(np.float32)
+    wt = (rng.standard_normal((256, 64)) / 16).astype(np.float32)
+    model = make_model([helper.make_node("MatMul", ["x", "W"], ["y"])], {"x": x}, ["y"], {"W": wt})
+    options = ronn_aot.CompileOptions().with_bitnet("ternary", 8, layers="all")
+
+    summary = tune_mod.tune(model, options, trials=8)
+    assert summary.untunable == [] and summary.tuned_now == summary.kernels
+    database = tune_mod.open_database(get_target("host"))
+    assert database is not None
+    tuned = [str(r.workload.mod["main"].attrs[SPEC_ATTR]) for r in database.get_all_tuning_records()
+             if r.run_secs is not None and SPEC_ATTR in r.workload.mod["main"].attrs.keys()]
+    assert any(kind.startswith("bitserial:") for kind in tuned)
+
+    art = ronn_aot.compile(model, options.with_output(tmp_path / "m.so"))
+    assert set(art.schedule_report.rule_of.values()) == {"tuned"}
+    y = run_artifact(art.path, {"x": x}, threads=2)[0]
+    np.testing.assert_array_equal(y, R.dense(x, Q.pack_weights(wt.T, "ternary"), 8))
