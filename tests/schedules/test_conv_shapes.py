@@ -1,6 +1,7 @@
 """Numerics of the convolution rules on the shape classes real models have (stride 2, 5x5 windows,
 odd and short rows, asymmetric padding, channel counts no vector width divides, no padding):
-the scheduled kernel against the same kernel unscheduled, on both x86 targets."""
+the scheduled kernel against the same kernel unscheduled, on both x86 targets, in both layouts
+(NCHW at O2, NHWC at O3 with the weights pre-packed as the compile does)."""
 
 from __future__ import annotations
 
@@ -32,29 +33,61 @@ CONVS: dict[str, tuple[int, int, int, int, int, int, int, list[int]]] = {
 }
 
 
-def _conv_kernel(case: str) -> Any:
+def _conv_kernel(case: str, level: int = 2) -> Any:
     cin, cout, group, h, wd, k, s, pads = CONVS[case]
     nodes = [helper.make_node("Conv", ["x", "W", "B"], ["c"], group=group, strides=[s, s], pads=pads),
              helper.make_node("Clip", ["c", "lo", "hi"], ["y"])]
     inits = {"W": w(cout, cin // group, k, k), "B": w(cout, seed=2),
              "lo": np.array(0, np.float32), "hi": np.array(6, np.float32)}
-    return kernel_of(make_model(nodes, {"x": w(1, cin, h, wd, seed=1, scale=1.0)}, ["y"], inits), case)
+    return kernel_of(make_model(nodes, {"x": w(1, cin, h, wd, seed=1, scale=1.0)}, ["y"], inits), case, level)
 
 
+@pytest.mark.parametrize("layout", ["nchw", "nhwc"])
 @pytest.mark.parametrize("target_name", TARGETS)
 @pytest.mark.parametrize("case", sorted(CONVS))
-def test_conv_shape_matches_naive(case: str, target_name: str) -> None:
-    from ronn_aot.schedule import schedule_kernel
-    from ronn_aot.targets import get_target
+def test_conv_shape_matches_naive(case: str, target_name: str, layout: str) -> None:
+    from ronn_aot.prepack import _transform, with_constant_params
+    from ronn_aot.schedule import _first_rule
 
-    func = _conv_kernel(case)
+    func = _conv_kernel(case, 2 if layout == "nchw" else 3)
     target = tvm_target(target_name)
-    scheduled, rule = schedule_kernel(func, get_target(target_name), target)
-    expected_rule = "x86.depthwise_conv2d" if case.startswith("dw") else "x86.conv2d_nchw"
-    assert rule == expected_rule
+    # The compile marks the kernel's weights (every parameter but the data and the output) as
+    # compile-time constants, which lets the NHWC rule repack them.
+    annotated = with_constant_params(func, list(range(1, len(func.params) - 1)))
+    found = _first_rule(annotated, "x86_64", target, None, case)
+    assert found is not None
+    scheduled, rule, packings = found
+    if layout == "nhwc":
+        assert rule == "x86.conv2d_nhwc"
+    else:
+        assert rule == ("x86.depthwise_conv2d" if case.startswith("dw") else "x86.conv2d_nchw")
     rng = np.random.default_rng(0)
     args = [np.asarray(rng.standard_normal([int(d) for d in p.ty.shape]), dtype=str(p.ty.dtype))
             for p in func.params]
     expected = _run(func, target, [a.copy() for a in args])
+    for p in packings:
+        args[p.param] = _transform(args[p.param], p.index_map)
     actual = _run(scheduled, target, [a.copy() for a in args])
     np.testing.assert_allclose(actual, expected, rtol=1e-5, atol=1e-5)
+
+
+def test_nhwc_weights_are_packed_per_channel_tile() -> None:
+    """A 3x3 convolution with 64 output channels at O3: the HWIO weight becomes [F/NR, 3, 3, C, NR]
+    (one output-channel tile's panel contiguous); depthwise weights stay as they are."""
+    from ronn_aot.prepack import with_constant_params
+    from ronn_aot.schedule import _first_rule
+
+    nodes = [helper.make_node("Conv", ["x", "W"], ["y"], pads=[1, 1, 1, 1])]
+    model = make_model(nodes, {"x": w(1, 16, 7, 7, seed=1, scale=1.0)}, ["y"], {"W": w(64, 16, 3, 3)})
+    func = kernel_of(model, "pack", 3)
+    target = tvm_target("x86_64-avx2")
+    scheduled, rule, packings = _first_rule(with_constant_params(func, [1]), "x86_64", target, None, "pack")
+    assert rule == "x86.conv2d_nhwc" and [p.param for p in packings] == [1]
+    shape = [int(d) for d in scheduled.params[1].ty.shape]
+    assert shape[1:4] == [3, 3, 16] and shape[0] * shape[4] == 64 and shape[4] % 8 == 0 and shape[0] > 1
+    # Without the constant annotation (a weight computed at run time) nothing is repacked.
+    _, _, none = _first_rule(func, "x86_64", target, None, "pack")
+    assert none == []
+    dw = _conv_kernel("dw3x3_s1_w14", 3)
+    _, rule, packings = _first_rule(with_constant_params(dw, [1, 2]), "x86_64", target, None, "dw")
+    assert rule == "x86.conv2d_nhwc" and packings == []

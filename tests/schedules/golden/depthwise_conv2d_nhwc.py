@@ -1,0 +1,74 @@
+# Golden TVMScript for x86.conv2d_nhwc on x86_64-avx2; regenerate with tests/schedules/kernels.py
+# from tvm.script import tirx as T
+# from tvm.tirx.layout import Axis
+
+@T.prim_func(private=True, s_tir=True)
+def main(lv: T.Buffer((T.int64(1), T.int64(16), T.int64(16), T.int64(8)), "float32"), param_0: T.Buffer((T.int64(3), T.int64(3), T.int64(1), T.int64(8)), "float32"), param_1: T.Buffer((T.int64(1), T.int64(1), T.int64(1), T.int64(8)), "float32"), T_add_intermediate: T.Buffer((T.int64(1), T.int64(8), T.int64(8), T.int64(8)), "float32")):
+    T.func_attr({"tirx.noalias": True})
+    # with T.sblock("root"):
+    pad_temp = T.sblock_alloc_buffer((T.int64(1), T.int64(18), T.int64(18), T.int64(8)))
+    group_conv2d_nhwc_intermediate = T.sblock_alloc_buffer((T.int64(1), T.int64(8), T.int64(8), T.int64(8)))
+    for i0, i1, i2, i3 in T.grid(T.int64(1), T.int64(18), T.int64(18), T.int64(8)):
+        with T.sblock("pad_temp"):
+            v_i0, v_i1, v_i2, v_i3 = T.axis.remap("SSSS", [i0, i1, i2, i3])
+            T.reads(lv[v_i0, v_i1 - T.int64(1), v_i2 - T.int64(1), v_i3])
+            T.writes(pad_temp[v_i0, v_i1, v_i2, v_i3])
+            pad_temp[v_i0, v_i1, v_i2, v_i3] = T.if_then_else(T.int64(1) <= v_i1 and v_i1 < T.int64(17) and T.int64(1) <= v_i2 and v_i2 < T.int64(17), lv[v_i0, v_i1 - T.int64(1), v_i2 - T.int64(1), v_i3], T.float32(0.0))
+    for nn, yy, xx, ff, ry, rx, rc in T.grid(T.int64(1), T.int64(8), T.int64(8), T.int64(8), T.int64(3), T.int64(3), T.int64(1)):
+        with T.sblock("group_conv2d_nhwc"):
+            v_nn, v_yy, v_xx, v_ff, v_ry, v_rx, v_rc = T.axis.remap("SSSSRRR", [nn, yy, xx, ff, ry, rx, rc])
+            T.reads(pad_temp[v_nn, v_yy * T.int64(2) + v_ry, v_xx * T.int64(2) + v_rx, v_ff + v_rc], param_0[v_ry, v_rx, v_rc, v_ff])
+            T.writes(group_conv2d_nhwc_intermediate[v_nn, v_yy, v_xx, v_ff])
+            with T.init():
+                group_conv2d_nhwc_intermediate[v_nn, v_yy, v_xx, v_ff] = T.float32(0.0)
+            group_conv2d_nhwc_intermediate[v_nn, v_yy, v_xx, v_ff] = group_conv2d_nhwc_intermediate[v_nn, v_yy, v_xx, v_ff] + pad_temp[v_nn, v_yy * T.int64(2) + v_ry, v_xx * T.int64(2) + v_rx, v_ff + v_rc] * param_0[v_ry, v_rx, v_rc, v_ff]
+    for ax0, ax1, ax2, ax3 in T.grid(T.int64(1), T.int64(8), T.int64(8), T.int64(8)):
+        with T.sblock("T_add"):
+            v_ax0, v_ax1, v_ax2, v_ax3 = T.axis.remap("SSSS", [ax0, ax1, ax2, ax3])
+            T.reads(group_conv2d_nhwc_intermediate[v_ax0, v_ax1, v_ax2, v_ax3], param_1[v_ax0, T.int64(0), T.int64(0), v_ax3])
+            T.writes(T_add_intermediate[v_ax0, v_ax1, v_ax2, v_ax3])
+            T_add_intermediate[v_ax0, v_ax1, v_ax2, v_ax3] = group_conv2d_nhwc_intermediate[v_ax0, v_ax1, v_ax2, v_ax3] + param_1[v_ax0, T.int64(0), T.int64(0), v_ax3]
+# ---- expected ----
+# from tvm.script import tirx as T
+# from tvm.tirx.layout import Axis
+
+@T.prim_func(private=True, s_tir=True)
+def main(lv: T.Buffer((T.int64(1), T.int64(16), T.int64(16), T.int64(8)), "float32"), param_0: T.Buffer((T.int64(3), T.int64(3), T.int64(1), T.int64(8)), "float32"), param_1: T.Buffer((T.int64(1), T.int64(1), T.int64(1), T.int64(8)), "float32"), T_add_intermediate: T.Buffer((T.int64(1), T.int64(8), T.int64(8), T.int64(8)), "float32")):
+    T.func_attr({"tirx.noalias": True})
+    # with T.sblock("root"):
+    group_conv2d_nhwc_intermediate = T.sblock_alloc_buffer((T.int64(1), T.int64(8), T.int64(8), T.int64(8)))
+    for nn_ff_0_yy_0_xx_0_fused in T.parallel(T.int64(8)):
+        for yy_1_init in T.unroll(T.int64(1)):
+            for xx_1_init in T.unroll(T.int64(8)):
+                for ff_1_init in T.unroll(T.int64(1)):
+                    for ff_2_init in T.vectorized(T.int64(8)):
+                        with T.sblock("group_conv2d_nhwc_init"):
+                            v_nn = T.axis.spatial(T.int64(1), T.int64(0))
+                            v_yy = T.axis.spatial(T.int64(8), nn_ff_0_yy_0_xx_0_fused + yy_1_init)
+                            v_xx = T.axis.spatial(T.int64(8), xx_1_init)
+                            v_ff = T.axis.spatial(T.int64(8), ff_1_init * T.int64(8) + ff_2_init)
+                            T.reads()
+                            T.writes(group_conv2d_nhwc_intermediate[v_nn, v_yy, v_xx, v_ff])
+                            group_conv2d_nhwc_intermediate[v_nn, v_yy, v_xx, v_ff] = T.float32(0.0)
+        for ry, rx, rc in T.grid(T.int64(3), T.int64(3), T.int64(1)):
+            for yy_1 in T.unroll(T.int64(1)):
+                for xx_1 in T.unroll(T.int64(8)):
+                    for ff_1 in T.unroll(T.int64(1)):
+                        for ff_2 in T.vectorized(T.int64(8)):
+                            with T.sblock("group_conv2d_nhwc_update"):
+                                v_nn = T.axis.spatial(T.int64(1), T.int64(0))
+                                v_yy = T.axis.spatial(T.int64(8), nn_ff_0_yy_0_xx_0_fused + yy_1)
+                                v_xx = T.axis.spatial(T.int64(8), xx_1)
+                                v_ff = T.axis.spatial(T.int64(8), ff_1 * T.int64(8) + ff_2)
+                                v_ry, v_rx, v_rc = T.axis.remap("RRR", [ry, rx, rc])
+                                T.reads(group_conv2d_nhwc_intermediate[v_nn, v_yy, v_xx, v_ff], lv[v_nn, v_yy * T.int64(2) + v_ry - T.int64(1), v_xx * T.int64(2) + v_rx - T.int64(1), v_ff + v_rc], param_0[v_ry, v_rx, v_rc, v_ff])
+                                T.writes(group_conv2d_nhwc_intermediate[v_nn, v_yy, v_xx, v_ff])
+                                group_conv2d_nhwc_intermediate[v_nn, v_yy, v_xx, v_ff] = group_conv2d_nhwc_intermediate[v_nn, v_yy, v_xx, v_ff] + T.if_then_else(T.int64(1) <= v_yy * T.int64(2) + v_ry and v_yy * T.int64(2) + v_ry < T.int64(17) and T.int64(1) <= v_xx * T.int64(2) + v_rx and v_xx * T.int64(2) + v_rx < T.int64(17), lv[v_nn, v_yy * T.int64(2) + v_ry - T.int64(1), v_xx * T.int64(2) + v_rx - T.int64(1), v_ff + v_rc], T.float32(0.0)) * param_0[v_ry, v_rx, v_rc, v_ff]
+        for ax0 in T.unroll(T.int64(8)):
+            for ax1 in T.vectorized(T.int64(8)):
+                with T.sblock("T_add"):
+                    v_ax0 = T.axis.spatial(T.int64(1), T.int64(0))
+                    v_ax1, v_ax2, v_ax3 = T.axis.remap("SSS", [nn_ff_0_yy_0_xx_0_fused, ax0, ax1])
+                    T.reads(group_conv2d_nhwc_intermediate[v_ax0, v_ax1, v_ax2, v_ax3], param_1[v_ax0, T.int64(0), T.int64(0), v_ax3])
+                    T.writes(T_add_intermediate[v_ax0, v_ax1, v_ax2, v_ax3])
+                    T_add_intermediate[v_ax0, v_ax1, v_ax2, v_ax3] = group_conv2d_nhwc_intermediate[v_ax0, v_ax1, v_ax2, v_ax3] + param_1[v_ax0, T.int64(0), T.int64(0), v_ax3]

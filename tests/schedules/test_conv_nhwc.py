@@ -1,0 +1,37 @@
+"""The NHWC convolution rule's tile choice (schedules/x86/conv2d_nhwc.py): properties over the
+shapes real models have; its structure and numerics are in test_rules.py (golden cases
+conv2d_nhwc*) and test_conv_shapes.py (both layouts, packed weights)."""
+
+from __future__ import annotations
+
+from hypothesis import given, settings
+from hypothesis import strategies as st
+
+from ronn_aot.schedules.x86.conv2d_nhwc import pick_tile
+
+
+@settings(max_examples=300, deadline=None)
+@given(rows=st.integers(1, 112), cols=st.integers(1, 112),
+       channels=st.sampled_from([1, 3, 5, 8, 12, 16, 24, 32, 40, 48, 80, 96, 112, 144, 192, 240, 320,
+                                 480, 512, 672, 1152, 2048]),
+       wide=st.booleans())
+def test_tile_divides_and_fits_the_register_file(rows: int, cols: int, channels: int, wide: bool) -> None:
+    lanes, registers = (16, 32) if wide else (8, 16)
+    t = pick_tile(rows, cols, channels, lanes, registers)
+    assert rows % t.yr == 0 and cols % t.xr == 0 and channels % (t.nv * t.width) == 0
+    assert t.width <= lanes and (t.width & (t.width - 1)) == 0
+    # accumulators + NV weight vectors + one broadcast/data register
+    assert t.yr * t.xr * t.nv + t.nv + 1 <= registers
+
+
+def test_tile_uses_the_register_file_on_real_layers() -> None:
+    # ResNet-50's 7x7 stage (512 channels) on AVX-512: 7 pixels x 3 vectors... 512 has no factor 3,
+    # so 7 x 2 vectors; EfficientNet's 1152 channels take 7 x 3 vectors.
+    assert pick_tile(7, 7, 512, 16, 32).nv * pick_tile(7, 7, 512, 16, 32).xr == 14
+    t = pick_tile(7, 7, 1152, 16, 32)
+    assert (t.xr, t.nv, t.width) == (7, 3, 16)
+    # 24 channels: 8-lane vectors even on AVX-512 (24 is not a multiple of 16)
+    assert pick_tile(56, 56, 24, 16, 32).width == 8
+    # 56-wide rows on AVX2: at least 12 of the 16 registers hold accumulators
+    t = pick_tile(56, 56, 64, 8, 16)
+    assert t.yr * t.xr * t.nv >= 12
