@@ -36,9 +36,8 @@ from ._conv_match import buffer_loads, is_copy
 from .conv2d_nchw import vectorize_tile
 from .dense import tile_matmul
 
-import os
-INLINE_DEPTHWISE_PADDING = os.environ.get("RONN_DW_INLINE", "1") == "1"
-MAX_PIXELS = 16  # pixels per register tile: more only lengthens the unrolled body
+MAX_PIXELS = 16
+SMALL_WEIGHTS = 256 << 10  # below this a convolution's weights stay in L2 whatever the loop order  # pixels per register tile: more only lengthens the unrolled body
 
 
 @dataclass
@@ -94,8 +93,12 @@ def match_conv_nhwc(sch: Any) -> NHWCMatch | None:
     if not str(out.ty.dtype).startswith("float"):
         return None
     data_shape = [const_int(d) for d in data.source.ty.shape]
-    linear = (not depthwise and ext[4] == 1 and ext[5] == 1 and data_shape[1:3] == [ext[1], ext[2]]
-              and data.indices[1].same_as(y) and data.indices[2].same_as(x))
+    linear = False
+    if not depthwise and ext[4] == 1 and ext[5] == 1 and data_shape[1:3] == [ext[1], ext[2]]:
+        one = tvm.sym.Analyzer()  # the window has one tap: ry = rx = 0
+        one.bind(ry, tvm.tirx.const(0, str(ry.ty.dtype)))
+        one.bind(rx, tvm.tirx.const(0, str(rx.ty.dtype)))
+        linear = bool(one.can_prove_equal(data.indices[1], y) and one.can_prove_equal(data.indices[2], x))
     return NHWCMatch(blocks[ci], int(ext[1]), int(ext[2]), int(ext[3]), int(ext[6]), (int(ext[4]), int(ext[5])),
                      depthwise, linear, blocks[:ci], weight[0].source)
 
@@ -187,7 +190,10 @@ def schedule_conv_nhwc(sch: Any, func: Any, m: NHWCMatch, target: Any) -> None:
         # The convolution writes the kernel's output: accumulate in a tile buffer instead.
         epilogue = sch.cache_write(conv, 0, "global")
     for pad in m.producers:
-        if is_copy(sch, pad) or (m.depthwise and INLINE_DEPTHWISE_PADDING):
+        # Depthwise: the padding is read through a condition instead of being copied first. It
+        # has only KH*KW FMAs per output to hide a copy behind (EfficientNet's 56x56 144-channel
+        # layer: 0.375 ms with the padded copy, 0.30 ms inline).
+        if is_copy(sch, pad) or m.depthwise:
             sch.compute_inline(pad)
         else:
             schedule_padding(sch, pad, lanes, cores)
@@ -198,7 +204,17 @@ def schedule_conv_nhwc(sch: Any, func: Any, m: NHWCMatch, target: Any) -> None:
         # given to the dense schedule, whose K slices and cache blocks keep the weight panel and
         # the data rows in L1/L2 (ResNet-50's 2048-channel rows are 8 KiB apart: streamed whole,
         # they evicted each other).
-        pixels = sch.fuse(y, x)
+        # The convolution, its accumulator buffer and the epilogue all iterate over one fused
+        # pixel axis p = y * W + x: a tile of pixels that is not a whole number of rows is then
+        # one contiguous range for the epilogue too. (Fusing only the loops left the epilogue's
+        # region in (y, x), widened to whole rows: it stored pixels the tile had not computed
+        # yet, wrong results whenever the pixel tile did not divide the row.)
+        width = m.out_w
+        fuse_pixels = lambda n_, y_, x_, f_: (n_, y_ * width + x_, f_)  # noqa: E731
+        sch.transform_layout(conv, ("write", 0), fuse_pixels)
+        sch.transform_block_layout(conv, lambda n_, y_, x_, f_, a, b, c: (n_, y_ * width + x_, f_, a, b, c))
+        sch.transform_block_layout(epilogue, fuse_pixels)
+        n, pixels, f, ry, rx, rc = sch.get_loops(conv)
         k = sch.fuse(ry, rx, rc)
         tiles = tile_matmul(sch, conv, [n], (pixels, f, k), (m.out_h * m.out_w, m.out_c, m.in_c), 1,
                             epilogue, target)
@@ -210,17 +226,29 @@ def schedule_conv_nhwc(sch: Any, func: Any, m: NHWCMatch, target: Any) -> None:
     f_o, f_v, f_w = sch.split(f, factors=[None, t.nv, t.width])
     x_o, x_i = sch.split(x, factors=[None, t.xr])
     y_o, y_i = sch.split(y, factors=[None, t.yr])
-    sch.reorder(n, f_o, y_o, x_o, ry, rx, rc, y_i, x_i, f_v, f_w)
-    par = sch.fuse(n, f_o, y_o, x_o)
+    weight_bytes = m.kernel[0] * m.kernel[1] * m.in_c * m.out_c * 4
+    if m.depthwise or weight_bytes <= SMALL_WEIGHTS:
+        # Pixels outer, every channel tile of a pixel tile in one task: the task writes whole
+        # output cache lines and reads its input pixels once. (Channel tiles outer, EfficientNet's
+        # 16->96 1x1 at 112x112 wrote each 64-byte line in halves, 900 tasks apart, and read its
+        # input 12 times.)
+        sch.reorder(n, y_o, x_o, f_o, ry, rx, rc, y_i, x_i, f_v, f_w)
+        par = sch.fuse(n, y_o, x_o)
+        home = f_o
+    else:
+        # Channel tiles outer: consecutive tasks of a thread share one weight panel in L2.
+        sch.reorder(n, f_o, y_o, x_o, ry, rx, rc, y_i, x_i, f_v, f_w)
+        par = home = sch.fuse(n, f_o, y_o, x_o)
     tile = [y_i, x_i]
     if cores > 1:
         sch.parallel(par)
-    sch.reverse_compute_at(epilogue, par)
+    sch.reverse_compute_at(epilogue, home)
     for lp in (*tile, f_v):
         sch.unroll(lp)
     sch.vectorize(f_w)
     init = sch.decompose_reduction(conv, ry)
-    vectorize_tile(sch, init, nr)
-    vectorize_tile(sch, epilogue, nr)
+    outer = 1 if home is par else 2  # loops above the tile: the task (and its channel tile)
+    vectorize_tile(sch, init, nr, outer)
+    vectorize_tile(sch, epilogue, nr, outer)
     if not m.depthwise:  # depthwise weights are a few KiB, read along the channels already
         pack_weight(sch, func, m, nr)

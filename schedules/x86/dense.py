@@ -113,7 +113,13 @@ def pick_tiles(m: int, n: int, k: int, batch: int, lanes: int, registers: int, c
     # against MiBs of weights, a transformer's 128 tokens), cut N: B is then read once. ResNet-50's
     # 2048->512 1x1 at 7x7 cut M instead and streamed its 4 MiB of weights 7 times.
     weights_first = mc == m and k * n > k * m
-    while cores > 1 and batch * (m // mc) * (n // nc) < 2 * cores:
+
+    def unbalanced(tasks: int) -> bool:
+        # Fewer than two tasks per core, or few enough that one core gets a whole task more than
+        # another (5 tasks on 2 cores: 3 + 2, the second core idles a sixth of the kernel).
+        return tasks < 2 * cores or (tasks % cores != 0 and tasks < 8 * cores)
+
+    while cores > 1 and unbalanced(batch * (m // mc) * (n // nc)):
         if weights_first and nc > nr:
             nc = largest_divisor(n, nc - 1, nr)
         elif mc > mr and (mc >= nc or nc == nr):
@@ -172,8 +178,13 @@ def tile_matmul(sch: Any, mm: Any, batch: list[Any], loops: tuple[Any, Any, Any]
     t = pick_tiles(m, n, kk, nbatch, lanes, vector_registers(target), cores)
     i_b, i_r, i_i = sch.split(i, factors=[None, t.mc // t.mr, t.mr])
     j_b, j_r, j_i = sch.split(j, factors=[None, t.nc // t.nr, t.nr])
-    k_o, k_i = sch.split(k, factors=[None, t.kc])
-    sch.reorder(*batch, i_b, j_b, k_o, j_r, i_r, k_i, i_i, j_i)
+    single_slice = t.kc == kk
+    if single_slice:
+        k_o, k_i = None, k
+        sch.reorder(*batch, i_b, j_b, j_r, i_r, k_i, i_i, j_i)
+    else:
+        k_o, k_i = sch.split(k, factors=[None, t.kc])
+        sch.reorder(*batch, i_b, j_b, k_o, j_r, i_r, k_i, i_i, j_i)
     par = sch.fuse(*batch, i_b, j_b)
     if cores > 1 and nbatch * m * n * kk >= MIN_PARALLEL_FMAS:
         sch.parallel(par)
@@ -181,14 +192,22 @@ def tile_matmul(sch: Any, mm: Any, batch: list[Any], loops: tuple[Any, Any, Any]
     # Step 3. The micro-kernel: MR broadcasts x NR/vec vectors, fully unrolled.
     j_v, j_w = sch.split(j_i, factors=[None, t.vec])
     if K_UNROLL > 1 and t.kc % K_UNROLL == 0:
-        _, k_u = sch.split(k_i, factors=[None, K_UNROLL])
+        k_i, k_u = sch.split(k_i, factors=[None, K_UNROLL])
         sch.unroll(k_u)
     sch.unroll(i_i)
     sch.unroll(j_v)
     sch.vectorize(j_w)
 
     # Step 4. Zero the block before its first K slice; epilogue on the block after the last.
-    sch.decompose_reduction(mm, k_o)  # the init loops keep the tile's unroll / vectorize
-    sch.reverse_compute_at(epilogue, par)
+    # With one K slice the epilogue runs on each register tile instead, right after its k loop,
+    # while the accumulators are still in registers: for short reductions (EfficientNet's
+    # 1x1 convolutions have K = 16..240) storing the block and reading it back for the
+    # epilogue cost as much as the FMAs.
+    if single_slice:
+        sch.decompose_reduction(mm, k_i)
+        sch.reverse_compute_at(epilogue, i_r)
+    else:
+        sch.decompose_reduction(mm, k_o)  # the init loops keep the tile's unroll / vectorize
+        sch.reverse_compute_at(epilogue, par)
     _vectorize_innermost(sch, epilogue, t.vec)
     return t

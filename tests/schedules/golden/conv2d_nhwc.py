@@ -56,38 +56,39 @@ def main(lv: T.Buffer((T.int64(1), T.int64(10), T.int64(10), T.int64(8)), "float
                     T.reads(lv[v_i0, v_i1 - T.int64(1), v_i2 - T.int64(1), v_i3])
                     T.writes(pad_temp[v_i0, v_i1, v_i2, v_i3])
                     pad_temp[v_i0, v_i1, v_i2, v_i3] = T.if_then_else(T.int64(1) <= v_i1 and v_i1 < T.int64(11) and T.int64(1) <= v_i2 and v_i2 < T.int64(11), lv[v_i0, v_i1 - T.int64(1), v_i2 - T.int64(1), v_i3], T.float32(0.0))
-    for nn_ff_0_yy_0_xx_0_fused in T.parallel(T.int64(20)):
-        for yy_1_init_xx_1_init_ff_1_init_ff_2_init_fused_0 in range(T.int64(5)):
-            for yy_1_init_xx_1_init_ff_1_init_ff_2_init_fused_1 in T.vectorized(T.int64(16)):
-                with T.sblock("conv2d_nhwc_init"):
-                    v_nn = T.axis.spatial(T.int64(1), T.int64(0))
-                    v_yy = T.axis.spatial(T.int64(10), nn_ff_0_yy_0_xx_0_fused // T.int64(2))
-                    v_xx = T.axis.spatial(T.int64(10), nn_ff_0_yy_0_xx_0_fused % T.int64(2) * T.int64(5) + (yy_1_init_xx_1_init_ff_1_init_ff_2_init_fused_0 * T.int64(16) + yy_1_init_xx_1_init_ff_1_init_ff_2_init_fused_1) // T.int64(16))
-                    v_ff = T.axis.spatial(T.int64(16), (yy_1_init_xx_1_init_ff_1_init_ff_2_init_fused_0 * T.int64(16) + yy_1_init_xx_1_init_ff_1_init_ff_2_init_fused_1) % T.int64(16))
-                    T.reads()
-                    T.writes(conv2d_nhwc_intermediate[v_nn, v_yy, v_xx, v_ff])
-                    conv2d_nhwc_intermediate[v_nn, v_yy, v_xx, v_ff] = T.float32(0.0)
-        for ry, rx, rc in T.grid(T.int64(3), T.int64(3), T.int64(8)):
-            for yy_1 in T.unroll(T.int64(1)):
-                for xx_1 in T.unroll(T.int64(5)):
-                    for ff_1 in T.unroll(T.int64(2)):
-                        for ff_2 in T.vectorized(T.int64(8)):
-                            with T.sblock("conv2d_nhwc_update"):
-                                v_nn = T.axis.spatial(T.int64(1), T.int64(0))
-                                v_yy = T.axis.spatial(T.int64(10), nn_ff_0_yy_0_xx_0_fused // T.int64(2) + yy_1)
-                                v_xx = T.axis.spatial(T.int64(10), nn_ff_0_yy_0_xx_0_fused % T.int64(2) * T.int64(5) + xx_1)
-                                v_ff = T.axis.spatial(T.int64(16), ff_1 * T.int64(8) + ff_2)
-                                v_ry, v_rx, v_rc = T.axis.remap("RRR", [ry, rx, rc])
-                                T.reads(conv2d_nhwc_intermediate[v_nn, v_yy, v_xx, v_ff], pad_temp[v_nn, v_yy + v_ry, v_xx + v_rx, v_rc], param_0[v_ry, v_rx, v_rc, v_ff])
-                                T.writes(conv2d_nhwc_intermediate[v_nn, v_yy, v_xx, v_ff])
-                                conv2d_nhwc_intermediate[v_nn, v_yy, v_xx, v_ff] = conv2d_nhwc_intermediate[v_nn, v_yy, v_xx, v_ff] + pad_temp[v_nn, v_yy + v_ry, v_xx + v_rx, v_rc] * param_0[v_ry, v_rx, v_rc, v_ff]
-        for ax0 in T.unroll(T.int64(5)):
-            for ax1 in T.vectorized(T.int64(16)):
-                with T.sblock("compute"):
-                    v_i0 = T.axis.spatial(T.int64(1), T.int64(0))
-                    v_i1 = T.axis.spatial(T.int64(10), nn_ff_0_yy_0_xx_0_fused // T.int64(2))
-                    v_i2 = T.axis.spatial(T.int64(10), nn_ff_0_yy_0_xx_0_fused % T.int64(2) * T.int64(5) + ax0)
-                    v_i3 = T.axis.spatial(T.int64(16), ax1)
-                    T.reads(conv2d_nhwc_intermediate[v_i0, v_i1, v_i2, v_i3], param_1[v_i0, T.int64(0), T.int64(0), v_i3])
-                    T.writes(compute_intermediate[v_i0, v_i1, v_i2, v_i3])
-                    compute_intermediate[v_i0, v_i1, v_i2, v_i3] = T.max(conv2d_nhwc_intermediate[v_i0, v_i1, v_i2, v_i3] + param_1[v_i0, T.int64(0), T.int64(0), v_i3], T.float32(0.0))
+    for nn_yy_0_xx_0_fused in T.parallel(T.int64(20)):
+        for ff_0 in range(T.int64(1)):
+            for yy_1_init_xx_1_init_ff_1_init_ff_2_init_fused_0 in range(T.int64(5)):
+                for yy_1_init_xx_1_init_ff_1_init_ff_2_init_fused_1 in T.vectorized(T.int64(16)):
+                    with T.sblock("conv2d_nhwc_init"):
+                        v_nn = T.axis.spatial(T.int64(1), T.int64(0))
+                        v_yy = T.axis.spatial(T.int64(10), nn_yy_0_xx_0_fused // T.int64(2))
+                        v_xx = T.axis.spatial(T.int64(10), nn_yy_0_xx_0_fused % T.int64(2) * T.int64(5) + (yy_1_init_xx_1_init_ff_1_init_ff_2_init_fused_0 * T.int64(16) + yy_1_init_xx_1_init_ff_1_init_ff_2_init_fused_1) // T.int64(16))
+                        v_ff = T.axis.spatial(T.int64(16), ff_0 * T.int64(16) + (yy_1_init_xx_1_init_ff_1_init_ff_2_init_fused_0 * T.int64(16) + yy_1_init_xx_1_init_ff_1_init_ff_2_init_fused_1) % T.int64(16))
+                        T.reads()
+                        T.writes(conv2d_nhwc_intermediate[v_nn, v_yy, v_xx, v_ff])
+                        conv2d_nhwc_intermediate[v_nn, v_yy, v_xx, v_ff] = T.float32(0.0)
+            for ry, rx, rc in T.grid(T.int64(3), T.int64(3), T.int64(8)):
+                for yy_1 in T.unroll(T.int64(1)):
+                    for xx_1 in T.unroll(T.int64(5)):
+                        for ff_1 in T.unroll(T.int64(2)):
+                            for ff_2 in T.vectorized(T.int64(8)):
+                                with T.sblock("conv2d_nhwc_update"):
+                                    v_nn = T.axis.spatial(T.int64(1), T.int64(0))
+                                    v_yy = T.axis.spatial(T.int64(10), nn_yy_0_xx_0_fused // T.int64(2) + yy_1)
+                                    v_xx = T.axis.spatial(T.int64(10), nn_yy_0_xx_0_fused % T.int64(2) * T.int64(5) + xx_1)
+                                    v_ff = T.axis.spatial(T.int64(16), ff_0 * T.int64(16) + ff_1 * T.int64(8) + ff_2)
+                                    v_ry, v_rx, v_rc = T.axis.remap("RRR", [ry, rx, rc])
+                                    T.reads(conv2d_nhwc_intermediate[v_nn, v_yy, v_xx, v_ff], pad_temp[v_nn, v_yy + v_ry, v_xx + v_rx, v_rc], param_0[v_ry, v_rx, v_rc, v_ff])
+                                    T.writes(conv2d_nhwc_intermediate[v_nn, v_yy, v_xx, v_ff])
+                                    conv2d_nhwc_intermediate[v_nn, v_yy, v_xx, v_ff] = conv2d_nhwc_intermediate[v_nn, v_yy, v_xx, v_ff] + pad_temp[v_nn, v_yy + v_ry, v_xx + v_rx, v_rc] * param_0[v_ry, v_rx, v_rc, v_ff]
+            for ax0 in T.unroll(T.int64(5)):
+                for ax1 in T.vectorized(T.int64(16)):
+                    with T.sblock("compute"):
+                        v_i0 = T.axis.spatial(T.int64(1), T.int64(0))
+                        v_i1 = T.axis.spatial(T.int64(10), nn_yy_0_xx_0_fused // T.int64(2))
+                        v_i2 = T.axis.spatial(T.int64(10), nn_yy_0_xx_0_fused % T.int64(2) * T.int64(5) + ax0)
+                        v_i3 = T.axis.spatial(T.int64(16), ax1)
+                        T.reads(conv2d_nhwc_intermediate[v_i0, v_i1, v_i2, v_i3], param_1[v_i0, T.int64(0), T.int64(0), v_i3])
+                        T.writes(compute_intermediate[v_i0, v_i1, v_i2, v_i3])
+                        compute_intermediate[v_i0, v_i1, v_i2, v_i3] = T.max(conv2d_nhwc_intermediate[v_i0, v_i1, v_i2, v_i3] + param_1[v_i0, T.int64(0), T.int64(0), v_i3], T.float32(0.0))

@@ -37,38 +37,39 @@ def main(lv: T.Buffer((T.int64(1), T.int64(16), T.int64(16), T.int64(8)), "float
     T.func_attr({"tirx.noalias": True})
     # with T.sblock("root"):
     group_conv2d_nhwc_intermediate = T.sblock_alloc_buffer((T.int64(1), T.int64(8), T.int64(8), T.int64(8)))
-    for nn_ff_0_yy_0_xx_0_fused in T.parallel(T.int64(8)):
-        for yy_1_init in T.unroll(T.int64(1)):
-            for xx_1_init in T.unroll(T.int64(8)):
-                for ff_1_init in T.unroll(T.int64(1)):
-                    for ff_2_init in T.vectorized(T.int64(8)):
-                        with T.sblock("group_conv2d_nhwc_init"):
-                            v_nn = T.axis.spatial(T.int64(1), T.int64(0))
-                            v_yy = T.axis.spatial(T.int64(8), nn_ff_0_yy_0_xx_0_fused + yy_1_init)
-                            v_xx = T.axis.spatial(T.int64(8), xx_1_init)
-                            v_ff = T.axis.spatial(T.int64(8), ff_1_init * T.int64(8) + ff_2_init)
-                            T.reads()
-                            T.writes(group_conv2d_nhwc_intermediate[v_nn, v_yy, v_xx, v_ff])
-                            group_conv2d_nhwc_intermediate[v_nn, v_yy, v_xx, v_ff] = T.float32(0.0)
-        for ry, rx, rc in T.grid(T.int64(3), T.int64(3), T.int64(1)):
-            for yy_1 in T.unroll(T.int64(1)):
-                for xx_1 in T.unroll(T.int64(8)):
-                    for ff_1 in T.unroll(T.int64(1)):
-                        for ff_2 in T.vectorized(T.int64(8)):
-                            with T.sblock("group_conv2d_nhwc_update"):
+    for nn_yy_0_xx_0_fused in T.parallel(T.int64(8)):
+        for ff_0 in range(T.int64(1)):
+            for yy_1_init in T.unroll(T.int64(1)):
+                for xx_1_init in T.unroll(T.int64(8)):
+                    for ff_1_init in T.unroll(T.int64(1)):
+                        for ff_2_init in T.vectorized(T.int64(8)):
+                            with T.sblock("group_conv2d_nhwc_init"):
                                 v_nn = T.axis.spatial(T.int64(1), T.int64(0))
-                                v_yy = T.axis.spatial(T.int64(8), nn_ff_0_yy_0_xx_0_fused + yy_1)
-                                v_xx = T.axis.spatial(T.int64(8), xx_1)
-                                v_ff = T.axis.spatial(T.int64(8), ff_1 * T.int64(8) + ff_2)
-                                v_ry, v_rx, v_rc = T.axis.remap("RRR", [ry, rx, rc])
-                                T.reads(group_conv2d_nhwc_intermediate[v_nn, v_yy, v_xx, v_ff], lv[v_nn, v_yy * T.int64(2) + v_ry - T.int64(1), v_xx * T.int64(2) + v_rx - T.int64(1), v_ff + v_rc], param_0[v_ry, v_rx, v_rc, v_ff])
+                                v_yy = T.axis.spatial(T.int64(8), nn_yy_0_xx_0_fused + yy_1_init)
+                                v_xx = T.axis.spatial(T.int64(8), xx_1_init)
+                                v_ff = T.axis.spatial(T.int64(8), ff_0 * T.int64(8) + ff_1_init * T.int64(8) + ff_2_init)
+                                T.reads()
                                 T.writes(group_conv2d_nhwc_intermediate[v_nn, v_yy, v_xx, v_ff])
-                                group_conv2d_nhwc_intermediate[v_nn, v_yy, v_xx, v_ff] = group_conv2d_nhwc_intermediate[v_nn, v_yy, v_xx, v_ff] + T.if_then_else(T.int64(1) <= v_yy * T.int64(2) + v_ry and v_yy * T.int64(2) + v_ry < T.int64(17) and T.int64(1) <= v_xx * T.int64(2) + v_rx and v_xx * T.int64(2) + v_rx < T.int64(17), lv[v_nn, v_yy * T.int64(2) + v_ry - T.int64(1), v_xx * T.int64(2) + v_rx - T.int64(1), v_ff + v_rc], T.float32(0.0)) * param_0[v_ry, v_rx, v_rc, v_ff]
-        for ax0 in T.unroll(T.int64(8)):
-            for ax1 in T.vectorized(T.int64(8)):
-                with T.sblock("T_add"):
-                    v_ax0 = T.axis.spatial(T.int64(1), T.int64(0))
-                    v_ax1, v_ax2, v_ax3 = T.axis.remap("SSS", [nn_ff_0_yy_0_xx_0_fused, ax0, ax1])
-                    T.reads(group_conv2d_nhwc_intermediate[v_ax0, v_ax1, v_ax2, v_ax3], param_1[v_ax0, T.int64(0), T.int64(0), v_ax3])
-                    T.writes(T_add_intermediate[v_ax0, v_ax1, v_ax2, v_ax3])
-                    T_add_intermediate[v_ax0, v_ax1, v_ax2, v_ax3] = group_conv2d_nhwc_intermediate[v_ax0, v_ax1, v_ax2, v_ax3] + param_1[v_ax0, T.int64(0), T.int64(0), v_ax3]
+                                group_conv2d_nhwc_intermediate[v_nn, v_yy, v_xx, v_ff] = T.float32(0.0)
+            for ry, rx, rc in T.grid(T.int64(3), T.int64(3), T.int64(1)):
+                for yy_1 in T.unroll(T.int64(1)):
+                    for xx_1 in T.unroll(T.int64(8)):
+                        for ff_1 in T.unroll(T.int64(1)):
+                            for ff_2 in T.vectorized(T.int64(8)):
+                                with T.sblock("group_conv2d_nhwc_update"):
+                                    v_nn = T.axis.spatial(T.int64(1), T.int64(0))
+                                    v_yy = T.axis.spatial(T.int64(8), nn_yy_0_xx_0_fused + yy_1)
+                                    v_xx = T.axis.spatial(T.int64(8), xx_1)
+                                    v_ff = T.axis.spatial(T.int64(8), ff_0 * T.int64(8) + ff_1 * T.int64(8) + ff_2)
+                                    v_ry, v_rx, v_rc = T.axis.remap("RRR", [ry, rx, rc])
+                                    T.reads(group_conv2d_nhwc_intermediate[v_nn, v_yy, v_xx, v_ff], lv[v_nn, v_yy * T.int64(2) + v_ry - T.int64(1), v_xx * T.int64(2) + v_rx - T.int64(1), v_ff + v_rc], param_0[v_ry, v_rx, v_rc, v_ff])
+                                    T.writes(group_conv2d_nhwc_intermediate[v_nn, v_yy, v_xx, v_ff])
+                                    group_conv2d_nhwc_intermediate[v_nn, v_yy, v_xx, v_ff] = group_conv2d_nhwc_intermediate[v_nn, v_yy, v_xx, v_ff] + T.if_then_else(T.int64(1) <= v_yy * T.int64(2) + v_ry and v_yy * T.int64(2) + v_ry < T.int64(17) and T.int64(1) <= v_xx * T.int64(2) + v_rx and v_xx * T.int64(2) + v_rx < T.int64(17), lv[v_nn, v_yy * T.int64(2) + v_ry - T.int64(1), v_xx * T.int64(2) + v_rx - T.int64(1), v_ff + v_rc], T.float32(0.0)) * param_0[v_ry, v_rx, v_rc, v_ff]
+            for ax0 in T.unroll(T.int64(8)):
+                for ax1 in T.vectorized(T.int64(8)):
+                    with T.sblock("T_add"):
+                        v_ax0 = T.axis.spatial(T.int64(1), T.int64(0))
+                        v_ax1, v_ax2, v_ax3 = T.axis.remap("SSS", [nn_yy_0_xx_0_fused, ax0, ax1])
+                        T.reads(group_conv2d_nhwc_intermediate[v_ax0, v_ax1, v_ax2, v_ax3], param_1[v_ax0, T.int64(0), T.int64(0), v_ax3])
+                        T.writes(T_add_intermediate[v_ax0, v_ax1, v_ax2, v_ax3])
+                        T_add_intermediate[v_ax0, v_ax1, v_ax2, v_ax3] = group_conv2d_nhwc_intermediate[v_ax0, v_ax1, v_ax2, v_ax3] + param_1[v_ax0, T.int64(0), T.int64(0), v_ax3]
