@@ -14,10 +14,11 @@ Schedule (the GotoBLAS / BLIS loop nest, without packing: B's rows are read in p
     MR-high rows (inner), so a B micro-panel (KC x NR) is reused from L1/L2 for all MC rows and
     the A block (MC x KC) stays in L2;
   - the epilogue runs on the MC x NC block, still in cache, right after its last K slice.
-B is not packed into NR-wide panels: with these blocks the in-place rows already reach 98% of
-OpenBLAS on one AVX-512 core at 1024^3 (171 vs 174 GFLOP/s), and packing each KC x NC block on
-the fly (cache_read + transform_layout) measured 5-10% slower. Compile-time packing of constant
-weights remains the step to take if very wide B (4 KiB-aliased rows) shows up.
+A constant 2-D B is packed at compile time into NR-wide panels [N/NR, K, NR] (ronn_aot/prepack.py),
+so a micro-panel is contiguous however wide B is (SmolLM2's 49152-wide lm_head: each k step of an
+in-place panel was a new page). A B computed at run time is read in place: with these blocks the
+in-place rows reach 98% of OpenBLAS on one AVX-512 core at 1024^3 (171 vs 174 GFLOP/s), and
+packing each KC x NC block on the fly (cache_read + transform_layout) measured 5-10% slower.
 Small M (GEMV-like) gets wider NR and its parallelism from the N axis; tile sizes divide the
 extents (odd sizes get smaller tiles, never predicated ones).
 """
@@ -29,7 +30,7 @@ from typing import Any
 
 from .. import register_rule
 from ..base import (block_iter_kinds, const_int, inline_injective_chain, largest_divisor, num_cores,
-                    top_blocks, vector_lanes, vector_registers)
+                    pack_constant, top_blocks, vector_lanes, vector_registers)
 from ._conv_match import buffer_loads
 
 MC_MAX = 128  # rows of A per cache block: MC x KC floats (128 KiB) stay in L2
@@ -162,8 +163,29 @@ class Dense:
         epilogue = inline_injective_chain(sch, mm)
         if epilogue is None:
             epilogue = sch.cache_write(mm, 0, "global")
-        tile_matmul(sch, mm, batch, (i, j, k), (m, n, kk), nbatch, epilogue, target)
+        t = tile_matmul(sch, mm, batch, (i, j, k), (m, n, kk), nbatch, epilogue, target)
+        pack_b(sch, func, mm, t.nr)
         return sch
+
+
+def pack_b(sch: Any, func: Any, mm: Any, nr: int) -> None:
+    """A constant 2-D B [K, N] stored as [N/NR, K, NR] at compile time: the micro-kernel's
+    KC x NR panel becomes contiguous. In place, each k step jumps a whole row of B: SmolLM2's
+    tied lm_head (576 x 49152) moved 196 KiB per step, a TLB miss each, and ran at 48 GFLOP/s."""
+    import tvm
+
+    block = sch.get(mm)
+    out = block.writes[0].source
+    loads = [ld for ld in buffer_loads(block.body) if not ld.source.same_as(out)]
+    *_, i, j, k = (iv.var for iv in block.iter_vars)
+    b = [ld for ld in loads if ld.indices[-2].same_as(k) and ld.indices[-1].same_as(j)]
+    if len(b) != 1 or len(b[0].indices) != 2:
+        return
+    n = const_int(b[0].source.ty.shape[1])
+    if n is None or n % nr or n == nr:
+        return
+    imap = tvm.tirx.IndexMap.from_func(lambda kk, jj: (jj // nr, kk, jj % nr))
+    pack_constant(sch, func, mm, b[0].source, imap)
 
 
 def tile_matmul(sch: Any, mm: Any, batch: list[Any], loops: tuple[Any, Any, Any],

@@ -67,8 +67,13 @@ def _gelu_k_blocked() -> onnx.ModelProto:  # K in several KC slices, erf-GELU + 
     return make_model(nodes, {"x": x, "r": r}, ["y"], c)
 
 
+def _wide_b() -> onnx.ModelProto:  # B much wider than a register tile: packed into NR-wide panels
+    x = w(4, 48, seed=14, scale=1.0)
+    return make_model([helper.make_node("MatMul", ["x", "W"], ["y"])], {"x": x}, ["y"], {"W": w(48, 512, seed=15)})
+
+
 SHAPES: dict[str, Callable[[], onnx.ModelProto]] = {
-    "small_m": _small_m, "batch_matmul": _batch_matmul, "gemm_trans_b": _gemm_trans_b,
+    "wide_b": _wide_b, "small_m": _small_m, "batch_matmul": _batch_matmul, "gemm_trans_b": _gemm_trans_b,
     "odd_sizes": _odd_sizes, "gelu_k_blocked": _gelu_k_blocked,
 }
 
@@ -82,20 +87,32 @@ def _run(func, target, args: list[np.ndarray]) -> np.ndarray:
     return tensors[-1].numpy()
 
 
+@pytest.mark.parametrize("packed", [False, True])
 @pytest.mark.parametrize("target_name", TARGETS)
 @pytest.mark.parametrize("shape", sorted(SHAPES))
-def test_dense_shape_matches_naive(shape: str, target_name: str) -> None:
+def test_dense_shape_matches_naive(shape: str, target_name: str, packed: bool) -> None:
+    """Unpacked: B read in place; packed: the constant parameters marked as the compile marks
+    them, B stored as [N/NR, K, NR] (and transformed here the way the compile transforms it)."""
+    from ronn_aot.prepack import _transform, packed_params, with_constant_params
     from ronn_aot.schedules import get_rule
 
     func = kernel_of(SHAPES[shape](), shape)
+    constants = list(range(1, len(func.params) - 1)) if packed else []  # all but x and the output
     target = tvm_target(target_name)
     with target:
-        sch = get_rule("x86.dense").rule.apply(func, target, False)
+        sch = get_rule("x86.dense").rule.apply(with_constant_params(func, constants), target, False)
     assert sch is not None, f"x86.dense does not take the {shape} kernel"
+    packings = packed_params(func, sch)
+    if packed and shape == "wide_b":
+        assert [p.param for p in packings] == [1] and len(sch.mod["main"].params[1].ty.shape) == 3
+    if not packed or shape in ("batch_matmul", "odd_sizes"):  # activations / a single panel
+        assert packings == []
     rng = np.random.default_rng(0)
     args = [np.asarray(rng.standard_normal([int(d) for d in p.ty.shape]), dtype=str(p.ty.dtype))
             for p in func.params]
     expected = _run(func, target, [a.copy() for a in args])
+    for p in packings:
+        args[p.param] = _transform(args[p.param], p.index_map)
     actual = _run(sch.mod["main"], target, [a.copy() for a in args])
     np.testing.assert_allclose(actual, expected, rtol=1e-5, atol=1e-4)
 
