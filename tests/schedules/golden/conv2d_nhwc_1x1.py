@@ -29,41 +29,40 @@ def main(lv: T.Buffer((T.int64(1), T.int64(8), T.int64(8), T.int64(16)), "float3
 def main(lv: T.Buffer((T.int64(1), T.int64(8), T.int64(8), T.int64(16)), "float32"), B: T.Buffer((T.int64(1), T.int64(1), T.int64(16), T.int64(24)), "float32"), conv2d_nhwc: T.Buffer((T.int64(1), T.int64(8), T.int64(8), T.int64(24)), "float32")):
     T.func_attr({"op_pattern": 4, "tirx.noalias": True})
     # with T.sblock("root"):
-    conv2d_nhwc_global = T.sblock_alloc_buffer((T.int64(1), T.int64(64), T.int64(24)))
-    for ax0_ax1_0_ax2_0_fused, ax2_1, ax1_1 in T.grid(T.int64(4), T.int64(1), T.int64(4)):
-        for ax1_2_init in T.unroll(T.int64(4)):
-            for ax2_2_0_init in T.unroll(T.int64(3)):
-                for ax2_2_1_init in T.vectorized(T.int64(8)):
+    conv2d_nhwc_global = T.sblock_alloc_buffer((T.int64(1), T.int64(8), T.int64(8), T.int64(24)))
+    for nn_yy_0_xx_0_fused in T.parallel(T.int64(16)):
+        for ff_0 in range(T.int64(1)):
+            for yy_1_init_xx_1_init_ff_1_init_ff_2_init_fused_0 in range(T.int64(4)):
+                for yy_1_init_xx_1_init_ff_1_init_ff_2_init_fused_1 in T.vectorized(T.int64(24)):
                     with T.sblock("conv2d_nhwc_init"):
-                        v0 = T.axis.spatial(T.int64(1), T.int64(0))
-                        v1 = T.axis.spatial(T.int64(64), ax0_ax1_0_ax2_0_fused * T.int64(16) + ax1_1 * T.int64(4) + ax1_2_init)
-                        v2 = T.axis.spatial(T.int64(24), ax2_1 * T.int64(24) + ax2_2_0_init * T.int64(8) + ax2_2_1_init)
-                        v3 = T.axis.spatial(T.int64(1), T.int64(0))
-                        v4 = T.axis.spatial(T.int64(1), T.int64(0))
+                        v_nn = T.axis.spatial(T.int64(1), T.int64(0))
+                        v_yy = T.axis.spatial(T.int64(8), nn_yy_0_xx_0_fused // T.int64(2))
+                        v_xx = T.axis.spatial(T.int64(8), nn_yy_0_xx_0_fused % T.int64(2) * T.int64(4) + (yy_1_init_xx_1_init_ff_1_init_ff_2_init_fused_0 * T.int64(24) + yy_1_init_xx_1_init_ff_1_init_ff_2_init_fused_1) // T.int64(24))
+                        v_ff = T.axis.spatial(T.int64(24), ff_0 * T.int64(24) + (yy_1_init_xx_1_init_ff_1_init_ff_2_init_fused_0 * T.int64(24) + yy_1_init_xx_1_init_ff_1_init_ff_2_init_fused_1) % T.int64(24))
                         T.reads()
-                        T.writes(conv2d_nhwc_global[v0, v1, v2])
-                        conv2d_nhwc_global[v0, v1, v2] = T.float32(0.0)
-        for ax3_ax4_ax5_fused_0 in range(T.int64(4)):
-            for ax3_ax4_ax5_fused_1 in T.unroll(T.int64(4)):
-                for ax1_2 in T.unroll(T.int64(4)):
-                    for ax2_2_0 in T.unroll(T.int64(3)):
-                        for ax2_2_1 in T.vectorized(T.int64(8)):
-                            with T.sblock("conv2d_nhwc_update"):
-                                v0 = T.axis.spatial(T.int64(1), T.int64(0))
-                                v1 = T.axis.spatial(T.int64(64), ax0_ax1_0_ax2_0_fused * T.int64(16) + ax1_1 * T.int64(4) + ax1_2)
-                                v2 = T.axis.spatial(T.int64(24), ax2_1 * T.int64(24) + ax2_2_0 * T.int64(8) + ax2_2_1)
-                                v3 = T.axis.spatial(T.int64(1), T.int64(0))
-                                v4 = T.axis.spatial(T.int64(1), T.int64(0))
-                                v5 = T.axis.reduce(T.int64(16), ax3_ax4_ax5_fused_0 * T.int64(4) + ax3_ax4_ax5_fused_1)
-                                T.reads(conv2d_nhwc_global[v0, v1, v2], lv[v0, v1 // T.int64(8), v1 % T.int64(8), v5], B[v3, v4, v5, v2])
-                                T.writes(conv2d_nhwc_global[v0, v1, v2])
-                                conv2d_nhwc_global[v0, v1, v2] = conv2d_nhwc_global[v0, v1, v2] + lv[v0, v1 // T.int64(8), v1 % T.int64(8), v5] * B[v3, v4, v5, v2]
-        for ax0, ax1_0 in T.grid(T.int64(4), T.int64(3)):
-            for ax1_1_1 in T.vectorized(T.int64(8)):
-                with T.sblock("conv2d_nhwc_global"):
-                    v0 = T.axis.spatial(T.int64(1), T.int64(0))
-                    v1 = T.axis.spatial(T.int64(64), ax0_ax1_0_ax2_0_fused * T.int64(16) + ax1_1 * T.int64(4) + ax0)
-                    v2 = T.axis.spatial(T.int64(24), ax1_0 * T.int64(8) + ax1_1_1)
-                    T.reads(conv2d_nhwc_global[v0, v1, v2])
-                    T.writes(conv2d_nhwc[v0, v1 // T.int64(8), v1 % T.int64(8), v2])
-                    conv2d_nhwc[v0, v1 // T.int64(8), v1 % T.int64(8), v2] = conv2d_nhwc_global[v0, v1, v2]
+                        T.writes(conv2d_nhwc_global[v_nn, v_yy, v_xx, v_ff])
+                        conv2d_nhwc_global[v_nn, v_yy, v_xx, v_ff] = T.float32(0.0)
+            for ry, rx, rc in T.grid(T.int64(1), T.int64(1), T.int64(16)):
+                for yy_1 in T.unroll(T.int64(1)):
+                    for xx_1 in T.unroll(T.int64(4)):
+                        for ff_1 in T.unroll(T.int64(3)):
+                            for ff_2 in T.vectorized(T.int64(8)):
+                                with T.sblock("conv2d_nhwc_update"):
+                                    v_nn = T.axis.spatial(T.int64(1), T.int64(0))
+                                    v_yy = T.axis.spatial(T.int64(8), nn_yy_0_xx_0_fused // T.int64(2) + yy_1)
+                                    v_xx = T.axis.spatial(T.int64(8), nn_yy_0_xx_0_fused % T.int64(2) * T.int64(4) + xx_1)
+                                    v_ff = T.axis.spatial(T.int64(24), ff_0 * T.int64(24) + ff_1 * T.int64(8) + ff_2)
+                                    v_ry, v_rx, v_rc = T.axis.remap("RRR", [ry, rx, rc])
+                                    T.reads(conv2d_nhwc_global[v_nn, v_yy, v_xx, v_ff], lv[v_nn, v_yy + v_ry, v_xx + v_rx, v_rc], B[v_ry, v_rx, v_rc, v_ff])
+                                    T.writes(conv2d_nhwc_global[v_nn, v_yy, v_xx, v_ff])
+                                    conv2d_nhwc_global[v_nn, v_yy, v_xx, v_ff] = conv2d_nhwc_global[v_nn, v_yy, v_xx, v_ff] + lv[v_nn, v_yy + v_ry, v_xx + v_rx, v_rc] * B[v_ry, v_rx, v_rc, v_ff]
+            for ax0 in T.unroll(T.int64(4)):
+                for ax1 in T.vectorized(T.int64(24)):
+                    with T.sblock("conv2d_nhwc_global"):
+                        v0 = T.axis.spatial(T.int64(1), T.int64(0))
+                        v1 = T.axis.spatial(T.int64(8), nn_yy_0_xx_0_fused // T.int64(2))
+                        v2 = T.axis.spatial(T.int64(8), nn_yy_0_xx_0_fused % T.int64(2) * T.int64(4) + ax0)
+                        v3 = T.axis.spatial(T.int64(24), ax1)
+                        T.reads(conv2d_nhwc_global[v0, v1, v2, v3])
+                        T.writes(conv2d_nhwc[v0, v1, v2, v3])
+                        conv2d_nhwc[v0, v1, v2, v3] = conv2d_nhwc_global[v0, v1, v2, v3]
