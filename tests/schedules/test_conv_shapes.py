@@ -31,6 +31,9 @@ CONVS: dict[str, tuple[int, int, int, int, int, int, int, list[int]]] = {
     "conv1x1_w14_c240": (240, 80, 1, 14, 14, 1, 1, [0, 0, 0, 0]),
     "conv1x1_w28_c40": (40, 240, 1, 28, 28, 1, 1, [0, 0, 0, 0]),
     "conv1x1_w56_c32": (32, 16, 1, 56, 56, 1, 1, [0, 0, 0, 0]),
+    # 1x1 layers with more than 256 KiB of weights: the NHWC rule's GEMM path
+    "conv1x1_gemm_w14": (256, 320, 1, 14, 14, 1, 1, [0, 0, 0, 0]),
+    "conv1x1_gemm_w7": (512, 160, 1, 7, 7, 1, 1, [0, 0, 0, 0]),
     "conv3x3_s2_pad0011": (8, 16, 1, 15, 15, 3, 2, [0, 0, 1, 1]),
     "conv3x3_s2_odd_stem": (3, 16, 1, 14, 14, 3, 2, [0, 0, 1, 1]),
     "conv3x3_s2_odd_w": (4, 8, 1, 12, 13, 3, 2, [1, 1, 1, 1]),
