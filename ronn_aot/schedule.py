@@ -2,7 +2,8 @@
 rules in `schedules/`.
 
 A kernel with a record in the target's MetaSchedule database (`ronn-aot tune`, schedules/<target>/)
-gets its best tuned schedule. Otherwise the target's rules are tried first-match; the first that returns
+gets its best tuned schedule, if that record measured faster than the kernel's rule schedule when it
+was tuned (baselines.py). Otherwise the target's rules are tried first-match; the first that returns
 a schedule replaces the kernel with the scheduled function. A rule that fails on a kernel is
 recorded and skipped (the next rule, at worst the fallback, takes it): a missed optimization must
 never become a failed compile.
@@ -94,14 +95,18 @@ def schedule(mod: Any, kernels: list[str], target: Target, tvm_target: Any,
     """Schedule the PrimFuncs named in `kernels`; returns the updated module and what ran where.
     `constant`: per kernel, the parameters that are weights at every call (prepack.py); rules may
     repack those, and `report.packed` says which they did."""
-    from .tune import apply_records, open_database
+    from .baselines import load_baselines, record_beats_rule
+    from .tune import apply_records, database_dir, open_database
 
     report = ScheduleReport()
     database = open_database(target)
+    baselines = load_baselines(database_dir(target)) if database is not None else {}
     host_target = tvm_target if target.cuda is None else tvm_target.host
     for name in kernels:
         gv = mod.get_global_var(name)
         tuned = apply_records(mod[gv], tvm_target, database) if database is not None else None
+        if tuned is not None and not record_beats_rule(mod[gv], tvm_target, database, baselines):
+            tuned = None  # the rule measured faster than the best record when it was tuned
         on_device = None if target.cuda is None else _device_kernel(mod[gv], tvm_target, report, name)
         if target.cuda is not None:
             report.device_of[name] = "cuda" if on_device is not None else HOST

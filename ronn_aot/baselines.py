@@ -1,0 +1,105 @@
+"""Rule baselines: a tuning record is applied only where it beat the rule-based schedule.
+
+MetaSchedule's best record for a kernel is the best of *its* search; the hand-written rules in
+`schedules/` (register tiles, weights pre-packed at compile time) are often faster still, and a
+shipped database must never make a compile slower than no database. So `ronn-aot tune` also
+measures each tuned kernel's rule schedule, with the same builder and runner as the trials (the
+weights packed the way the compile packs them), and stores the time beside the records in
+`schedules/<target>/rule_baselines.json`. `compile` applies a record only when its measured time
+is below the rule's; `--report` then says `tuned`, otherwise the rule's name.
+"""
+
+from __future__ import annotations
+
+import json
+from pathlib import Path
+from typing import Any
+
+BASELINES_FILE = "rule_baselines.json"
+
+
+def workload_key(func: Any) -> str:
+    import tvm_ffi
+
+    from .tune import workload_of
+
+    return str(tvm_ffi.structural_hash(workload_of(func)))
+
+
+def baselines_path(database_dir: Path) -> Path:
+    return database_dir / BASELINES_FILE
+
+
+def load_baselines(database_dir: Path) -> dict[str, float]:
+    """Workload key -> seconds of the rule schedule, as measured when the kernel was tuned."""
+    path = baselines_path(database_dir)
+    if not path.is_file():
+        return {}
+    return {k: float(v["seconds"]) for k, v in json.loads(path.read_text()).items()}
+
+
+def save_baselines(database_dir: Path, measured: dict[str, tuple[str, float]]) -> None:
+    """Merge `measured` (workload key -> (kernel name, seconds)) into the file."""
+    path = baselines_path(database_dir)
+    data = json.loads(path.read_text()) if path.is_file() else {}
+    for key, (name, seconds) in measured.items():
+        data[key] = {"kernel": name, "seconds": seconds}
+    path.parent.mkdir(parents=True, exist_ok=True)
+    path.write_text(json.dumps(data, indent=1, sort_keys=True) + "\n")
+
+
+def record_seconds(func: Any, tvm_target: Any, database: Any) -> float | None:
+    """Mean measured time of the best record for `func`, or None when it has none."""
+    from .tune import workload_of
+
+    rec = database.query_tuning_record(workload_of(func), tvm_target, "main")
+    if rec is None or not rec.run_secs:
+        return None
+    secs = [float(s) for s in rec.run_secs]
+    return sum(secs) / len(secs)
+
+
+def record_beats_rule(func: Any, tvm_target: Any, database: Any, baselines: dict[str, float]) -> bool:
+    """Whether the best record of `func` was measured faster than its rule schedule (True when no
+    baseline was measured: databases made before baselines existed keep working)."""
+    base = baselines.get(workload_key(func))
+    if base is None:
+        return True
+    secs = record_seconds(func, tvm_target, database)
+    return secs is not None and secs < base
+
+
+def measure_rules(funcs: list[tuple[Any, list[int]]], arch: str, tvm_target: Any, number: int = 10,
+                  repeat: int = 3) -> list[float | None]:
+    """Seconds per call of each (func, constant parameters) scheduled by its first matching rule
+    (weights packed as the compile packs them), measured like MetaSchedule trials, all in one
+    builder and one runner session (each worker pool imports TVM once: ~25 s); None where a
+    kernel cannot be scheduled, built or run."""
+    from tvm.s_tir.meta_schedule.arg_info import ArgInfo
+    from tvm.s_tir.meta_schedule.builder import BuilderInput, LocalBuilder
+    from tvm.s_tir.meta_schedule.runner import EvaluatorConfig, LocalRunner, RunnerInput
+
+    from .prepack import with_constant_params
+    from .schedule import _first_rule
+    from .tune import workload_of
+
+    mods: list[Any] = []
+    for func, constant in funcs:
+        found = _first_rule(with_constant_params(func, constant), arch, tvm_target, None, "baseline")
+        mods.append(None if found is None else workload_of(found[0]))
+    todo = [i for i, m in enumerate(mods) if m is not None]
+    out: list[float | None] = [None] * len(funcs)
+    if not todo:
+        return out
+    builds = LocalBuilder(max_workers=2, timeout_sec=300).build([BuilderInput(mods[i], tvm_target) for i in todo])
+    ok = [(i, b) for i, b in zip(todo, builds) if not b.error_msg]
+    runner = LocalRunner(timeout_sec=120, evaluator_config=EvaluatorConfig(number=number, repeat=repeat,
+                                                                           min_repeat_ms=50))
+    futures = runner.run([RunnerInput(b.artifact_path, "cpu", ArgInfo.from_prim_func(mods[i]["main"]))
+                          for i, b in ok])
+    for (i, _), fut in zip(ok, futures):
+        result = fut.result()
+        if not result.error_msg and result.run_secs:
+            secs = [float(x) for x in result.run_secs]
+            out[i] = sum(secs) / len(secs)
+    return out
