@@ -85,8 +85,8 @@ def _trials_per_workload(database: Any) -> dict[int, int]:
 
 
 def _space_generator(func: Any) -> Any:
-    """MetaSchedule's generic design space, or the kernel's own where it has one: the bit-serial
-    kernels are tuned around their rule's schedule (the generic space cannot tile them)."""
+    """MetaSchedule's generic design space, or the kernel's own where it has one: the BitNet pack
+    and bit-serial kernels are tuned around their rules' schedules (see `bitnet.schedule`)."""
     from tvm.s_tir import meta_schedule as ms
 
     from .bitnet.schedule import design_space, has_design_space
@@ -131,10 +131,13 @@ def tune(model: Any, options: CompileOptions, trials: int, work_dir: Path | None
         if step.kind == 0:
             calls[step.kernel] = calls.get(step.kernel, 0) + 1
 
+    from .prepack import constant_params
+
+    constant = constant_params(built.plan, built.kernels)
     database = open_database(target, create=True)
     per_task = max(trials // max(len(built.kernels), 1), 8)
     done = _trials_per_workload(database)
-    tasks, weights = [], []
+    tasks, weights, names = [], [], []
     untunable: list[str] = []
     skipped = 0
     for k, name in enumerate(built.kernels):
@@ -153,6 +156,7 @@ def tune(model: Any, options: CompileOptions, trials: int, work_dir: Path | None
             continue
         tasks.append(ctx)
         weights.append(float(calls.get(k, 1)))
+        names.append(name)
     start = time.perf_counter()
     budget = per_task * len(tasks)
     if tasks:
@@ -167,5 +171,18 @@ def tune(model: Any, options: CompileOptions, trials: int, work_dir: Path | None
                           num_trials_per_iter=min(64, per_task), database=database,
                           cost_model="xgb", measure_callbacks=callbacks)
         sys.stderr.write("\n")
+        _record_baselines(lowered, names, constant, target, tvm_target)
     return TuneSummary(len(built.kernels), len(tasks), skipped, budget, time.perf_counter() - start,
                        database_dir(target), untunable)
+
+
+def _record_baselines(lowered: Any, names: list[str], constant: dict[str, list[int]], target: Target,
+                      tvm_target: Any) -> None:
+    """Measure the rule schedule of every kernel just tuned and store it beside the records
+    (baselines.py): compile applies a record only where it beat its rule."""
+    from .baselines import measure_rules, save_baselines, workload_key
+
+    funcs = [lowered[lowered.get_global_var(n)] for n in names]
+    seconds = measure_rules([(f, constant.get(n, [])) for f, n in zip(funcs, names)], target.arch, tvm_target)
+    save_baselines(database_dir(target), {workload_key(f): (n, s) for f, n, s in zip(funcs, names, seconds)
+                                          if s is not None})

@@ -5,10 +5,12 @@ output channels by 512 bits, so one vector op handles one word of `lanes` channe
 the vector popcount to VPOPCNTQ/VPOPCNTD (AVX-512 VPOPCNTDQ), to a PSHUFB nibble table (AVX2),
 or to CNT + pairwise adds (NEON).
 
-The bit-serial kernel's schedule is written once, over its choices (tile sizes, loop order,
-unrolling). The rule takes fixed choices; `design_space` takes sampled ones, so MetaSchedule
-tunes around the rule's schedule (its generic space cannot tile the packed bit-planes: its
-ReverseComputeAt fails on the `W[0:2, n // lanes, w, n % lanes]` reads).
+Each schedule is written once, over its choices (tile sizes, loop order, vector width,
+unrolling). The rules take fixed choices; `design_space` takes sampled ones, so MetaSchedule
+tunes around the rules' schedules. Its generic space does not fit these kernels: on the bit-serial
+kernel its ReverseComputeAt fails on the `W[0:2, n // lanes, w, n % lanes]` reads; on the pack
+kernel it cost minutes per handful of trials here, and its rfactor / parallel reductions may
+reorder the float sums of the statistics, which must keep the reference's order to stay bit-exact.
 """
 
 from __future__ import annotations
@@ -26,8 +28,11 @@ _MIN_PARALLEL_WORK = 1 << 15
 PLANES_OUTER, WORDS_OUTER = "planes", "words"
 LOOP_ORDERS = (PLANES_OUTER, WORDS_OUTER)
 
-# Sampled choices: rows and lane groups per tile (register blocking), unroll limits.
+# Sampled choices: rows and lane groups per tile (register blocking), codes per vector when
+# packing (all divide the padded reduction, a multiple of 32), unroll limits.
 _MAX_TILE = 4
+_CODE_VECTORS = [8, 16, 32]
+_RULE_CODE_VECTOR = 16
 _UNROLL_STEPS = [0, 16, 64, 512]
 
 
@@ -36,6 +41,10 @@ class Choices(Protocol):
 
     def tile(self, sch: Any, loop: Any) -> list[Any]:
         """Factors [outer, inner] splitting `loop` into tiles."""
+        ...
+
+    def vector(self, sch: Any, candidates: list[int], rule: int) -> Any:
+        """A vector width out of `candidates` (`rule` is the rule's)."""
         ...
 
     def unroll(self, sch: Any) -> None:
@@ -49,6 +58,9 @@ class RuleChoices:
     def tile(self, sch: Any, loop: Any) -> list[Any]:
         return [None, 1]
 
+    def vector(self, sch: Any, candidates: list[int], rule: int) -> Any:
+        return rule
+
     def unroll(self, sch: Any) -> None:
         return None
 
@@ -58,6 +70,9 @@ class SampledChoices:
 
     def tile(self, sch: Any, loop: Any) -> list[Any]:
         return list(sch.sample_perfect_tile(loop, n=2, max_innermost_factor=_MAX_TILE))
+
+    def vector(self, sch: Any, candidates: list[int], rule: int) -> Any:
+        return sch.sample_categorical(candidates, [1.0 / len(candidates)] * len(candidates))
 
     def unroll(self, sch: Any) -> None:
         # The root annotation is MetaSchedule's own: its RewriteParallelVectorizeUnroll postproc
@@ -122,17 +137,21 @@ def schedule_bitserial(sch: Any, spec: LayerSpec, choices: Choices | None = None
     return sch
 
 
-def schedule_pack(func: Any, spec: LayerSpec) -> Any:  # -> tvm.s_tir.Schedule
-    """Schedule `kernels.pack_kernel`: codes of one row at a time (kept local), rows in parallel."""
-    from tvm import s_tir
-
-    sch = s_tir.Schedule(func)
-    sch.work_on("main")
+def schedule_pack(sch: Any, spec: LayerSpec, choices: Choices | None = None) -> Any:  # -> tvm.s_tir.Schedule
+    """Schedule `kernels.pack_kernel` in `sch`: codes of one row at a time (kept local) in vectors
+    of `choices.vector` codes, rows in parallel. The statistics keep their serial order."""
+    choices = choices or RuleChoices()
     planes, code = sch.get_sblock("planes"), sch.get_sblock("code")
     m = sch.get_loops(planes)[0]
     sch.compute_at(code, m)
-    _vectorize_inner(sch, code, 16)
+    # One loop over the padded row remains (the unit row loop vanishes); its extent is a multiple
+    # of the word size, so every candidate width divides it.
+    width = choices.vector(sch, _CODE_VECTORS, _RULE_CODE_VECTOR)
+    _, inner = sch.split(sch.get_loops(code)[-1], factors=[None, width])
+    sch.vectorize(inner)
     _parallel_outer(sch, [m], spec.m, spec.m * spec.k * spec.act_bits // 8)
+    # No unrolling choice: with a 512-step unroll the statistics' reductions took minutes to
+    # compile (64x256 layer), which stalls tuning.
     return sch
 
 
@@ -153,26 +172,27 @@ def schedule_kernel(func: Any) -> Any:
     if found is None:
         return None
     kind, spec = found
-    if kind == "pack":
-        return schedule_pack(func, spec)
     sch = s_tir.Schedule(func)
     sch.work_on("main")
-    return schedule_bitserial(sch, spec)
+    return schedule_pack(sch, spec) if kind == "pack" else schedule_bitserial(sch, spec)
 
 
 def has_design_space(func: Any) -> bool:
     """Whether `func` is tuned in `design_space` rather than in MetaSchedule's generic space."""
-    found = _kernel_spec(func)
-    return found is not None and found[0] == "bitserial"
+    return _kernel_spec(func) is not None
 
 
 def design_space(sch: Any) -> list[Any]:
-    """MetaSchedule design space of a bit-serial kernel (a `ScheduleFn` body): the rule's schedule
-    with its tile sizes and unrolling sampled, once per loop order."""
+    """MetaSchedule design space of a pack or bit-serial kernel (a `ScheduleFn` body): the rule's
+    schedule with its choices sampled; for the bit-serial kernel once per loop order."""
     found = _kernel_spec(sch.mod["main"])
-    if found is None or found[0] != "bitserial":
-        raise ValueError("design_space schedules only bit-serial kernels (kernels.bitserial_kernel)")
-    spec = found[1]
+    if found is None:
+        raise ValueError(f"design_space schedules only the kernels of ronn_aot.bitnet.kernels "
+                         f"(PrimFuncs with a {SPEC_ATTR!r} attribute)")
+    kind, spec = found
+    sch.work_on("main")
+    if kind == "pack":
+        return [schedule_pack(sch, spec, SampledChoices())]
     spaces = []
     for order in LOOP_ORDERS:
         space = sch.copy()

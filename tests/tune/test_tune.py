@@ -2,7 +2,9 @@
 
 from __future__ import annotations
 
+import json
 from pathlib import Path
+from typing import Any
 
 import numpy as np
 import pytest
@@ -24,7 +26,19 @@ def test_tune_then_compile_applies_records(tmp_path: Path, monkeypatch: pytest.M
     # Resuming does not tune again what already has its trials.
     assert tune_mod.tune(model, ronn_aot.CompileOptions(), trials=8).skipped == 1
 
-    art = ronn_aot.compile(model, ronn_aot.CompileOptions().with_output(tmp_path / "m.so"))
+    # The tune measured the rule schedule of the kernel beside the records ...
+    db_dir = tmp_path / "schedules" / "x86_64-avx2"
+    baselines = json.loads((db_dir / "rule_baselines.json").read_text())
+    assert len(baselines) == 1 and 0 < next(iter(baselines.values()))["seconds"] < 1
+
+    # ... and compile applies the record only where it measured faster than the rule.
+    def compile_with_baseline(seconds: float) -> Any:
+        key = next(iter(baselines))
+        (db_dir / "rule_baselines.json").write_text(json.dumps({key: {"kernel": "k", "seconds": seconds}}))
+        return ronn_aot.compile(model, ronn_aot.CompileOptions().with_output(tmp_path / "m.so"))
+
+    assert list(compile_with_baseline(1e-12).schedule_report.rule_of.values()) == ["x86.dense"]
+    art = compile_with_baseline(1e3)
     assert list(art.schedule_report.rule_of.values()) == ["tuned"]
     np.testing.assert_allclose(run_artifact(art.path, {"x": x})[0], onnxruntime_outputs(model, {"x": x})[0],
                                rtol=1e-4, atol=1e-4)

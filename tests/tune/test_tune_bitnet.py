@@ -1,8 +1,10 @@
-"""The bit-serial kernels are tunable: their design space (the rule's schedule with sampled tiles,
-loop order and unrolling) is bit-exact at every point, and `ronn-aot tune --bitnet` records a
+"""The BitNet kernels are tunable: their design spaces (the rules' schedules with sampled tiles,
+loop order, vector width and unrolling) are bit-exact at every point, and `ronn-aot tune --bitnet` records a
 schedule that `compile` then applies."""
 
 from __future__ import annotations
+
+import json
 
 from pathlib import Path
 from typing import Any
@@ -17,7 +19,7 @@ from graphs import make_model
 from helpers import run_artifact
 from ronn_aot.bitnet import quantize as Q
 from ronn_aot.bitnet import reference as R
-from ronn_aot.bitnet.kernels import SPEC_ATTR, LayerSpec, bitserial_kernel
+from ronn_aot.bitnet.kernels import SPEC_ATTR, LayerSpec, bitserial_kernel, pack_kernel
 from ronn_aot.bitnet.schedule import design_space
 from ronn_aot.targets import get_target
 
@@ -31,7 +33,7 @@ def _random_points(func: Any, count: int) -> list[Any]:
     mod = tune_mod.workload_of(func)
     target = get_target("host").tvm_target(2)
     ctx = ms.TuneContext(mod=mod, target=target, space_generator=ms.space_generator.ScheduleFn(design_space),
-                         task_name="bitserial").clone()
+                         task_name="bitnet").clone()
     spaces = ctx.space_generator.generate_design_space(mod)
     points = []
     for i in range(count):
@@ -44,10 +46,18 @@ def _random_points(func: Any, count: int) -> list[Any]:
     return points
 
 
-@pytest.mark.parametrize("weights,bits", [("ternary", 8), ("binary", 8), ("binary", 1)])
-def test_design_space_points_are_bit_exact(weights: str, bits: int) -> None:
+def _run(func: Any, args: list[np.ndarray], outs: list[tuple[tuple[int, ...], str]]) -> list[np.ndarray]:
     import tvm
 
+    lib = tvm.compile(tvm.IRModule({"main": func}), target=get_target("host").tvm_target())
+    dev = tvm.cpu()
+    out = [tvm.runtime.tensor(np.zeros(s, d), dev) for s, d in outs]
+    lib["main"](*[tvm.runtime.tensor(a, dev) for a in args], *out)
+    return [o.numpy() for o in out]
+
+
+@pytest.mark.parametrize("weights,bits", [("ternary", 8), ("binary", 8), ("binary", 1)])
+def test_design_space_points_are_bit_exact(weights: str, bits: int) -> None:
     rng = np.random.default_rng(bits)
     m, k, n = 4, 100, 40
     x = rng.standard_normal((m, k)).astype(np.float32)
@@ -55,17 +65,17 @@ def test_design_space_points_are_bit_exact(weights: str, bits: int) -> None:
     spec = LayerSpec(m, k, n, weights, bits, packed.word_bits)
     stats = R.activation_stats(x, bits)
     codes = R.quantize_activations(x, bits, stats)
-    args = [R.pack_activations(codes, bits, spec.word_bits), stats.vector(bits)]
-    args += [codes.sum(axis=1).astype(np.int32)] if spec.needs_rowsum else []
-    args += [packed.planes, packed.scale] + ([packed.wsum] if spec.xnor else [])
-    expected = R.dense(x, packed, bits)
+    acts = [R.pack_activations(codes, bits, spec.word_bits), stats.vector(bits)]
+    acts += [codes.sum(axis=1).astype(np.int32)] if spec.needs_rowsum else []
 
-    dev = tvm.cpu()
-    for func in _random_points(bitserial_kernel(spec), 4):
-        lib = tvm.compile(tvm.IRModule({"main": func}), target=get_target("host").tvm_target())
-        y = tvm.runtime.tensor(np.zeros(spec.out_shape, np.float32), dev)
-        lib["main"](*[tvm.runtime.tensor(a, dev) for a in args], y)
-        np.testing.assert_array_equal(y.numpy(), expected)
+    outs = [(a.shape, str(a.dtype)) for a in acts]
+    for func in _random_points(pack_kernel(spec), 1):
+        for got, want in zip(_run(func, [x], outs), acts):
+            np.testing.assert_array_equal(got, want)
+    weights_args = [packed.planes, packed.scale] + ([packed.wsum] if spec.xnor else [])
+    for func in _random_points(bitserial_kernel(spec), 2):  # one per loop order
+        y = _run(func, acts + weights_args, [(spec.out_shape, "float32")])[0]
+        np.testing.assert_array_equal(y, R.dense(x, packed, bits))
 
 
 def test_tune_bitserial_then_compile_applies_record(tmp_path: Path, monkeypatch: pytest.MonkeyPatch) -> None:
@@ -84,6 +94,12 @@ def test_tune_bitserial_then_compile_applies_record(tmp_path: Path, monkeypatch:
              if r.run_secs is not None and SPEC_ATTR in r.workload.mod["main"].attrs.keys()]
     assert any(kind.startswith("bitserial:") for kind in tuned)
 
+    # tune also measured the kernels' rule schedules; a record applies only if it beat its rule,
+    # which 8 trials need not do: make the rules "slow" so that the records are what is checked.
+    baselines = tmp_path / "schedules" / get_target("host").name / "rule_baselines.json"
+    measured = json.loads(baselines.read_text())
+    assert measured and all(0 < v["seconds"] < 1 for v in measured.values())
+    baselines.write_text(json.dumps({k: {**v, "seconds": 1e3} for k, v in measured.items()}))
     art = ronn_aot.compile(model, options.with_output(tmp_path / "m.so"))
     assert set(art.schedule_report.rule_of.values()) == {"tuned"}
     y = run_artifact(art.path, {"x": x}, threads=2)[0]
