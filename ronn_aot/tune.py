@@ -160,6 +160,9 @@ def tune(model: Any, options: CompileOptions, trials: int, work_dir: Path | None
     start = time.perf_counter()
     budget = per_task * len(tasks)
     if tasks:
+        # Before the search, so that an interrupted run never leaves records without the rule
+        # times that decide whether compile may use them.
+        _record_baselines(lowered, names, constant, target, tvm_target)
         with tempfile.TemporaryDirectory(prefix="ronn-tune-") as tmp:
             callbacks = ms.MeasureCallback.create("default") + [_progress_callback(budget, start)]
             # Generous timeouts: each builder/runner worker imports TVM first, which takes tens of
@@ -171,7 +174,6 @@ def tune(model: Any, options: CompileOptions, trials: int, work_dir: Path | None
                           num_trials_per_iter=min(64, per_task), database=database,
                           cost_model="xgb", measure_callbacks=callbacks)
         sys.stderr.write("\n")
-        _record_baselines(lowered, names, constant, target, tvm_target)
     return TuneSummary(len(built.kernels), len(tasks), skipped, budget, time.perf_counter() - start,
                        database_dir(target), untunable)
 
