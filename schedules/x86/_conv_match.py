@@ -44,14 +44,23 @@ def _is_var(expr: Any, var: Any) -> bool:
 
 
 def _equals(analyzer: Any, expr: Any, value: Any) -> bool:
-    import tvm
-
     return bool(analyzer.can_prove_equal(expr, value))
 
 
-def match_conv(sch: Any, func: Any) -> ConvMatch | None:
-    import tvm
+@dataclass
+class ConvBlock:
+    """What both layouts' matchers need first: the kernel's one SSSSRRR reduction block, between
+    padding blocks and elementwise blocks, with constant extents and two 4-D loads."""
 
+    blocks: list[Any]  # the top-level blocks (BlockRVs)
+    index: int  # position of the reduction block among them
+    block: Any  # the reduction block itself (tvm SBlock)
+    ext: list[int]  # its iterator extents
+    out: Any  # the buffer it writes
+    loads: list[Any]  # its two loads of other buffers (data and weight, in body order)
+
+
+def conv_block(sch: Any) -> ConvBlock | None:
     blocks = top_blocks(sch)
     kinds = [block_iter_kinds(sch, b) for b in blocks]
     reductions = [i for i, k in enumerate(kinds) if "R" in k]
@@ -61,7 +70,6 @@ def match_conv(sch: Any, func: Any) -> ConvMatch | None:
     if any(set(k) != {"S"} for i, k in enumerate(kinds) if i != ci):
         return None
     block = sch.get(blocks[ci])
-    n, f, y, x, c, ky, kx = (iv.var for iv in block.iter_vars)
     ext = [const_int(iv.dom.extent) for iv in block.iter_vars]
     if any(e is None for e in ext) or len(block.writes) != 1:
         return None
@@ -69,6 +77,17 @@ def match_conv(sch: Any, func: Any) -> ConvMatch | None:
     loads = [ld for ld in buffer_loads(block.body) if not ld.source.same_as(out)]
     if len(loads) != 2 or any(len(ld.indices) != 4 for ld in loads):
         return None
+    return ConvBlock(blocks, ci, block, [int(e) for e in ext], out, loads)  # type: ignore[arg-type]
+
+
+def match_conv(sch: Any, func: Any) -> ConvMatch | None:
+    import tvm
+
+    cb = conv_block(sch)
+    if cb is None:
+        return None
+    blocks, ci, block, ext, out, loads = cb.blocks, cb.index, cb.block, cb.ext, cb.out, cb.loads
+    n, f, y, x, c, ky, kx = (iv.var for iv in block.iter_vars)
     weight = [ld for ld in loads if all(_is_var(i, v) for i, v in zip(ld.indices, (f, c, ky, kx)))]
     if len(weight) != 1:
         return None

@@ -30,9 +30,9 @@ from dataclasses import dataclass, field
 from typing import Any
 
 from .. import register_rule
-from ..base import (block_iter_kinds, const_int, inline_injective_chain, largest_divisor,
-                    num_cores, pack_constant, top_blocks, vector_lanes, vector_registers)
-from ._conv_match import buffer_loads, is_copy
+from ..base import (const_int, inline_injective_chain, largest_divisor,
+                    num_cores, pack_constant, vector_lanes, vector_registers)
+from ._conv_match import conv_block, is_copy
 from .conv2d_nchw import vectorize_tile
 from .dense import tile_matmul
 
@@ -56,25 +56,11 @@ class NHWCMatch:
 
 def match_conv_nhwc(sch: Any) -> NHWCMatch | None:
     """The NHWC/HWIO convolution of this kernel, or None when it is not one."""
-    blocks = top_blocks(sch)
-    kinds = [block_iter_kinds(sch, b) for b in blocks]
-    reductions = [i for i, k in enumerate(kinds) if "R" in k]
-    if len(reductions) != 1 or kinds[reductions[0]] != "SSSSRRR":
+    cb = conv_block(sch)
+    if cb is None or len(cb.out.shape) != 4:
         return None
-    ci = reductions[0]
-    if any(set(k) != {"S"} for i, k in enumerate(kinds) if i != ci):
-        return None
-    block = sch.get(blocks[ci])
+    blocks, ci, block, ext, out, loads = cb.blocks, cb.index, cb.block, cb.ext, cb.out, cb.loads
     n, y, x, f, ry, rx, rc = (iv.var for iv in block.iter_vars)
-    ext = [const_int(iv.dom.extent) for iv in block.iter_vars]
-    if any(e is None for e in ext) or len(block.writes) != 1:
-        return None
-    out = block.writes[0].source
-    if len(out.shape) != 4:
-        return None
-    loads = [ld for ld in buffer_loads(block.body) if not ld.source.same_as(out)]
-    if len(loads) != 2 or any(len(ld.indices) != 4 for ld in loads):
-        return None
     weight = [ld for ld in loads if all(i.same_as(v) for i, v in zip(ld.indices, (ry, rx, rc, f)))]
     if len(weight) != 1:
         return None
