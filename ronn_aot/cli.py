@@ -54,9 +54,14 @@ def _tune(args: argparse.Namespace) -> int:
         opts = opts.with_input_shape(*parse_input_shape(spec))
     if args.bitnet:
         opts = opts.with_bitnet(args.bitnet, args.bitnet_act_bits)
-    s = tune(args.model, opts, args.trials)
+    s = tune(args.model, opts, args.trials, work_dir=Path(args.work_dir) if args.work_dir else None,
+             top=args.top, minutes=args.minutes)
     print(f"tuned {s.tuned_now} of {s.kernels} kernels ({s.skipped} already had records) with "
-          f"{s.trials} trials in {s.seconds:.0f} s; records in {s.database}")
+          f"{s.measured} of {s.trials} planned trials in {s.seconds:.0f} s; records in {s.database}")
+    print(f"  records faster than the rule schedule: {len(s.beat_rule)} of {s.tuned_now} "
+          f"({', '.join(s.beat_rule) or 'none'})")
+    if s.left_on_rules:
+        print(f"  not tuned (below --top or past --minutes), on their rules: {len(s.left_on_rules)} kernels")
     for line in s.untunable:
         print(f"  not tunable, keeps its rule-based schedule: {line}")
     return 0
@@ -165,6 +170,10 @@ def build_parser() -> argparse.ArgumentParser:
     t.add_argument("model")
     t.add_argument("--target", default="host")
     t.add_argument("--trials", type=int, default=64 * 20, help="measurements in total (default 1280)")
+    t.add_argument("--top", type=int, metavar="K",
+                   help="tune only the K kernels with the most rule-schedule time per inference (default: all)")
+    t.add_argument("--minutes", type=float, help="stop searching after this many minutes (resumable)")
+    t.add_argument("--work-dir", help="keep MetaSchedule's logs here (WORK_DIR/logs)")
     t.add_argument("-O", dest="opt_level", type=int, default=DEFAULT_OPT_LEVEL, choices=[0, 1, 2, 3])
     t.add_argument("--input-shape", action="append", metavar="NAME=D0,D1,...")
     t.add_argument("--bitnet", choices=["ternary", "binary"], help="tune the bit-serial kernels of this mode")

@@ -1,8 +1,18 @@
 """`ronn-aot tune`: MetaSchedule (XGBoost cost model) over a model's kernels, recorded in a JSON
 database under schedules/<target>/ that ships with the package and that `compile` applies.
 
-Tuning is resumable: measured records are appended to the database as they come, and a rerun
-skips kernels that already have their share of trials.
+Kernels are tuned one at a time, the most expensive first (rule-schedule time x calls per
+inference, measured before the search), each with its share of the trials; `top` limits the search
+to the kernels that matter and `minutes` bounds its wall-clock time. The rest keep their rules.
+
+Why one at a time, not MetaSchedule's task scheduler over all kernels at once: its gradient
+scheduler first gives every task one search iteration and only then collects any measurement
+(no progress, no record saved, no cost-model update until every kernel has been searched and
+built once: 45-55 s per kernel on 2 cores, half an hour for EfficientNet's 36), and a share of
+fewer trials than one iteration leaves each kernel a single batch drawn by an untrained cost model.
+
+Tuning is resumable: measured records are appended to the database as each batch comes back, and
+a rerun skips kernels that already have their share of trials.
 """
 
 from __future__ import annotations
@@ -17,6 +27,11 @@ from .options import CompileOptions
 from .targets import Target, get_target
 
 SCHEDULES_DIR = Path(__file__).resolve().parent.parent / "schedules"
+# Candidates per search iteration: the evolutionary search (population 512, ~15 s on 2 cores for a
+# conv) runs once per batch, so a batch must be large enough to amortize it and small enough for
+# steady progress (building one candidate takes ~1-3 s).
+TRIALS_PER_ITER = 32
+MIN_TRIALS = 8  # the smallest share of trials a tuned kernel gets
 
 
 def database_dir(target: Target) -> Path:
@@ -49,25 +64,65 @@ def apply_records(func: Any, tvm_target: Any, database: Any) -> Any | None:
     return None if sch is None else sch.mod["main"]
 
 
-def _progress_callback(total: int, start: float) -> Any:
-    from tvm.s_tir.meta_schedule.measure_callback import PyMeasureCallback
+@dataclass
+class Kernel:
+    """One kernel of the model as tune sees it."""
+
+    name: str
+    func: Any
+    calls: int  # per inference
+    rule_seconds: float | None = None  # its rule schedule, per call (None: could not be measured)
+    done: int = 0  # trials already in the database
+
+    @property
+    def cost(self) -> float:
+        """Seconds per inference on the rule schedule: what tuning this kernel can win at most."""
+        return (self.rule_seconds or 0.0) * self.calls
+
+
+class _Progress:
+    """One status line on stderr: trials measured of those planned, elapsed time, ETA."""
+
+    def __init__(self, total: int, deadline: float | None) -> None:
+        self.total, self.deadline = total, deadline
+        self.done = 0
+        self.start = time.perf_counter()
+        self.kernel = ""
+        self.stopped = False  # the deadline ended a search
+
+    def draw(self) -> None:
+        elapsed = time.perf_counter() - self.start
+        eta = elapsed / self.done * max(self.total - self.done, 0) if self.done else float("nan")
+        if self.deadline is not None:
+            eta = min(eta, max(self.deadline - time.monotonic(), 0.0))
+        width = 30
+        filled = int(width * min(self.done, self.total) / max(self.total, 1))
+        eta_text = "   ?" if eta != eta else f"{eta / 60:4.0f}"
+        sys.stderr.write(f"\r[{'#' * filled}{'.' * (width - filled)}] {self.done}/{self.total} trials, "
+                         f"{elapsed / 60:4.0f} min elapsed, ETA {eta_text} min, {self.kernel[:40]:<40}")
+        sys.stderr.flush()
+
+
+class _DeadlinePassed(Exception):
+    """Raised by the measure callback to end a search at the time budget: MetaSchedule's schedulers
+    have no stop hook (ending the task from a callback trips their checks), and the records of the
+    batch just measured are saved by then (the database callback runs first)."""
+
+
+def _measure_callback(progress: _Progress) -> Any:
+    """Advances `progress` after each measured batch, and stops the search once past the deadline."""
     from tvm.ir.utils import derived_object
+    from tvm.s_tir.meta_schedule.measure_callback import PyMeasureCallback
 
     @derived_object
     class Progress(PyMeasureCallback):
-        def __init__(self) -> None:
-            self.done = 0
-
         def apply(self, task_scheduler: Any, task_id: int, measure_candidates: Any,
                   builder_results: Any, runner_results: Any) -> None:
-            self.done += len(runner_results)
-            elapsed = time.perf_counter() - start
-            eta = elapsed / max(self.done, 1) * max(total - self.done, 0)
-            width = 30
-            filled = int(width * min(self.done, total) / max(total, 1))
-            sys.stderr.write(f"\r[{'#' * filled}{'.' * (width - filled)}] {self.done}/{total} trials, "
-                             f"{elapsed:6.0f} s elapsed, ETA {eta:5.0f} s ")
-            sys.stderr.flush()
+            progress.done += len(runner_results)
+            progress.draw()
+            if progress.deadline is not None and time.monotonic() >= progress.deadline:
+                progress.stopped = True
+                raise _DeadlinePassed
 
     return Progress()
 
@@ -99,23 +154,31 @@ class TuneSummary:
     kernels: int
     tuned_now: int
     skipped: int
-    trials: int
+    trials: int  # planned for the kernels tuned now
     seconds: float
     database: Path
     untunable: list[str] = field(default_factory=list)  # "kernel: reason" MetaSchedule could not tune
+    measured: int = 0  # trials measured by this run
+    tuned: list[str] = field(default_factory=list)  # kernels searched by this run, most expensive first
+    beat_rule: list[str] = field(default_factory=list)  # tuned kernels whose best record beats the rule
+    left_on_rules: list[str] = field(default_factory=list)  # below the top K, or past the deadline
 
 
-def tune(model: Any, options: CompileOptions, trials: int, work_dir: Path | None = None) -> TuneSummary:
-    """Tune the kernels of `model` for `options.target` with about `trials` measurements in total."""
-    import tempfile
-
+def tune(model: Any, options: CompileOptions, trials: int, work_dir: Path | None = None,
+         top: int | None = None, minutes: float | None = None,
+         trials_per_iter: int = TRIALS_PER_ITER) -> TuneSummary:
+    """Tune the kernels of `model` for `options.target` with about `trials` measurements in total:
+    the `top` most expensive kernels (all by default), most expensive first, for at most `minutes`
+    of search. `work_dir` keeps MetaSchedule's logs (work_dir/logs)."""
     import tvm_ffi
-    from tvm.s_tir import meta_schedule as ms
 
     from .frontend import import_model
     from .lower import lower
     from .plan_builder import build_plan
+    from .prepack import constant_params
 
+    start = time.perf_counter()
+    deadline = None if minutes is None else time.monotonic() + 60.0 * minutes
     target = get_target(options.target)
     num_cores = options.num_threads or 2
     tvm_target = target.tvm_target(num_cores)
@@ -130,61 +193,126 @@ def tune(model: Any, options: CompileOptions, trials: int, work_dir: Path | None
     for step in built.plan.steps:
         if step.kind == 0:
             calls[step.kernel] = calls.get(step.kernel, 0) + 1
-
-    from .prepack import constant_params
-
     constant = constant_params(built.plan, built.kernels)
     database = open_database(target, create=True)
-    per_task = max(trials // max(len(built.kernels), 1), 8)
     done = _trials_per_workload(database)
-    tasks, weights, names = [], [], []
+
+    kernels: list[Kernel] = []
     untunable: list[str] = []
-    skipped = 0
     for k, name in enumerate(built.kernels):
-        mod = workload_of(lowered[lowered.get_global_var(name)])
-        if done.get(tvm_ffi.structural_hash(mod), 0) >= per_task:
-            skipped += 1
-            continue
-        ctx = ms.TuneContext(mod=mod, target=tvm_target, space_generator=_space_generator(mod["main"]),
-                             search_strategy="evolutionary", task_name=name, num_threads=num_cores).clone()
+        func = lowered[lowered.get_global_var(name)]
+        mod = workload_of(func)
         try:
             # MetaSchedule's design-space generation aborts the whole run on a kernel its rules
             # cannot handle; probe each kernel first and keep its rule-based schedule instead.
-            ctx.space_generator.generate_design_space(ctx.mod)
+            _space_context(mod, name, tvm_target, num_cores).space_generator.generate_design_space(mod)
         except Exception as e:
             untunable.append(f"{name}: {str(e).strip().splitlines()[-1] if str(e).strip() else type(e).__name__}")
             continue
-        tasks.append(ctx)
-        weights.append(float(calls.get(k, 1)))
-        names.append(name)
-    start = time.perf_counter()
-    budget = per_task * len(tasks)
-    if tasks:
+        kernels.append(Kernel(name, func, calls.get(k, 1), done=done.get(tvm_ffi.structural_hash(mod), 0)))
+
+    chosen_count = len(kernels) if top is None else min(top, len(kernels))
+    per_task = max(trials // max(chosen_count, 1), MIN_TRIALS)
+    if any(kn.done < per_task for kn in kernels):
         # Before the search, so that an interrupted run never leaves records without the rule
-        # times that decide whether compile may use them.
-        _record_baselines(lowered, names, constant, target, tvm_target)
-        with tempfile.TemporaryDirectory(prefix="ronn-tune-") as tmp:
-            callbacks = ms.MeasureCallback.create("default") + [_progress_callback(budget, start)]
-            # Generous timeouts: each builder/runner worker imports TVM first, which takes tens of
-            # seconds on a loaded 2-core machine, and a timeout is recorded as a failed trial.
-            ms.tune_tasks(tasks=tasks, task_weights=weights, work_dir=str(work_dir or tmp),
-                          builder=ms.builder.LocalBuilder(max_workers=num_cores, timeout_sec=300),
-                          runner=ms.runner.LocalRunner(timeout_sec=120),
-                          max_trials_global=budget, max_trials_per_task=per_task,
-                          num_trials_per_iter=min(64, per_task), database=database,
-                          cost_model="xgb", measure_callbacks=callbacks)
-        sys.stderr.write("\n")
-    return TuneSummary(len(built.kernels), len(tasks), skipped, budget, time.perf_counter() - start,
-                       database_dir(target), untunable)
+        # times that decide whether compile may use them; the times also rank the kernels.
+        _record_baselines(kernels, constant, target, tvm_target)
+    ranked = sorted(kernels, key=lambda kn: kn.cost, reverse=True)
+    chosen = ranked[:chosen_count]
+    todo = [kn for kn in chosen if kn.done < per_task]
+    progress = _Progress(sum(per_task - kn.done for kn in todo), deadline)
+    tuned = _search(todo, per_task, progress, tvm_target, num_cores, database, work_dir, trials_per_iter)
+    beat = _records_beating_rules([kn for kn in kernels if kn.name in tuned], tvm_target, database)
+    return TuneSummary(len(built.kernels), len(tuned), len(chosen) - len(todo), per_task * len(todo),
+                       time.perf_counter() - start, database_dir(target), untunable, progress.done, tuned,
+                       beat, [kn.name for kn in ranked if kn.name not in tuned and kn.done < per_task])
 
 
-def _record_baselines(lowered: Any, names: list[str], constant: dict[str, list[int]], target: Target,
+def _search(todo: list[Kernel], per_task: int, progress: _Progress, tvm_target: Any, num_cores: int,
+            database: Any, work_dir: Path | None, trials_per_iter: int) -> list[str]:
+    """Tune the kernels of `todo` in order, each up to `per_task` trials in the database, until the
+    progress deadline; returns the names of those searched."""
+    import tempfile
+
+    from tvm.s_tir import meta_schedule as ms
+
+    tuned: list[str] = []
+    if not todo:
+        return tuned
+    builder, runner = _builder_runner(num_cores)
+    callbacks = ms.MeasureCallback.create("default") + [_measure_callback(progress)]
+    loggers = _loggers(work_dir, [kn.name for kn in todo])
+    with tempfile.TemporaryDirectory(prefix="ronn-tune-") as tmp:  # tune_tasks wants a work_dir
+        for kn, logger in zip(todo, loggers):
+            if progress.stopped or (progress.deadline is not None and time.monotonic() >= progress.deadline):
+                break
+            progress.kernel = f"{kn.name} ({len(tuned) + 1}/{len(todo)})"
+            progress.draw()
+            before = progress.done
+            remaining = per_task - kn.done
+            ctx = _space_context(workload_of(kn.func), kn.name, tvm_target, num_cores, logger)
+            try:
+                ms.tune_tasks(tasks=[ctx], task_weights=[1.0], work_dir=str(work_dir or tmp),
+                              builder=builder, runner=runner, max_trials_global=remaining,
+                              max_trials_per_task=remaining, num_trials_per_iter=min(trials_per_iter, remaining),
+                              database=database, cost_model="xgb", measure_callbacks=callbacks)
+            except Exception:
+                if not progress.stopped:
+                    raise  # not the deadline (which the FFI may hand back as its own error type)
+            # A search that ran out of candidates (or hit the deadline) measured fewer than planned.
+            progress.total -= remaining - (progress.done - before)
+            tuned.append(kn.name)
+    sys.stderr.write("\n")
+    return tuned
+
+
+def _space_context(mod: Any, name: str, tvm_target: Any, num_cores: int, logger: Any = None) -> Any:
+    from tvm.s_tir import meta_schedule as ms
+
+    return ms.TuneContext(mod=mod, target=tvm_target, space_generator=_space_generator(mod["main"]),
+                          search_strategy="evolutionary", task_name=name, num_threads=num_cores,
+                          logger=logger).clone()
+
+
+def _builder_runner(num_cores: int) -> tuple[Any, Any]:
+    from tvm.s_tir import meta_schedule as ms
+
+    # Generous timeouts: each builder/runner worker imports TVM first, which takes tens of seconds
+    # on a loaded 2-core machine, and a timeout is recorded as a failed trial.
+    return (ms.builder.LocalBuilder(max_workers=num_cores, timeout_sec=300),
+            ms.runner.LocalRunner(timeout_sec=120))
+
+
+def _loggers(work_dir: Path | None, names: list[str]) -> list[Any]:
+    """MetaSchedule's per-task loggers into work_dir/logs (design spaces, sampling and postproc
+    failures, every trial), or None each: its logs then go nowhere."""
+    if work_dir is None:
+        return [None] * len(names)
+    from tvm.s_tir.meta_schedule.logging import get_loggers_from_work_dir
+
+    return list(get_loggers_from_work_dir(str(work_dir), names))
+
+
+def _record_baselines(kernels: list[Kernel], constant: dict[str, list[int]], target: Target,
                       tvm_target: Any) -> None:
-    """Measure the rule schedule of every kernel just tuned and store it beside the records
-    (baselines.py): compile applies a record only where it beat its rule."""
+    """Measure the rule schedule of every kernel (`rule_seconds`) and store the times beside the
+    records (baselines.py): compile applies a record only where it beat its rule. Measured anew on
+    every run, so a rule improved since an earlier run is what the records are compared with."""
     from .baselines import measure_rules, save_baselines, workload_key
 
-    funcs = [lowered[lowered.get_global_var(n)] for n in names]
-    seconds = measure_rules([(f, constant.get(n, [])) for f, n in zip(funcs, names)], target.arch, tvm_target)
-    save_baselines(database_dir(target), {workload_key(f): (n, s) for f, n, s in zip(funcs, names, seconds)
+    seconds = measure_rules([(kn.func, constant.get(kn.name, [])) for kn in kernels], target.arch, tvm_target)
+    for kn, s in zip(kernels, seconds):
+        kn.rule_seconds = s
+    save_baselines(database_dir(target), {workload_key(kn.func): (kn.name, s) for kn, s in zip(kernels, seconds)
                                           if s is not None})
+
+
+def _records_beating_rules(kernels: list[Kernel], tvm_target: Any, database: Any) -> list[str]:
+    from .baselines import record_seconds
+
+    out = []
+    for kn in kernels:
+        secs = record_seconds(kn.func, tvm_target, database)
+        if secs is not None and (kn.rule_seconds is None or secs < kn.rule_seconds):
+            out.append(kn.name)
+    return out

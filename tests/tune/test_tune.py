@@ -50,3 +50,30 @@ def test_without_records_rules_apply(tmp_path: Path, monkeypatch: pytest.MonkeyP
     model = make_model([helper.make_node("MatMul", ["x", "W"], ["y"])], {"x": x}, ["y"], {"W": w(16, 4)})
     art = ronn_aot.compile(model, ronn_aot.CompileOptions().with_output(tmp_path / "m.so"))
     assert "tuned" not in art.schedule_report.rule_of.values()
+
+
+def test_top_kernels_first_within_the_time_budget(tmp_path: Path, monkeypatch: pytest.MonkeyPatch) -> None:
+    """`top` tunes the kernels with the most rule time per inference; `minutes` ends the search after
+    the batch being measured when the budget runs out, its records saved."""
+    monkeypatch.setattr(tune_mod, "SCHEDULES_DIR", tmp_path / "schedules")
+    x = w(32, 256, seed=3, scale=1.0)
+    nodes = [helper.make_node("MatMul", ["x", "W1"], ["h"]), helper.make_node("MatMul", ["h", "W2"], ["y"])]
+    model = make_model(nodes, {"x": x}, ["y"], {"W1": w(256, 256), "W2": w(256, 4, seed=1)})
+    real_draw = tune_mod._Progress.draw
+
+    def budget_runs_out_after_first_batch(self: Any) -> None:
+        real_draw(self)
+        if self.done:
+            self.deadline = 0.0
+
+    monkeypatch.setattr(tune_mod._Progress, "draw", budget_runs_out_after_first_batch)
+    summary = tune_mod.tune(model, ronn_aot.CompileOptions(), trials=16, top=1, minutes=60, trials_per_iter=8)
+
+    baselines = json.loads((tmp_path / "schedules" / "x86_64-avx2" / "rule_baselines.json").read_text())
+    seconds = {v["kernel"]: v["seconds"] for v in baselines.values()}
+    assert summary.kernels == 2 and len(seconds) == 2
+    heavier, lighter = sorted(seconds, key=seconds.__getitem__, reverse=True)
+    assert summary.tuned == [heavier] and summary.left_on_rules == [lighter]
+    assert summary.trials == 16 and summary.measured == 8
+    database = tune_mod.open_database(tune_mod.get_target("x86_64-avx2"))
+    assert len(database.get_all_tuning_records()) == 8
