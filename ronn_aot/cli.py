@@ -38,7 +38,8 @@ def _compile(args: argparse.Namespace) -> int:
             from .bitnet.calibrate import load_npz, model_input_names
 
             calibration = load_npz(args.bitnet_calibration, model_input_names(args.model))
-        opts = opts.with_bitnet(args.bitnet, args.bitnet_act_bits, args.bitnet_layers, calibration)
+        opts = opts.with_bitnet(args.bitnet, args.bitnet_act_bits, args.bitnet_layers, calibration,
+                                args.bitnet_kernel)
     art = compile_model(args.model, opts)
     print(f"wrote {art.path} ({art.path.stat().st_size} bytes, target {art.target}, -O{art.opt_level})")
     if args.report:
@@ -164,6 +165,9 @@ def build_parser() -> argparse.ArgumentParser:
                         "calibration inputs (default: measured at run time on each input). In the .npz, "
                         "an array named <input> holds samples stacked on a leading axis (shape [S, *input shape]); "
                         "arrays named <input>_<k> hold one sample each (k = 0, 1, ...)")
+    c.add_argument("--bitnet-kernel", default="auto", choices=["auto", "popcount", "vnni"],
+                   help="kernel family of quantized layers: auto (default: AVX-512 VNNI int8 dot products where "
+                        "the target has them and activations are ints, bit-serial popcount elsewhere)")
     c.set_defaults(fn=_compile)
 
     t = sub.add_parser("tune", help="tune a model's kernels with MetaSchedule into schedules/<target>/")

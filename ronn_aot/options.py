@@ -52,17 +52,20 @@ class CompileOptions:
         return replace(self, dump_ir_dir=Path(directory))
 
     def with_bitnet(self, weights: str, activation_bits: int = 8, layers: str | Sequence[int] | None = None,
-                    calibration: Sequence[ActStats] | Sequence[Mapping[str, Any]] | None = None) -> CompileOptions:
+                    calibration: Sequence[ActStats] | Sequence[Mapping[str, Any]] | None = None,
+                    kernel: str = "auto") -> CompileOptions:
         """Quantize Conv / Gemm / MatMul weights to "ternary" or "binary", bit-packed, run by
         bit-serial kernels; see `ronn_aot.bitnet.BitnetConfig` for the arguments.
 
         calibration: fixed activation statistics (one `ActStats` per quantizable layer), or
         calibration inputs (a list of feeds, dicts of model input name -> array) to measure them
-        on when compiling; None measures each input's statistics at run time."""
+        on when compiling; None measures each input's statistics at run time.
+        kernel: "auto", "popcount" or "vnni" (see BitnetConfig)."""
         from .bitnet import BitnetConfig, parse_calibration, parse_layers
 
         stats, feeds = parse_calibration(calibration)
-        return replace(self, bitnet=BitnetConfig(weights, activation_bits, parse_layers(layers), stats, feeds))
+        return replace(self, bitnet=BitnetConfig(weights, activation_bits, parse_layers(layers), stats, feeds,
+                                                        kernel=kernel))
 
 
 def parse_input_shape(text: str) -> tuple[str, tuple[int, ...]]:

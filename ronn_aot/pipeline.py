@@ -83,7 +83,7 @@ def compile(model: str | Path | onnx.ModelProto, options: CompileOptions | None 
     if options.bitnet is not None:  # ternary / binary layers become bit-serial kernel calls
         from .bitnet.rewrite import quantize_module
 
-        imported.mod, bitnet_report = timed("bitnet", quantize_module, imported.mod, options.bitnet)
+        imported.mod, bitnet_report = timed("bitnet", quantize_module, imported.mod, options.bitnet, target)
         bitnet_meta = {"bitnet": bitnet_report.metadata()}
     lowered, report = timed("lower", lower, imported.mod, tvm_target, target.name, options.opt_level,
                             options.dump_ir_dir)

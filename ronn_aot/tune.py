@@ -186,7 +186,7 @@ def tune(model: Any, options: CompileOptions, trials: int, work_dir: Path | None
     if options.bitnet is not None:  # tune the bit-serial kernels the compile will use
         from .bitnet.rewrite import quantize_module
 
-        imported.mod, _ = quantize_module(imported.mod, options.bitnet)
+        imported.mod, _ = quantize_module(imported.mod, options.bitnet, target)
     lowered, _ = lower(imported.mod, tvm_target, target.name, options.opt_level)
     built = build_plan(lowered, imported.inputs, imported.outputs, {})
     calls: dict[int, int] = {}

@@ -16,4 +16,4 @@ class BitnetRule:
     def apply(self, func: Any, target: Any, tunable: bool) -> Any:
         from ronn_aot.bitnet.schedule import schedule_kernel
 
-        return schedule_kernel(func)
+        return schedule_kernel(func, target)

@@ -8,10 +8,11 @@ from typing import Any, Mapping, Sequence
 import numpy as np
 
 from ..errors import RonnError
-from .quantize import WEIGHT_KINDS
+from .quantize import DOTS, WEIGHT_KINDS
 from .reference import ActStats
 
 ACTIVATION_BITS = (1, 2, 3, 4, 5, 6, 7, 8)
+KERNELS = ("auto", *DOTS)
 
 
 @dataclass(frozen=True)
@@ -30,6 +31,9 @@ class BitnetConfig:
         None computes them at run time, per input.
     calibration_inputs: calibration feeds (dicts of model input name -> array); when the model is
         compiled, `calibrate.calibrate` measures `calibration` on them (in the quantized network).
+    kernel: "auto" (default) takes the VNNI kernels where the target has AVX-512 VNNI and the
+        activations are ints, the bit-serial popcount kernels elsewhere; "popcount" or "vnni"
+        force one family (vnni on a target without it is an error).
     """
 
     weights: str
@@ -37,6 +41,7 @@ class BitnetConfig:
     layers: tuple[int, ...] | str | None = None  # indices, "all", or None (default)
     calibration: tuple[ActStats, ...] | None = field(default=None, compare=False)
     calibration_inputs: tuple[Mapping[str, np.ndarray], ...] | None = field(default=None, compare=False, repr=False)
+    kernel: str = "auto"
 
     def __post_init__(self) -> None:
         if self.weights not in WEIGHT_KINDS:
@@ -50,6 +55,11 @@ class BitnetConfig:
             raise RonnError("bitnet calibration takes either fixed statistics or calibration inputs, not both")
         if self.calibration is not None and not all(isinstance(s, ActStats) for s in self.calibration):
             raise RonnError("bitnet calibration statistics must be ActStats, one per quantizable layer")
+        if self.kernel not in KERNELS:
+            raise RonnError(f"bitnet kernel must be one of {', '.join(KERNELS)}, got {self.kernel!r}")
+        if self.kernel == "vnni" and self.activation_bits == 1:
+            raise RonnError("the vnni kernels take int activations; sign (1-bit) activations run on the "
+                            "popcount kernels: use kernel='auto' or 'popcount', or activation_bits >= 2")
         if self.activation_bits == 1 and self.weights == "ternary":
             raise RonnError("sign (1-bit) activations need binary weights (XNOR-popcount); "
                             "use activation_bits >= 2 with ternary weights")
@@ -67,6 +77,18 @@ class BitnetConfig:
                                 f"quantizable layers (Conv / Gemm / MatMul with constant weights)")
             chosen.add(i % count)
         return sorted(chosen)
+
+    def dot_for(self, target: Any) -> str:
+        """The kernel family (quantize.DOTS) this configuration compiles to on `target`
+        (a `ronn_aot.targets.Target`, or None for one without VNNI)."""
+        has_vnni = target is not None and "+avx512vnni" in (target.llvm.get("mattr") or [])
+        if self.kernel == "vnni" and not has_vnni:
+            name = getattr(target, "name", "this target")
+            raise RonnError(f"bitnet kernel 'vnni' needs a target with AVX-512 VNNI; {name} has none: "
+                            f"use --target x86_64-avx512, or --bitnet-kernel auto|popcount")
+        if self.kernel != "auto":
+            return self.kernel
+        return "vnni" if has_vnni and self.activation_bits > 1 else "popcount"
 
     def describe(self) -> str:
         acts = "sign" if self.activation_bits == 1 else f"int{self.activation_bits}"

@@ -4,11 +4,17 @@ Ternary weights are {-1, 0, +1} times an absmean scale per output channel (BitNe
 binary weights are {-1, +1} (sign, 0 -> +1) times the channel's mean |w| (XNOR-Net). Packed,
 a ternary layer is two bit-planes (+1 plane, -1 plane), a binary layer one (+1 plane).
 
-Packed layout, shared by the kernels and the numpy reference:
-`planes[p, n // lanes, w, n % lanes]`: bit j of word w of output channel n is the weight at
-reduction index k = w * word_bits + j (little-endian bits). Output channels are grouped by the
-kernel's vector lanes so that one vector load reads one word of `lanes` channels. The reduction
-is padded with zero bits to whole words and the channels with zero rows to whole lane groups.
+Two packed layouts, one per kernel family (`DOTS`), both 1 bit per weight and plane:
+
+- "popcount" (bit-serial kernels): `planes[p, n // lanes, w, n % lanes]`: bit j of word w of
+  output channel n is the weight at reduction index k = w * word_bits + j (little-endian bits).
+  Output channels are grouped by the kernel's vector lanes so that one vector load reads one word
+  of `lanes` channels. The reduction is padded with zero bits to whole words and the channels with
+  zero rows to whole lane groups.
+- "vnni" (AVX-512 VNNI kernels): `planes[n // 16, q, p]`, one uint64 per 16 channels x 4
+  reduction indices: bit 4 * (n % 16) + (k % 4) is the weight at (n, k = 4 * q + k % 4). That is
+  the byte order of VPDPBUSD's weight operand (16 int32 lanes of 4 bytes), so one mask register
+  load and VPMOVM2B expand it to 64 int8 weights. Planes sit side by side (one 16-byte load).
 """
 
 from __future__ import annotations
@@ -18,6 +24,8 @@ from dataclasses import dataclass
 import numpy as np
 
 WEIGHT_KINDS = ("ternary", "binary")
+DOTS = ("popcount", "vnni")  # kernel families: bit-serial popcount, or int8 dot products (VPDPBUSD)
+VNNI_LANES, VNNI_GROUP = 16, 4  # int32 accumulators per 512-bit register, reduction indices per lane
 PLANES = {"ternary": 2, "binary": 1}
 VECTOR_BITS = 512  # one lane group of words spans 512 bits (one AVX-512 register, 2 AVX2, 4 NEON)
 _EPS = np.float32(1e-8)
@@ -71,14 +79,15 @@ class PackedWeights:
     n: int
     k: int
     word_bits: int
-    planes: np.ndarray  # [P, n_pad // lanes, words, lanes], word dtype
+    planes: np.ndarray  # popcount: [P, n_pad // lanes, words, lanes], word dtype; vnni: [n_pad // 16, words, P] uint64
     scale: np.ndarray  # float32 [n_pad] (0 for padding channels)
-    wsum: np.ndarray  # int32 [n_pad]: sum of each channel's {-1, 0, +1} values
+    wsum: np.ndarray  # int32 [n_pad]: sum of each channel's weights as the kernel sees them (see pack_weights*)
     values: np.ndarray  # int8 [N, K]: the quantized values (for references and reports)
+    layout: str = "popcount"  # one of DOTS
 
     @property
     def lanes(self) -> int:
-        return lanes_for(self.word_bits)
+        return VNNI_LANES if self.layout == "vnni" else lanes_for(self.word_bits)
 
     @property
     def n_pad(self) -> int:
@@ -86,7 +95,8 @@ class PackedWeights:
 
     @property
     def words(self) -> int:
-        return self.planes.shape[2]
+        """Packed words along the reduction (vnni: groups of 4 reduction indices)."""
+        return self.planes.shape[1] if self.layout == "vnni" else self.planes.shape[2]
 
     def packed_bytes(self, with_wsum: bool = False) -> int:
         """Bytes the layer's weights take in the artifact: bit-planes and scales (and the sums
@@ -119,8 +129,46 @@ def pack_weights(w: np.ndarray, kind: str, word_bits: int | None = None) -> Pack
     return PackedWeights(kind, n, k, word_bits, np.ascontiguousarray(np.stack(planes)), scale_pad, wsum, q)
 
 
+def pack_weights_vnni(w: np.ndarray, kind: str) -> PackedWeights:
+    """Quantize and pack an [N, K] float weight matrix in the "vnni" layout (see the module doc).
+
+    The kernel multiplies unsigned activation bytes (code + 128) with the expanded int8 weights,
+    so `wsum` is what it subtracts back (128 * wsum): the sum over the padded reduction of the
+    weights it expands, including the -1 that a binary weight's zero padding bit becomes."""
+    n, k = w.shape
+    q, scale = quantize_weights(w, kind)
+    n_pad, k_pad = ceil_to(n, VNNI_LANES), ceil_to(k, VNNI_GROUP)
+    padded = np.zeros((n_pad, k_pad), np.int8)
+    padded[:n, :k] = q
+    plane_bits = [padded == 1, padded == -1] if kind == "ternary" else [padded == 1]
+    expanded = padded if kind == "ternary" else np.where(padded == 1, 1, -1).astype(np.int8)
+    groups, quads = n_pad // VNNI_LANES, k_pad // VNNI_GROUP
+    planes = []
+    for bits in plane_bits:
+        tiles = bits.reshape(groups, VNNI_LANES, quads, VNNI_GROUP).transpose(0, 2, 1, 3)
+        planes.append(pack_bits(tiles.reshape(groups * quads, 64), 64).reshape(groups, quads))
+    scale_pad = np.zeros(n_pad, np.float32)
+    scale_pad[:n] = scale
+    wsum = expanded.sum(axis=1, dtype=np.int64).astype(np.int32)
+    return PackedWeights(kind, n, k, 64, np.ascontiguousarray(np.stack(planes, axis=-1)), scale_pad, wsum, q,
+                         layout="vnni")
+
+
+def pack_for(w: np.ndarray, kind: str, dot: str) -> PackedWeights:
+    """`w` packed for the kernel family `dot` (one of DOTS)."""
+    return pack_weights_vnni(w, kind) if dot == "vnni" else pack_weights(w, kind)
+
+
 def unpack_planes(planes: np.ndarray, n: int, k: int) -> np.ndarray:
-    """The {-1, 0, +1} int8 [N, K] matrix that packed planes encode (inverse of pack_weights)."""
+    """The {-1, 0, +1} int8 [N, K] matrix that packed planes encode (inverse of pack_weights and,
+    for 3-D planes, of pack_weights_vnni)."""
+    if planes.ndim == 3:
+        groups, quads, p = planes.shape
+        bits = np.unpackbits(np.ascontiguousarray(planes, "<u8").view(np.uint8).reshape(groups, quads, p, 8),
+                             axis=3, bitorder="little")  # [G, Q, P, 64]
+        bits = bits.reshape(groups, quads, p, VNNI_LANES, VNNI_GROUP).transpose(2, 0, 3, 1, 4)
+        bits = bits.reshape(p, groups * VNNI_LANES, quads * VNNI_GROUP)[:, :n, :k].astype(np.int8)
+        return bits[0] - bits[1] if p == 2 else 2 * bits[0] - 1
     p, groups, words, lanes = planes.shape
     word_bits = planes.dtype.itemsize * 8
     rows = planes.transpose(0, 1, 3, 2).reshape(p, groups * lanes, words)

@@ -16,8 +16,8 @@ import numpy as np
 
 from ..errors import RonnError
 from .config import BitnetConfig
-from .kernels import LayerSpec, bitserial_kernel, pack_kernel
-from .quantize import PackedWeights, pack_weights, word_dtype
+from .kernels import LayerSpec, layer_kernel, pack_kernel
+from .quantize import PackedWeights, pack_for
 from .reference import ConvGeometry
 
 _OPAQUE = 8  # relax OpPatternKind.kOpaque: FuseOps leaves these kernels alone
@@ -45,9 +45,11 @@ class BitnetReport:
     def quantized(self) -> list[LayerRecord]:
         return [r for r in self.layers if r.quantized]
 
+    kernel: str = "popcount"  # the kernel family the layers run on (quantize.DOTS)
+
     def metadata(self) -> dict[str, Any]:
         q = self.quantized
-        return {"mode": self.config.describe(), "weights": self.config.weights,
+        return {"mode": self.config.describe(), "kernel": self.kernel, "weights": self.config.weights,
                 "activation_bits": self.config.activation_bits,
                 "quantizable_layers": len(self.layers), "quantized_layers": [r.index for r in q],
                 "float_bytes": sum(r.float_bytes for r in q), "packed_bytes": sum(r.packed_bytes for r in q),
@@ -139,8 +141,10 @@ def find_layers(func: Any) -> dict[Any, _Candidate]:
     return found
 
 
-def quantize_module(mod: Any, config: BitnetConfig) -> tuple[Any, BitnetReport]:
-    """Replace the layers `config` selects in `main` by bit-serial kernel calls."""
+def quantize_module(mod: Any, config: BitnetConfig, target: Any = None) -> tuple[Any, BitnetReport]:
+    """Replace the layers `config` selects in `main` by bit-serial (or, where `target`, a
+    `ronn_aot.targets.Target`, has AVX-512 VNNI, VNNI) kernel calls."""
+    dot = config.dot_for(target)
     from tvm import relax
     from tvm.relax.expr_functor import PyExprMutator, mutator
 
@@ -159,7 +163,7 @@ def quantize_module(mod: Any, config: BitnetConfig) -> tuple[Any, BitnetReport]:
         raise RonnError(f"bitnet calibration has statistics for {len(config.calibration)} layers, "
                         f"the model has {len(candidates)} quantizable layers (Conv / Gemm / MatMul with "
                         f"constant weights); give one ActStats per layer, or calibration inputs")
-    report = BitnetReport(config, calibration_samples=samples)
+    report = BitnetReport(config, calibration_samples=samples, kernel=dot)
 
     @mutator
     class _Rewriter(PyExprMutator):  # type: ignore[misc]
@@ -173,7 +177,7 @@ def quantize_module(mod: Any, config: BitnetConfig) -> tuple[Any, BitnetReport]:
             report.layers.append(record)
             if not record.quantized:
                 return new
-            return self._replace(new, cand, pack_weights(cand.weight.reshape(n, k), config.weights), record)
+            return self._replace(new, cand, pack_for(cand.weight.reshape(n, k), config.weights, dot), record)
 
         def _replace(self, call: Any, cand: _Candidate, packed: PackedWeights, record: LayerRecord) -> Any:
             x = call.args[0]
@@ -183,22 +187,19 @@ def quantize_module(mod: Any, config: BitnetConfig) -> tuple[Any, BitnetReport]:
             stats = config.calibration[cand.index] if config.calibration is not None else None
             spec = LayerSpec(m, packed.k, packed.n, config.weights, config.activation_bits,
                              packed.word_bits, cand.conv,
-                             None if stats is None else (stats.scale, stats.threshold))
+                             None if stats is None else (stats.scale, stats.threshold), dot)
             bb = self.builder_
             tag = f"bitnet_{cand.op}_{cand.index}"
             # Scheduled later, in the schedule stage, by the `bitnet` rule (schedules/bitnet.py).
             pack_gv = bb.add_func(pack_kernel(spec).with_attr("op_pattern", _OPAQUE), f"{tag}_pack")
-            mul_gv = bb.add_func(bitserial_kernel(spec).with_attr("op_pattern", _OPAQUE), f"{tag}_bitserial")
+            mul_gv = bb.add_func(layer_kernel(spec).with_attr("op_pattern", _OPAQUE), f"{tag}_{'vnni' if spec.vnni else 'bitserial'}")
             if cand.conv is None and len(xs) != 2:
                 x = bb.emit(relax.op.reshape(x, (m, packed.k)))
-            wdt = word_dtype(spec.word_bits)
-            outs = [relax.TensorType((m, spec.act_bits, spec.words), wdt), relax.TensorType((3,), "float32")]
-            if spec.needs_rowsum:
-                outs.append(relax.TensorType((m,), "int32"))
+            outs = [relax.TensorType(shape, dtype) for shape, dtype in spec.act_outputs]
             acts = bb.emit(relax.call_tir(pack_gv, [x], outs))
             args = [bb.emit(relax.TupleGetItem(acts, i)) for i in range(len(outs))]
-            weights = [packed.planes, packed.scale] + ([packed.wsum] if spec.xnor else [])
-            record.packed_bytes = packed.packed_bytes(with_wsum=spec.xnor)
+            weights = [packed.planes, packed.scale] + ([packed.wsum] if spec.needs_wsum else [])
+            record.packed_bytes = packed.packed_bytes(with_wsum=spec.needs_wsum)
             args += [relax.const(w) for w in weights]
             y = bb.emit(relax.call_tir(mul_gv, args, relax.TensorType(spec.out_shape, "float32")))
             if cand.conv is None and len(xs) != 2:

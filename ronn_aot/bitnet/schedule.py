@@ -5,6 +5,10 @@ output channels by 512 bits, so one vector op handles one word of `lanes` channe
 the vector popcount to VPOPCNTQ/VPOPCNTD (AVX-512 VPOPCNTDQ), to a PSHUFB nibble table (AVX2),
 or to CNT + pairwise adds (NEON).
 
+The VNNI kernel (x86 with AVX-512 VNNI) is register-tiled instead: a tile of MR rows x NR groups
+of 16 channels keeps its MR * NR int32x16 accumulators in registers over the whole reduction, each
+weight word expanded once per tile row, each activation quad broadcast once per tile column.
+
 Each schedule is written once, over its choices (tile sizes, loop order, vector width,
 unrolling). The rules take fixed choices; `design_space` takes sampled ones, so MetaSchedule
 tunes around the rules' schedules. Its generic space does not fit these kernels: on the bit-serial
@@ -51,6 +55,11 @@ class Choices(Protocol):
         """Set (or leave) the unrolling of the function's loops."""
         ...
 
+    def register_tile(self, sch: Any, loop: Any, rule: int, limit: int) -> list[Any]:
+        """Factors [outer, inner] of a register tile along `loop`: the rule's `rule`, or sampled
+        up to `limit`."""
+        ...
+
 
 class RuleChoices:
     """The hand-written rule's picks: one row and one lane group per tile, no explicit unrolling."""
@@ -63,6 +72,9 @@ class RuleChoices:
 
     def unroll(self, sch: Any) -> None:
         return None
+
+    def register_tile(self, sch: Any, loop: Any, rule: int, limit: int) -> list[Any]:
+        return [None, rule]
 
 
 class SampledChoices:
@@ -79,6 +91,9 @@ class SampledChoices:
         # turns it into unroll pragmas, and its MutateUnroll varies the step.
         step = sch.sample_categorical(_UNROLL_STEPS, [1.0 / len(_UNROLL_STEPS)] * len(_UNROLL_STEPS))
         sch.annotate(sch.get_sblock("root"), "meta_schedule.unroll_explicit", step)
+
+    def register_tile(self, sch: Any, loop: Any, rule: int, limit: int) -> list[Any]:
+        return list(sch.sample_perfect_tile(loop, n=2, max_innermost_factor=limit))
 
 
 def _parallel_outer(sch: Any, loops: list[Any], extent: int, work: int) -> None:
@@ -137,16 +152,71 @@ def schedule_bitserial(sch: Any, spec: LayerSpec, choices: Choices | None = None
     return sch
 
 
+# VNNI register tile: at most this many int32x16 accumulators. The tile buffer must stay under
+# 1 KiB: TVM keeps smaller "global" temporaries on the stack, where LLVM promotes them to
+# registers; at 1 KiB and above they come from the workspace allocator and every accumulation
+# is stored to memory (and, as LLVM cannot rule out aliasing, each weight word is expanded again
+# for every row of the tile): 2-4x slower, measured.
+_VNNI_MAX_ACCUMULATORS = 15
+_VNNI_MAX_ROWS, _VNNI_MAX_GROUPS = 7, 4  # sampled tile limits (tuning)
+
+
+def vnni_tile(m: int, groups: int, cores: int) -> tuple[int, int]:
+    """The rule's register tile (rows MR, channel groups NR), dividing M and the groups.
+
+    Per reduction step a tile costs NR * (mask loads + VPMOVM2B + combine, ~5 uops for ternary)
+    for the weights, MR broadcasts and MR * NR VPDPBUSD; the pick maximizes the share of
+    VPDPBUSD, keeping at least `cores` tiles when there are that many."""
+    def score(t: tuple[int, int]) -> tuple[bool, float, int]:
+        mr, nr = t
+        return ((m // mr) * (groups // nr) >= cores, mr * nr / (5 * nr + mr + mr * nr), mr * nr)
+
+    tiles = [(mr, nr) for mr in range(1, _VNNI_MAX_ROWS + 1) if m % mr == 0
+             for nr in range(1, _VNNI_MAX_ACCUMULATORS + 1) if groups % nr == 0 and mr * nr <= _VNNI_MAX_ACCUMULATORS]
+    return max(tiles, key=score)
+
+
+def schedule_vnni(sch: Any, spec: LayerSpec, choices: Choices | None = None, cores: int = 2) -> Any:
+    """Schedule `kernels.vnni_kernel` in `sch`: parallel MR x NR register tiles (rows x groups of
+    16 channels), the reduction inside a tile, accumulators in registers (see vnni_tile), then the
+    dequantizing epilogue over the output in parallel, vectorized."""
+    choices = choices or RuleChoices()
+    groups = spec.n_pad // spec.lanes
+    dot, out = sch.get_sblock("dot"), sch.get_sblock("out")
+    m, g, q = sch.get_loops(dot)
+    rule_mr, rule_nr = vnni_tile(spec.m, groups, cores)
+    mo, mi = sch.split(m, factors=choices.register_tile(sch, m, rule_mr, min(_VNNI_MAX_ROWS, spec.m)))
+    go, gi = sch.split(g, factors=choices.register_tile(sch, g, rule_nr, _VNNI_MAX_GROUPS if spec.m > 1
+                                                        else _VNNI_MAX_ACCUMULATORS))
+    sch.reorder(mo, go, q, mi, gi)
+    outer = sch.fuse(mo, go)
+    if spec.m * spec.words * spec.n_pad >= _MIN_PARALLEL_WORK * 64:
+        sch.parallel(outer)
+    tile = sch.cache_write(dot, 0, "global")  # "global", not "local": see _VNNI_MAX_ACCUMULATORS
+    sch.reverse_compute_at(tile, outer, preserve_unit_loops=True)
+    sch.decompose_reduction(dot, q)
+    sch.unroll(mi)
+    sch.unroll(gi)
+    sch.vectorize(sch.get_loops(tile)[-1])
+    out_loops = sch.get_loops(out)
+    _vectorize_inner(sch, out, 16)
+    if spec.m * spec.n >= 1 << 14:
+        sch.parallel(out_loops[0])
+    choices.unroll(sch)
+    return sch
+
+
 def schedule_pack(sch: Any, spec: LayerSpec, choices: Choices | None = None) -> Any:  # -> tvm.s_tir.Schedule
     """Schedule `kernels.pack_kernel` in `sch`: codes of one row at a time (kept local) in vectors
     of `choices.vector` codes, rows in parallel. The statistics keep their serial order."""
     choices = choices or RuleChoices()
-    planes, code = sch.get_sblock("planes"), sch.get_sblock("code")
+    planes, code = sch.get_sblock("quads" if spec.vnni else "planes"), sch.get_sblock("code")
     m = sch.get_loops(planes)[0]
     sch.compute_at(code, m)
     # One loop over the padded row remains (the unit row loop vanishes); its extent is a multiple
-    # of the word size, so every candidate width divides it.
-    width = choices.vector(sch, _CODE_VECTORS, _RULE_CODE_VECTOR)
+    # of the word size (of 4 for vnni), so every candidate width divides it.
+    widths = [w for w in _CODE_VECTORS + [4] if spec.k_pad % w == 0]
+    width = choices.vector(sch, widths, max(w for w in widths if w <= _RULE_CODE_VECTOR))
     _, inner = sch.split(sch.get_loops(code)[-1], factors=[None, width])
     sch.vectorize(inner)
     _parallel_outer(sch, [m], spec.m, spec.m * spec.k * spec.act_bits // 8)
@@ -156,7 +226,7 @@ def schedule_pack(sch: Any, spec: LayerSpec, choices: Choices | None = None) -> 
 
 
 def _kernel_spec(func: Any) -> tuple[str, LayerSpec] | None:
-    """("pack" | "bitserial", spec) of a bit-serial kernel (its `ronn.bitnet` attribute), else None."""
+    """("pack" | "bitserial" | "vnni", spec) of a BitNet kernel (its `ronn.bitnet` attribute), else None."""
     attrs = func.attrs
     if attrs is None or SPEC_ATTR not in attrs.keys():
         return None
@@ -164,9 +234,11 @@ def _kernel_spec(func: Any) -> tuple[str, LayerSpec] | None:
     return kind, LayerSpec.from_json(spec_json)
 
 
-def schedule_kernel(func: Any) -> Any:
-    """The schedule of a bit-serial kernel (recognized by its `ronn.bitnet` attribute), else None."""
+def schedule_kernel(func: Any, target: Any = None) -> Any:
+    """The schedule of a BitNet kernel (recognized by its `ronn.bitnet` attribute), else None."""
     from tvm import s_tir
+
+    from schedules.base import num_cores
 
     found = _kernel_spec(func)
     if found is None:
@@ -174,6 +246,8 @@ def schedule_kernel(func: Any) -> Any:
     kind, spec = found
     sch = s_tir.Schedule(func)
     sch.work_on("main")
+    if kind == "vnni":
+        return schedule_vnni(sch, spec, cores=num_cores(target))
     return schedule_pack(sch, spec) if kind == "pack" else schedule_bitserial(sch, spec)
 
 
@@ -193,6 +267,8 @@ def design_space(sch: Any) -> list[Any]:
     sch.work_on("main")
     if kind == "pack":
         return [schedule_pack(sch, spec, SampledChoices())]
+    if kind == "vnni":
+        return [schedule_vnni(sch, spec, SampledChoices())]
     spaces = []
     for order in LOOP_ORDERS:
         space = sch.copy()
