@@ -79,4 +79,4 @@ def _bitnet_line(b: dict[str, Any]) -> str:
     before, after = b["float_bytes"], b["packed_bytes"]
     ratio = f"{before / after:.1f}x smaller" if after else "none quantized"
     return (f"bitnet:       {b['mode']}; {len(b['quantized_layers'])} of {b['quantizable_layers']} layers; "
-            f"their weights {before} -> {after} bytes ({ratio})")
+            f"their weights {before} -> {after} bytes ({ratio}); {b.get('kernel', 'popcount')} kernels")

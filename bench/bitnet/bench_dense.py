@@ -1,11 +1,14 @@
-"""A 4096x4096 dense layer at batch 1 through ronn-aot: fp32 vs ternary vs binary (int8 and XNOR).
+"""A 4096x4096 dense layer through ronn-aot: fp32 vs ternary vs binary (int8 and XNOR), on the
+bit-serial popcount kernels and, where the target has AVX-512 VNNI, the VNNI kernels.
 
-    .venv/bin/python bench/bitnet/bench_dense.py [--target host] [--size 4096] [--repeat 200] [--threads 0]
+    .venv/bin/python bench/bitnet/bench_dense.py [--target host] [--size 4096] [--batch 1] [--repeat 200] [--threads 0]
 
-Compiles one ONNX MatMul (y = x @ W, W constant) four times (fp32, ternary/int8, binary/int8,
-binary/sign = XNOR-popcount), runs each artifact through runtime_min (same inputs and thread
-count, engines alternated round by round) and reports the median latency, the speedup over our
-fp32 artifact, and numpy's fp32 matmul for context. Not a test: numbers depend on the machine.
+Compiles one ONNX MatMul (y = x @ W, W constant, x [batch, size]) once per mode (fp32; ternary and
+binary weights with int8 activations on each kernel family; binary/sign = XNOR-popcount), runs
+each artifact through runtime_min (same inputs and thread count, engines alternated round by
+round) and reports the median latency, the speedup over our fp32 artifact, and numpy's fp32
+matmul for context. --batch > 1 is the regime of convolutions (rows = output pixels), where a
+weight word serves many rows. Not a test: numbers depend on the machine.
 """
 
 from __future__ import annotations
@@ -16,19 +19,20 @@ from pathlib import Path
 
 import numpy as np
 
-MODES = {"fp32": None, "ternary (int8 act)": ("ternary", 8), "binary (int8 act)": ("binary", 8),
-         "binary XNOR (sign act)": ("binary", 1)}
+MODES = {"fp32": None, "ternary int8 popcount": ("ternary", 8, "popcount"),
+         "ternary int8 vnni": ("ternary", 8, "vnni"), "binary int8 popcount": ("binary", 8, "popcount"),
+         "binary int8 vnni": ("binary", 8, "vnni"), "binary XNOR (sign act)": ("binary", 1, "popcount")}
 
 
-def dense_model(size: int, seed: int = 0) -> "object":
+def dense_model(size: int, seed: int = 0, batch: int = 1) -> "object":
     import onnx
     from onnx import TensorProto, helper, numpy_helper
 
     w = (np.random.default_rng(seed).standard_normal((size, size)) / np.sqrt(size)).astype(np.float32)
     graph = helper.make_graph(
         [helper.make_node("MatMul", ["x", "w"], ["y"])], "dense",
-        [helper.make_tensor_value_info("x", TensorProto.FLOAT, [1, size])],
-        [helper.make_tensor_value_info("y", TensorProto.FLOAT, [1, size])],
+        [helper.make_tensor_value_info("x", TensorProto.FLOAT, [batch, size])],
+        [helper.make_tensor_value_info("y", TensorProto.FLOAT, [batch, size])],
         [numpy_helper.from_array(w, "w")])
     return helper.make_model(graph, opset_imports=[helper.make_opsetid("", 17)])
 
@@ -40,20 +44,25 @@ def main() -> None:
     ap = argparse.ArgumentParser(description=__doc__.split("\n\n")[0])
     ap.add_argument("--target", default="host")
     ap.add_argument("--size", type=int, default=4096)
+    ap.add_argument("--batch", type=int, default=1, help="rows of x (default 1)")
     ap.add_argument("--repeat", type=int, default=200)
     ap.add_argument("--threads", type=int, default=0, help="runtime threads (0: all CPUs)")
     ap.add_argument("--out", type=Path, default=Path("build/bitnet"))
     args = ap.parse_args()
     args.out.mkdir(parents=True, exist_ok=True)
 
-    model = dense_model(args.size)
-    x = np.random.default_rng(1).standard_normal((1, args.size)).astype(np.float32)
+    from ronn_aot.targets import get_target
+
+    model = dense_model(args.size, batch=args.batch)
+    x = np.random.default_rng(1).standard_normal((args.batch, args.size)).astype(np.float32)
+    has_vnni = "+avx512vnni" in (get_target(args.target).llvm.get("mattr") or [])
+    modes = {n: m for n, m in MODES.items() if m is None or m[2] != "vnni" or has_vnni}
     sessions, sizes, results = {}, {}, {}
-    for name, mode in MODES.items():
+    for name, mode in modes.items():
         opts = ronn_aot.CompileOptions().with_target(args.target).with_output(
-            args.out / f"dense{args.size}_{name.split()[0]}{'' if mode is None else mode[1]}.so")
+            args.out / f"dense{args.size}x{args.batch}_{name.replace(' ', '_').replace('(', '').replace(')', '')}.so")
         if mode is not None:
-            opts = opts.with_bitnet(mode[0], mode[1], layers="all")
+            opts = opts.with_bitnet(mode[0], mode[1], layers="all", kernel=mode[2])
         t0 = time.perf_counter()
         art = ronn_aot.compile(model, opts)
         sizes[name] = (art.footer.weights_size, time.perf_counter() - t0)
@@ -61,7 +70,7 @@ def main() -> None:
         results[name] = sessions[name].run(None, {"x": x})[0]
 
     w = np.asarray(__import__("onnx").numpy_helper.to_array(model.graph.initializer[0]))
-    times: dict[str, list[float]] = {name: [] for name in [*MODES, "numpy fp32"]}
+    times: dict[str, list[float]] = {name: [] for name in [*modes, "numpy fp32"]}
     for _ in range(5):
         for s in sessions.values():
             s.run(None, {"x": x})
@@ -76,7 +85,7 @@ def main() -> None:
 
     exact = x @ w
     base = float(np.median(times["fp32"]))
-    print(f"{args.size}x{args.size} dense, batch 1, target {args.target}, threads {args.threads or 'all'}, "
+    print(f"{args.size}x{args.size} dense, batch {args.batch}, target {args.target}, threads {args.threads or 'all'}, "
           f"median of {args.repeat} (ronn-aot artifacts run through runtime_min)")
     print(f"{'engine':<24}{'ms':>9}{'vs fp32':>9}{'weights B':>12}{'compile s':>10}{'rel. err':>10}")
     for name, ts in times.items():

@@ -190,6 +190,21 @@ def test_compile_picks_vnni_on_avx512_and_matches_popcount(kind: str, bits: int,
     np.testing.assert_array_equal(outs["auto"], outs["popcount"])
 
 
+def test_inspect_names_the_kernel_family(tmp_path: Path, capsys: pytest.CaptureFixture[str]) -> None:
+    import onnx
+
+    from ronn_aot.cli import main as cli_main
+
+    model, _ = _small_cnn()
+    onnx.save(model, tmp_path / "cnn.onnx")
+    for kernel in ("vnni", "popcount"):
+        out = tmp_path / f"{kernel}.so"
+        assert cli_main(["compile", str(tmp_path / "cnn.onnx"), "--target", TARGET, "--bitnet", "ternary",
+                         "--bitnet-kernel", kernel, "-o", str(out)]) == 0
+        assert cli_main(["inspect", str(out)]) == 0
+        assert f"x smaller); {kernel} kernels" in capsys.readouterr().out
+
+
 def test_vnni_needs_a_vnni_target_and_int_activations(tmp_path: Path) -> None:
     model, _ = _small_cnn()
     opts = ronn_aot.CompileOptions().with_target("x86_64-avx2").with_output(tmp_path / "a.so")
