@@ -288,9 +288,17 @@ def _loggers(work_dir: Path | None, names: list[str]) -> list[Any]:
     failures, every trial), or None each: its logs then go nowhere."""
     if work_dir is None:
         return [None] * len(names)
+    import logging
+
     from tvm.s_tir.meta_schedule.logging import get_loggers_from_work_dir
 
-    return list(get_loggers_from_work_dir(str(work_dir), names))
+    loggers = list(get_loggers_from_work_dir(str(work_dir), names))
+    # It also prints every scheduler step on stdout, between the progress line's updates: keep the
+    # console to warnings, the files get everything.
+    for handler in logging.getLogger("tvm.s_tir.meta_schedule").handlers:
+        if handler.get_name().endswith(".console"):
+            handler.setLevel(logging.WARNING)
+    return loggers
 
 
 def _record_baselines(kernels: list[Kernel], constant: dict[str, list[int]], target: Target,
