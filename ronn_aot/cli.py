@@ -47,6 +47,19 @@ def _compile(args: argparse.Namespace) -> int:
     return 0
 
 
+def _positive(kind: type[int] | type[float]) -> Any:
+    """An argparse type: a number of `kind` above zero."""
+
+    def parse(text: str) -> int | float:
+        value = kind(text)
+        if value <= 0:
+            raise argparse.ArgumentTypeError(f"must be above 0, got {text}")
+        return value
+
+    parse.__name__ = kind.__name__  # argparse names it in "invalid int value: 'x'"
+    return parse
+
+
 def _tune(args: argparse.Namespace) -> int:
     from .tune import tune
 
@@ -174,9 +187,10 @@ def build_parser() -> argparse.ArgumentParser:
     t.add_argument("model")
     t.add_argument("--target", default="host")
     t.add_argument("--trials", type=int, default=64 * 20, help="measurements in total (default 1280)")
-    t.add_argument("--top", type=int, metavar="K",
+    t.add_argument("--top", type=_positive(int), metavar="K",
                    help="tune only the K kernels with the most rule-schedule time per inference (default: all)")
-    t.add_argument("--minutes", type=float, help="stop searching after this many minutes (resumable)")
+    t.add_argument("--minutes", type=_positive(float),
+                   help="stop after this many minutes (the batch being measured finishes; resumable)")
     t.add_argument("--work-dir", help="keep MetaSchedule's logs here (WORK_DIR/logs)")
     t.add_argument("-O", dest="opt_level", type=int, default=DEFAULT_OPT_LEVEL, choices=[0, 1, 2, 3])
     t.add_argument("--input-shape", action="append", metavar="NAME=D0,D1,...")

@@ -77,3 +77,14 @@ def test_top_kernels_first_within_the_time_budget(tmp_path: Path, monkeypatch: p
     assert summary.trials == 16 and summary.measured == 8
     database = tune_mod.open_database(tune_mod.get_target("x86_64-avx2"))
     assert len(database.get_all_tuning_records()) == 8
+
+
+@pytest.mark.parametrize("flag, value", [("--top", "0"), ("--minutes", "-1"), ("--top", "x")])
+def test_cli_refuses_budgets_not_above_zero(flag: str, value: str, capsys: pytest.CaptureFixture[str]) -> None:
+    from ronn_aot.cli import build_parser
+
+    with pytest.raises(SystemExit) as e:
+        build_parser().parse_args(["tune", "m.onnx", flag, value])
+    assert e.value.code == 2 and flag in capsys.readouterr().err
+    args = build_parser().parse_args(["tune", "m.onnx", "--top", "3", "--minutes", "0.5"])
+    assert (args.top, args.minutes) == (3, 0.5)
