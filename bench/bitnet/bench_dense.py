@@ -14,6 +14,7 @@ weight word serves many rows. Not a test: numbers depend on the machine.
 from __future__ import annotations
 
 import argparse
+import sys
 import time
 from pathlib import Path
 
@@ -63,6 +64,7 @@ def main() -> None:
             args.out / f"dense{args.size}x{args.batch}_{name.replace(' ', '_').replace('(', '').replace(')', '')}.so")
         if mode is not None:
             opts = opts.with_bitnet(mode[0], mode[1], layers="all", kernel=mode[2])
+        print(f"compiling {name} ...", file=sys.stderr, flush=True)
         t0 = time.perf_counter()
         art = ronn_aot.compile(model, opts)
         sizes[name] = (art.footer.weights_size, time.perf_counter() - t0)

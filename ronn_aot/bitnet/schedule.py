@@ -238,7 +238,7 @@ def schedule_kernel(func: Any, target: Any = None) -> Any:
     """The schedule of a BitNet kernel (recognized by its `ronn.bitnet` attribute), else None."""
     from tvm import s_tir
 
-    from schedules.base import num_cores
+    from ronn_aot.schedules.base import num_cores
 
     found = _kernel_spec(func)
     if found is None:

@@ -185,6 +185,9 @@ def test_compile_picks_vnni_on_avx512_and_matches_popcount(kind: str, bits: int,
         art = ronn_aot.compile(model, opts.with_bitnet(kind, bits, "all", kernel=kernel))
         meta = inspect_artifact(art.path).to_dict()["bitnet"]
         assert meta["kernel"] == ("vnni" if kernel == "auto" else "popcount")
+        rules = art.schedule_report.rule_of
+        assert all(rule == "bitnet" for k, rule in rules.items() if k.startswith("bitnet_")), rules
+        assert not art.schedule_report.failures
         outs[kernel] = art.session(num_threads=2).run(None, {"x": x})[0]
     np.testing.assert_array_equal(outs["auto"], reference(x, w, kind, bits, [0, 1, 2, 3]))
     np.testing.assert_array_equal(outs["auto"], outs["popcount"])
@@ -203,6 +206,25 @@ def test_inspect_names_the_kernel_family(tmp_path: Path, capsys: pytest.CaptureF
                          "--bitnet-kernel", kernel, "-o", str(out)]) == 0
         assert cli_main(["inspect", str(out)]) == 0
         assert f"x smaller); {kernel} kernels" in capsys.readouterr().out
+
+
+def test_cli_from_another_directory_schedules_with_the_bitnet_rule(tmp_path: Path) -> None:
+    """As a user runs it: the installed `ronn-aot` in a directory outside the checkout (where the
+    repo's top-level `schedules/` is not importable; the rules are `ronn_aot.schedules`). A rule
+    that fails falls through to the generic ones, which cannot schedule these kernels."""
+    import subprocess
+    import sys
+
+    import onnx
+
+    model, _ = _small_cnn()
+    onnx.save(model, tmp_path / "cnn.onnx")
+    cli = Path(sys.executable).parent / "ronn-aot"
+    out = subprocess.run([str(cli), "compile", "cnn.onnx", "--target", TARGET, "--bitnet", "ternary",
+                          "--bitnet-layers", "all", "--report", "-o", "cnn.so"],
+                         cwd=tmp_path, capture_output=True, text=True, check=True).stdout
+    assert "bitnet 8" in out, out  # all 4 layers' pack + vnni kernels by the bitnet rule
+    assert "failed" not in out.lower() and "error" not in out.lower(), out
 
 
 def test_vnni_needs_a_vnni_target_and_int_activations(tmp_path: Path) -> None:
