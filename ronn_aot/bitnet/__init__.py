@@ -1,4 +1,5 @@
-"""BitNet: ternary and binary weights, bit-packed in the artifact, with bit-serial TIR kernels.
+"""BitNet: ternary and binary weights, bit-packed in the artifact, with bit-serial popcount TIR
+kernels on every CPU target and AVX-512 VNNI kernels where the target has VNNI.
 
 The compile stage is `rewrite.quantize_module` (run by the pipeline right after import when
 `CompileOptions.with_bitnet(...)` is set); `quantize` packs weights, `kernels` + `schedule`
