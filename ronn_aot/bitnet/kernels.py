@@ -306,10 +306,15 @@ def vnni_kernel(spec: LayerSpec) -> Any:
     def minus_plane(W: Any, g: Any, q: Any) -> Any:
         return W[g, q, 1] if ternary else W[g, q, 0]
 
-    def dequant(acc: Any, stats: Any, scale: Any, wsum: Any, m: Any, n: Any) -> Any:
-        exact = acc[m, n // VNNI_LANES, n % VNNI_LANES] - wsum[n] * 128
-        return T.Cast("float32", exact) * stats[0] * scale[n]
+    def dequant(acc: Any, stats: Any, scale: Any, wsum: Any, m: Any, g: Any, lane: Any) -> Any:
+        n = g * VNNI_LANES + lane
+        return T.Cast("float32", acc[m, g, lane] - wsum[n] * 128) * stats[0] * scale[n]
 
+    HW = OH * OW
+
+    # The output block iterates like the accumulators (row, group, lane), so that the schedule
+    # can compute it inside each register tile, straight from the accumulators; a conv's row is
+    # an output pixel (b, h, w) of the NCHW result.
     @T.prim_func(s_tir=True)
     def vnni(A: T.Buffer((M, Q), "uint32"), stats: T.Buffer((3,), "float32"), W: T.Buffer((G, Q, P), "uint64"),
              scale: T.Buffer((spec.n_pad,), "float32"), wsum: T.Buffer((spec.n_pad,), "int32"),
@@ -323,16 +328,16 @@ def vnni_kernel(spec: LayerSpec) -> Any:
                     acc[vm, vg, T.ramp(0, 1, VNNI_LANES)] = T.broadcast(T.int32(0), VNNI_LANES)
                 acc[vm, vg, T.ramp(0, 1, VNNI_LANES)] = dot(
                     acc[vm, vg, T.ramp(0, 1, VNNI_LANES)], A[vm, vq], weights(W[vg, vq, 0], minus_plane(W, vg, vq)))
-        if conv:
-            for b, n, h, w in T.grid(B, N, OH, OW):
-                with T.sblock("out"):
-                    vb, vn, vh, vw = T.axis.remap("SSSS", [b, n, h, w])
-                    out[vb, vn, vh, vw] = dequant(acc, stats, scale, wsum, (vb * OH + vh) * OW + vw, vn)
-        else:
-            for m, n in T.grid(M, N):
-                with T.sblock("out"):
-                    vm, vn = T.axis.remap("SS", [m, n])
-                    out[vm, vn] = dequant(acc, stats, scale, wsum, vm, vn)
+        for m, g, lane in T.grid(M, G, VNNI_LANES):
+            with T.sblock("out"):
+                vm, vg, vl = T.axis.remap("SSS", [m, g, lane])
+                # In the body, not a T.where: reverse_compute_at drops a block predicate.
+                if vg * VNNI_LANES + vl < N:
+                    if conv:
+                        out[vm // HW, vg * VNNI_LANES + vl, vm % HW // OW, vm % OW] = dequant(
+                            acc, stats, scale, wsum, vm, vg, vl)
+                    else:
+                        out[vm, vg * VNNI_LANES + vl] = dequant(acc, stats, scale, wsum, vm, vg, vl)
 
     return vnni.with_attr(SPEC_ATTR, f"vnni:{spec.to_json()}")
 
