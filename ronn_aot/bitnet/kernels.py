@@ -299,9 +299,15 @@ def vnni_kernel(spec: LayerSpec) -> Any:
         return expand(plus) - expand(minus) if ternary else expand(plus) * tirx.const(2, "int8x64") - \
             tirx.const(1, "int8x64")
 
-    def dot(acc: Any, quad: Any, w: Any) -> Any:  # acc[i] += sum_j byte_j(quad) * w[4 i + j]
-        a = tirx.reinterpret("int8x64", tirx.Broadcast(quad, VNNI_LANES))
+    # No Broadcast nodes in the kernel: MetaSchedule's FLOP estimate (EstimateTIRFlops, run on
+    # every tuned workload) has no case for them and aborts tuning. A stride-0 ramp load is the
+    # broadcast (LLVM emits VPBROADCASTD), and zeros a stride-0 ramp of 0.
+    def dot(acc: Any, quads: Any, m: Any, q: Any, w: Any) -> Any:  # acc[i] += sum_j byte_j(quad) * w[4 i + j]
+        a = tirx.reinterpret("int8x64", quads[m, tirx.Ramp(q, 0, VNNI_LANES)])
         return tirx.call_llvm_pure_intrin("int32x16", "llvm.x86.avx512.vpdpbusd.512", acc, a, w)
+
+    def zeros() -> Any:
+        return tirx.Ramp(tirx.const(0, "int32"), tirx.const(0, "int32"), VNNI_LANES)
 
     def minus_plane(W: Any, g: Any, q: Any) -> Any:
         return W[g, q, 1] if ternary else W[g, q, 0]
@@ -325,9 +331,9 @@ def vnni_kernel(spec: LayerSpec) -> Any:
             with T.sblock("dot"):
                 vm, vg, vq = T.axis.remap("SSR", [m, g, q])
                 with T.init():
-                    acc[vm, vg, T.ramp(0, 1, VNNI_LANES)] = T.broadcast(T.int32(0), VNNI_LANES)
+                    acc[vm, vg, T.ramp(0, 1, VNNI_LANES)] = zeros()
                 acc[vm, vg, T.ramp(0, 1, VNNI_LANES)] = dot(
-                    acc[vm, vg, T.ramp(0, 1, VNNI_LANES)], A[vm, vq], weights(W[vg, vq, 0], minus_plane(W, vg, vq)))
+                    acc[vm, vg, T.ramp(0, 1, VNNI_LANES)], A, vm, vq, weights(W[vg, vq, 0], minus_plane(W, vg, vq)))
         for m, g, lane in T.grid(M, G, VNNI_LANES):
             with T.sblock("out"):
                 vm, vg, vl = T.axis.remap("SSS", [m, g, lane])

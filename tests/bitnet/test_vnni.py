@@ -142,6 +142,16 @@ def test_vnni_tile_rule(m: int, groups: int, cores: int) -> None:
         assert (m // mr) * (groups // nr) >= cores  # enough tiles for the cores
 
 
+def test_vnni_kernel_has_a_flop_estimate() -> None:
+    """MetaSchedule estimates every tuned workload's FLOPs first and aborts the tuning run on an
+    expression it cannot count (it has no case for Broadcast)."""
+    import tvm
+    from tvm import s_tir
+
+    func = vnni_kernel(LayerSpec(64, 256, 64, "ternary", 8, 64, dot="vnni"))
+    assert s_tir.analysis.estimate_tir_flops(tvm.IRModule({"main": func})) > 0
+
+
 @needs_vnni
 def test_vnni_design_space_points_are_bit_exact() -> None:
     """Tuning samples the register tile and unrolling; every point computes the same bits."""

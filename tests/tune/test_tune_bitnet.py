@@ -78,25 +78,37 @@ def test_design_space_points_are_bit_exact(weights: str, bits: int) -> None:
         np.testing.assert_array_equal(y, R.dense(x, packed, bits))
 
 
-def test_tune_bitserial_then_compile_applies_record(tmp_path: Path, monkeypatch: pytest.MonkeyPatch) -> None:
+def _cpu_has_vnni() -> bool:
+    try:
+        return "avx512_vnni" in Path("/proc/cpuinfo").read_text()
+    except OSError:
+        return False
+
+
+@pytest.mark.parametrize("target,kernel", [
+    ("host", "bitserial"),  # x86_64-avx2: the popcount kernels
+    pytest.param("x86_64-avx512", "vnni", marks=pytest.mark.skipif(not _cpu_has_vnni(), reason="no AVX-512 VNNI here")),
+])
+def test_tune_bitserial_then_compile_applies_record(target: str, kernel: str, tmp_path: Path,
+                                                    monkeypatch: pytest.MonkeyPatch) -> None:
     monkeypatch.setattr(tune_mod, "SCHEDULES_DIR", tmp_path / "schedules")
     rng = np.random.default_rng(5)
     x = rng.standard_normal((64, 256)).astype(np.float32)
     wt = (rng.standard_normal((256, 64)) / 16).astype(np.float32)
     model = make_model([helper.make_node("MatMul", ["x", "W"], ["y"])], {"x": x}, ["y"], {"W": wt})
-    options = ronn_aot.CompileOptions().with_bitnet("ternary", 8, layers="all")
+    options = ronn_aot.CompileOptions().with_target(target).with_bitnet("ternary", 8, layers="all")
 
     summary = tune_mod.tune(model, options, trials=8)
     assert summary.untunable == [] and summary.tuned_now == summary.kernels
-    database = tune_mod.open_database(get_target("host"))
+    database = tune_mod.open_database(get_target(target))
     assert database is not None
     tuned = [str(r.workload.mod["main"].attrs[SPEC_ATTR]) for r in database.get_all_tuning_records()
              if r.run_secs is not None and SPEC_ATTR in r.workload.mod["main"].attrs.keys()]
-    assert any(kind.startswith("bitserial:") for kind in tuned)
+    assert any(kind.startswith(f"{kernel}:") for kind in tuned)
 
     # tune also measured the kernels' rule schedules; a record applies only if it beat its rule,
     # which 8 trials need not do: make the rules "slow" so that the records are what is checked.
-    baselines = tmp_path / "schedules" / get_target("host").name / "rule_baselines.json"
+    baselines = tmp_path / "schedules" / get_target(target).name / "rule_baselines.json"
     measured = json.loads(baselines.read_text())
     assert measured and all(0 < v["seconds"] < 1 for v in measured.values())
     baselines.write_text(json.dumps({k: {**v, "seconds": 1e3} for k, v in measured.items()}))
@@ -104,3 +116,7 @@ def test_tune_bitserial_then_compile_applies_record(tmp_path: Path, monkeypatch:
     assert set(art.schedule_report.rule_of.values()) == {"tuned"}
     y = run_artifact(art.path, {"x": x}, threads=2)[0]
     np.testing.assert_array_equal(y, R.dense(x, Q.pack_weights(wt.T, "ternary"), 8))
+    from ronn_aot.inspect_artifact import inspect_artifact
+
+    assert inspect_artifact(art.path).to_dict()["bitnet"]["kernel"] == \
+        ("vnni" if kernel == "vnni" else "popcount")
