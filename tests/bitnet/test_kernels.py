@@ -74,3 +74,27 @@ def test_static_calibration_stats_are_used() -> None:
     _, y = _layer(spec, x, packed)
     np.testing.assert_array_equal(y, R.dense(x, packed, 8, stats))
     assert not np.array_equal(y, R.dense(x, packed, 8))
+
+
+@pytest.mark.parametrize("layer", ["dense", "conv"])
+def test_large_input_scale_is_a_parallel_exact_max(layer: str) -> None:
+    """Above 16K elements the int activations' scale is computed as cores x 16 partial maxima
+    (rfactor): still exactly the reference's max, so every output bit stays the same."""
+    rng = np.random.default_rng(11)
+    if layer == "dense":
+        conv, m, k, n = None, 64, 512, 24
+        x = rng.standard_normal((m, k)).astype(np.float32)
+    else:
+        conv = R.ConvGeometry(1, 16, 30, 30, 24, (3, 3), (1, 1), (1, 1, 1, 1))
+        m, k, n = conv.m, conv.k, conv.out_channels
+        x = rng.standard_normal((1, 16, 30, 30)).astype(np.float32)
+    x.flat[rng.integers(x.size)] = 9.0  # one clear maximum, anywhere
+    v = x if conv is None else R.im2col(x, conv)
+    packed = Q.pack_weights(rng.standard_normal((n, k)).astype(np.float32), "ternary")
+    spec = LayerSpec(m, k, n, "ternary", 8, packed.word_bits, conv)
+    assert "amax_rf" in scheduled(pack_kernel(spec)).script()
+    acts, y = _layer(spec, x, packed)
+    stats = R.activation_stats(v, 8)
+    np.testing.assert_array_equal(acts[1], stats.vector(8))
+    expected = R.dense(v, packed, 8) if conv is None else R.conv2d(x, packed, conv, 8)
+    np.testing.assert_array_equal(y, expected)
