@@ -142,13 +142,14 @@ def test_vnni_tile_rule(m: int, groups: int, cores: int) -> None:
         assert (m // mr) * (groups // nr) >= cores  # enough tiles for the cores
 
 
-def test_vnni_kernel_has_a_flop_estimate() -> None:
+@pytest.mark.parametrize("weights", ["ternary", "binary"])
+def test_vnni_kernel_has_a_flop_estimate(weights: str) -> None:
     """MetaSchedule estimates every tuned workload's FLOPs first and aborts the tuning run on an
     expression it cannot count (it has no case for Broadcast)."""
     import tvm
     from tvm import s_tir
 
-    func = vnni_kernel(LayerSpec(64, 256, 64, "ternary", 8, 64, dot="vnni"))
+    func = vnni_kernel(LayerSpec(64, 256, 64, weights, 8, 64, dot="vnni"))
     assert s_tir.analysis.estimate_tir_flops(tvm.IRModule({"main": func})) > 0
 
 
