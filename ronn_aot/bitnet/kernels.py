@@ -296,7 +296,10 @@ def vnni_kernel(spec: LayerSpec) -> Any:
         return tirx.Cast("int8x64", tirx.reinterpret("uint1x64", word))
 
     def weights(plus: Any, minus: Any) -> Any:  # 64 int8 weights: {-1, 0, 1} or {-1, 1}
-        return expand(plus) - expand(minus)
+        if ternary:
+            return expand(plus) - expand(minus)
+        # 2 * plus - 1: one VPMOVM2B (a knot and a second expansion cost more, measured)
+        return expand(plus) + expand(plus) - expand(tirx.const(0xFFFFFFFFFFFFFFFF, "uint64"))
 
     # No Broadcast nodes in the kernel: MetaSchedule's FLOP estimate (EstimateTIRFlops, run on
     # every tuned workload) has no case for them and aborts tuning. A stride-0 ramp load is the
@@ -308,8 +311,8 @@ def vnni_kernel(spec: LayerSpec) -> Any:
     def zeros() -> Any:
         return tirx.Ramp(tirx.const(0, "int32"), tirx.const(0, "int32"), VNNI_LANES)
 
-    def minus_plane(W: Any, g: Any, q: Any) -> Any:  # a binary weight is -1 wherever it is not +1
-        return W[g, q, 1] if ternary else ~W[g, q, 0]
+    def minus_plane(W: Any, g: Any, q: Any) -> Any:
+        return W[g, q, 1] if ternary else W[g, q, 0]
 
     def dequant(acc: Any, stats: Any, scale: Any, wsum: Any, m: Any, g: Any, lane: Any) -> Any:
         n = g * VNNI_LANES + lane
