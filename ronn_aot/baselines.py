@@ -7,6 +7,14 @@ measures each tuned kernel's rule schedule, with the same builder and runner as 
 weights packed the way the compile packs them), and stores the time beside the records in
 `schedules/<target>/rule_baselines.json`. `compile` applies a record only when its measured time
 is below the rule's; `--report` then says `tuned`, otherwise the rule's name.
+
+On a shared machine a time measured at the start of a run and one measured half an hour later can
+differ 3x from the other jobs alone (seen here: a rule timed under load lost to records that were
+slower end to end). So after the search, tune times each tuned kernel's rule and best record again,
+back to back in one runner session (`measure_pairs`), and stores the rule's time on the scale of
+the record's database time: rule x (record's database time / record's paired time). Compile's
+comparison of the record's database time with it is then the paired comparison; the raw pair is
+kept beside it (`paired`).
 """
 
 from __future__ import annotations
@@ -38,12 +46,16 @@ def load_baselines(database_dir: Path) -> dict[str, float]:
     return {k: float(v["seconds"]) for k, v in json.loads(path.read_text()).items()}
 
 
-def save_baselines(database_dir: Path, measured: dict[str, tuple[str, float]]) -> None:
-    """Merge `measured` (workload key -> (kernel name, seconds)) into the file."""
+def save_baselines(database_dir: Path, measured: dict[str, tuple[str, float]],
+                   paired: dict[str, tuple[float, float]] | None = None) -> None:
+    """Merge `measured` (workload key -> (kernel name, seconds)) into the file, with the (rule,
+    record) times measured back to back that `seconds` was scaled from, where given."""
     path = baselines_path(database_dir)
     data = json.loads(path.read_text()) if path.is_file() else {}
     for key, (name, seconds) in measured.items():
         data[key] = {"kernel": name, "seconds": seconds}
+        if paired is not None and key in paired:
+            data[key]["paired"] = {"rule": paired[key][0], "record": paired[key][1]}
     path.parent.mkdir(parents=True, exist_ok=True)
     path.write_text(json.dumps(data, indent=1, sort_keys=True) + "\n")
 
@@ -69,26 +81,47 @@ def record_beats_rule(func: Any, tvm_target: Any, database: Any, baselines: dict
     return secs is not None and secs < base
 
 
-def measure_rules(funcs: list[tuple[Any, list[int]]], arch: str, tvm_target: Any, number: int = 10,
-                  repeat: int = 3) -> list[float | None]:
-    """Seconds per call of each (func, constant parameters) scheduled by its first matching rule
-    (weights packed as the compile packs them), measured like MetaSchedule trials, all in one
-    builder and one runner session (each worker pool imports TVM once: ~25 s); None where a
-    kernel cannot be scheduled, built or run."""
-    from tvm.s_tir.meta_schedule.arg_info import ArgInfo
-    from tvm.s_tir.meta_schedule.builder import BuilderInput, LocalBuilder
-    from tvm.s_tir.meta_schedule.runner import EvaluatorConfig, LocalRunner, RunnerInput
-
+def rule_workload(func: Any, constant: list[int], arch: str, tvm_target: Any) -> Any | None:
+    """The kernel scheduled by its first matching rule (weights packed as the compile packs them),
+    as a workload module; None where no rule schedules it."""
     from .prepack import with_constant_params
     from .schedule import _first_rule
     from .tune import workload_of
 
-    mods: list[Any] = []
+    found = _first_rule(with_constant_params(func, constant), arch, tvm_target, None, "baseline")
+    return None if found is None else workload_of(found[0])
+
+
+def measure_rules(funcs: list[tuple[Any, list[int]]], arch: str, tvm_target: Any) -> list[float | None]:
+    """Seconds per call of each (func, constant parameters) scheduled by its first matching rule;
+    None where a kernel cannot be scheduled, built or run."""
+    return measure([rule_workload(f, c, arch, tvm_target) for f, c in funcs], tvm_target)
+
+
+def measure_pairs(funcs: list[tuple[Any, list[int]]], arch: str, tvm_target: Any,
+                  database: Any) -> list[tuple[float, float] | None]:
+    """(rule, best record) seconds per call of each (func, constant parameters), the two measured
+    one right after the other; None where either cannot be built or run."""
+    from .tune import apply_records, workload_of
+
+    mods: list[Any | None] = []
     for func, constant in funcs:
-        found = _first_rule(with_constant_params(func, constant), arch, tvm_target, None, "baseline")
-        mods.append(None if found is None else workload_of(found[0]))
+        tuned = apply_records(func, tvm_target, database)
+        mods += [rule_workload(func, constant, arch, tvm_target), None if tuned is None else workload_of(tuned)]
+    secs = measure(mods, tvm_target)  # the runner measures in submission order: rule, record, ...
+    return [None if r is None or t is None else (r, t) for r, t in zip(secs[0::2], secs[1::2])]
+
+
+def measure(mods: list[Any | None], tvm_target: Any, number: int = 10, repeat: int = 3) -> list[float | None]:
+    """Seconds per call of each scheduled workload module, measured like MetaSchedule trials, all in
+    one builder and one runner session (each worker pool imports TVM once); None where a module is
+    None or cannot be built or run."""
+    from tvm.s_tir.meta_schedule.arg_info import ArgInfo
+    from tvm.s_tir.meta_schedule.builder import BuilderInput, LocalBuilder
+    from tvm.s_tir.meta_schedule.runner import EvaluatorConfig, LocalRunner, RunnerInput
+
     todo = [i for i, m in enumerate(mods) if m is not None]
-    out: list[float | None] = [None] * len(funcs)
+    out: list[float | None] = [None] * len(mods)
     if not todo:
         return out
     builds = LocalBuilder(max_workers=2, timeout_sec=300).build([BuilderInput(mods[i], tvm_target) for i in todo])

@@ -222,7 +222,7 @@ def tune(model: Any, options: CompileOptions, trials: int, work_dir: Path | None
     todo = [kn for kn in chosen if kn.done < per_task]
     progress = _Progress(sum(per_task - kn.done for kn in todo), deadline)
     tuned = _search(todo, per_task, progress, tvm_target, num_cores, database, work_dir, trials_per_iter)
-    beat = _records_beating_rules([kn for kn in kernels if kn.name in tuned], tvm_target, database)
+    beat = _pair_records([kn for kn in kernels if kn.name in tuned], constant, target, tvm_target, database)
     return TuneSummary(len(built.kernels), len(tuned), len(chosen) - len(todo), per_task * len(todo),
                        time.perf_counter() - start, database_dir(target), untunable, progress.done, tuned,
                        beat, [kn.name for kn in ranked if kn.name not in tuned and kn.done < per_task])
@@ -315,12 +315,25 @@ def _record_baselines(kernels: list[Kernel], constant: dict[str, list[int]], tar
                                           if s is not None})
 
 
-def _records_beating_rules(kernels: list[Kernel], tvm_target: Any, database: Any) -> list[str]:
-    from .baselines import record_seconds
+def _pair_records(kernels: list[Kernel], constant: dict[str, list[int]], target: Target, tvm_target: Any,
+                  database: Any) -> list[str]:
+    """Time each kernel's rule and best record back to back, store the rule's time on the scale of
+    the record's database time (baselines.py) and return the kernels whose record won the pair."""
+    from .baselines import measure_pairs, record_seconds, save_baselines, workload_key
 
-    out = []
-    for kn in kernels:
-        secs = record_seconds(kn.func, tvm_target, database)
-        if secs is not None and (kn.rule_seconds is None or secs < kn.rule_seconds):
-            out.append(kn.name)
-    return out
+    if not kernels:
+        return []
+    pairs = measure_pairs([(kn.func, constant.get(kn.name, [])) for kn in kernels], target.arch, tvm_target,
+                          database)
+    measured, paired, won = {}, {}, []
+    for kn, pair in zip(kernels, pairs):
+        in_database = record_seconds(kn.func, tvm_target, database)
+        if pair is None or in_database is None:
+            continue  # keeps the rule time measured before the search
+        rule, record = pair
+        key = workload_key(kn.func)
+        measured[key], paired[key] = (kn.name, rule * in_database / record), pair
+        if record < rule:
+            won.append(kn.name)
+    save_baselines(database_dir(target), measured, paired)
+    return won

@@ -12,6 +12,7 @@ from onnx import helper
 
 import ronn_aot
 import ronn_aot.tune as tune_mod
+from ronn_aot.baselines import record_seconds
 from graphs import make_model, w
 from helpers import onnxruntime_outputs, run_artifact
 
@@ -26,10 +27,19 @@ def test_tune_then_compile_applies_records(tmp_path: Path, monkeypatch: pytest.M
     # Resuming does not tune again what already has its trials.
     assert tune_mod.tune(model, ronn_aot.CompileOptions(), trials=8).skipped == 1
 
-    # The tune measured the rule schedule of the kernel beside the records ...
+    # The tune measured the rule schedule of the kernel beside the records, and after the search
+    # the rule and the best record back to back: the stored rule time is on the scale of the
+    # record's database time, so that comparing the two is the paired comparison ...
     db_dir = tmp_path / "schedules" / "x86_64-avx2"
     baselines = json.loads((db_dir / "rule_baselines.json").read_text())
-    assert len(baselines) == 1 and 0 < next(iter(baselines.values()))["seconds"] < 1
+    (entry,) = baselines.values()
+    pair = entry["paired"]
+    assert 0 < entry["seconds"] < 1 and 0 < pair["rule"] < 1 and 0 < pair["record"] < 1
+    database = tune_mod.open_database(tune_mod.get_target("x86_64-avx2"))
+    func = database.get_all_tuning_records()[0].workload.mod["main"]
+    in_database = record_seconds(func, tune_mod.get_target("x86_64-avx2").tvm_target(2), database)
+    assert entry["seconds"] == pytest.approx(pair["rule"] * in_database / pair["record"])
+    assert summary.beat_rule == (summary.tuned if pair["record"] < pair["rule"] else [])
 
     # ... and compile applies the record only where it measured faster than the rule.
     def compile_with_baseline(seconds: float) -> Any:
