@@ -178,8 +178,8 @@ def vnni_tile(m: int, groups: int, cores: int) -> tuple[int, int]:
 
 def schedule_vnni(sch: Any, spec: LayerSpec, choices: Choices | None = None, cores: int = 2) -> Any:
     """Schedule `kernels.vnni_kernel` in `sch`: parallel MR x NR register tiles (rows x groups of
-    16 channels), the reduction inside a tile, accumulators in registers (see vnni_tile), then the
-    dequantizing epilogue over the output in parallel, vectorized."""
+    16 channels), the reduction inside a tile, accumulators in registers (see vnni_tile), and the
+    dequantizing epilogue inside the tile, vectorized over the 16 channels of a group."""
     choices = choices or RuleChoices()
     groups = spec.n_pad // spec.lanes
     dot, out = sch.get_sblock("dot"), sch.get_sblock("out")
@@ -207,30 +207,27 @@ def schedule_vnni(sch: Any, spec: LayerSpec, choices: Choices | None = None, cor
     return sch
 
 
-_ABSMAX_LANES = 16
+_ABSMAX_LANES, _ABSMAX_CHUNKS = 16, 4  # partial maxima: parallel chunks x lanes (the same on any machine)
 
 
 def _parallel_absmax(sch: Any, spec: LayerSpec) -> None:
-    """The int activations' scale, max |V| over the whole input matrix, as cores x 16 partial
-    maxima (rfactor) combined at the end. Max is exact in any order, so this stays bit-exact;
-    serially it was one dependent compare per element, half of a pack kernel's time (a 56x56x144
-    input: 0.42 of 0.73 ms). The reduction walks k outer, m inner: for a convolution the view's
+    """The int activations' scale, max |V| over the whole input matrix, as 16 partial maxima per
+    chunk, chunks in parallel (rfactor), combined at the end. Max is exact in any order, so this
+    stays bit-exact; serially it was one dependent compare per element, half of a pack kernel's
+    time (a 56x56x144 input: 0.42 of 0.73 ms). The reduction walks k outer, m inner: for a convolution the view's
     rows are neighbouring pixels, contiguous in the NCHW input. (The sums behind the sign
     activations' statistics keep their serial order: a float sum is not exact in any order.)"""
-    from ronn_aot.schedules.base import num_cores
-
-    total = spec.m * spec.k
-    cores = num_cores(None)
-    if total % (cores * _ABSMAX_LANES) or total < (1 << 14):
+    total, chunks = spec.m * spec.k, _ABSMAX_CHUNKS
+    if total % (chunks * _ABSMAX_LANES) or total < (1 << 14):
         return
     amax = sch.get_sblock("amax")
     _, rm, rk = sch.get_loops(amax)
     sch.reorder(rk, rm)
-    p, ro, ri = sch.split(sch.fuse(rk, rm), factors=[cores, None, _ABSMAX_LANES])
+    p, ro, ri = sch.split(sch.fuse(rk, rm), factors=[chunks, None, _ABSMAX_LANES])
     sch.reorder(p, ri, ro)
     partial = sch.rfactor(sch.fuse(p, ri), 0)
     pr, ro = sch.get_loops(partial)[-2:]
-    p, ri = sch.split(pr, factors=[cores, _ABSMAX_LANES])
+    p, ri = sch.split(pr, factors=[chunks, _ABSMAX_LANES])
     sch.reorder(p, ro, ri)
     sch.parallel(p)
     sch.unroll(ri)  # 16 independent maxima per step (a vector for LLVM's SLP vectorizer)
@@ -238,7 +235,8 @@ def _parallel_absmax(sch: Any, spec: LayerSpec) -> None:
 
 def schedule_pack(sch: Any, spec: LayerSpec, choices: Choices | None = None) -> Any:  # -> tvm.s_tir.Schedule
     """Schedule `kernels.pack_kernel` in `sch`: codes of one row at a time (kept local) in vectors
-    of `choices.vector` codes, rows in parallel. The statistics keep their serial order."""
+    of `choices.vector` codes, rows in parallel. The max behind int scales is a parallel exact
+    reduction (`_parallel_absmax`); the float sums behind sign statistics keep their serial order."""
     choices = choices or RuleChoices()
     planes, code = sch.get_sblock("quads" if spec.vnni else "planes"), sch.get_sblock("code")
     m = sch.get_loops(planes)[0]
