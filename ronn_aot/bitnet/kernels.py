@@ -11,8 +11,8 @@ A quantized layer runs as two kernels, of one of two families (`LayerSpec.dot`):
 - `vnni` (x86 with AVX-512 VNNI, int activations): A and the packed weights -> each weight word
   expanded to 64 int8 weights in registers (mask load + VPMOVM2B), VPDPBUSD int8 dot products
   into int32 -> the same float32 output. Its cost does not grow with the activation bits, and a
-  weight word expanded once serves a whole tile of rows: several times faster than popcount on
-  convolutions and batches, on par at batch 1 where both stream the same weight bytes.
+  weight word expanded once serves a whole tile of rows: 2.6-3.4x faster than popcount at batch
+  64 (4096x4096, one thread), 1.2-1.4x at batch 1 where both stream the same weight bytes.
 
 Arithmetic (see `reference.py`, which the kernels match bit for bit):
   int activations, ternary weights: acc = sum_b c_b * (popcount(X_b & W+) - popcount(X_b & W-))
