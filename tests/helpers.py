@@ -55,3 +55,11 @@ def zoo_case(name: str) -> tuple[onnx.ModelProto, dict[str, np.ndarray], np.ndar
     tol = json.loads((REAL / f"test_{name}" / "data.json").read_text())
     expected = numpy_helper.to_array(onnx.load_tensor(str(LIGHT / f"light_{name}_output_0.pb")))
     return model, feeds, expected, float(tol["rtol"]), float(tol["atol"])
+
+
+def cpu_has_vnni() -> bool:
+    """Whether this machine can run AVX-512 VNNI code (the x86_64-avx512 BitNet VNNI kernels)."""
+    try:
+        return "avx512_vnni" in Path("/proc/cpuinfo").read_text()
+    except OSError:
+        return False

@@ -52,11 +52,12 @@ def main() -> None:
     args = ap.parse_args()
     args.out.mkdir(parents=True, exist_ok=True)
 
+    from ronn_aot.bitnet.config import target_has_vnni
     from ronn_aot.targets import get_target
 
     model = dense_model(args.size, batch=args.batch)
     x = np.random.default_rng(1).standard_normal((args.batch, args.size)).astype(np.float32)
-    has_vnni = "+avx512vnni" in (get_target(args.target).llvm.get("mattr") or [])
+    has_vnni = target_has_vnni(get_target(args.target))
     modes = {n: m for n, m in MODES.items() if m is None or m[2] != "vnni" or has_vnni}
     sessions, sizes, results = {}, {}, {}
     for name, mode in modes.items():

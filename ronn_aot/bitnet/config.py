@@ -81,7 +81,7 @@ class BitnetConfig:
     def dot_for(self, target: Any) -> str:
         """The kernel family (quantize.DOTS) this configuration compiles to on `target`
         (a `ronn_aot.targets.Target`, or None for one without VNNI)."""
-        has_vnni = target is not None and "+avx512vnni" in (target.llvm.get("mattr") or [])
+        has_vnni = target_has_vnni(target)
         if self.kernel == "vnni" and not has_vnni:
             name = getattr(target, "name", "this target")
             raise RonnError(f"bitnet kernel 'vnni' needs a target with AVX-512 VNNI; {name} has none: "
@@ -93,6 +93,11 @@ class BitnetConfig:
     def describe(self) -> str:
         acts = "sign" if self.activation_bits == 1 else f"int{self.activation_bits}"
         return f"{self.weights} weights, {acts} activations"
+
+
+def target_has_vnni(target: Any) -> bool:
+    """Whether a `ronn_aot.targets.Target` (None: none) compiles for AVX-512 VNNI."""
+    return target is not None and "+avx512vnni" in (target.llvm.get("mattr") or [])
 
 
 def parse_layers(layers: str | Sequence[int] | None) -> tuple[int, ...] | str | None:

@@ -39,20 +39,28 @@ def _layer(spec: LayerSpec, x: np.ndarray, packed: Q.PackedWeights,
     return acts, _run(bitserial_kernel(spec), acts + weights, [(spec.out_shape, "float32")])[0]
 
 
-@pytest.mark.parametrize("weights,bits", MODES)
-@pytest.mark.parametrize("layer", ["dense", "conv"])
-def test_kernels_bit_exact(weights: str, bits: int, layer: str) -> None:
-    rng = np.random.default_rng(bits)
+def layer_case(layer: str, weights: str, bits: int, seed: int, dot: str = "popcount",
+               conv: R.ConvGeometry = CONV) -> tuple[LayerSpec, np.ndarray, np.ndarray, Q.PackedWeights]:
+    """(spec, input, its matrix view, packed weights) of a small odd-sized "dense" (3 x 100 @ 100 x 20:
+    K not a multiple of 64, N not of 16) or "conv" layer, packed for the kernel family `dot`."""
+    rng = np.random.default_rng(seed)
     if layer == "dense":
-        conv, m, k, n = None, 3, 100, 20
+        geometry, m, k, n = None, 3, 100, 20
         x = rng.standard_normal((m, k)).astype(np.float32)
         v = x
     else:
-        conv, m, k, n = CONV, CONV.m, CONV.k, CONV.out_channels
-        x = rng.standard_normal((CONV.batch, CONV.channels, CONV.height, CONV.width)).astype(np.float32)
-        v = R.im2col(x, CONV)
-    packed = Q.pack_weights(rng.standard_normal((n, k)).astype(np.float32), weights)
-    spec = LayerSpec(m, k, n, weights, bits, packed.word_bits, conv)
+        geometry, m, k, n = conv, conv.m, conv.k, conv.out_channels
+        x = rng.standard_normal((conv.batch, conv.channels, conv.height, conv.width)).astype(np.float32)
+        v = R.im2col(x, conv)
+    packed = Q.pack_for(rng.standard_normal((n, k)).astype(np.float32), weights, dot)
+    return LayerSpec(m, k, n, weights, bits, packed.word_bits, geometry, dot=dot), x, v, packed
+
+
+@pytest.mark.parametrize("weights,bits", MODES)
+@pytest.mark.parametrize("layer", ["dense", "conv"])
+def test_kernels_bit_exact(weights: str, bits: int, layer: str) -> None:
+    spec, x, v, packed = layer_case(layer, weights, bits, seed=bits)
+    conv = spec.conv
     acts, y = _layer(spec, x, packed)
 
     stats = R.activation_stats(v, bits)

@@ -19,18 +19,13 @@ from ronn_aot.bitnet.schedule import design_space, scheduled, vnni_tile
 from ronn_aot.errors import RonnError
 from ronn_aot.inspect_artifact import inspect_artifact
 from ronn_aot.targets import get_target
+from helpers import cpu_has_vnni
+from test_kernels import layer_case
 
 TARGET = "x86_64-avx512"
 
 
-def _cpu_has_vnni() -> bool:
-    try:
-        return "avx512_vnni" in Path("/proc/cpuinfo").read_text()
-    except OSError:
-        return False
-
-
-needs_vnni = pytest.mark.skipif(not _cpu_has_vnni(), reason="this CPU has no AVX-512 VNNI to run the kernels")
+needs_vnni = pytest.mark.skipif(not cpu_has_vnni(), reason="this CPU has no AVX-512 VNNI to run the kernels")
 CONV = R.ConvGeometry(2, 5, 7, 6, 20, (3, 3), (2, 1), (1, 1, 1, 0))
 
 
@@ -56,18 +51,8 @@ def _layer(spec: LayerSpec, x: np.ndarray, packed: Q.PackedWeights, mul: Any = N
     return acts, _run(mul, acts + [packed.planes, packed.scale, packed.wsum], [(spec.out_shape, "float32")])[0]
 
 
-def _case(layer: str, weights: str, seed: int) -> tuple[LayerSpec, np.ndarray, np.ndarray, Q.PackedWeights]:
-    rng = np.random.default_rng(seed)
-    if layer == "dense":
-        conv, m, k, n = None, 3, 100, 20  # K not a multiple of 4... of 64; N not of 16
-        x = rng.standard_normal((m, k)).astype(np.float32)
-        v = x
-    else:
-        conv, m, k, n = CONV, CONV.m, CONV.k, CONV.out_channels
-        x = rng.standard_normal((CONV.batch, CONV.channels, CONV.height, CONV.width)).astype(np.float32)
-        v = R.im2col(x, CONV)
-    packed = Q.pack_weights_vnni(rng.standard_normal((n, k)).astype(np.float32), weights)
-    return LayerSpec(m, k, n, weights, 8, 64, conv, dot="vnni"), x, v, packed
+def _case(layer: str, weights: str, seed: int, bits: int = 8) -> tuple[LayerSpec, np.ndarray, np.ndarray, Q.PackedWeights]:
+    return layer_case(layer, weights, bits, seed, dot="vnni", conv=CONV)
 
 
 @pytest.mark.parametrize("weights", ["ternary", "binary"])
@@ -89,8 +74,7 @@ def test_vnni_packing_round_trips(weights: str, n: int, k: int) -> None:
 @pytest.mark.parametrize("weights,bits", [("ternary", 8), ("ternary", 3), ("binary", 8)])
 @pytest.mark.parametrize("layer", ["dense", "conv"])
 def test_vnni_kernels_bit_exact(weights: str, bits: int, layer: str) -> None:
-    spec, x, v, packed = _case(layer, weights, bits)
-    spec = LayerSpec(spec.m, spec.k, spec.n, weights, bits, 64, spec.conv, dot="vnni")
+    spec, x, v, packed = _case(layer, weights, bits, bits)
     acts, y = _layer(spec, x, packed)
     stats = R.activation_stats(v, bits)
     codes = R.quantize_activations(v, bits, stats)
@@ -138,7 +122,7 @@ def test_vnni_tile_rule(m: int, groups: int, cores: int) -> None:
     mr, nr = vnni_tile(m, groups, cores)
     assert m % mr == 0 and groups % nr == 0
     assert mr * nr <= 15  # accumulators stay under 1 KiB (registers)
-    if (m // 1) * groups >= cores:
+    if m * groups >= cores:
         assert (m // mr) * (groups // nr) >= cores  # enough tiles for the cores
 
 

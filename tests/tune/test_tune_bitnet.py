@@ -16,7 +16,7 @@ from onnx import helper
 import ronn_aot
 import ronn_aot.tune as tune_mod
 from graphs import make_model
-from helpers import run_artifact
+from helpers import cpu_has_vnni, run_artifact
 from ronn_aot.bitnet import quantize as Q
 from ronn_aot.bitnet import reference as R
 from ronn_aot.bitnet.kernels import SPEC_ATTR, LayerSpec, bitserial_kernel, pack_kernel
@@ -78,16 +78,9 @@ def test_design_space_points_are_bit_exact(weights: str, bits: int) -> None:
         np.testing.assert_array_equal(y, R.dense(x, packed, bits))
 
 
-def _cpu_has_vnni() -> bool:
-    try:
-        return "avx512_vnni" in Path("/proc/cpuinfo").read_text()
-    except OSError:
-        return False
-
-
 @pytest.mark.parametrize("target,kernel", [
     ("host", "bitserial"),  # x86_64-avx2: the popcount kernels
-    pytest.param("x86_64-avx512", "vnni", marks=pytest.mark.skipif(not _cpu_has_vnni(), reason="no AVX-512 VNNI here")),
+    pytest.param("x86_64-avx512", "vnni", marks=pytest.mark.skipif(not cpu_has_vnni(), reason="no AVX-512 VNNI here")),
 ])
 def test_tune_bitserial_then_compile_applies_record(target: str, kernel: str, tmp_path: Path,
                                                     monkeypatch: pytest.MonkeyPatch) -> None:
