@@ -98,16 +98,35 @@ def measure_rules(funcs: list[tuple[Any, list[int]]], arch: str, tvm_target: Any
     return measure([rule_workload(f, c, arch, tvm_target) for f, c in funcs], tvm_target)
 
 
+def record_is_rule(func: Any, constant: list[int], arch: str, tvm_target: Any, database: Any) -> bool:
+    """Whether the best record of `func` schedules it exactly as its rule does (the rule's own
+    schedule, which tune seeds the search with, is still the best one found)."""
+    import tvm_ffi
+
+    from .prepack import with_constant_params
+    from .schedule import scheduled_func
+    from .tune import apply_records
+
+    annotated = with_constant_params(func, constant)
+    tuned = apply_records(annotated, tvm_target, database)
+    rule = rule_workload(func, constant, arch, tvm_target)
+    if tuned is None or rule is None:
+        return False
+    scheduled = scheduled_func(annotated, tuned)[0].with_attr("global_symbol", "main")
+    return bool(tvm_ffi.structural_equal(scheduled, rule["main"]))
+
+
 def measure_pairs(funcs: list[tuple[Any, list[int]]], arch: str, tvm_target: Any,
                   database: Any) -> list[tuple[float, float] | None]:
     """(rule, best record) seconds per call of each (func, constant parameters), the two measured
     one right after the other; None where either cannot be built or run."""
-    from .tune import apply_records, workload_of
+    from .prepack import with_constant_params
+    from .tune import apply_records
 
     mods: list[Any | None] = []
     for func, constant in funcs:
-        tuned = apply_records(func, tvm_target, database)
-        mods += [rule_workload(func, constant, arch, tvm_target), None if tuned is None else workload_of(tuned)]
+        tuned = apply_records(with_constant_params(func, constant), tvm_target, database)
+        mods += [rule_workload(func, constant, arch, tvm_target), None if tuned is None else tuned.mod]
     secs = measure(mods, tvm_target)  # the runner measures in submission order: rule, record, ...
     return [None if r is None or t is None else (r, t) for r, t in zip(secs[0::2], secs[1::2])]
 

@@ -44,18 +44,20 @@ class ScheduleReport:
         return by
 
 
-def _first_rule(func: Any, arch: str, tvm_target: Any, report: ScheduleReport | None, name: str,
-                refuses: Callable[[Any], str | None] | None = None) -> tuple[Any, str, list[Packing]] | None:
-    """(scheduled function, rule name, repacked weights) from the first rule of `arch` that fits,
-    or None.
+def rule_schedule(func: Any, arch: str, tvm_target: Any, report: ScheduleReport | None = None,
+                  name: str = "kernel", refuses: Callable[[Any], str | None] | None = None,
+                  tunable: bool = False) -> tuple[str, Any] | None:
+    """(rule name, tvm.s_tir.Schedule) from the first rule of `arch` that fits `func`, or None.
 
-    `refuses(scheduled)` may reject a schedule with a reason; the next rule is tried then."""
+    `refuses(scheduled)` may reject a schedule with a reason; the next rule is tried then.
+    `tunable`: the rule's design space for tuning (its choices as sampled instructions whose
+    decisions are the rule's), which schedules the kernel exactly as the rule does."""
     from ronn_aot.schedules import rules_for
 
     for info in rules_for(arch):
         try:
             with tvm_target:
-                sch = info.rule.apply(func, tvm_target, False)
+                sch = info.rule.apply(func, tvm_target, tunable)
         except Exception as e:  # a rule bug on an unforeseen kernel: fall through to the next rule
             if report is not None:
                 msg = str(e).strip().splitlines()[-1] if str(e).strip() else type(e).__name__
@@ -65,13 +67,29 @@ def _first_rule(func: Any, arch: str, tvm_target: Any, report: ScheduleReport | 
             continue
         reason = refuses(sch.mod["main"]) if refuses is not None else None
         if reason is None:
-            scheduled = sch.mod["main"]
-            if scheduled.attrs is not None and CONSTANT_PARAMS_ATTR in scheduled.attrs:
-                scheduled = scheduled.without_attr(CONSTANT_PARAMS_ATTR)
-            return scheduled, info.name, packed_params(func, sch)
+            return info.name, sch
         if report is not None:
             report.failures.append(f"{name}: {info.name}: {reason}")
     return None
+
+
+def scheduled_func(func: Any, sch: Any) -> tuple[Any, list[Packing]]:
+    """(the scheduled function, the weights its schedule repacked) of a schedule of `func`."""
+    scheduled = sch.mod["main"]
+    if scheduled.attrs is not None and CONSTANT_PARAMS_ATTR in scheduled.attrs:
+        scheduled = scheduled.without_attr(CONSTANT_PARAMS_ATTR)
+    return scheduled, packed_params(func, sch)
+
+
+def _first_rule(func: Any, arch: str, tvm_target: Any, report: ScheduleReport | None, name: str,
+                refuses: Callable[[Any], str | None] | None = None) -> tuple[Any, str, list[Packing]] | None:
+    """(scheduled function, rule name, repacked weights) from the first rule of `arch` that fits,
+    or None (see `rule_schedule`)."""
+    found = rule_schedule(func, arch, tvm_target, report, name, refuses)
+    if found is None:
+        return None
+    scheduled, packings = scheduled_func(func, found[1])
+    return scheduled, found[0], packings
 
 
 def schedule_kernel(func: Any, target: Target, tvm_target: Any,
@@ -104,22 +122,26 @@ def schedule(mod: Any, kernels: list[str], target: Target, tvm_target: Any,
     host_target = tvm_target if target.cuda is None else tvm_target.host
     for name in kernels:
         gv = mod.get_global_var(name)
-        tuned = apply_records(mod[gv], tvm_target, database) if database is not None else None
-        if tuned is not None and not record_beats_rule(mod[gv], tvm_target, database, baselines):
+        # Tuning records are keyed by the annotated kernel: a tuned schedule repacks weights as the
+        # rule it was tuned from does.
+        annotated = with_constant_params(mod[gv], (constant or {}).get(name, []))
+        tuned = apply_records(annotated, tvm_target, database) if database is not None else None
+        if tuned is not None and not record_beats_rule(annotated, tvm_target, database, baselines):
             tuned = None  # the rule measured faster than the best record when it was tuned
         on_device = None if target.cuda is None else _device_kernel(mod[gv], tvm_target, report, name)
         if target.cuda is not None:
             report.device_of[name] = "cuda" if on_device is not None else HOST
+        packings: list[Packing] = []
         if on_device is not None:
             func, rule = on_device
         elif tuned is not None:
-            func, rule = tuned, TUNED
+            (func, packings), rule = scheduled_func(annotated, tuned), TUNED
         else:
-            annotated = with_constant_params(mod[gv], (constant or {}).get(name, []))
             found = _first_rule(annotated, target.arch, host_target, report, name)
             func, rule = (found[0], found[1]) if found is not None else (mod[gv], UNSCHEDULED)
-            if found is not None and found[2]:
-                report.packed[name] = found[2]
+            packings = found[2] if found is not None else []
+        if packings:
+            report.packed[name] = packings
         mod[gv] = func
         report.rule_of[name] = rule
     return mod, report

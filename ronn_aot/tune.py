@@ -59,9 +59,9 @@ def workload_of(func: Any) -> Any:
 
 
 def apply_records(func: Any, tvm_target: Any, database: Any) -> Any | None:
-    """The kernel scheduled by its best tuning record, or None when the database has none."""
-    sch = database.query_schedule(workload_of(func), tvm_target, workload_name="main")
-    return None if sch is None else sch.mod["main"]
+    """The schedule of the kernel's best tuning record (a tvm.s_tir.Schedule, whose trace says
+    which weights it repacks), or None when the database has none."""
+    return database.query_schedule(workload_of(func), tvm_target, workload_name="main")
 
 
 @dataclass
@@ -139,14 +139,41 @@ def _trials_per_workload(database: Any) -> dict[int, int]:
     return counts
 
 
-def _space_generator(func: Any) -> Any:
-    """MetaSchedule's generic design space, or the kernel's own where it has one: the BitNet pack
-    and bit-serial kernels are tuned around their rules' schedules (see `bitnet.schedule`)."""
+class NotTunable(Exception):
+    """A kernel whose schedule has no choices to tune (it keeps its rule's schedule)."""
+
+
+def _space_generator(func: Any, arch: str, tvm_target: Any) -> Any:
+    """The kernel's design space: the schedule of its rule (schedules/), with the rule's choices
+    (tile sizes) as sampled instructions whose decisions start at the rule's. The search then
+    tunes the rule's own schedule (register and cache tiles) and keeps what makes it fast: its
+    loop structure, its epilogue placement and its weights pre-packed at compile time.
+    MetaSchedule's generic space (multi-level tiling on the kernel as lowered) lost to the rules on
+    every kernel tuned in session 3, largely because it cannot repack the constant weights. The
+    BitNet kernels have their own spaces (`bitnet.schedule.design_space`)."""
     from tvm.s_tir import meta_schedule as ms
 
-    from .bitnet.schedule import design_space, has_design_space
+    from ronn_aot.schedules.base import is_tunable
 
-    return ms.space_generator.ScheduleFn(design_space) if has_design_space(func) else "post-order-apply"
+    from .bitnet.schedule import design_space, has_design_space
+    from .schedule import rule_schedule
+
+    if has_design_space(func):
+        return ms.space_generator.ScheduleFn(design_space)
+    found = rule_schedule(func, arch, tvm_target, tunable=True)
+    if found is None:
+        raise NotTunable("no schedule rule fits it")
+    rule = found[0]
+    if not is_tunable(found[1]):
+        raise NotTunable(f"its rule {rule} has no tunable choices")
+
+    def space(sch: Any) -> Any:
+        again = rule_schedule(sch.mod["main"], arch, tvm_target, tunable=True)
+        if again is None or again[0] != rule:
+            raise ValueError(f"rule {rule} no longer fits its kernel")
+        return again[1]
+
+    return ms.space_generator.ScheduleFn(space)
 
 
 @dataclass
@@ -175,7 +202,7 @@ def tune(model: Any, options: CompileOptions, trials: int, work_dir: Path | None
     from .frontend import import_model
     from .lower import lower
     from .plan_builder import build_plan
-    from .prepack import constant_params
+    from .prepack import constant_params, with_constant_params
 
     start = time.perf_counter()
     deadline = None if minutes is None else time.monotonic() + 60.0 * minutes
@@ -200,12 +227,13 @@ def tune(model: Any, options: CompileOptions, trials: int, work_dir: Path | None
     kernels: list[Kernel] = []
     untunable: list[str] = []
     for k, name in enumerate(built.kernels):
-        func = lowered[lowered.get_global_var(name)]
+        # Annotated with its constant weights, as compile looks it up: the rules repack those.
+        func = with_constant_params(lowered[lowered.get_global_var(name)], constant.get(name, []))
         mod = workload_of(func)
         try:
             # MetaSchedule's design-space generation aborts the whole run on a kernel its rules
             # cannot handle; probe each kernel first and keep its rule-based schedule instead.
-            _space_context(mod, name, tvm_target, num_cores).space_generator.generate_design_space(mod)
+            _space_context(mod, name, tvm_target, num_cores, target.arch).space_generator.generate_design_space(mod)
         except Exception as e:
             untunable.append(f"{name}: {str(e).strip().splitlines()[-1] if str(e).strip() else type(e).__name__}")
             continue
@@ -220,16 +248,18 @@ def tune(model: Any, options: CompileOptions, trials: int, work_dir: Path | None
     ranked = sorted(kernels, key=lambda kn: kn.cost, reverse=True)
     chosen = ranked[:chosen_count]
     todo = [kn for kn in chosen if kn.done < per_task]
+    _seed_rule_records(todo, target.arch, tvm_target, database)
     progress = _Progress(sum(per_task - kn.done for kn in todo), deadline)
-    tuned = _search(todo, per_task, progress, tvm_target, num_cores, database, work_dir, trials_per_iter)
+    tuned = _search(todo, per_task, progress, target.arch, tvm_target, num_cores, database, work_dir,
+                    trials_per_iter)
     beat = _pair_records([kn for kn in kernels if kn.name in tuned], constant, target, tvm_target, database)
     return TuneSummary(len(built.kernels), len(tuned), len(chosen) - len(todo), per_task * len(todo),
                        time.perf_counter() - start, database_dir(target), untunable, progress.done, tuned,
                        beat, [kn.name for kn in ranked if kn.name not in tuned and kn.done < per_task])
 
 
-def _search(todo: list[Kernel], per_task: int, progress: _Progress, tvm_target: Any, num_cores: int,
-            database: Any, work_dir: Path | None, trials_per_iter: int) -> list[str]:
+def _search(todo: list[Kernel], per_task: int, progress: _Progress, arch: str, tvm_target: Any,
+            num_cores: int, database: Any, work_dir: Path | None, trials_per_iter: int) -> list[str]:
     """Tune the kernels of `todo` in order, each up to `per_task` trials in the database, until the
     progress deadline; returns the names of those searched."""
     import tempfile
@@ -250,7 +280,7 @@ def _search(todo: list[Kernel], per_task: int, progress: _Progress, tvm_target: 
             progress.draw()
             before = progress.done
             remaining = per_task - kn.done
-            ctx = _space_context(workload_of(kn.func), kn.name, tvm_target, num_cores, logger)
+            ctx = _space_context(workload_of(kn.func), kn.name, tvm_target, num_cores, arch, logger)
             try:
                 ms.tune_tasks(tasks=[ctx], task_weights=[1.0], work_dir=str(work_dir or tmp),
                               builder=builder, runner=runner, max_trials_global=remaining,
@@ -266,10 +296,11 @@ def _search(todo: list[Kernel], per_task: int, progress: _Progress, tvm_target: 
     return tuned
 
 
-def _space_context(mod: Any, name: str, tvm_target: Any, num_cores: int, logger: Any = None) -> Any:
+def _space_context(mod: Any, name: str, tvm_target: Any, num_cores: int, arch: str, logger: Any = None) -> Any:
     from tvm.s_tir import meta_schedule as ms
 
-    return ms.TuneContext(mod=mod, target=tvm_target, space_generator=_space_generator(mod["main"]),
+    space = _space_generator(mod["main"], arch, tvm_target)
+    return ms.TuneContext(mod=mod, target=tvm_target, space_generator=space,
                           search_strategy="evolutionary", task_name=name, num_threads=num_cores,
                           logger=logger).clone()
 
@@ -315,12 +346,42 @@ def _record_baselines(kernels: list[Kernel], constant: dict[str, list[int]], tar
                                           if s is not None})
 
 
+def _seed_rule_records(kernels: list[Kernel], arch: str, tvm_target: Any, database: Any) -> None:
+    """Commit each new kernel's rule schedule, a point of its design space, with the time just
+    measured. MetaSchedule's evolutionary search starts from the database's best records besides
+    random points of the space, so its mutations start at the rule's tiles. The record is the
+    rule's own schedule: compile applies only records that beat it (baselines.py)."""
+    from tvm.s_tir.meta_schedule.arg_info import ArgInfo
+    from tvm.s_tir.meta_schedule.database import TuningRecord
+
+    from ronn_aot.schedules.base import is_tunable
+
+    from .bitnet.schedule import has_design_space
+    from .schedule import rule_schedule
+
+    for kn in kernels:
+        if kn.done or kn.rule_seconds is None or has_design_space(kn.func):
+            continue
+        mod = workload_of(kn.func)
+        found = rule_schedule(mod["main"], arch, tvm_target, tunable=True)
+        if found is None or not is_tunable(found[1]):
+            continue
+        sch = found[1]
+        database.commit_tuning_record(TuningRecord(sch.trace, database.commit_workload(mod), [kn.rule_seconds],
+                                                   tvm_target, ArgInfo.from_prim_func(sch.mod["main"])))
+        kn.done = 1
+
+
 def _pair_records(kernels: list[Kernel], constant: dict[str, list[int]], target: Target, tvm_target: Any,
                   database: Any) -> list[str]:
     """Time each kernel's rule and best record back to back, store the rule's time on the scale of
     the record's database time (baselines.py) and return the kernels whose record won the pair."""
-    from .baselines import measure_pairs, record_seconds, save_baselines, workload_key
+    from .baselines import measure_pairs, record_is_rule, record_seconds, save_baselines, workload_key
 
+    # Where the search found nothing better than the rule's own schedule (its seed), the rule
+    # stays, with the time the seed was committed with.
+    kernels = [kn for kn in kernels
+               if not record_is_rule(kn.func, constant.get(kn.name, []), target.arch, tvm_target, database)]
     if not kernels:
         return []
     pairs = measure_pairs([(kn.func, constant.get(kn.name, [])) for kn in kernels], target.arch, tvm_target,

@@ -63,6 +63,32 @@ def largest_divisor(n: int, limit: int, multiple_of: int = 1) -> int:
     return 1
 
 
+def split(sch: Any, loop: Any, factors: list[int | None], tunable: bool = False,
+          max_innermost: int | None = None) -> list[Any]:
+    """`sch.split(loop, factors)`; when tuning (`tunable`), the same split as a sampled perfect tile
+    whose decision is these factors. The rule's schedule is then one point of a MetaSchedule design
+    space (ronn_aot/tune.py), and the search moves the factors from there (MutateTileSize) while
+    the rule's structure (loop order, where the epilogue runs, how weights are packed) stays.
+    `max_innermost` bounds the innermost factor the search may try (default: the rule's)."""
+    if not tunable:
+        return list(sch.split(loop, factors=factors))
+    extent = const_int(sch.get(loop).extent)
+    if extent is None:
+        raise ValueError("a tunable split needs a constant loop extent")
+    known = 1
+    for f in factors:
+        known *= f or 1
+    decision = [extent // known if f is None else int(f) for f in factors]
+    inner = max(max_innermost or 0, decision[-1])
+    sampled = sch.sample_perfect_tile(loop, n=len(factors), max_innermost_factor=inner, decision=decision)
+    return list(sch.split(loop, factors=sampled))
+
+
+def is_tunable(sch: Any) -> bool:
+    """Whether a schedule samples any of its choices (a design space, not a single schedule)."""
+    return any(inst.kind.name.startswith("Sample") for inst in sch.trace.insts)
+
+
 def block_iter_kinds(sch: Any, block: Any) -> str:
     """The kinds of a block's iterators as a string: "S" spatial, "R" reduction, "O" other."""
     import tvm

@@ -31,13 +31,13 @@ from typing import Any
 
 from .. import register_rule
 from ..base import (const_int, inline_injective_chain, largest_divisor,
-                    num_cores, pack_constant, vector_lanes, vector_registers)
+                    num_cores, pack_constant, split, vector_lanes, vector_registers)
 from ._conv_match import conv_block, is_copy
 from .conv2d_nchw import vectorize_tile
 from .dense import tile_matmul
 
-MAX_PIXELS = 16
-SMALL_WEIGHTS = 256 << 10  # below this a convolution's weights stay in L2 whatever the loop order  # pixels per register tile: more only lengthens the unrolled body
+MAX_PIXELS = 16  # pixels per register tile: more only lengthens the unrolled body
+SMALL_WEIGHTS = 256 << 10  # below this a convolution's weights stay in L2 whatever the loop order
 
 
 @dataclass
@@ -135,7 +135,7 @@ class Conv2dNHWC:
         m = match_conv_nhwc(sch)
         if m is None:
             return None
-        schedule_conv_nhwc(sch, func, m, target)
+        schedule_conv_nhwc(sch, func, m, target, tunable)
         return sch
 
 
@@ -168,7 +168,10 @@ def pack_weight(sch: Any, func: Any, m: NHWCMatch, nr: int) -> None:
     pack_constant(sch, func, m.block, m.weight, imap)
 
 
-def schedule_conv_nhwc(sch: Any, func: Any, m: NHWCMatch, target: Any) -> None:
+def schedule_conv_nhwc(sch: Any, func: Any, m: NHWCMatch, target: Any, tunable: bool = False) -> None:
+    """`tunable`: the pixel tile (YR x XR), or the GEMM's tiles for a 1x1 convolution, become sampled
+    tiles starting at the rule's choices (base.split); the channel tile stays, since the compile
+    packs the weights NR channels wide."""
     lanes, cores = vector_lanes(target), num_cores(target)
     conv = m.block
     epilogue = inline_injective_chain(sch, conv)
@@ -207,15 +210,15 @@ def schedule_conv_nhwc(sch: Any, func: Any, m: NHWCMatch, target: Any) -> None:
         n, pixels, f, ry, rx, rc = sch.get_loops(conv)
         k = sch.fuse(ry, rx, rc)
         tiles = tile_matmul(sch, conv, [n], (pixels, f, k), (m.out_h * m.out_w, m.out_c, m.in_c), 1,
-                            epilogue, target)
+                            epilogue, target, tunable)
         pack_weight(sch, func, m, tiles.nr)
         return
     rows, cols = m.out_h, m.out_w
     t = pick_tile(rows, cols, m.out_c, lanes, vector_registers(target))
     nr = t.nv * t.width
     f_o, f_v, f_w = sch.split(f, factors=[None, t.nv, t.width])
-    x_o, x_i = sch.split(x, factors=[None, t.xr])
-    y_o, y_i = sch.split(y, factors=[None, t.yr])
+    x_o, x_i = split(sch, x, [None, t.xr], tunable, MAX_PIXELS)
+    y_o, y_i = split(sch, y, [None, t.yr], tunable, MAX_PIXELS)
     if m.depthwise or weight_bytes <= SMALL_WEIGHTS:
         # Pixels outer, every channel tile of a pixel tile in one task: the task writes whole
         # output cache lines and reads its input pixels once. (Channel tiles outer, EfficientNet's
@@ -231,7 +234,7 @@ def schedule_conv_nhwc(sch: Any, func: Any, m: NHWCMatch, target: Any) -> None:
     tile = [y_i, x_i]
     if cores > 1:
         sch.parallel(par)
-    sch.reverse_compute_at(epilogue, home)
+    sch.reverse_compute_at(epilogue, home, preserve_unit_loops=True)  # see dense.tile_matmul
     for lp in (*tile, f_v):
         sch.unroll(lp)
     sch.vectorize(f_w)

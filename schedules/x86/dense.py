@@ -30,7 +30,7 @@ from typing import Any
 
 from .. import register_rule
 from ..base import (block_iter_kinds, const_int, inline_injective_chain, largest_divisor, num_cores,
-                    pack_constant, top_blocks, vector_lanes, vector_registers)
+                    pack_constant, split, top_blocks, vector_lanes, vector_registers)
 from ._conv_match import buffer_loads
 
 MC_MAX = 128  # rows of A per cache block: MC x KC floats (128 KiB) stay in L2
@@ -163,7 +163,7 @@ class Dense:
         epilogue = inline_injective_chain(sch, mm)
         if epilogue is None:
             epilogue = sch.cache_write(mm, 0, "global")
-        t = tile_matmul(sch, mm, batch, (i, j, k), (m, n, kk), nbatch, epilogue, target)
+        t = tile_matmul(sch, mm, batch, (i, j, k), (m, n, kk), nbatch, epilogue, target, tunable)
         pack_b(sch, func, mm, t.nr)
         return sch
 
@@ -189,30 +189,36 @@ def pack_b(sch: Any, func: Any, mm: Any, nr: int) -> None:
 
 
 def tile_matmul(sch: Any, mm: Any, batch: list[Any], loops: tuple[Any, Any, Any],
-                extents: tuple[int, int, int], nbatch: int, epilogue: Any, target: Any) -> DenseTiles:
+                extents: tuple[int, int, int], nbatch: int, epilogue: Any, target: Any,
+                tunable: bool = False) -> DenseTiles:
     """Steps 2-4 of the dense schedule on a matmul block whose (batch..., i, j, k) loops are given:
-    also used by the NHWC convolution rule for 1x1 convolutions (pixels x channels GEMMs)."""
+    also used by the NHWC convolution rule for 1x1 convolutions (pixels x channels GEMMs).
+
+    `tunable`: MR, MC, NC and KC become sampled tiles starting at these choices (base.split); NR
+    stays, since the compile packs the weight panels NR wide."""
     i, j, k = loops
     m, n, kk = extents
     lanes, cores = vector_lanes(target), num_cores(target)
 
     # Step 2. Tile: parallel MC x NC blocks / K slices / NR columns / MR rows / k / MR x NR.
-    t = pick_tiles(m, n, kk, nbatch, lanes, vector_registers(target), cores)
-    i_b, i_r, i_i = sch.split(i, factors=[None, t.mc // t.mr, t.mr])
-    j_b, j_r, j_i = sch.split(j, factors=[None, t.nc // t.nr, t.nr])
+    registers = vector_registers(target)
+    t = pick_tiles(m, n, kk, nbatch, lanes, registers, cores)
+    mr_cap = max(t.mr, min(MR_MAX, (registers - t.nr // t.vec - 1) // (t.nr // t.vec)))
+    i_b, i_r, i_i = split(sch, i, [None, t.mc // t.mr, t.mr], tunable, mr_cap)
+    j_o, j_v, j_w = sch.split(j, factors=[None, t.nr // t.vec, t.vec])
+    j_b, j_r = split(sch, j_o, [None, t.nc // t.nr], tunable, n // t.nr)
     single_slice = t.kc == kk
     if single_slice:
         k_o, k_i = None, k
-        sch.reorder(*batch, i_b, j_b, j_r, i_r, k_i, i_i, j_i)
+        sch.reorder(*batch, i_b, j_b, j_r, i_r, k_i, i_i, j_v, j_w)
     else:
-        k_o, k_i = sch.split(k, factors=[None, t.kc])
-        sch.reorder(*batch, i_b, j_b, k_o, j_r, i_r, k_i, i_i, j_i)
+        k_o, k_i = split(sch, k, [None, t.kc], tunable, max(t.kc, KC_MAX))
+        sch.reorder(*batch, i_b, j_b, k_o, j_r, i_r, k_i, i_i, j_v, j_w)
     par = sch.fuse(*batch, i_b, j_b)
     if cores > 1 and nbatch * m * n * kk >= MIN_PARALLEL_FMAS:
         sch.parallel(par)
 
     # Step 3. The micro-kernel: MR broadcasts x NR/vec vectors, fully unrolled.
-    j_v, j_w = sch.split(j_i, factors=[None, t.vec])
     if K_UNROLL > 1 and t.kc % K_UNROLL == 0:
         k_i, k_u = sch.split(k_i, factors=[None, K_UNROLL])
         sch.unroll(k_u)
@@ -225,11 +231,13 @@ def tile_matmul(sch: Any, mm: Any, batch: list[Any], loops: tuple[Any, Any, Any]
     # while the accumulators are still in registers: for short reductions (EfficientNet's
     # 1x1 convolutions have K = 16..240) storing the block and reading it back for the
     # epilogue cost as much as the FMAs.
+    # Unit loops are kept so that the loop count never depends on the tile sizes: a tuning trace
+    # (get_loops, then split the innermost) must replay with any sizes the search tries.
     if single_slice:
         sch.decompose_reduction(mm, k_i)
-        sch.reverse_compute_at(epilogue, i_r)
+        sch.reverse_compute_at(epilogue, i_r, preserve_unit_loops=True)
     else:
         sch.decompose_reduction(mm, k_o)  # the init loops keep the tile's unroll / vectorize
-        sch.reverse_compute_at(epilogue, par)
+        sch.reverse_compute_at(epilogue, par, preserve_unit_loops=True)
     _vectorize_innermost(sch, epilogue, t.vec)
     return t

@@ -12,7 +12,9 @@ from onnx import helper
 
 import ronn_aot
 import ronn_aot.tune as tune_mod
-from ronn_aot.baselines import record_seconds
+import tvm_ffi
+
+from ronn_aot.baselines import record_is_rule, record_seconds, rule_workload
 from graphs import make_model, w
 from helpers import onnxruntime_outputs, run_artifact
 
@@ -33,13 +35,26 @@ def test_tune_then_compile_applies_records(tmp_path: Path, monkeypatch: pytest.M
     db_dir = tmp_path / "schedules" / "x86_64-avx2"
     baselines = json.loads((db_dir / "rule_baselines.json").read_text())
     (entry,) = baselines.values()
-    pair = entry["paired"]
-    assert 0 < entry["seconds"] < 1 and 0 < pair["rule"] < 1 and 0 < pair["record"] < 1
     database = tune_mod.open_database(tune_mod.get_target("x86_64-avx2"))
-    func = database.get_all_tuning_records()[0].workload.mod["main"]
-    in_database = record_seconds(func, tune_mod.get_target("x86_64-avx2").tvm_target(2), database)
-    assert entry["seconds"] == pytest.approx(pair["rule"] * in_database / pair["record"])
-    assert summary.beat_rule == (summary.tuned if pair["record"] < pair["rule"] else [])
+    tvm_target = tune_mod.get_target("x86_64-avx2").tvm_target(2)
+    records = database.get_all_tuning_records()
+    func = records[0].workload.mod["main"]
+    # The search started from the rule's own schedule: one record is exactly the rule's (weights
+    # packed as the rule packs them), committed with the rule's measured time.
+    rule = rule_workload(func, [], "x86_64", tvm_target)["main"]
+    replayed = [_replay(rec, func) for rec in records]
+    assert any(tvm_ffi.structural_equal(r, rule) for r in replayed)
+    assert sum(len(r.params[1].shape) == 3 for r in replayed) == len(records)  # W packed [N/NR, K, NR]
+    if record_is_rule(func, [], "x86_64", tvm_target, database):
+        # Nothing beat the rule: its seed time stays the baseline, so compile keeps the rule.
+        assert "paired" not in entry and summary.beat_rule == []
+        assert entry["seconds"] == pytest.approx(record_seconds(func, tvm_target, database))
+    else:
+        pair = entry["paired"]
+        assert 0 < entry["seconds"] < 1 and 0 < pair["rule"] < 1 and 0 < pair["record"] < 1
+        in_database = record_seconds(func, tvm_target, database)
+        assert entry["seconds"] == pytest.approx(pair["rule"] * in_database / pair["record"])
+        assert summary.beat_rule == (summary.tuned if pair["record"] < pair["rule"] else [])
 
     # ... and compile applies the record only where it measured faster than the rule.
     def compile_with_baseline(seconds: float) -> Any:
@@ -52,6 +67,17 @@ def test_tune_then_compile_applies_records(tmp_path: Path, monkeypatch: pytest.M
     assert list(art.schedule_report.rule_of.values()) == ["tuned"]
     np.testing.assert_allclose(run_artifact(art.path, {"x": x})[0], onnxruntime_outputs(model, {"x": x})[0],
                                rtol=1e-4, atol=1e-4)
+
+
+def _replay(record: Any, func: Any) -> Any:
+    """The kernel as a tuning record schedules it (without the constant-weight annotation)."""
+    from tvm import s_tir
+
+    from ronn_aot.schedule import scheduled_func
+
+    sch = s_tir.Schedule(tune_mod.workload_of(func))
+    record.trace.apply_to_schedule(sch, remove_postproc=True)
+    return scheduled_func(func, sch)[0].with_attr("global_symbol", "main")
 
 
 def test_without_records_rules_apply(tmp_path: Path, monkeypatch: pytest.MonkeyPatch) -> None:
@@ -86,7 +112,7 @@ def test_top_kernels_first_within_the_time_budget(tmp_path: Path, monkeypatch: p
     assert summary.tuned == [heavier] and summary.left_on_rules == [lighter]
     assert summary.trials == 16 and summary.measured == 8
     database = tune_mod.open_database(tune_mod.get_target("x86_64-avx2"))
-    assert len(database.get_all_tuning_records()) == 8
+    assert len(database.get_all_tuning_records()) == 1 + 8  # the rule's schedule, then one batch
 
 
 @pytest.mark.parametrize("flag, value", [("--top", "0"), ("--minutes", "-1"), ("--top", "x")])
