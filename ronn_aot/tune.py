@@ -52,10 +52,14 @@ def open_database(target: Target, create: bool = False) -> Any | None:
 
 
 def workload_of(func: Any) -> Any:
-    """The IRModule a kernel is tuned and looked up as (one PrimFunc named main)."""
+    """The IRModule a kernel is tuned and looked up as (one PrimFunc named main), on its own copy
+    of the kernel's body. A TVM schedule edits a function it owns alone in place, statements
+    included, and `with_attr` copies only the function: replaying a record on a module of that
+    copy (query_schedule) rewrote the caller's kernel, so that the rule applied after it saw an
+    already scheduled loop nest."""
     import tvm
 
-    return tvm.IRModule({"main": func.with_attr("global_symbol", "main")})
+    return tvm.IRModule({"main": tvm.ir.load_json(tvm.ir.save_json(func.with_attr("global_symbol", "main")))})
 
 
 def apply_records(func: Any, tvm_target: Any, database: Any) -> Any | None:
@@ -187,7 +191,7 @@ class TuneSummary:
     untunable: list[str] = field(default_factory=list)  # "kernel: reason" MetaSchedule could not tune
     measured: int = 0  # trials measured by this run
     tuned: list[str] = field(default_factory=list)  # kernels searched by this run, most expensive first
-    beat_rule: list[str] = field(default_factory=list)  # tuned kernels whose best record beats the rule
+    beat_rule: list[str] = field(default_factory=list)  # chosen kernels whose best record beats the rule
     left_on_rules: list[str] = field(default_factory=list)  # below the top K, or past the deadline
 
 
@@ -252,7 +256,8 @@ def tune(model: Any, options: CompileOptions, trials: int, work_dir: Path | None
     progress = _Progress(sum(per_task - kn.done for kn in todo), deadline)
     tuned = _search(todo, per_task, progress, target.arch, tvm_target, num_cores, database, work_dir,
                     trials_per_iter)
-    beat = _pair_records([kn for kn in kernels if kn.name in tuned], constant, target, tvm_target, database)
+    # Every chosen kernel, not only those searched now: a resumed run re-times what it resumed.
+    beat = _pair_records(chosen, constant, target, tvm_target, database)
     return TuneSummary(len(built.kernels), len(tuned), len(chosen) - len(todo), per_task * len(todo),
                        time.perf_counter() - start, database_dir(target), untunable, progress.done, tuned,
                        beat, [kn.name for kn in ranked if kn.name not in tuned and kn.done < per_task])
