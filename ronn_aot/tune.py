@@ -17,6 +17,7 @@ a rerun skips kernels that already have their share of trials.
 
 from __future__ import annotations
 
+import importlib.util
 import sys
 import time
 from dataclasses import dataclass, field
@@ -26,7 +27,12 @@ from typing import Any
 from .options import CompileOptions
 from .targets import Target, get_target
 
+# The `ronn_aot.schedules` package (schedules/ in the checkout), found without importing the rules:
+# the databases ship inside it as package data.
 SCHEDULES_DIR = Path(__file__).resolve().parent.parent / "schedules"
+_spec = importlib.util.find_spec("ronn_aot.schedules")
+if _spec is not None and _spec.origin is not None:
+    SCHEDULES_DIR = Path(_spec.origin).resolve().parent
 # Candidates per search iteration: the evolutionary search (population 512, ~15 s on 2 cores for a
 # conv) runs once per batch, so a batch must be large enough to amortize it and small enough for
 # steady progress (building one candidate takes ~1-3 s).

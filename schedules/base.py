@@ -31,6 +31,21 @@ def vector_lanes(target: Any, dtype: str = "float32") -> int:
     return max(1, vector_bits(target) // tvm.DataType(dtype).bits)
 
 
+# TVM allocates a temporary of this many bytes or more with TVMBackendAllocWorkspace, not on the
+# stack (tirx LowerTVMBuiltin: kMaxStackAlloca). A tile's accumulator buffer that big lives in
+# memory: LLVM does not promote it to registers, so every FMA loads and stores its accumulator
+# (EfficientNet-Lite0's depthwise kernels at 28 AVX-512 accumulators: three loads and a store per
+# FMA). The convolution tiles stay below it (conv2d_nhwc.pick_tile). The dense micro-kernel does
+# not: with its long K loops the store-forwarded accumulators cost less than halving its tile
+# (1024^3 matmul, AVX-512: 5.7 ms at 8 x 32, 6.2-6.6 ms at 4 x 32 within the limit).
+MAX_STACK_BYTES = 1024
+
+
+def max_accumulators(width: int, dtype_bytes: int = 4) -> int:
+    """The most accumulator vectors of `width` lanes a tile may hold and stay on the stack."""
+    return max(1, (MAX_STACK_BYTES - 1) // (width * dtype_bytes))
+
+
 def vector_registers(target: Any) -> int:
     """Architectural vector registers (AVX-512 has 32, AVX2 16)."""
     return 32 if vector_bits(target) >= 512 else 16

@@ -82,13 +82,15 @@ def main(lv: T.Buffer((T.int64(1), T.int64(10), T.int64(10), T.int64(8)), "float
                                     T.reads(conv2d_nhwc_intermediate[v_nn, v_yy, v_xx, v_ff], pad_temp[v_nn, v_yy + v_ry, v_xx + v_rx, v_rc], param_0[v_ry, v_rx, v_rc, v_ff])
                                     T.writes(conv2d_nhwc_intermediate[v_nn, v_yy, v_xx, v_ff])
                                     conv2d_nhwc_intermediate[v_nn, v_yy, v_xx, v_ff] = conv2d_nhwc_intermediate[v_nn, v_yy, v_xx, v_ff] + pad_temp[v_nn, v_yy + v_ry, v_xx + v_rx, v_rc] * param_0[v_ry, v_rx, v_rc, v_ff]
-            for ax0 in T.unroll(T.int64(5)):
-                for ax1 in T.vectorized(T.int64(16)):
-                    with T.sblock("compute"):
-                        v_i0 = T.axis.spatial(T.int64(1), T.int64(0))
-                        v_i1 = T.axis.spatial(T.int64(10), nn_yy_0_xx_0_fused // T.int64(2))
-                        v_i2 = T.axis.spatial(T.int64(10), nn_yy_0_xx_0_fused % T.int64(2) * T.int64(5) + ax0)
-                        v_i3 = T.axis.spatial(T.int64(16), ax1)
-                        T.reads(conv2d_nhwc_intermediate[v_i0, v_i1, v_i2, v_i3], param_1[v_i0, T.int64(0), T.int64(0), v_i3])
-                        T.writes(compute_intermediate[v_i0, v_i1, v_i2, v_i3])
-                        compute_intermediate[v_i0, v_i1, v_i2, v_i3] = T.max(conv2d_nhwc_intermediate[v_i0, v_i1, v_i2, v_i3] + param_1[v_i0, T.int64(0), T.int64(0), v_i3], T.float32(0.0))
+            for ax0 in T.unroll(T.int64(1)):
+                for ax1 in T.unroll(T.int64(1)):
+                    for ax2 in T.unroll(T.int64(5)):
+                        for ax3 in T.vectorized(T.int64(16)):
+                            with T.sblock("compute"):
+                                v_i0 = T.axis.spatial(T.int64(1), ax0)
+                                v_i1 = T.axis.spatial(T.int64(10), nn_yy_0_xx_0_fused // T.int64(2) + ax1)
+                                v_i2 = T.axis.spatial(T.int64(10), nn_yy_0_xx_0_fused % T.int64(2) * T.int64(5) + ax2)
+                                v_i3 = T.axis.spatial(T.int64(16), ax3)
+                                T.reads(conv2d_nhwc_intermediate[v_i0, v_i1, v_i2, v_i3], param_1[v_i0, T.int64(0), T.int64(0), v_i3])
+                                T.writes(compute_intermediate[v_i0, v_i1, v_i2, v_i3])
+                                compute_intermediate[v_i0, v_i1, v_i2, v_i3] = T.max(conv2d_nhwc_intermediate[v_i0, v_i1, v_i2, v_i3] + param_1[v_i0, T.int64(0), T.int64(0), v_i3], T.float32(0.0))

@@ -56,13 +56,15 @@ def main(lv: T.Buffer((T.int64(1), T.int64(8), T.int64(8), T.int64(16)), "float3
                                     T.reads(conv2d_nhwc_global[v_nn, v_yy, v_xx, v_ff], lv[v_nn, v_yy + v_ry, v_xx + v_rx, v_rc], B[v_ry, v_rx, v_rc, v_ff])
                                     T.writes(conv2d_nhwc_global[v_nn, v_yy, v_xx, v_ff])
                                     conv2d_nhwc_global[v_nn, v_yy, v_xx, v_ff] = conv2d_nhwc_global[v_nn, v_yy, v_xx, v_ff] + lv[v_nn, v_yy + v_ry, v_xx + v_rx, v_rc] * B[v_ry, v_rx, v_rc, v_ff]
-            for ax0 in T.unroll(T.int64(4)):
-                for ax1 in T.vectorized(T.int64(24)):
-                    with T.sblock("conv2d_nhwc_global"):
-                        v0 = T.axis.spatial(T.int64(1), T.int64(0))
-                        v1 = T.axis.spatial(T.int64(8), nn_yy_0_xx_0_fused // T.int64(2))
-                        v2 = T.axis.spatial(T.int64(8), nn_yy_0_xx_0_fused % T.int64(2) * T.int64(4) + ax0)
-                        v3 = T.axis.spatial(T.int64(24), ax1)
-                        T.reads(conv2d_nhwc_global[v0, v1, v2, v3])
-                        T.writes(conv2d_nhwc[v0, v1, v2, v3])
-                        conv2d_nhwc[v0, v1, v2, v3] = conv2d_nhwc_global[v0, v1, v2, v3]
+            for ax0 in T.unroll(T.int64(1)):
+                for ax1 in T.unroll(T.int64(1)):
+                    for ax2 in T.unroll(T.int64(4)):
+                        for ax3 in T.vectorized(T.int64(24)):
+                            with T.sblock("conv2d_nhwc_global"):
+                                v0 = T.axis.spatial(T.int64(1), ax0)
+                                v1 = T.axis.spatial(T.int64(8), nn_yy_0_xx_0_fused // T.int64(2) + ax1)
+                                v2 = T.axis.spatial(T.int64(8), nn_yy_0_xx_0_fused % T.int64(2) * T.int64(4) + ax2)
+                                v3 = T.axis.spatial(T.int64(24), ax3)
+                                T.reads(conv2d_nhwc_global[v0, v1, v2, v3])
+                                T.writes(conv2d_nhwc[v0, v1, v2, v3])
+                                conv2d_nhwc[v0, v1, v2, v3] = conv2d_nhwc_global[v0, v1, v2, v3]

@@ -65,11 +65,14 @@ def main(lv: T.Buffer((T.int64(1), T.int64(16), T.int64(16), T.int64(8)), "float
                                     T.reads(group_conv2d_nhwc_intermediate[v_nn, v_yy, v_xx, v_ff], lv[v_nn, v_yy * T.int64(2) + v_ry - T.int64(1), v_xx * T.int64(2) + v_rx - T.int64(1), v_ff + v_rc], param_0[v_ry, v_rx, v_rc, v_ff])
                                     T.writes(group_conv2d_nhwc_intermediate[v_nn, v_yy, v_xx, v_ff])
                                     group_conv2d_nhwc_intermediate[v_nn, v_yy, v_xx, v_ff] = group_conv2d_nhwc_intermediate[v_nn, v_yy, v_xx, v_ff] + T.if_then_else(T.int64(1) <= v_yy * T.int64(2) + v_ry and v_yy * T.int64(2) + v_ry < T.int64(17) and T.int64(1) <= v_xx * T.int64(2) + v_rx and v_xx * T.int64(2) + v_rx < T.int64(17), lv[v_nn, v_yy * T.int64(2) + v_ry - T.int64(1), v_xx * T.int64(2) + v_rx - T.int64(1), v_ff + v_rc], T.float32(0.0)) * param_0[v_ry, v_rx, v_rc, v_ff]
-            for ax0 in T.unroll(T.int64(8)):
-                for ax1 in T.vectorized(T.int64(8)):
-                    with T.sblock("T_add"):
-                        v_ax0 = T.axis.spatial(T.int64(1), T.int64(0))
-                        v_ax1, v_ax2, v_ax3 = T.axis.remap("SSS", [nn_yy_0_xx_0_fused, ax0, ax1])
-                        T.reads(group_conv2d_nhwc_intermediate[v_ax0, v_ax1, v_ax2, v_ax3], param_1[v_ax0, T.int64(0), T.int64(0), v_ax3])
-                        T.writes(T_add_intermediate[v_ax0, v_ax1, v_ax2, v_ax3])
-                        T_add_intermediate[v_ax0, v_ax1, v_ax2, v_ax3] = group_conv2d_nhwc_intermediate[v_ax0, v_ax1, v_ax2, v_ax3] + param_1[v_ax0, T.int64(0), T.int64(0), v_ax3]
+            for ax0 in T.unroll(T.int64(1)):
+                for ax1 in T.unroll(T.int64(1)):
+                    for ax2 in T.unroll(T.int64(8)):
+                        for ax3 in T.vectorized(T.int64(8)):
+                            with T.sblock("T_add"):
+                                v_ax0 = T.axis.spatial(T.int64(1), ax0)
+                                v_ax1 = T.axis.spatial(T.int64(8), nn_yy_0_xx_0_fused + ax1)
+                                v_ax2, v_ax3 = T.axis.remap("SS", [ax2, ax3])
+                                T.reads(group_conv2d_nhwc_intermediate[v_ax0, v_ax1, v_ax2, v_ax3], param_1[v_ax0, T.int64(0), T.int64(0), v_ax3])
+                                T.writes(T_add_intermediate[v_ax0, v_ax1, v_ax2, v_ax3])
+                                T_add_intermediate[v_ax0, v_ax1, v_ax2, v_ax3] = group_conv2d_nhwc_intermediate[v_ax0, v_ax1, v_ax2, v_ax3] + param_1[v_ax0, T.int64(0), T.int64(0), v_ax3]
