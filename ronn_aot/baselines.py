@@ -139,10 +139,13 @@ def measure(mods: list[Any | None], tvm_target: Any, number: int = 10, repeat: i
     from tvm.s_tir.meta_schedule.builder import BuilderInput, LocalBuilder
     from tvm.s_tir.meta_schedule.runner import EvaluatorConfig, LocalRunner, RunnerInput
 
+    from .tune import use_threads_in_runner
+
     todo = [i for i, m in enumerate(mods) if m is not None]
     out: list[float | None] = [None] * len(mods)
     if not todo:
         return out
+    use_threads_in_runner(int(tvm_target.attrs.get("num-cores") or 2))
     builds = LocalBuilder(max_workers=2, timeout_sec=300).build([BuilderInput(mods[i], tvm_target) for i in todo])
     ok = [(i, b) for i, b in zip(todo, builds) if not b.error_msg]
     runner = LocalRunner(timeout_sec=120, evaluator_config=EvaluatorConfig(number=number, repeat=repeat,

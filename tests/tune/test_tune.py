@@ -23,6 +23,8 @@ def test_tune_then_compile_applies_records(tmp_path: Path, monkeypatch: pytest.M
     monkeypatch.setattr(tune_mod, "SCHEDULES_DIR", tmp_path / "schedules")
     x = w(64, 64, seed=1, scale=1.0)
     model = make_model([helper.make_node("MatMul", ["x", "W"], ["y"])], {"x": x}, ["y"], {"W": w(64, 64)})
+    prune = tune_mod.prune_database
+    monkeypatch.setattr(tune_mod, "prune_database", lambda target: None)  # pruned below, after a look
     summary = tune_mod.tune(model, ronn_aot.CompileOptions(), trials=8)
     assert summary.kernels == 1 and summary.tuned_now == 1
     assert (tmp_path / "schedules" / "x86_64-avx2" / "database_tuning_record.json").stat().st_size > 0
@@ -61,6 +63,15 @@ def test_tune_then_compile_applies_records(tmp_path: Path, monkeypatch: pytest.M
         in_database = record_seconds(func, tvm_target, database)
         assert entry["seconds"] == pytest.approx(pair["rule"] * in_database / pair["record"])
         assert summary.beat_rule == (summary.tuned if pair["record"] < pair["rule"] else [])
+
+    # Pruning keeps the best record of each kernel, and the trial count: a rerun still resumes.
+    fastest = min(sum(r.run_secs) / len(r.run_secs) for r in records if r.run_secs)
+    prune(tune_mod.get_target("x86_64-avx2"))
+    database = tune_mod.open_database(tune_mod.get_target("x86_64-avx2"))
+    (kept,) = database.get_all_tuning_records()
+    assert sum(kept.run_secs) / len(kept.run_secs) == pytest.approx(fastest)
+    assert json.loads((db_dir / "trials.json").read_text()) == {next(iter(baselines)): len(records)}
+    assert tune_mod.tune(model, ronn_aot.CompileOptions(), trials=8).skipped == 1
 
     # ... and compile applies the record only where it measured faster than the rule.
     def compile_with_baseline(seconds: float) -> Any:
@@ -118,7 +129,9 @@ def test_top_kernels_first_within_the_time_budget(tmp_path: Path, monkeypatch: p
     assert summary.tuned == [heavier] and summary.left_on_rules == [lighter]
     assert summary.trials == 16 and summary.measured == 8
     database = tune_mod.open_database(tune_mod.get_target("x86_64-avx2"))
-    assert len(database.get_all_tuning_records()) == 1 + 8  # the rule's schedule, then one batch
+    # The rule's schedule, then one batch: pruned to the best record, the count kept.
+    assert len(database.get_all_tuning_records()) == 1
+    assert sum(json.loads((tmp_path / "schedules" / "x86_64-avx2" / "trials.json").read_text()).values()) == 1 + 8
 
 
 @pytest.mark.parametrize("flag, value", [("--top", "0"), ("--minutes", "-1"), ("--top", "x")])
