@@ -437,7 +437,7 @@ def _pair_records(kernels: list[Kernel], constant: dict[str, list[int]], target:
                   database: Any) -> list[str]:
     """Time each kernel's rule and best record back to back, store the rule's time on the scale of
     the record's database time (baselines.py) and return the kernels whose record won the pair."""
-    from .baselines import measure_pairs, record_is_rule, record_seconds, save_baselines, workload_key
+    from .baselines import beats, measure_pairs, record_is_rule, record_seconds, save_baselines, workload_key
 
     # Where the search found nothing better than the rule's own schedule (its seed), the rule
     # stays, with the time the seed was committed with.
@@ -455,7 +455,7 @@ def _pair_records(kernels: list[Kernel], constant: dict[str, list[int]], target:
         rule, record = pair
         key = workload_key(kn.func)
         measured[key], paired[key] = (kn.name, rule * in_database / record), pair
-        if record < rule:
+        if beats(record, rule):
             won.append(kn.name)
     save_baselines(database_dir(target), measured, paired)
     return won
