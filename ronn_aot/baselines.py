@@ -31,7 +31,7 @@ def workload_key(func: Any) -> str:
 
     from .tune import workload_of
 
-    return str(tvm_ffi.structural_hash(workload_of(func)))
+    return str(tvm_ffi.structural_hash(workload_of(func, own_copy=False)))
 
 
 def baselines_path(database_dir: Path) -> Path:

@@ -113,18 +113,24 @@ def schedule(mod: Any, kernels: list[str], target: Target, tvm_target: Any,
     """Schedule the PrimFuncs named in `kernels`; returns the updated module and what ran where.
     `constant`: per kernel, the parameters that are weights at every call (prepack.py); rules may
     repack those, and `report.packed` says which they did."""
-    from .baselines import load_baselines, record_beats_rule
+    from .baselines import load_baselines, record_beats_rule, workload_key
     from .tune import apply_records, database_dir, open_database
 
     report = ScheduleReport()
-    database = open_database(target)
-    baselines = load_baselines(database_dir(target)) if database is not None else {}
+    # Tuning records are keyed by the annotated kernel: a tuned schedule repacks weights as the
+    # rule it was tuned from does.
+    annotated_of = {name: with_constant_params(mod[mod.get_global_var(name)], (constant or {}).get(name, []))
+                    for name in kernels}
+    baselines = load_baselines(database_dir(target))
+    # Opening a database parses every kernel tuned for the target (~2 s for the shipped avx512
+    # one): only when a kernel of this model was measured by a tune (has a baseline), or when the
+    # database has no baselines at all.
+    wanted = not baselines or any(workload_key(f) in baselines for f in annotated_of.values())
+    database = open_database(target) if wanted else None
     host_target = tvm_target if target.cuda is None else tvm_target.host
     for name in kernels:
         gv = mod.get_global_var(name)
-        # Tuning records are keyed by the annotated kernel: a tuned schedule repacks weights as the
-        # rule it was tuned from does.
-        annotated = with_constant_params(mod[gv], (constant or {}).get(name, []))
+        annotated = annotated_of[name]
         tuned = apply_records(annotated, tvm_target, database) if database is not None else None
         if tuned is not None and not record_beats_rule(annotated, tvm_target, database, baselines):
             tuned = None  # the rule measured faster than the best record when it was tuned

@@ -57,15 +57,16 @@ def open_database(target: Target, create: bool = False) -> Any | None:
                                     module_equality="structural")
 
 
-def workload_of(func: Any) -> Any:
+def workload_of(func: Any, own_copy: bool = True) -> Any:
     """The IRModule a kernel is tuned and looked up as (one PrimFunc named main), on its own copy
     of the kernel's body. A TVM schedule edits a function it owns alone in place, statements
     included, and `with_attr` copies only the function: replaying a record on a module of that
     copy (query_schedule) rewrote the caller's kernel, so that the rule applied after it saw an
-    already scheduled loop nest."""
+    already scheduled loop nest. `own_copy=False`: sharing the body, for hashing only."""
     import tvm
 
-    return tvm.IRModule({"main": tvm.ir.load_json(tvm.ir.save_json(func.with_attr("global_symbol", "main")))})
+    main = func.with_attr("global_symbol", "main")
+    return tvm.IRModule({"main": tvm.ir.load_json(tvm.ir.save_json(main)) if own_copy else main})
 
 
 def apply_records(func: Any, tvm_target: Any, database: Any) -> Any | None:
