@@ -6,6 +6,7 @@ import re
 from pathlib import Path
 from typing import Any
 
+from . import tir_pipeline
 from .errors import CompilationError
 
 
@@ -30,7 +31,7 @@ def compile_kernels(mod: Any, kernel_names: list[str], target: Any, out_obj: Pat
     if not funcs:
         return False
     try:
-        lib = tvm.tirx.build(tvm.IRModule(funcs), target=target)
+        lib = tir_pipeline.build(tvm.IRModule(funcs), target)
         lib.write_to_file(str(out_obj))
     except Exception as e:
         msg = str(e).strip().splitlines()[-1] if str(e).strip() else type(e).__name__

@@ -24,6 +24,7 @@ from dataclasses import dataclass, field
 from pathlib import Path
 from typing import Any
 
+from . import tir_pipeline
 from .options import CompileOptions
 from .targets import Target, get_target
 
@@ -372,7 +373,10 @@ def _builder_runner(num_cores: int) -> tuple[Any, Any]:
     use_threads_in_runner(num_cores)
     # Generous timeouts: each builder/runner worker imports TVM first, which takes tens of seconds
     # on a loaded 2-core machine, and a timeout is recorded as a failed trial.
-    return (ms.builder.LocalBuilder(max_workers=num_cores, timeout_sec=300),
+    # Candidates are built with the compile's TIR pipeline (register tiles on the stack).
+    return (ms.builder.LocalBuilder(max_workers=num_cores, timeout_sec=300,
+                                    f_build=tir_pipeline.METASCHEDULE_BUILD,
+                                    initializer=tir_pipeline.register_metaschedule_build),
             ms.runner.LocalRunner(timeout_sec=120))
 
 

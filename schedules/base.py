@@ -31,19 +31,14 @@ def vector_lanes(target: Any, dtype: str = "float32") -> int:
     return max(1, vector_bits(target) // tvm.DataType(dtype).bits)
 
 
-# TVM allocates a temporary of this many bytes or more with TVMBackendAllocWorkspace, not on the
-# stack (tirx LowerTVMBuiltin: kMaxStackAlloca). A tile's accumulator buffer that big lives in
-# memory: LLVM does not promote it to registers, so every FMA loads and stores its accumulator
-# (EfficientNet-Lite0's depthwise kernels at 28 AVX-512 accumulators: three loads and a store per
-# FMA). The convolution tiles stay below it (conv2d_nhwc.pick_tile). The dense micro-kernel does
-# not: with its long K loops the store-forwarded accumulators cost less than halving its tile
-# (1024^3 matmul, AVX-512: 5.7 ms at 8 x 32, 6.2-6.6 ms at 4 x 32 within the limit).
-MAX_STACK_BYTES = 1024
+def max_accumulators(width: int, dtype_bytes: int = 4, limit: int | None = None) -> int:
+    """The most accumulator vectors of `width` lanes a register tile may hold and still stay on the
+    stack (`limit` bytes, default: what our build keeps there). A tile buffer allocated with TVMBackendAllocWorkspace instead lives in memory: LLVM
+    does not promote it to registers, so every FMA loads and stores its accumulator. TVM's own
+    limit is under 1 KiB (15 AVX-512 vectors); our build raises it (ronn_aot/tir_pipeline.py)."""
+    from ronn_aot.tir_pipeline import MAX_STACK_BYTES
 
-
-def max_accumulators(width: int, dtype_bytes: int = 4) -> int:
-    """The most accumulator vectors of `width` lanes a tile may hold and stay on the stack."""
-    return max(1, (MAX_STACK_BYTES - 1) // (width * dtype_bytes))
+    return max(1, (limit or MAX_STACK_BYTES) // (width * dtype_bytes))
 
 
 def vector_registers(target: Any) -> int:

@@ -7,31 +7,42 @@ from __future__ import annotations
 from hypothesis import given, settings
 from hypothesis import strategies as st
 
-from ronn_aot.schedules.x86.conv2d_nhwc import pick_tile
+from ronn_aot.schedules.base import max_accumulators
+from ronn_aot.schedules.x86.conv2d_nhwc import DEPTHWISE_TILE_BYTES, pick_tile
+from ronn_aot.tir_pipeline import MAX_STACK_BYTES
 
 
 @settings(max_examples=300, deadline=None)
 @given(rows=st.integers(1, 112), cols=st.integers(1, 112),
        channels=st.sampled_from([1, 3, 5, 8, 12, 16, 24, 32, 40, 48, 80, 96, 112, 144, 192, 240, 320,
                                  480, 512, 672, 1152, 2048]),
-       wide=st.booleans())
-def test_tile_divides_and_fits_the_register_file(rows: int, cols: int, channels: int, wide: bool) -> None:
+       wide=st.booleans(), depthwise=st.booleans())
+def test_tile_divides_and_fits_the_register_file(rows: int, cols: int, channels: int, wide: bool,
+                                                 depthwise: bool) -> None:
     lanes, registers = (16, 32) if wide else (8, 16)
-    t = pick_tile(rows, cols, channels, lanes, registers)
+    t = pick_tile(rows, cols, channels, lanes, registers, depthwise)
     assert rows % t.yr == 0 and cols % t.xr == 0 and channels % (t.nv * t.width) == 0
     assert t.width <= lanes and (t.width & (t.width - 1)) == 0
     # accumulators + NV weight vectors + one broadcast/data register
     assert t.yr * t.xr * t.nv + t.nv + 1 <= registers
-    # ... and the accumulators stay on the stack (TVM puts 1 KiB or more in the workspace)
-    assert t.yr * t.xr * t.nv * t.width * 4 < 1024
+    # ... and the accumulators stay on the stack (ronn_aot/tir_pipeline.py), depthwise ones smaller
+    tile_bytes = t.yr * t.xr * t.nv * t.width * 4
+    assert tile_bytes <= (DEPTHWISE_TILE_BYTES if depthwise else MAX_STACK_BYTES)
 
 
 def test_tile_uses_the_register_file_on_real_layers() -> None:
-    # ResNet-50's 7x7 stage (512 channels) on AVX-512: 7 pixels x 2 vectors; EfficientNet's 1152
-    # channels too (7 x 3 vectors would be 21 accumulators, over the 15 that stay on the stack).
+    # ResNet-50's 7x7 stage (512 channels) on AVX-512: 7 pixels x 2 vectors (7 x 4 = 28 and the
+    # 4 weight vectors would not leave a broadcast register); 1152 channels: 7 x 3 vectors.
     assert pick_tile(7, 7, 512, 16, 32).nv * pick_tile(7, 7, 512, 16, 32).xr == 14
     t = pick_tile(7, 7, 1152, 16, 32)
-    assert (t.xr, t.nv, t.width) == (7, 2, 16)
+    assert (t.xr, t.nv, t.width) == (7, 3, 16)
+    # ResNet-50's 56x56 64-channel 3x3: 28 accumulators (14 pixels x 2 vectors; 0.68 -> 0.59 ms
+    # over the 15 that fit under TVM's own stack limit)
+    t = pick_tile(56, 56, 64, 16, 32)
+    assert t.yr * t.xr * t.nv == 28
+    # ... but the same layer depthwise keeps at most 15 (DEPTHWISE_TILE_BYTES)
+    t = pick_tile(56, 56, 144, 16, 32, depthwise=True)
+    assert t.yr * t.xr * t.nv == 14 and t.yr * t.xr * t.nv <= max_accumulators(16, limit=DEPTHWISE_TILE_BYTES)
     # 24 channels: 8-lane vectors even on AVX-512 (24 is not a multiple of 16)
     assert pick_tile(56, 56, 24, 16, 32).width == 8
     # 56-wide rows on AVX2: at least 12 of the 16 registers hold accumulators

@@ -12,6 +12,7 @@ import pytest
 from onnx import helper
 
 from graphs import make_model, w
+from ronn_aot import tir_pipeline
 from kernels import kernel_of, tvm_target
 
 HAS_AVX512 = "avx512f" in Path("/proc/cpuinfo").read_text() if Path("/proc/cpuinfo").exists() else False
@@ -81,7 +82,7 @@ SHAPES: dict[str, Callable[[], onnx.ModelProto]] = {
 def _run(func, target, args: list[np.ndarray]) -> np.ndarray:
     import tvm
 
-    lib = tvm.tirx.build(tvm.IRModule({"main": func.with_attr("global_symbol", "main")}), target=target)
+    lib = tir_pipeline.build(tvm.IRModule({"main": func.with_attr("global_symbol", "main")}), target)
     tensors = [tvm.runtime.tensor(a, tvm.cpu()) for a in args]
     lib["main"](*tensors)
     return tensors[-1].numpy()
@@ -126,7 +127,7 @@ def test_avx2_dense_kernel_has_no_zmm() -> None:
     target = tvm_target("x86_64-avx2")
     with target:
         sch = get_rule("x86.dense").rule.apply(func, target, False)
-    lib = tvm.tirx.build(tvm.IRModule({"main": sch.mod["main"].with_attr("global_symbol", "main")}), target=target)
+    lib = tir_pipeline.build(tvm.IRModule({"main": sch.mod["main"].with_attr("global_symbol", "main")}), target)
     asm = lib.inspect_source("asm")
     assert "vfmadd" in asm and "ymm" in asm
     assert "zmm" not in asm

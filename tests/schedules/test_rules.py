@@ -10,6 +10,7 @@ from pathlib import Path
 import numpy as np
 import pytest
 
+from ronn_aot import tir_pipeline
 from kernels import CASES, TARGET, kernel, load_golden, tvm_target
 
 HAS_AVX512 = "avx512f" in Path("/proc/cpuinfo").read_text() if Path("/proc/cpuinfo").exists() else False
@@ -55,7 +56,7 @@ def test_structure_matches_golden(case: str) -> None:
 def _run(func, target, args: list[np.ndarray]) -> np.ndarray:
     import tvm
 
-    lib = tvm.tirx.build(tvm.IRModule({"main": func.with_attr("global_symbol", "main")}), target=target)
+    lib = tir_pipeline.build(tvm.IRModule({"main": func.with_attr("global_symbol", "main")}), target)
     dev = tvm.cpu()
     tensors = [tvm.runtime.tensor(a, dev) for a in args]
     lib["main"](*tensors)

@@ -13,6 +13,7 @@ import pytest
 from onnx import helper
 
 from graphs import make_model, w
+from ronn_aot import tir_pipeline
 from kernels import CASES, kernel_of, tvm_target
 
 
@@ -72,7 +73,7 @@ def test_design_space_starts_at_the_rule(case: str) -> None:
 def _run(func: Any, target: Any, args: list[np.ndarray]) -> np.ndarray:
     import tvm
 
-    lib = tvm.tirx.build(tvm.IRModule({"main": func.with_attr("global_symbol", "main")}), target=target)
+    lib = tir_pipeline.build(tvm.IRModule({"main": func.with_attr("global_symbol", "main")}), target)
     tensors = [tvm.runtime.tensor(a, tvm.cpu()) for a in args]
     lib["main"](*tensors)
     return tensors[-1].numpy()
