@@ -98,6 +98,8 @@ struct ronn_model {
   uint32_t refcount; /* atomic */
   void* library;     /* dlopen handle */
   const ronn_artifact_v1* artifact;
+  const uint8_t* weights; /* what kernels read: artifact->weights, or weights_copy */
+  void* weights_copy;     /* owned: the weights on huge pages (platform/memory.c), or NULL */
   ronn_plan plan;
   ronn_tensor_info* inputs;
   ronn_tensor_info* outputs;
@@ -153,5 +155,8 @@ int ronn_cuda_workspace_free(void* ptr);
 
 /* ---- platform/ ---- */
 int32_t ronn_platform_num_cpus(void);
+/* The weights the kernels should read: a copy on huge pages (*out_owned, to free()) where the
+ * platform offers them and the weights span at least one, else `weights` itself (*out_owned NULL). */
+const uint8_t* ronn_platform_weights_copy(const uint8_t* weights, uint64_t size, void** out_owned);
 
 #endif /* RONN_INTERNAL_H_ */

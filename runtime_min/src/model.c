@@ -105,6 +105,7 @@ static ronn_status* build_io_info(ronn_model* model) {
 }
 
 static void destroy(ronn_model* model) {
+  free(model->weights_copy);
   free(model->inputs);
   free(model->outputs);
   if (model->library != NULL) dlclose(model->library);
@@ -186,6 +187,8 @@ ronn_status* ronn_model_load(const char* path, const ronn_model_options* options
     destroy(model);
     return status;
   }
+  model->weights = ronn_platform_weights_copy(model->artifact->weights, model->artifact->weights_size,
+                                              &model->weights_copy);
   install_hooks(&model->artifact->hooks);
   if (model->device_ext != NULL) ronn_cuda_install_hooks(model->device_ext);
   *out_model = model;

@@ -85,7 +85,6 @@ void ronn_session_release(ronn_session* session) {
 
 static void prepare_tensors(ronn_session* session) {
   const ronn_plan* plan = &session->model->plan;
-  const ronn_artifact_v1* artifact = session->model->artifact;
   for (uint32_t i = 0; i < plan->header->num_tensors; ++i) {
     const ronn_plan_tensor_v1* t = &plan->tensors[i];
     ronn_dl_tensor* d = &session->tensors[i];
@@ -99,7 +98,7 @@ static void prepare_tensors(ronn_session* session) {
     if (t->storage == RONN_STORAGE_ARENA) {
       d->data = session->arena + t->offset;
     } else if (t->storage == RONN_STORAGE_WEIGHTS) {
-      d->data = (void*)(uintptr_t)(artifact->weights + t->offset);
+      d->data = (void*)(uintptr_t)(session->model->weights + t->offset);
     } else if (ronn_storage_on_device(t->storage)) {
       /* Device addresses: only kernels and the CUDA copies dereference them. */
       d->device.device_type = RONN_DL_CUDA;
