@@ -101,3 +101,35 @@ def test_runs_where_tvm_cannot_be_imported(residual, tmp_path: Path) -> None:
     model, _ = CASES["residual_block"]()
     np.testing.assert_allclose(np.load(tmp_path / "y.npy"), onnxruntime_outputs(model, feeds)[0],
                                rtol=1e-4, atol=1e-5)
+
+
+def test_large_weights_are_read_from_huge_pages(tmp_path: Path) -> None:
+    """Weights of 2 MiB or more are copied onto transparent huge pages at load
+    (runtime_min/src/platform/memory.c) and the kernels read the copy: the result still matches
+    onnxruntime, and the process gained anonymous huge pages where the kernel hands them out."""
+    from onnx import helper
+
+    from graphs import make_model, w
+    from helpers import onnxruntime_outputs
+
+    x = w(8, 768, seed=1, scale=1.0)
+    model = make_model([helper.make_node("MatMul", ["x", "W"], ["y"])], {"x": x}, ["y"],
+                       {"W": w(768, 1024, seed=2)})  # 3 MiB of weights
+    path = tmp_path / "big.so"
+    ronn_aot.compile(model, ronn_aot.CompileOptions().with_output(path))
+    np.save(tmp_path / "x.npy", x)
+    code = (
+        "import numpy as np, re, ronn_runtime\n"
+        "def huge():\n"
+        "    return int(re.search(r'AnonHugePages:\\s+(\\d+)', open('/proc/self/smaps_rollup').read()).group(1))\n"
+        "before = huge()\n"
+        f"s = ronn_runtime.InferenceSession({str(path)!r})\n"
+        "print(huge() - before)\n"
+        f"np.save({str(tmp_path / 'y.npy')!r}, s.run(None, {{'x': np.load({str(tmp_path / 'x.npy')!r})}})[0])\n")
+    proc = subprocess.run([sys.executable, "-c", code], capture_output=True, text=True)
+    assert proc.returncode == 0, proc.stderr
+    np.testing.assert_allclose(np.load(tmp_path / "y.npy"), onnxruntime_outputs(model, {"x": x})[0],
+                               rtol=1e-4, atol=1e-4)
+    thp = Path("/sys/kernel/mm/transparent_hugepage/enabled")
+    if thp.exists() and "[never]" not in thp.read_text() and Path("/proc/self/smaps_rollup").exists():
+        assert int(proc.stdout.split()[0]) >= 2048  # kB: at least one 2 MiB page

@@ -135,6 +135,19 @@ def tvm_target(name: str = TARGET) -> Any:
     return get_target(name).tvm_target(2)
 
 
+def run_kernel(func: Any, target: Any, args: list[np.ndarray]) -> np.ndarray:
+    """Build one PrimFunc as the compile builds kernels (ronn_aot/tir_pipeline.py), call it on
+    `args` (the output last) and return the output."""
+    import tvm
+
+    from ronn_aot import tir_pipeline
+
+    lib = tir_pipeline.build(tvm.IRModule({"main": func.with_attr("global_symbol", "main")}), target)
+    tensors = [tvm.runtime.tensor(a, tvm.cpu()) for a in args]
+    lib["main"](*tensors)
+    return tensors[-1].numpy()
+
+
 def load_golden(case: str) -> tuple[Any, Any]:
     """(before, expected) PrimFuncs parsed from golden/<case>.py."""
     import tvm

@@ -12,8 +12,8 @@ import pytest
 from onnx import helper
 
 from graphs import make_model, w
-from kernels import kernel_of, tvm_target
-from test_rules import HAS_AVX512, _run
+from kernels import kernel_of, run_kernel, tvm_target
+from test_rules import HAS_AVX512
 
 TARGETS = ["x86_64-avx2"] + (["x86_64-avx512"] if HAS_AVX512 else [])
 
@@ -71,10 +71,10 @@ def test_conv_shape_matches_naive(case: str, target_name: str, layout: str) -> N
     rng = np.random.default_rng(0)
     args = [np.asarray(rng.standard_normal([int(d) for d in p.ty.shape]), dtype=str(p.ty.dtype))
             for p in func.params]
-    expected = _run(func, target, [a.copy() for a in args])
+    expected = run_kernel(func, target, [a.copy() for a in args])
     for p in packings:
         args[p.param] = _transform(args[p.param], p.index_map)
-    actual = _run(scheduled, target, [a.copy() for a in args])
+    actual = run_kernel(scheduled, target, [a.copy() for a in args])
     np.testing.assert_allclose(actual, expected, rtol=1e-5, atol=1e-5)
 
 

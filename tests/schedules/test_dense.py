@@ -12,8 +12,7 @@ import pytest
 from onnx import helper
 
 from graphs import make_model, w
-from ronn_aot import tir_pipeline
-from kernels import kernel_of, tvm_target
+from kernels import kernel_of, run_kernel, tvm_target
 
 HAS_AVX512 = "avx512f" in Path("/proc/cpuinfo").read_text() if Path("/proc/cpuinfo").exists() else False
 TARGETS = ["x86_64-avx2"] + (["x86_64-avx512"] if HAS_AVX512 else [])
@@ -79,14 +78,6 @@ SHAPES: dict[str, Callable[[], onnx.ModelProto]] = {
 }
 
 
-def _run(func, target, args: list[np.ndarray]) -> np.ndarray:
-    import tvm
-
-    lib = tir_pipeline.build(tvm.IRModule({"main": func.with_attr("global_symbol", "main")}), target)
-    tensors = [tvm.runtime.tensor(a, tvm.cpu()) for a in args]
-    lib["main"](*tensors)
-    return tensors[-1].numpy()
-
 
 @pytest.mark.parametrize("packed", [False, True])
 @pytest.mark.parametrize("target_name", TARGETS)
@@ -111,16 +102,17 @@ def test_dense_shape_matches_naive(shape: str, target_name: str, packed: bool) -
     rng = np.random.default_rng(0)
     args = [np.asarray(rng.standard_normal([int(d) for d in p.ty.shape]), dtype=str(p.ty.dtype))
             for p in func.params]
-    expected = _run(func, target, [a.copy() for a in args])
+    expected = run_kernel(func, target, [a.copy() for a in args])
     for p in packings:
         args[p.param] = _transform(args[p.param], p.index_map)
-    actual = _run(sch.mod["main"], target, [a.copy() for a in args])
+    actual = run_kernel(sch.mod["main"], target, [a.copy() for a in args])
     np.testing.assert_allclose(actual, expected, rtol=1e-5, atol=1e-4)
 
 
 def test_avx2_dense_kernel_has_no_zmm() -> None:
     import tvm
 
+    from ronn_aot import tir_pipeline
     from ronn_aot.schedules import get_rule
 
     func = kernel_of(_gelu_k_blocked())

@@ -10,8 +10,7 @@ from pathlib import Path
 import numpy as np
 import pytest
 
-from ronn_aot import tir_pipeline
-from kernels import CASES, TARGET, kernel, load_golden, tvm_target
+from kernels import CASES, TARGET, kernel, load_golden, run_kernel, tvm_target
 
 HAS_AVX512 = "avx512f" in Path("/proc/cpuinfo").read_text() if Path("/proc/cpuinfo").exists() else False
 
@@ -53,15 +52,6 @@ def test_structure_matches_golden(case: str) -> None:
     tvm.ir.assert_structural_equal(sch.mod["main"], expected, map_free_vars=True)
 
 
-def _run(func, target, args: list[np.ndarray]) -> np.ndarray:
-    import tvm
-
-    lib = tir_pipeline.build(tvm.IRModule({"main": func.with_attr("global_symbol", "main")}), target)
-    dev = tvm.cpu()
-    tensors = [tvm.runtime.tensor(a, dev) for a in args]
-    lib["main"](*tensors)
-    return tensors[-1].numpy()
-
 
 @pytest.mark.parametrize("target_name", ["x86_64-avx2"] + (["x86_64-avx512"] if HAS_AVX512 else []))
 @pytest.mark.parametrize("case", sorted(CASES))
@@ -75,8 +65,8 @@ def test_scheduled_kernel_matches_naive(case: str, target_name: str) -> None:
     rng = np.random.default_rng(0)
     args = [np.asarray(rng.standard_normal([int(d) for d in p.ty.shape]), dtype=str(p.ty.dtype))
             for p in func.params]
-    expected = _run(func, target, [a.copy() for a in args])
-    actual = _run(sch.mod["main"], target, [a.copy() for a in args])
+    expected = run_kernel(func, target, [a.copy() for a in args])
+    actual = run_kernel(sch.mod["main"], target, [a.copy() for a in args])
     np.testing.assert_allclose(actual, expected, rtol=1e-5, atol=1e-5)
 
 

@@ -13,8 +13,7 @@ import pytest
 from onnx import helper
 
 from graphs import make_model, w
-from ronn_aot import tir_pipeline
-from kernels import CASES, kernel_of, tvm_target
+from kernels import CASES, kernel_of, run_kernel, tvm_target
 
 
 def _dense_k_slices() -> onnx.ModelProto:  # K in several slices (K > KC_MAX), B packed
@@ -70,14 +69,6 @@ def test_design_space_starts_at_the_rule(case: str) -> None:
     assert tvm_ffi.structural_equal(_scheduled(func, tunable), _scheduled(func, fixed))
 
 
-def _run(func: Any, target: Any, args: list[np.ndarray]) -> np.ndarray:
-    import tvm
-
-    lib = tir_pipeline.build(tvm.IRModule({"main": func.with_attr("global_symbol", "main")}), target)
-    tensors = [tvm.runtime.tensor(a, tvm.cpu()) for a in args]
-    lib["main"](*tensors)
-    return tensors[-1].numpy()
-
 
 @pytest.mark.parametrize("case", sorted(SPACES))
 def test_sampled_points_match_the_unscheduled_kernel(case: str) -> None:
@@ -93,7 +84,7 @@ def test_sampled_points_match_the_unscheduled_kernel(case: str) -> None:
     rng = np.random.default_rng(0)
     args = [np.asarray(rng.standard_normal([int(d) for d in p.ty.shape]), dtype=str(p.ty.dtype))
             for p in func.params]
-    expected = _run(func.without_attr("ronn.constant_params"), target, [a.copy() for a in args])
+    expected = run_kernel(func.without_attr("ronn.constant_params"), target, [a.copy() for a in args])
     seen = set()
     for seed in range(1, 7):
         sch = s_tir.Schedule(workload_of(func), seed=seed)
@@ -103,5 +94,5 @@ def test_sampled_points_match_the_unscheduled_kernel(case: str) -> None:
         point = [a.copy() for a in args]
         for p in packed_params(func, sch):
             point[p.param] = _transform(point[p.param], p.index_map)
-        np.testing.assert_allclose(_run(_scheduled(func, sch), target, point), expected, rtol=1e-5, atol=1e-4)
+        np.testing.assert_allclose(run_kernel(_scheduled(func, sch), target, point), expected, rtol=1e-5, atol=1e-4)
     assert len(seen) > 1  # the points differ: the sizes are really sampled
