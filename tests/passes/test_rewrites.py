@@ -100,8 +100,19 @@ def gelu_tanh() -> Case:
     return make_model(nodes, {"x": x}, ["y"], inits), {"x": x}
 
 
+def matmul_silu() -> Case:
+    """Llama's gated feed-forward (SmolLM2): SiLU(x W1) * (x W2), the SiLU as Sigmoid and Mul.
+    Inputs span the range where sigmoid saturates at both ends."""
+    x = w(6, 16, seed=12, scale=4.0)
+    nodes = [helper.make_node("MatMul", ["x", "W1"], ["g"]), helper.make_node("Sigmoid", ["g"], ["s"]),
+             helper.make_node("Mul", ["g", "s"], ["a"]), helper.make_node("MatMul", ["x", "W2"], ["u"]),
+             helper.make_node("Mul", ["a", "u"], ["y"])]
+    return make_model(nodes, {"x": x}, ["y"], {"W1": w(16, 24, scale=3.0), "W2": w(16, 24, seed=13)}), {"x": x}
+
+
 CASES: dict[str, Callable[[], Case]] = {f.__name__: f for f in (
-    noop_chain, conv_bias_bn_relu, gemm_bn, bn_not_after_conv, sum3_clip, matmul_gelu_erf, gelu_tanh)}
+    noop_chain, conv_bias_bn_relu, gemm_bn, bn_not_after_conv, sum3_clip, matmul_gelu_erf, gelu_tanh,
+    matmul_silu)}
 
 
 @pytest.mark.parametrize("level", [0, 1, 2, 3])
@@ -152,6 +163,13 @@ def test_o2_tanh_gelu_is_arithmetic() -> None:
     assert {"power", "tanh"} <= set().union(*(g1.ops(i) for i in range(len(g1.names)))), g1.names
     g = kernels("gelu_tanh", 2)
     assert len(g.names) == 1 and "fast_tanh" in g.names[0] and "power" not in g.names[0], g.names
+
+
+def test_o2_sigmoid_is_arithmetic_in_the_matmul_epilogue() -> None:
+    assert any("sigmoid" in n and "fast" not in n for n in kernels("matmul_silu", 1).names)
+    names = kernels("matmul_silu", 2).names
+    assert any("matmul" in n and "fast_sigmoid" in n for n in names), names
+    assert not any("tir_sigmoid" in n for n in names), names
 
 
 def test_graph_passes_reach_a_fixpoint() -> None:
