@@ -321,6 +321,39 @@ static ronn_status* check_outputs(const ronn_session* session, const ronn_tensor
 
 static int aligned(const void* data) { return (uintptr_t)data % RONN_ALIGNMENT == 0; }
 
+/* Copies of at least this many bytes (a misaligned input or output staged through the arena) are
+ * split over the session's threads: one core's memcpy does not use the memory bandwidth (a 4 MiB
+ * float32 1024x1024 input: 0.29 ms, 5% of the matmul it feeds). */
+#define PARALLEL_COPY_BYTES ((uint64_t)1 << 20)
+
+typedef struct {
+  uint8_t* dst;
+  const uint8_t* src;
+  uint64_t nbytes;
+} copy_job;
+
+static int copy_part(int task_id, void* penv, void* cdata) {
+  const copy_job* job = (const copy_job*)cdata;
+  uint64_t tasks = (uint64_t)((ronn_parallel_env*)penv)->num_task;
+  uint64_t part = (job->nbytes / tasks + RONN_ALIGNMENT - 1) / RONN_ALIGNMENT * RONN_ALIGNMENT;
+  uint64_t begin = part * (uint64_t)task_id;
+  if (begin < job->nbytes) {
+    uint64_t n = job->nbytes - begin < part ? job->nbytes - begin : part;
+    memcpy(job->dst + begin, job->src + begin, n);
+  }
+  return 0;
+}
+
+/* memcpy, in parallel on the session's pool when it is large; called inside the pool's scope. */
+static void copy_bytes(void* dst, const void* src, uint64_t nbytes) {
+  copy_job job = {(uint8_t*)dst, (const uint8_t*)src, nbytes};
+  if (nbytes < PARALLEL_COPY_BYTES) {
+    memcpy(dst, src, nbytes);
+  } else {
+    ronn_parallel_launch_hook(copy_part, &job, 0); /* copy_part never fails */
+  }
+}
+
 static ronn_status* run_steps(ronn_session* session) {
   const ronn_plan* plan = &session->model->plan;
   const ronn_artifact_v1* artifact = session->model->artifact;
@@ -378,6 +411,7 @@ ronn_status* ronn_session_run(ronn_session* session, const ronn_tensor* inputs,
   const ronn_model* model = session->model;
   const ronn_plan* plan = &model->plan;
   size_t ni = num_inputs;
+  ronn_threadpool* previous = ronn_threadpool_enter(session->pool);
   for (size_t i = 0; i < ni; ++i) {
     const ronn_tensor* given = session->bound_inputs[i];
     uint64_t nbytes = model->inputs[i].nbytes;
@@ -385,7 +419,7 @@ ronn_status* ronn_session_run(ronn_session* session, const ronn_tensor* inputs,
       session->io_base[i] = (uint8_t*)given->data;
     } else {
       session->io_base[i] = session->arena + plan->stages[i];
-      memcpy(session->io_base[i], given->data, nbytes);
+      copy_bytes(session->io_base[i], given->data, nbytes);
     }
   }
   for (size_t o = 0; o < num_outputs; ++o) {
@@ -399,10 +433,7 @@ ronn_status* ronn_session_run(ronn_session* session, const ronn_tensor* inputs,
   }
 
   if (session->cuda != NULL) status = ronn_cuda_begin(session->cuda);
-  if (status != NULL) return status;
-  ronn_threadpool* previous = ronn_threadpool_enter(session->pool);
-  status = run_steps(session);
-  ronn_threadpool_leave(previous);
+  if (status == NULL) status = run_steps(session);
   if (session->cuda != NULL) {
     ronn_status* end = ronn_cuda_end(session->cuda, status == NULL);
     if (status == NULL) {
@@ -411,13 +442,12 @@ ronn_status* ronn_session_run(ronn_session* session, const ronn_tensor* inputs,
       ronn_status_free(end);
     }
   }
-  if (status != NULL) return status;
-
-  for (size_t o = 0; o < num_outputs; ++o) {
+  for (size_t o = 0; status == NULL && o < num_outputs; ++o) {
     uint64_t nbytes = model->outputs[o].nbytes;
     if (session->io_base[ni + o] != outputs[o].data && nbytes > 0) {
-      memcpy(outputs[o].data, session->io_base[ni + o], nbytes);
+      copy_bytes(outputs[o].data, session->io_base[ni + o], nbytes);
     }
   }
-  return NULL;
+  ronn_threadpool_leave(previous);
+  return status;
 }

@@ -133,3 +133,24 @@ def test_large_weights_are_read_from_huge_pages(tmp_path: Path) -> None:
     thp = Path("/sys/kernel/mm/transparent_hugepage/enabled")
     if thp.exists() and "[never]" not in thp.read_text() and Path("/proc/self/smaps_rollup").exists():
         assert int(proc.stdout.split()[0]) >= 2048  # kB: at least one 2 MiB page
+
+
+def test_large_misaligned_input_is_staged_in_parallel(tmp_path: Path) -> None:
+    """A misaligned input of 1 MiB or more is copied into the arena by the session's threads
+    (runtime_min/src/session.c: copy_bytes); every part of it must arrive."""
+    import ronn_runtime
+    from onnx import helper
+
+    from graphs import make_model, w
+
+    x = w(513, 1031, seed=3, scale=1.0)  # 2.02 MiB: the parts do not divide evenly
+    model = make_model([helper.make_node("Relu", ["x"], ["y"])], {"x": x}, ["y"])
+    path = tmp_path / "relu.so"
+    ronn_aot.compile(model, ronn_aot.CompileOptions().with_output(path))
+    raw = np.empty(x.size + 32, np.float32)
+    start = next(o for o in range(16) if (raw.ctypes.data + 4 * o) % 64 == 16)
+    misaligned = raw[start:start + x.size].reshape(x.shape)
+    misaligned[...] = x
+    for threads in (1, 2):
+        (y,) = ronn_runtime.InferenceSession(str(path), num_threads=threads).run(None, {"x": misaligned})
+        np.testing.assert_array_equal(y, np.maximum(x, 0))
