@@ -33,9 +33,11 @@ def vector_lanes(target: Any, dtype: str = "float32") -> int:
 
 def max_accumulators(width: int, dtype_bytes: int = 4, limit: int | None = None) -> int:
     """The most accumulator vectors of `width` lanes a register tile may hold and still stay on the
-    stack (`limit` bytes, default: what our build keeps there). A tile buffer allocated with TVMBackendAllocWorkspace instead lives in memory: LLVM
-    does not promote it to registers, so every FMA loads and stores its accumulator. TVM's own
-    limit is under 1 KiB (15 AVX-512 vectors); our build raises it (ronn_aot/tir_pipeline.py)."""
+    stack (`limit` bytes, default: what our build keeps there). A tile buffer allocated with
+    TVMBackendAllocWorkspace lives in memory instead: LLVM does not promote it to registers, so
+    every FMA loads and stores its accumulator (EfficientNet-Lite0's depthwise kernels at 28
+    AVX-512 accumulators: three loads and a store per FMA). TVM's own limit is under 1 KiB (15
+    AVX-512 vectors); our build raises it (ronn_aot/tir_pipeline.py)."""
     from ronn_aot.tir_pipeline import MAX_STACK_BYTES
 
     return max(1, (limit or MAX_STACK_BYTES) // (width * dtype_bytes))
