@@ -19,8 +19,7 @@ from typing import Any, Callable
 import onnxruntime as ort
 
 import ronn_aot
-import ronn_aot.tune as tune_mod
-from ronn_aot.bench import BLOCK, _time_ms, random_feeds
+from ronn_aot.bench import random_feeds, time_alternating
 from ronn_aot.options import DEFAULT_OPT_LEVEL
 from ronn_aot.schedule import TUNED
 
@@ -29,12 +28,7 @@ def compile_both(model: Path, target: str, opt_level: int, out: Path) -> tuple[A
     """(artifact with the target's records, artifact with the rules only)."""
     opts = ronn_aot.CompileOptions().with_target(target).with_optimization_level(opt_level)
     tuned = ronn_aot.compile(model, opts.with_output(out / "tuned.so"))
-    shipped = tune_mod.SCHEDULES_DIR
-    tune_mod.SCHEDULES_DIR = out / "no-records"  # compile then finds no database
-    try:
-        rules = ronn_aot.compile(model, opts.with_output(out / "rules.so"))
-    finally:
-        tune_mod.SCHEDULES_DIR = shipped
+    rules = ronn_aot.compile(model, opts.with_records(False).with_output(out / "rules.so"))
     return tuned, rules
 
 
@@ -60,15 +54,7 @@ def main(argv: list[str] | None = None) -> int:
             "rules": lambda: rules_only.run(None, feeds),
             "onnxruntime": lambda: ref.run(None, feeds),
         }
-        times: dict[str, list[float]] = {k: [] for k in runs}
-        for fn in runs.values():  # warm-up
-            for _ in range(3):
-                fn()
-        # Blocks, not single runs, for the reason given in ronn_aot.bench.run_bench.
-        while len(times["onnxruntime"]) < args.repeat:
-            for name, fn in runs.items():
-                fn()
-                times[name].extend(_time_ms(fn) for _ in range(min(BLOCK, args.repeat - len(times[name]))))
+        times = time_alternating(runs, args.repeat)
     med = {k: statistics.median(v) for k, v in times.items()}
     print(f"{Path(args.model).name} on {args.target}, {args.threads} threads, median of {args.repeat}; "
           f"{n_tuned} of {len(tuned.schedule_report.rule_of)} kernels from records")

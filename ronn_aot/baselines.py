@@ -15,6 +15,12 @@ back to back in one runner session (`measure_pairs`), and stores the rule's time
 the record's database time: rule x (record's database time / record's paired time). Compile's
 comparison of the record's database time with it is then the paired comparison; the raw pair is
 kept beside it (`paired`).
+
+Paired kernel times still miss what a kernel costs inside the model (caches the neighbours filled,
+weights from L3): two EfficientNet records 8-12% faster in their pairs made the model 3% slower.
+So tune finally compiles the model with and without the records that won and times both; when the
+records do not make the model faster (MODEL_MIN_GAIN), they are marked `rejected` here and compile
+keeps the rules for those kernels.
 """
 
 from __future__ import annotations
@@ -39,11 +45,22 @@ def baselines_path(database_dir: Path) -> Path:
 
 
 def load_baselines(database_dir: Path) -> dict[str, float]:
-    """Workload key -> seconds of the rule schedule, as measured when the kernel was tuned."""
+    """Workload key -> seconds of the rule schedule, as measured when the kernel was tuned; 0 for
+    a kernel whose record was rejected in the model (no record beats a rule time of 0)."""
     path = baselines_path(database_dir)
     if not path.is_file():
         return {}
-    return {k: float(v["seconds"]) for k, v in json.loads(path.read_text()).items()}
+    return {k: 0.0 if v.get("rejected") else float(v["seconds"]) for k, v in json.loads(path.read_text()).items()}
+
+
+def reject(database_dir: Path, reasons: dict[str, str]) -> None:
+    """Mark the records of these kernels (workload key -> why) as not to be applied."""
+    path = baselines_path(database_dir)
+    data = json.loads(path.read_text()) if path.is_file() else {}
+    for key, why in reasons.items():
+        if key in data:
+            data[key]["rejected"] = why
+    path.write_text(json.dumps(data, indent=1, sort_keys=True) + "\n")
 
 
 def save_baselines(database_dir: Path, measured: dict[str, tuple[str, float]],
@@ -75,6 +92,9 @@ def record_seconds(func: Any, tvm_target: Any, database: Any) -> float | None:
 # gains a few percent that the model does not see (EfficientNet-Lite0: two records 2-3% faster in
 # their pairs, the model 1-5% slower with them; light ResNet-50's, 10-14% faster, made it faster).
 MIN_GAIN = 0.05
+# ... and the records that won their pairs are kept only when they make the model at least this
+# much faster, end to end (tune._confirm_in_model).
+MODEL_MIN_GAIN = 0.01
 
 
 def beats(record: float, rule: float) -> bool:

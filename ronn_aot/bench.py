@@ -119,20 +119,27 @@ def run_bench(model: str | Path, target: str = "host", threads: int = 0, repeat:
     theirs = ref.run(None, feeds)
     diff = max((float(np.max(np.abs(a.astype(np.float64) - b))) for a, b in zip(ours, theirs) if a.size),
                default=0.0)
-    for _ in range(warmup):
-        sess.run(None, feeds)
-        ref.run(None, feeds)
-    result = BenchResult(model_path.name, art.target, n, repeat, compile_s, max_abs_diff=diff)
-    # Alternate in blocks, not run by run: both runtimes keep their worker threads spinning for a
-    # while after a run, which would steal the cores from the other's next run. Within a block
-    # only the first run can meet the other's spinning threads; that run is not timed.
-    block = max(1, min(BLOCK, repeat))
-    while len(result.ronn_ms) < repeat:
-        for fn, times in ((lambda: sess.run(None, feeds), result.ronn_ms),
-                          (lambda: ref.run(None, feeds), result.ort_ms)):
+    times = time_alternating({"ronn": lambda: sess.run(None, feeds), "ort": lambda: ref.run(None, feeds)},
+                             repeat, warmup)
+    return BenchResult(model_path.name, art.target, n, repeat, compile_s, times["ronn"], times["ort"], diff)
+
+
+def time_alternating(runs: dict[str, Callable[[], Any]], repeat: int, warmup: int = 3) -> dict[str, list[float]]:
+    """`repeat` timed calls (ms) of each function, alternating between them in blocks.
+
+    In blocks, not call by call: runtimes keep their worker threads spinning for a while after a
+    run, which would steal the cores from the other's next run. Within a block only the first
+    call can meet the other's spinning threads; that call is not timed."""
+    for fn in runs.values():
+        for _ in range(warmup):
             fn()
-            times.extend(_time_ms(fn) for _ in range(min(block, repeat - len(times))))
-    return result
+    times: dict[str, list[float]] = {name: [] for name in runs}
+    block = max(1, min(BLOCK, repeat))
+    while any(len(t) < repeat for t in times.values()):
+        for name, fn in runs.items():
+            fn()
+            times[name].extend(_time_ms(fn) for _ in range(min(block, repeat - len(times[name]))))
+    return times
 
 
 def plot(result: BenchResult, path: Path) -> None:

@@ -30,6 +30,8 @@ def _compile(args: argparse.Namespace) -> int:
         opts = opts.with_output(args.output)
     if args.dump_ir:
         opts = opts.with_dump_ir(args.dump_ir)
+    if args.no_records:
+        opts = opts.with_records(False)
     if args.bitnet_calibration and not args.bitnet:
         raise RonnError("--bitnet-calibration needs --bitnet ternary|binary")
     if args.bitnet:
@@ -74,6 +76,8 @@ def _tune(args: argparse.Namespace) -> int:
           f"{s.measured} of {s.trials} planned trials in {s.seconds:.0f} s; records in {s.database}")
     print(f"  records faster than the rule schedule: {len(s.beat_rule)} of {s.tuned_now + s.skipped} "
           f"({', '.join(s.beat_rule) or 'none'})")
+    if s.model_check:
+        print(f"  {s.model_check}")
     if s.left_on_rules:
         print(f"  not tuned (below --top or past --minutes), on their rules: {len(s.left_on_rules)} kernels")
     for line in s.untunable:
@@ -167,6 +171,8 @@ def build_parser() -> argparse.ArgumentParser:
                    help="fix the shape of an input with symbolic dimensions (repeatable)")
     c.add_argument("--report", action="store_true", help="print per-pass timings and counts")
     c.add_argument("--dump-ir", metavar="DIR", help="write the IR after each pass into DIR")
+    c.add_argument("--no-records", action="store_true",
+                   help="schedule every kernel with the rules, ignoring the target's tuning records")
     c.add_argument("--bitnet", choices=["ternary", "binary"],
                    help="quantize Conv/Gemm/MatMul weights to ternary or binary, bit-packed, bit-serial kernels")
     c.add_argument("--bitnet-act-bits", type=int, default=8, metavar="BITS",

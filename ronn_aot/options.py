@@ -30,6 +30,7 @@ class CompileOptions:
     dump_ir_dir: Path | None = None
     num_threads: int | None = None  # parallelism the kernels are scheduled for (None: target default)
     bitnet: BitnetConfig | None = None  # ternary / binary quantization of Conv, Gemm, MatMul weights
+    use_records: bool = True  # apply the target's tuning records (schedules/<target>/) where they won
 
     def with_target(self, name: str) -> CompileOptions:
         return replace(self, target=name)
@@ -47,6 +48,10 @@ class CompileOptions:
 
     def with_output(self, path: str | Path) -> CompileOptions:
         return replace(self, output_path=Path(path))
+
+    def with_records(self, enabled: bool) -> CompileOptions:
+        """Whether kernels may come from the target's tuning records (else the rules only)."""
+        return replace(self, use_records=bool(enabled))
 
     def with_dump_ir(self, directory: str | Path) -> CompileOptions:
         return replace(self, dump_ir_dir=Path(directory))

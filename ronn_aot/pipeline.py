@@ -95,7 +95,7 @@ def compile(model: str | Path | onnx.ModelProto, options: CompileOptions | None 
     }
     built: BuiltPlan = timed("plan", build_plan, lowered, imported.inputs, imported.outputs, metadata)
     lowered, scheduled = timed("schedule", schedule, lowered, built.kernels, target, tvm_target,
-                               constant_params(built.plan, built.kernels))
+                               constant_params(built.plan, built.kernels), options.use_records)
     built = apply_packing(built, scheduled.packed)
     on_device = scheduled.on_device()
     plan, placement, device_module = built.plan, None, None

@@ -109,10 +109,11 @@ def _device_kernel(func: Any, tvm_target: Any, report: ScheduleReport, name: str
 
 
 def schedule(mod: Any, kernels: list[str], target: Target, tvm_target: Any,
-             constant: dict[str, list[int]] | None = None) -> tuple[Any, ScheduleReport]:
+             constant: dict[str, list[int]] | None = None, use_records: bool = True) -> tuple[Any, ScheduleReport]:
     """Schedule the PrimFuncs named in `kernels`; returns the updated module and what ran where.
     `constant`: per kernel, the parameters that are weights at every call (prepack.py); rules may
-    repack those, and `report.packed` says which they did."""
+    repack those, and `report.packed` says which they did. `use_records`: False schedules every
+    kernel with the rules (the target's tuning database is not opened)."""
     from .baselines import load_baselines, record_beats_rule, workload_key
     from .tune import apply_records, database_dir, open_database
 
@@ -125,7 +126,7 @@ def schedule(mod: Any, kernels: list[str], target: Target, tvm_target: Any,
     # Opening a database parses every kernel tuned for the target (~2 s for the shipped avx512
     # one): only when a kernel of this model was measured by a tune (has a baseline), or when the
     # database has no baselines at all.
-    wanted = not baselines or any(workload_key(f) in baselines for f in annotated_of.values())
+    wanted = use_records and (not baselines or any(workload_key(f) in baselines for f in annotated_of.values()))
     database = open_database(target) if wanted else None
     host_target = tvm_target if target.cuda is None else tvm_target.host
     for name in kernels:

@@ -234,6 +234,7 @@ class TuneSummary:
     measured: int = 0  # trials measured by this run
     tuned: list[str] = field(default_factory=list)  # kernels searched by this run, most expensive first
     beat_rule: list[str] = field(default_factory=list)  # chosen kernels whose best record beats the rule
+    model_check: str = ""  # the model timed with and without those records, and what was decided
     left_on_rules: list[str] = field(default_factory=list)  # below the top K, or past the deadline
 
 
@@ -300,12 +301,48 @@ def tune(model: Any, options: CompileOptions, trials: int, work_dir: Path | None
                     trials_per_iter)
     # Every chosen kernel, not only those searched now: a resumed run re-times what it resumed.
     beat = _pair_records(chosen, constant, target, tvm_target, database)
+    del database
     if tuned:
-        del database
         prune_database(target)
+    check = ""
+    if beat and target.run.mode == "native" and target.run.command_prefix(target.arch) == []:
+        check, kept = _confirm_in_model(model, options, target, [kn for kn in chosen if kn.name in beat])
+        beat = beat if kept else []
     return TuneSummary(len(built.kernels), len(tuned), len(chosen) - len(todo), per_task * len(todo),
                        time.perf_counter() - start, database_dir(target), untunable, progress.done, tuned,
-                       beat, [kn.name for kn in ranked if kn.name not in tuned and kn.done < per_task])
+                       beat, check, [kn.name for kn in ranked if kn.name not in tuned and kn.done < per_task])
+
+
+MODEL_CHECK_RUNS = 40  # timed runs of each artifact, alternating in blocks
+
+
+def _confirm_in_model(model: Any, options: CompileOptions, target: Target,
+                      winners: list[Kernel]) -> tuple[str, bool]:
+    """Compile the model with the records that won their pairs and with the rules only, time both
+    on the tune's thread count, and reject those records (baselines.reject) unless the model got
+    MODEL_MIN_GAIN faster. Returns (what was measured and decided, whether the records stay)."""
+    import statistics
+    import tempfile
+
+    from . import compile as compile_model
+    from .baselines import MODEL_MIN_GAIN, reject, workload_key
+    from .bench import random_feeds, time_alternating
+
+    threads = options.num_threads or 2
+    with tempfile.TemporaryDirectory(prefix="ronn-tune-check-") as tmp:
+        with_records = compile_model(model, options.with_output(Path(tmp) / "records.so"))
+        rules = compile_model(model, options.with_records(False).with_output(Path(tmp) / "rules.so"))
+        feeds = random_feeds(with_records.inputs)
+        a, b = with_records.session(num_threads=threads), rules.session(num_threads=threads)
+        times = time_alternating({"records": lambda: a.run(None, feeds), "rules": lambda: b.run(None, feeds)},
+                                 MODEL_CHECK_RUNS)
+    records_ms, rules_ms = statistics.median(times["records"]), statistics.median(times["rules"])
+    measured = (f"model with the {len(winners)} winning records {records_ms:.3f} ms, rules only "
+                f"{rules_ms:.3f} ms (median of {MODEL_CHECK_RUNS}, {threads} threads)")
+    if records_ms <= rules_ms * (1.0 - MODEL_MIN_GAIN):
+        return f"{measured}: records kept", True
+    reject(database_dir(target), {workload_key(kn.func): measured for kn in winners})
+    return f"{measured}: not {MODEL_MIN_GAIN:.0%} faster, records rejected (the rules stay)", False
 
 
 def _search(todo: list[Kernel], per_task: int, progress: _Progress, arch: str, tvm_target: Any,

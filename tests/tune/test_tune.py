@@ -152,3 +152,51 @@ def test_a_record_must_beat_its_rule_by_the_margin() -> None:
 
     assert beats(1.0 - 2 * MIN_GAIN, 1.0)
     assert not beats(1.0 - MIN_GAIN / 2, 1.0) and not beats(1.0, 1.0) and not beats(1.1, 1.0)
+
+
+@pytest.mark.parametrize("records_ms, kept", [(0.9, True), (0.995, False), (1.2, False)])
+def test_records_must_make_the_model_faster(tmp_path: Path, monkeypatch: pytest.MonkeyPatch,
+                                            records_ms: float, kept: bool) -> None:
+    """After the pairs, the model is compiled with the winning records and with the rules only
+    and timed: records that do not make it MODEL_MIN_GAIN faster are rejected, and compile then
+    keeps the rules for those kernels (a rejected kernel's rule time loads as 0)."""
+    import ronn_aot.baselines as baselines_mod
+    import ronn_aot.bench as bench_mod
+
+    monkeypatch.setattr(tune_mod, "SCHEDULES_DIR", tmp_path / "schedules")
+    target = tune_mod.get_target("x86_64-avx2")
+    db_dir = tune_mod.database_dir(target)
+    baselines_mod.save_baselines(db_dir, {"k1": ("fused_matmul", 1e-3)})
+    monkeypatch.setattr(baselines_mod, "workload_key", lambda func: "k1")
+    compiled: list[bool] = []
+    real_compile = ronn_aot.compile
+
+    def spy(model: Any, options: Any) -> Any:
+        compiled.append(options.use_records)
+        return real_compile(model, options)
+
+    monkeypatch.setattr(ronn_aot, "compile", spy)
+    # Times as measured: the rules 1.0 ms, the records records_ms.
+    monkeypatch.setattr(bench_mod, "time_alternating",
+                        lambda runs, repeat, warmup=3: {"records": [records_ms] * repeat, "rules": [1.0] * repeat})
+    x = w(8, 16, seed=2, scale=1.0)
+    model = make_model([helper.make_node("MatMul", ["x", "W"], ["y"])], {"x": x}, ["y"], {"W": w(16, 4)})
+    message, stays = tune_mod._confirm_in_model(model, ronn_aot.CompileOptions().with_target("x86_64-avx2"), target,
+                                                [tune_mod.Kernel("fused_matmul", None, 1)])
+    assert sorted(compiled) == [False, True]  # one artifact with records, one with the rules only
+    assert stays is kept and ("records kept" in message) is kept
+    entry = json.loads((db_dir / "rule_baselines.json").read_text())["k1"]
+    assert ("rejected" in entry) is not kept
+    assert baselines_mod.load_baselines(db_dir)["k1"] == (1e-3 if kept else 0.0)
+    assert not beats(1e-9, 0.0)  # no record beats a rejected kernel's rule
+
+
+def test_compile_without_records_never_opens_the_database(tmp_path: Path, monkeypatch: pytest.MonkeyPatch) -> None:
+    def refuse(*args: Any, **kwargs: Any) -> Any:
+        raise AssertionError("the database was opened")
+
+    monkeypatch.setattr(tune_mod, "open_database", refuse)
+    x = w(8, 16, seed=2, scale=1.0)
+    model = make_model([helper.make_node("MatMul", ["x", "W"], ["y"])], {"x": x}, ["y"], {"W": w(16, 4)})
+    art = ronn_aot.compile(model, ronn_aot.CompileOptions().with_records(False).with_output(tmp_path / "m.so"))
+    assert "tuned" not in art.schedule_report.rule_of.values()
