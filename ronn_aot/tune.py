@@ -235,6 +235,7 @@ class TuneSummary:
     tuned: list[str] = field(default_factory=list)  # kernels searched by this run, most expensive first
     beat_rule: list[str] = field(default_factory=list)  # chosen kernels whose best record beats the rule
     model_check: str = ""  # the model timed with and without those records, and what was decided
+    paired: int = 0  # chosen kernels whose rule and best record were timed back to back
     left_on_rules: list[str] = field(default_factory=list)  # below the top K, or past the deadline
 
 
@@ -310,7 +311,8 @@ def tune(model: Any, options: CompileOptions, trials: int, work_dir: Path | None
         beat = beat if kept else []
     return TuneSummary(len(built.kernels), len(tuned), len(chosen) - len(todo), per_task * len(todo),
                        time.perf_counter() - start, database_dir(target), untunable, progress.done, tuned,
-                       beat, check, [kn.name for kn in ranked if kn.name not in tuned and kn.done < per_task])
+                       beat, check, len(chosen),
+                       [kn.name for kn in ranked if kn.name not in tuned and kn.done < per_task])
 
 
 MODEL_CHECK_RUNS = 40  # timed runs of each artifact, alternating in blocks
