@@ -20,6 +20,9 @@ Schedule (register-blocked direct convolution, the GEMM micro-kernel over pixels
   - depthwise: the same tile, but each pixel loads a data vector of channels (one FMA each);
   - parallel over (n, channel tile, pixel tiles), channel tile outermost: consecutive tasks of a
     thread reuse one weight panel (KH*KW*C x NV vectors) from L2 while they walk the pixels;
+  - weights of MiBs over few pixels (a late stage's 3x3): one task per channel tile, the
+    reduction cut into KC-channel slices, every pixel tile per slice (stream_slice): the weights
+    arrive from memory in a steady stream, each slice used by all pixels as it comes in;
   - the epilogue (bias, activation, residual add) runs on the tile before it is stored; padding
     is computed once, in parallel, before the convolution.
 """
@@ -38,6 +41,7 @@ from .dense import tile_matmul
 
 MAX_PIXELS = 16  # pixels per register tile: more only lengthens the unrolled body
 SMALL_WEIGHTS = 256 << 10  # below this a convolution's weights stay in L2 whatever the loop order
+STREAM_WEIGHTS = 1 << 20  # from here on a convolution's weights come from L3 or memory each run
 # Depthwise register tiles hold at most 15 AVX-512 accumulators (960 bytes). With up to 29 (what
 # the register file allows), measured on AVX-512, 2 threads: EfficientNet's 3x3 144-channel 56x56
 # kernel 0.094 -> 0.276 ms, its 5x5 240-channel 28x28 one 0.047 -> 0.427 ms, while full
@@ -165,6 +169,36 @@ def schedule_padding(sch: Any, pad: Any, lanes: int, cores: int) -> None:
         sch.parallel(par)
 
 
+def stream_slice(m: NHWCMatch, nr: int, cores: int) -> int:
+    """KC, the input channels per reduction slice when the weights should be streamed, else 0.
+
+    A network's late convolutions have MiBs of weights and few pixels: ResNet-50's 7x7 stage
+    reads 9.4 MB per 3x3 convolution, 60 MB in all, which another run's 100 MB evicted from the
+    caches. With all of the reduction in registers (the order below stream_slice), a task pulls
+    its whole weight panel from memory first and then re-reads it from L2 for its other pixel
+    tiles: the memory is busy in bursts, at ~9 GB/s of the ~30 this machine reaches. Slicing the
+    reduction (KC channels at a time, every pixel tile per slice) keeps a steady stream instead,
+    the slice arriving while the previous one is used: ten chained 3x3 512-channel 7x7
+    convolutions 9.9-10.3 -> 7.6-7.8 ms (onnxruntime 8.4), sixteen 3x3 256-channel 14x14 ones
+    10.6 -> 9.8-10.3 ms (2 threads, AVX-512).
+
+    KC: the slice's weights at most half the task's accumulator block (pixels x NR). Measured
+    best: KC = 2 at 7x7 (KC 1-2: 7.5-7.7 ms, 4: 8.4, 8: 8.8) and KC = 8 at 14x14 (2: 10.9-11.4,
+    4: 10.2-11.0, 8: 9.8-10.3, 16: 10.5-10.7, 1: 17-19): each slice reloads the accumulators
+    and re-touches the data pixels' cache lines, which a larger block repays over more FMAs.
+    In light ResNet-50: its 3x3 7x7 convolutions 1.09-1.16 -> 0.92 ms, the strided one 1.29 ->
+    1.12, the 14x14 ones 0.71-0.80 -> 0.70-0.77."""
+    # Not 1x1 convolutions: a linear one is a GEMM for the dense schedule (its own K slices);
+    # ResNet-50's strided ones measured no faster streamed (0.78 -> 0.83, 1.03 -> 1.05 ms).
+    if m.depthwise or m.kernel == (1, 1):
+        return 0
+    weight_bytes = m.kernel[0] * m.kernel[1] * m.in_c * m.out_c * 4
+    if weight_bytes < STREAM_WEIGHTS or m.out_c // nr < 2 * cores:
+        return 0
+    slice_bytes = m.out_h * m.out_w * nr * 4 // 2
+    return largest_divisor(m.in_c, max(1, slice_bytes // (m.kernel[0] * m.kernel[1] * nr * 4)))
+
+
 def pack_weight(sch: Any, func: Any, m: NHWCMatch, nr: int) -> None:
     """HWIO -> [F/NR, KH, KW, C, NR] at compile time when the weight is a constant: one output-
     channel tile's panel becomes contiguous. Read in place, its NR floats sit F*4 bytes apart, so
@@ -229,6 +263,26 @@ def schedule_conv_nhwc(sch: Any, func: Any, m: NHWCMatch, target: Any, tunable: 
     f_o, f_v, f_w = sch.split(f, factors=[None, t.nv, t.width])
     x_o, x_i = split(sch, x, [None, t.xr], tunable, MAX_PIXELS)
     y_o, y_i = split(sch, y, [None, t.yr], tunable, MAX_PIXELS)
+    kc = stream_slice(m, nr, cores)
+    if kc:
+        # Weights streamed (see stream_slice): one task per channel tile, all its pixels; for
+        # each KC-channel slice of the reduction every pixel tile takes its turn, so the slice's
+        # weights are used by all pixels right after they arrive. The accumulators live in the
+        # tile buffer between slices (reloaded once per slice and tile).
+        rc_o, rc_i = split(sch, rc, [None, kc], tunable, max(kc, 64))
+        sch.reorder(n, f_o, rc_o, y_o, x_o, ry, rx, rc_i, y_i, x_i, f_v, f_w)
+        par = sch.fuse(n, f_o)
+        if cores > 1:
+            sch.parallel(par)
+        sch.reverse_compute_at(epilogue, par, preserve_unit_loops=True)
+        for lp in (y_i, x_i, f_v):
+            sch.unroll(lp)
+        sch.vectorize(f_w)
+        init = sch.decompose_reduction(conv, rc_o)  # zero the task's block before its first slice
+        vectorize_tile(sch, init, nr, 1)
+        vectorize_tile(sch, epilogue, nr, 1)
+        pack_weight(sch, func, m, nr)
+        return
     if m.depthwise or weight_bytes <= SMALL_WEIGHTS:
         # Pixels outer, every channel tile of a pixel tile in one task: the task writes whole
         # output cache lines and reads its input pixels once. (Channel tiles outer, EfficientNet's

@@ -49,6 +49,15 @@ def _conv3x3_stride2() -> onnx.ModelProto:
     return make_model(nodes, {"x": x}, ["y"], {"W": w(8, 4, 3, 3)})
 
 
+def _conv3x3_streamed() -> onnx.ModelProto:
+    # 1.3 MB of weights over 4x4 pixels (a late stage's shape): the rule slices the reduction
+    # and streams the weights (conv2d_nhwc.stream_slice).
+    x = w(1, 192, 4, 4, seed=15, scale=1.0)
+    nodes = [helper.make_node("Conv", ["x", "W", "B"], ["c"], pads=[1, 1, 1, 1]),
+             helper.make_node("Relu", ["c"], ["y"])]
+    return make_model(nodes, {"x": x}, ["y"], {"W": w(192, 192, 3, 3, scale=0.05), "B": w(192, seed=16)})
+
+
 def _depthwise() -> onnx.ModelProto:
     x = w(1, 8, 16, 16, seed=4, scale=1.0)
     nodes = [helper.make_node("Conv", ["x", "W", "B"], ["y"], group=8, strides=[2, 2], pads=[1, 1, 1, 1])]
@@ -101,6 +110,7 @@ CASES: dict[str, tuple[Callable[[], onnx.ModelProto], str, int]] = {
     "fallback": (_column_sum, "x86.fallback", 2),
     "conv2d_nhwc": (_conv_bias_relu, "x86.conv2d_nhwc", 3),
     "conv2d_nhwc_1x1": (_conv1x1, "x86.conv2d_nhwc", 3),
+    "conv2d_nhwc_streamed": (_conv3x3_streamed, "x86.conv2d_nhwc", 3),
     "depthwise_conv2d_nhwc": (_depthwise, "x86.conv2d_nhwc", 3),
 }
 

@@ -8,7 +8,7 @@ from hypothesis import given, settings
 from hypothesis import strategies as st
 
 from ronn_aot.schedules.base import max_accumulators
-from ronn_aot.schedules.x86.conv2d_nhwc import DEPTHWISE_TILE_BYTES, pick_tile
+from ronn_aot.schedules.x86.conv2d_nhwc import DEPTHWISE_TILE_BYTES, NHWCMatch, pick_tile, stream_slice
 from ronn_aot.tir_pipeline import MAX_STACK_BYTES
 
 
@@ -48,3 +48,26 @@ def test_tile_uses_the_register_file_on_real_layers() -> None:
     # 56-wide rows on AVX2: at least 12 of the 16 registers hold accumulators
     t = pick_tile(56, 56, 64, 8, 16)
     assert t.yr * t.xr * t.nv >= 12
+
+
+def _layer(hw: int, channels: int, out: int, kernel: int = 3, depthwise: bool = False) -> NHWCMatch:
+    linear = kernel == 1
+    return NHWCMatch(None, hw, hw, out, 1 if depthwise else channels, (kernel, kernel), depthwise, linear)
+
+
+def test_weights_stream_only_where_they_leave_the_caches() -> None:
+    # ResNet-50 on AVX-512, 2 cores, 32-channel tiles: the 3x3 convolutions of the 14x14 and 7x7
+    # stages (2.4 and 9.4 MB of weights) slice their reduction, KC = 8 and 2 (the measured best)
+    assert stream_slice(_layer(14, 256, 256), 32, 2) == 8
+    assert stream_slice(_layer(7, 512, 512), 32, 2) == 2
+    # the slice's weights stay within half the task's accumulator block (pixels x NR)
+    for hw, c in ((14, 256), (7, 512), (4, 1024)):
+        kc = stream_slice(_layer(hw, c, c), 32, 2)
+        assert c % kc == 0 and (kc == 1 or 9 * kc * 32 * 4 <= hw * hw * 32 * 4 // 2)
+    # the 28x28 stage's 590 KB stay in L2: its tasks keep the whole reduction in registers
+    assert stream_slice(_layer(28, 128, 128), 32, 2) == 0
+    # 1x1 (the dense schedule's K slices, or measured no faster), depthwise: never
+    assert stream_slice(_layer(7, 1024, 2048, kernel=1), 32, 2) == 0
+    assert stream_slice(_layer(7, 1, 4096, depthwise=True), 32, 2) == 0
+    # too few channel tiles to keep every core busy with one task per tile: the old order
+    assert stream_slice(_layer(7, 4096, 64), 32, 2) == 0

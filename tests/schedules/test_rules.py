@@ -67,7 +67,9 @@ def test_scheduled_kernel_matches_naive(case: str, target_name: str) -> None:
             for p in func.params]
     expected = run_kernel(func, target, [a.copy() for a in args])
     actual = run_kernel(sch.mod["main"], target, [a.copy() for a in args])
-    np.testing.assert_allclose(actual, expected, rtol=1e-5, atol=1e-5)
+    # Float sums in another order: the error grows with the size of the sums (the streamed
+    # case's 1728-term reductions of N(0, 1) products reach 50, and differ by 1e-4 there).
+    np.testing.assert_allclose(actual, expected, rtol=1e-5, atol=1e-5 * max(1.0, float(np.abs(expected).max())))
 
 
 def _disassembly(path: Path) -> str:
