@@ -149,10 +149,8 @@ ronn_status* ronn_session_create(ronn_model* model, const ronn_session_options* 
   ronn_model_retain(model);
   session->model = model;
   size_t num_io = (size_t)h->num_inputs + h->num_outputs;
-  void* arena = NULL;
   size_t arena_bytes = h->arena_size > 0 ? (size_t)h->arena_size : RONN_ALIGNMENT;
-  if (posix_memalign(&arena, RONN_ALIGNMENT, arena_bytes) != 0) arena = NULL;
-  session->arena = (uint8_t*)arena;
+  session->arena = (uint8_t*)ronn_platform_arena_alloc(arena_bytes);
   session->tensors = (ronn_dl_tensor*)calloc((size_t)h->num_tensors + 1, sizeof(ronn_dl_tensor));
   session->args = (ronn_ffi_any*)calloc(total_args + 1, sizeof(ronn_ffi_any));
   session->step_args = (size_t*)calloc((size_t)h->num_steps + 1, sizeof(size_t));

@@ -8,6 +8,7 @@ import re
 import subprocess
 import sys
 from pathlib import Path
+from typing import Any
 
 import numpy as np
 import pytest
@@ -103,18 +104,30 @@ def test_runs_where_tvm_cannot_be_imported(residual, tmp_path: Path) -> None:
                                rtol=1e-4, atol=1e-5)
 
 
-def test_large_weights_are_read_from_huge_pages(tmp_path: Path) -> None:
-    """Weights of 2 MiB or more are copied onto transparent huge pages at load
-    (runtime_min/src/platform/memory.c) and the kernels read the copy: the result still matches
-    onnxruntime, and the process gained anonymous huge pages where the kernel hands them out."""
+def _two_matmuls(weights: str) -> tuple[Any, np.ndarray]:
+    """x @ W1 @ W2 with either 3 MiB of weights (W1) or a 4 MiB intermediate in the arena."""
     from onnx import helper
 
     from graphs import make_model, w
+
+    if weights == "weights":
+        x, shapes = w(8, 768, seed=1, scale=1.0), ((768, 1024), (1024, 8))
+    else:
+        x, shapes = w(1024, 64, seed=1, scale=1.0), ((64, 1024), (1024, 8))
+    nodes = [helper.make_node("MatMul", ["x", "W1"], ["h"]), helper.make_node("MatMul", ["h", "W2"], ["y"])]
+    inits = {"W1": w(*shapes[0], seed=2), "W2": w(*shapes[1], seed=3, scale=0.05)}
+    return make_model(nodes, {"x": x}, ["y"], inits), x
+
+
+@pytest.mark.parametrize("large", ["weights", "arena"])
+def test_large_weights_and_arena_are_on_huge_pages(tmp_path: Path, large: str) -> None:
+    """Weights of 2 MiB or more are copied onto transparent huge pages at load, and an arena of
+    2 MiB or more is allocated on them (runtime_min/src/platform/memory.c): the result still
+    matches onnxruntime, and the process gained anonymous huge pages where the kernel hands them
+    out (the other part of each model stays under 2 MiB, so the pages are that part's)."""
     from helpers import onnxruntime_outputs
 
-    x = w(8, 768, seed=1, scale=1.0)
-    model = make_model([helper.make_node("MatMul", ["x", "W"], ["y"])], {"x": x}, ["y"],
-                       {"W": w(768, 1024, seed=2)})  # 3 MiB of weights
+    model, x = _two_matmuls(large)
     path = tmp_path / "big.so"
     ronn_aot.compile(model, ronn_aot.CompileOptions().with_output(path))
     np.save(tmp_path / "x.npy", x)

@@ -16,22 +16,36 @@
 
 #define HUGE_PAGE ((size_t)2 << 20)
 
-const uint8_t* ronn_platform_weights_copy(const uint8_t* weights, uint64_t size, void** out_owned) {
-  *out_owned = NULL;
+/* `size` bytes on 2 MiB pages (to free()), or NULL where the platform has none to give or the
+ * block would not fill one. */
+static void* huge_alloc(uint64_t size) {
 #if defined(__linux__) && defined(MADV_HUGEPAGE)
-  if (size < HUGE_PAGE || size > SIZE_MAX - HUGE_PAGE) return weights;
+  if (size < HUGE_PAGE || size > SIZE_MAX - HUGE_PAGE) return NULL;
   size_t capacity = ((size_t)size + HUGE_PAGE - 1) & ~(HUGE_PAGE - 1);
-  void* copy = NULL;
-  if (posix_memalign(&copy, HUGE_PAGE, capacity) != 0) return weights; /* in place still works */
-  if (madvise(copy, capacity, MADV_HUGEPAGE) != 0) {
-    free(copy); /* no huge pages here: a copy would only cost memory */
-    return weights;
+  void* block = NULL;
+  if (posix_memalign(&block, HUGE_PAGE, capacity) != 0) return NULL;
+  if (madvise(block, capacity, MADV_HUGEPAGE) != 0) {
+    free(block); /* no huge pages here: the caller's usual memory does as well */
+    return NULL;
   }
-  memcpy(copy, weights, (size_t)size);
-  *out_owned = copy;
-  return (const uint8_t*)copy;
+  return block;
 #else
   (void)size;
-  return weights;
+  return NULL;
 #endif
+}
+
+const uint8_t* ronn_platform_weights_copy(const uint8_t* weights, uint64_t size, void** out_owned) {
+  *out_owned = huge_alloc(size);
+  if (*out_owned == NULL) return weights; /* read in place: slower to stream, still correct */
+  memcpy(*out_owned, weights, (size_t)size);
+  return (const uint8_t*)*out_owned;
+}
+
+/* The arena holds every activation; a 224x224 CNN's 10 MB of them are written and re-read by each
+ * kernel, and on 4 KiB pages that is a TLB entry per 4 KiB, as for the weights above. */
+void* ronn_platform_arena_alloc(size_t size) {
+  void* arena = huge_alloc(size);
+  if (arena == NULL && posix_memalign(&arena, RONN_ALIGNMENT, size) != 0) arena = NULL;
+  return arena;
 }
