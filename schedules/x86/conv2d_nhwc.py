@@ -41,6 +41,7 @@ from .dense import tile_matmul
 
 MAX_PIXELS = 16  # pixels per register tile: more only lengthens the unrolled body
 SMALL_WEIGHTS = 256 << 10  # below this a convolution's weights stay in L2 whatever the loop order
+GEMM_PIXELS = 2048  # from here on a 1x1 convolution is a GEMM on AVX-512 (gemm_pixels)
 STREAM_WEIGHTS = 1 << 20  # from here on a convolution's weights come from L3 or memory each run
 # Depthwise register tiles hold at most 15 AVX-512 accumulators (960 bytes). With up to 29 (what
 # the register file allows), measured on AVX-512, 2 threads: EfficientNet's 3x3 144-channel 56x56
@@ -169,6 +170,16 @@ def schedule_padding(sch: Any, pad: Any, lanes: int, cores: int) -> None:
         sch.parallel(par)
 
 
+def gemm_pixels(m: NHWCMatch, lanes: int) -> bool:
+    """Whether a linear 1x1 convolution with small weights still goes to the dense schedule
+    because of its many pixels: on AVX-512 its K-sliced MC x NC blocks beat the direct tiles on
+    ResNet-50's 56x56 1x1 convolutions (256->64: 0.38-0.39 -> 0.31-0.32 ms, 64->256 with the
+    residual add: 0.38-0.39 -> 0.36-0.37; 28x28 ones were slower: 128->512 0.33 -> 0.35). On
+    AVX2 the model was slower with them (48.6 -> 49.9 ms): its 16 registers hold a smaller
+    micro-kernel, so there the direct tiles stay."""
+    return lanes >= 16 and m.out_h * m.out_w >= GEMM_PIXELS
+
+
 def stream_slice(m: NHWCMatch, nr: int, cores: int) -> int:
     """KC, the input channels per reduction slice when the weights should be streamed, else 0.
 
@@ -235,8 +246,9 @@ def schedule_conv_nhwc(sch: Any, func: Any, m: NHWCMatch, target: Any, tunable: 
     weight_bytes = m.kernel[0] * m.kernel[1] * m.in_c * m.out_c * 4
     # A 1x1 convolution with MiBs of weights is a GEMM for the dense schedule (K slices, cache
     # blocks); one with small weights does as well or better on the direct tiles below, pixels
-    # outer (ResNet-50 at AVX2, one thread: 98 -> 95 ms).
-    if m.linear and weight_bytes > SMALL_WEIGHTS:
+    # outer (ResNet-50 at AVX2, one thread: 98 -> 95 ms), except for many pixels on AVX-512
+    # (gemm_pixels).
+    if m.linear and (weight_bytes > SMALL_WEIGHTS or gemm_pixels(m, lanes)):
         # A GEMM: pixels (rows fused into one contiguous axis) x output channels x input channels,
         # given to the dense schedule, whose K slices and cache blocks keep the weight panel and
         # the data rows in L1/L2 (ResNet-50's 2048-channel rows are 8 KiB apart: streamed whole,

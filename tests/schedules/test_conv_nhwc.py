@@ -8,7 +8,7 @@ from hypothesis import given, settings
 from hypothesis import strategies as st
 
 from ronn_aot.schedules.base import max_accumulators
-from ronn_aot.schedules.x86.conv2d_nhwc import DEPTHWISE_TILE_BYTES, NHWCMatch, pick_tile, stream_slice
+from ronn_aot.schedules.x86.conv2d_nhwc import DEPTHWISE_TILE_BYTES, NHWCMatch, gemm_pixels, pick_tile, stream_slice
 from ronn_aot.tir_pipeline import MAX_STACK_BYTES
 
 
@@ -71,3 +71,9 @@ def test_weights_stream_only_where_they_leave_the_caches() -> None:
     assert stream_slice(_layer(7, 1, 4096, depthwise=True), 32, 2) == 0
     # too few channel tiles to keep every core busy with one task per tile: the old order
     assert stream_slice(_layer(7, 4096, 64), 32, 2) == 0
+
+
+def test_many_pixel_1x1_convolutions_are_gemms_on_avx512_only() -> None:
+    assert gemm_pixels(_layer(56, 256, 64, kernel=1), 16)
+    assert not gemm_pixels(_layer(56, 256, 64, kernel=1), 8)  # AVX2: the direct tiles
+    assert not gemm_pixels(_layer(28, 128, 512, kernel=1), 16)

@@ -30,10 +30,13 @@ CONVS: dict[str, tuple[int, int, int, int, int, int, int, list[int]]] = {
     # 1x1 layers whose GEMM pixel tiles (4, 8, ...) do not divide the row (EfficientNet-Lite0's)
     "conv1x1_w14_c240": (240, 80, 1, 14, 14, 1, 1, [0, 0, 0, 0]),
     "conv1x1_w28_c40": (40, 240, 1, 28, 28, 1, 1, [0, 0, 0, 0]),
-    "conv1x1_w56_c32": (32, 16, 1, 56, 56, 1, 1, [0, 0, 0, 0]),
+    "conv1x1_w56_c32": (32, 16, 1, 56, 56, 1, 1, [0, 0, 0, 0]),  # AVX-512: a GEMM (many pixels)
     # 1x1 layers with more than 256 KiB of weights: the NHWC rule's GEMM path
     "conv1x1_gemm_w14": (256, 320, 1, 14, 14, 1, 1, [0, 0, 0, 0]),
     "conv1x1_gemm_w7": (512, 160, 1, 7, 7, 1, 1, [0, 0, 0, 0]),
+    # 3x3 layers with MiBs of weights: the NHWC rule streams them in reduction slices
+    "conv3x3_streamed_w7": (256, 192, 1, 7, 7, 3, 1, [1, 1, 1, 1]),
+    "conv3x3_streamed_s2": (192, 256, 1, 14, 14, 3, 2, [1, 1, 1, 1]),
     "conv3x3_s2_pad0011": (8, 16, 1, 15, 15, 3, 2, [0, 0, 1, 1]),
     "conv3x3_s2_odd_stem": (3, 16, 1, 14, 14, 3, 2, [0, 0, 1, 1]),
     "conv3x3_s2_odd_w": (4, 8, 1, 12, 13, 3, 2, [1, 1, 1, 1]),
@@ -75,7 +78,10 @@ def test_conv_shape_matches_naive(case: str, target_name: str, layout: str) -> N
     for p in packings:
         args[p.param] = _transform(args[p.param], p.index_map)
     actual = run_kernel(scheduled, target, [a.copy() for a in args])
-    np.testing.assert_allclose(actual, expected, rtol=1e-5, atol=1e-5)
+    # Sums of N(0, 1) products in another order: the rounding grows with the reduction length
+    # (the streamed cases sum 2304 and 1728 terms, of magnitude ~50, and differ by ~1e-4).
+    cin, _, group, _, _, k, _, _ = CONVS[case]
+    np.testing.assert_allclose(actual, expected, rtol=1e-5, atol=1e-5 * max(1.0, k * k * cin / group / 128))
 
 
 def test_nhwc_weights_are_packed_per_channel_tile() -> None:
