@@ -41,8 +41,8 @@ from .dense import tile_matmul
 
 MAX_PIXELS = 16  # pixels per register tile: more only lengthens the unrolled body
 SMALL_WEIGHTS = 256 << 10  # below this a convolution's weights stay in L2 whatever the loop order
+L2_WEIGHTS = 1 << 20  # ... and up to this with enough pixel tiles; beyond, streamed from L3/memory
 GEMM_PIXELS = 2048  # from here on a 1x1 convolution is a GEMM on AVX-512 (gemm_pixels)
-STREAM_WEIGHTS = 1 << 20  # from here on a convolution's weights come from L3 or memory each run
 # Depthwise register tiles hold at most 15 AVX-512 accumulators (960 bytes). With up to 29 (what
 # the register file allows), measured on AVX-512, 2 threads: EfficientNet's 3x3 144-channel 56x56
 # kernel 0.094 -> 0.276 ms, its 5x5 240-channel 28x28 one 0.047 -> 0.427 ms, while full
@@ -170,6 +170,24 @@ def schedule_padding(sch: Any, pad: Any, lanes: int, cores: int) -> None:
         sch.parallel(par)
 
 
+def pixels_outer(m: NHWCMatch, t: NHWCTile, cores: int) -> bool:
+    """Whether a task takes one pixel tile through every channel tile (reading its input pixels
+    once, the whole weights from L2) rather than one channel tile through many pixel tiles (a
+    weight panel shared by consecutive tasks, every input pixel read once per channel tile, and
+    by whichever core gets the tile: the producer's other core wrote half of them).
+
+    Pixels outer whenever the weights stay in L2 (SMALL_WEIGHTS), and up to L2_WEIGHTS when there
+    are enough pixel tiles to share out evenly. Raising the bound from 256 KiB to 1 MiB (light
+    ResNet-50, no records, 2 threads, alternating in one process): AVX-512 24.36 -> 23.54 ms (the
+    28x28 stage's 3x3 and its strided one 0.95 -> 0.80 ms), AVX2 48.06 -> 45.27 ms. Seven pixel
+    tiles (EfficientNet-Lite0's 7x7 layers, 884 KB of weights) made it 3.02 -> 3.13 ms."""
+    weight_bytes = m.kernel[0] * m.kernel[1] * m.in_c * m.out_c * 4
+    if m.depthwise or weight_bytes <= SMALL_WEIGHTS:
+        return True
+    tiles = (m.out_h // t.yr) * (m.out_w // t.xr)
+    return weight_bytes <= L2_WEIGHTS and tiles >= 4 * cores
+
+
 def gemm_pixels(m: NHWCMatch, lanes: int) -> bool:
     """Whether a linear 1x1 convolution with small weights still goes to the dense schedule
     because of its many pixels: on AVX-512 its K-sliced MC x NC blocks beat the direct tiles on
@@ -204,7 +222,7 @@ def stream_slice(m: NHWCMatch, nr: int, cores: int) -> int:
     if m.depthwise or m.kernel == (1, 1):
         return 0
     weight_bytes = m.kernel[0] * m.kernel[1] * m.in_c * m.out_c * 4
-    if weight_bytes < STREAM_WEIGHTS or m.out_c // nr < 2 * cores:
+    if weight_bytes <= L2_WEIGHTS or m.out_c // nr < 2 * cores:
         return 0
     slice_bytes = m.out_h * m.out_w * nr * 4 // 2
     return largest_divisor(m.in_c, max(1, slice_bytes // (m.kernel[0] * m.kernel[1] * nr * 4)))
@@ -243,12 +261,14 @@ def schedule_conv_nhwc(sch: Any, func: Any, m: NHWCMatch, target: Any, tunable: 
             schedule_padding(sch, pad, lanes, cores)
 
     n, y, x, f, ry, rx, rc = sch.get_loops(conv)
-    weight_bytes = m.kernel[0] * m.kernel[1] * m.in_c * m.out_c * 4
+    rows, cols = m.out_h, m.out_w
+    t = pick_tile(rows, cols, m.out_c, lanes, vector_registers(target), m.depthwise)
+    outer_pixels = pixels_outer(m, t, cores)
     # A 1x1 convolution with MiBs of weights is a GEMM for the dense schedule (K slices, cache
-    # blocks); one with small weights does as well or better on the direct tiles below, pixels
-    # outer (ResNet-50 at AVX2, one thread: 98 -> 95 ms), except for many pixels on AVX-512
-    # (gemm_pixels).
-    if m.linear and (weight_bytes > SMALL_WEIGHTS or gemm_pixels(m, lanes)):
+    # blocks); one whose weights stay in L2 does as well or better on the direct tiles below,
+    # pixels outer (ResNet-50 at AVX2, one thread: 98 -> 95 ms), except for many pixels on
+    # AVX-512 (gemm_pixels).
+    if m.linear and (not outer_pixels or gemm_pixels(m, lanes)):
         # A GEMM: pixels (rows fused into one contiguous axis) x output channels x input channels,
         # given to the dense schedule, whose K slices and cache blocks keep the weight panel and
         # the data rows in L1/L2 (ResNet-50's 2048-channel rows are 8 KiB apart: streamed whole,
@@ -269,8 +289,6 @@ def schedule_conv_nhwc(sch: Any, func: Any, m: NHWCMatch, target: Any, tunable: 
                             epilogue, target, tunable)
         pack_weight(sch, func, m, tiles.nr)
         return
-    rows, cols = m.out_h, m.out_w
-    t = pick_tile(rows, cols, m.out_c, lanes, vector_registers(target), m.depthwise)
     nr = t.nv * t.width
     f_o, f_v, f_w = sch.split(f, factors=[None, t.nv, t.width])
     x_o, x_i = split(sch, x, [None, t.xr], tunable, MAX_PIXELS)
@@ -295,7 +313,7 @@ def schedule_conv_nhwc(sch: Any, func: Any, m: NHWCMatch, target: Any, tunable: 
         vectorize_tile(sch, epilogue, nr, 1)
         pack_weight(sch, func, m, nr)
         return
-    if m.depthwise or weight_bytes <= SMALL_WEIGHTS:
+    if outer_pixels:
         # Pixels outer, every channel tile of a pixel tile in one task: the task writes whole
         # output cache lines and reads its input pixels once. (Channel tiles outer, EfficientNet's
         # 16->96 1x1 at 112x112 wrote each 64-byte line in halves, 900 tasks apart, and read its

@@ -8,7 +8,7 @@ from hypothesis import given, settings
 from hypothesis import strategies as st
 
 from ronn_aot.schedules.base import max_accumulators
-from ronn_aot.schedules.x86.conv2d_nhwc import DEPTHWISE_TILE_BYTES, NHWCMatch, gemm_pixels, pick_tile, stream_slice
+from ronn_aot.schedules.x86.conv2d_nhwc import DEPTHWISE_TILE_BYTES, NHWCMatch, gemm_pixels, pick_tile, pixels_outer, stream_slice
 from ronn_aot.tir_pipeline import MAX_STACK_BYTES
 
 
@@ -77,3 +77,15 @@ def test_many_pixel_1x1_convolutions_are_gemms_on_avx512_only() -> None:
     assert gemm_pixels(_layer(56, 256, 64, kernel=1), 16)
     assert not gemm_pixels(_layer(56, 256, 64, kernel=1), 8)  # AVX2: the direct tiles
     assert not gemm_pixels(_layer(28, 128, 512, kernel=1), 16)
+
+
+def test_pixels_outer_while_the_weights_stay_in_l2_and_the_tiles_share_out() -> None:
+    def outer(hw: int, channels: int, out: int, kernel: int = 3) -> bool:
+        layer = _layer(hw, channels, out, kernel)
+        return pixels_outer(layer, pick_tile(hw, hw, out, 16, 32), 2)
+
+    assert outer(56, 64, 64)  # 147 KB: always
+    assert outer(28, 128, 128)  # 590 KB, 56 pixel tiles
+    assert outer(14, 1024, 256, kernel=1)  # 1 MiB, 14 tiles
+    assert not outer(7, 192, 1152, kernel=1)  # 884 KB but 7 tiles for 2 cores
+    assert not outer(14, 256, 256)  # 2.4 MB: channel tiles outer (and streamed)

@@ -31,9 +31,11 @@ CONVS: dict[str, tuple[int, int, int, int, int, int, int, list[int]]] = {
     "conv1x1_w14_c240": (240, 80, 1, 14, 14, 1, 1, [0, 0, 0, 0]),
     "conv1x1_w28_c40": (40, 240, 1, 28, 28, 1, 1, [0, 0, 0, 0]),
     "conv1x1_w56_c32": (32, 16, 1, 56, 56, 1, 1, [0, 0, 0, 0]),  # AVX-512: a GEMM (many pixels)
-    # 1x1 layers with more than 256 KiB of weights: the NHWC rule's GEMM path
-    "conv1x1_gemm_w14": (256, 320, 1, 14, 14, 1, 1, [0, 0, 0, 0]),
+    # 1x1 layers with more than 1 MiB of weights, or over 256 KiB on few pixel tiles: the NHWC
+    # rule's GEMM path; 256 KiB - 1 MiB on enough pixel tiles: the direct tiles, pixels outer
+    "conv1x1_gemm_w14": (512, 640, 1, 14, 14, 1, 1, [0, 0, 0, 0]),
     "conv1x1_gemm_w7": (512, 160, 1, 7, 7, 1, 1, [0, 0, 0, 0]),
+    "conv1x1_l2_w14": (256, 320, 1, 14, 14, 1, 1, [0, 0, 0, 0]),
     # 3x3 layers with MiBs of weights: the NHWC rule streams them in reduction slices
     "conv3x3_streamed_w7": (256, 192, 1, 7, 7, 3, 1, [1, 1, 1, 1]),
     "conv3x3_streamed_s2": (192, 256, 1, 14, 14, 3, 2, [1, 1, 1, 1]),
