@@ -63,6 +63,10 @@ class NHWCMatch:
     producers: list[Any] = field(default_factory=list)  # blocks before the convolution (padding)
     weight: Any = None  # the weight buffer [ry, rx, rc, f]
 
+    @property
+    def weight_bytes(self) -> int:
+        return self.kernel[0] * self.kernel[1] * self.in_c * self.out_c * 4
+
 
 def match_conv_nhwc(sch: Any) -> NHWCMatch | None:
     """The NHWC/HWIO convolution of this kernel, or None when it is not one."""
@@ -181,11 +185,10 @@ def pixels_outer(m: NHWCMatch, t: NHWCTile, cores: int) -> bool:
     ResNet-50, no records, 2 threads, alternating in one process): AVX-512 24.36 -> 23.54 ms (the
     28x28 stage's 3x3 and its strided one 0.95 -> 0.80 ms), AVX2 48.06 -> 45.27 ms. Seven pixel
     tiles (EfficientNet-Lite0's 7x7 layers, 884 KB of weights) made it 3.02 -> 3.13 ms."""
-    weight_bytes = m.kernel[0] * m.kernel[1] * m.in_c * m.out_c * 4
-    if m.depthwise or weight_bytes <= SMALL_WEIGHTS:
+    if m.depthwise or m.weight_bytes <= SMALL_WEIGHTS:
         return True
     tiles = (m.out_h // t.yr) * (m.out_w // t.xr)
-    return weight_bytes <= L2_WEIGHTS and tiles >= 4 * cores
+    return m.weight_bytes <= L2_WEIGHTS and tiles >= 4 * cores
 
 
 def gemm_pixels(m: NHWCMatch, lanes: int) -> bool:
@@ -221,8 +224,7 @@ def stream_slice(m: NHWCMatch, nr: int, cores: int) -> int:
     # ResNet-50's strided ones measured no faster streamed (0.78 -> 0.83, 1.03 -> 1.05 ms).
     if m.depthwise or m.kernel == (1, 1):
         return 0
-    weight_bytes = m.kernel[0] * m.kernel[1] * m.in_c * m.out_c * 4
-    if weight_bytes <= L2_WEIGHTS or m.out_c // nr < 2 * cores:
+    if m.weight_bytes <= L2_WEIGHTS or m.out_c // nr < 2 * cores:
         return 0
     slice_bytes = m.out_h * m.out_w * nr * 4 // 2
     return largest_divisor(m.in_c, max(1, slice_bytes // (m.kernel[0] * m.kernel[1] * nr * 4)))

@@ -16,11 +16,19 @@
 
 #define HUGE_PAGE ((size_t)2 << 20)
 
-/* `size` bytes on 2 MiB pages (to free()), or NULL where the platform has none to give or the
- * block would not fill one. */
+/* RONN_HUGE_PAGES=0 turns both uses off: the weights copy holds them twice in memory (the copy,
+ * and the library's clean file pages, which the kernel may drop under pressure), which a device
+ * short of RAM may not afford. */
+static int huge_pages_allowed(void) {
+  const char* env = getenv("RONN_HUGE_PAGES");
+  return env == NULL || strcmp(env, "0") != 0;
+}
+
+/* `size` bytes on 2 MiB pages (to free()), or NULL where the platform has none to give, the
+ * block would not fill one or they are turned off. */
 static void* huge_alloc(uint64_t size) {
 #if defined(__linux__) && defined(MADV_HUGEPAGE)
-  if (size < HUGE_PAGE || size > SIZE_MAX - HUGE_PAGE) return NULL;
+  if (size < HUGE_PAGE || size > SIZE_MAX - HUGE_PAGE || !huge_pages_allowed()) return NULL;
   size_t capacity = ((size_t)size + HUGE_PAGE - 1) & ~(HUGE_PAGE - 1);
   void* block = NULL;
   if (posix_memalign(&block, HUGE_PAGE, capacity) != 0) return NULL;
@@ -31,6 +39,7 @@ static void* huge_alloc(uint64_t size) {
   return block;
 #else
   (void)size;
+  (void)huge_pages_allowed;
   return NULL;
 #endif
 }
