@@ -74,8 +74,8 @@ def _tune(args: argparse.Namespace) -> int:
              top=args.top, minutes=args.minutes)
     print(f"tuned {s.tuned_now} of {s.kernels} kernels ({s.skipped} already had records) with "
           f"{s.measured} of {s.trials} planned trials in {s.seconds:.0f} s; records in {s.database}")
-    print(f"  records faster than the rule schedule: {len(s.beat_rule)} of {s.paired} "
-          f"({', '.join(s.beat_rule) or 'none'})")
+    print(f"  records applied (5% faster than the rule in pairs, kept by the model check): "
+          f"{len(s.beat_rule)} of {s.paired} ({', '.join(s.beat_rule) or 'none'})")
     if s.model_check:
         print(f"  {s.model_check}")
     if s.left_on_rules:
