@@ -4,6 +4,8 @@ conv2d_nhwc*) and test_conv_shapes.py (both layouts, packed weights)."""
 
 from __future__ import annotations
 
+from typing import Any
+
 from hypothesis import given, settings
 from hypothesis import strategies as st
 
@@ -89,3 +91,28 @@ def test_pixels_outer_while_the_weights_stay_in_l2_and_the_tiles_share_out() -> 
     assert outer(14, 1024, 256, kernel=1)  # 1 MiB, 14 tiles
     assert not outer(7, 192, 1152, kernel=1)  # 884 KB but 7 tiles for 2 cores
     assert not outer(14, 256, 256)  # 2.4 MB: channel tiles outer (and streamed)
+
+
+def test_strided_convolutions_pad_each_task_window() -> None:
+    """A stride-2 3x3 convolution with pixels outer pads, in each parallel task, the input window
+    that task reads (schedule_pads); a stride-1 one pads all of its input once, first."""
+    import tvm
+    from onnx import helper
+
+    from graphs import make_model, w
+    from kernels import kernel_of, tvm_target
+    from ronn_aot.schedules.x86.conv2d_nhwc import Conv2dNHWC
+
+    def loops_of_padding_and_conv(stride: int) -> tuple[Any, Any]:
+        nodes = [helper.make_node("Conv", ["x", "W"], ["y"], pads=[1, 1, 1, 1], strides=[stride, stride])]
+        model = make_model(nodes, {"x": w(1, 16, 16, 16, seed=1, scale=1.0)}, ["y"], {"W": w(32, 16, 3, 3)})
+        target = tvm_target("x86_64-avx512")
+        with target:
+            sch = Conv2dNHWC().apply(kernel_of(model, f"s{stride}", 3), target, False)
+        pad, conv = sch.get_sblock("pad_temp"), sch.get_sblock("conv2d_nhwc_update")
+        return sch.get(sch.get_loops(pad)[0]), sch.get(sch.get_loops(conv)[0])
+
+    pad_loop, conv_loop = loops_of_padding_and_conv(2)
+    assert pad_loop.same_as(conv_loop) and pad_loop.kind == tvm.tirx.ForKind.PARALLEL
+    pad_loop, conv_loop = loops_of_padding_and_conv(1)
+    assert not pad_loop.same_as(conv_loop)
