@@ -72,6 +72,17 @@ def test_misaligned_input_is_staged(fixture_so: Path, offset: int) -> None:
     np.testing.assert_array_equal(z, reference(x)[1])
 
 
+def test_aligned_helper_makes_inputs_that_skip_the_staging_copy(fixture_so: Path) -> None:
+    x = random_input(seed=4, offset=16)  # where NumPy puts large arrays
+    xa = ronn_runtime.aligned(x)
+    assert xa.ctypes.data % 64 == 0 and xa.flags.c_contiguous
+    np.testing.assert_array_equal(xa, x)
+    y, _, info = run(fixture_so, xa)
+    assert info[2] == xa.ctypes.data, "an aligned() input must reach the kernel without a copy"
+    np.testing.assert_array_equal(y, reference(x)[0])
+    assert ronn_runtime.aligned(xa) is xa  # already aligned and contiguous: no copy
+
+
 def test_non_contiguous_input_is_accepted(fixture_so: Path) -> None:
     wide = np.random.default_rng(1).standard_normal((ROWS, 2 * COLS)).astype(np.float32)
     x = wide[:, ::2]

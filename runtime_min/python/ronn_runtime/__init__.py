@@ -12,6 +12,6 @@ from __future__ import annotations
 
 from ._capi import library_path
 from ._errors import RonnRuntimeError
-from ._session import InferenceSession, NodeArg
+from ._session import InferenceSession, NodeArg, aligned
 
-__all__ = ["InferenceSession", "NodeArg", "RonnRuntimeError", "library_path"]
+__all__ = ["InferenceSession", "NodeArg", "RonnRuntimeError", "aligned", "library_path"]

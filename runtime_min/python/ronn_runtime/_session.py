@@ -70,6 +70,19 @@ def _aligned_empty(shape: Sequence[int], dtype: np.dtype[Any]) -> np.ndarray:
     return raw[start:start + nbytes].view(dtype).reshape(shape)
 
 
+def aligned(array: Any) -> np.ndarray:
+    """`array` as a C-contiguous array whose data is 64-byte aligned: itself when it already is,
+    else a copy. Kernels assume that alignment, so `run` copies a misaligned input into the
+    session's memory first; an input made once with `aligned` and refilled in place skips that
+    copy on every run (NumPy puts large arrays 16 bytes off: a 4 MiB input cost 0.35 ms a run)."""
+    a = np.asarray(array)
+    if a.flags.c_contiguous and a.ctypes.data % _ALIGNMENT == 0:
+        return a
+    out = _aligned_empty(a.shape, a.dtype)
+    np.copyto(out, a)
+    return out
+
+
 class InferenceSession:
     """Loads a ronn-aot artifact and runs it, in the manner of onnxruntime.InferenceSession.
 
