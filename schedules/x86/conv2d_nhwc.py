@@ -172,17 +172,26 @@ class Conv2dNHWC:
         return sch
 
 
+def vectorize_channels(sch: Any, loop: Any, lanes: int, ragged_whole: bool) -> None:
+    """Vectorize a padded copy's channel loop in chunks of up to 4 vectors; a channel count no
+    vector width divides is vectorized whole (`ragged_whole`) or left scalar."""
+    channels = const_int(sch.get(loop).extent) or 1
+    if channels % lanes == 0:
+        vec = largest_divisor(channels, 4 * lanes, lanes)
+    else:
+        vec = channels if ragged_whole else 1
+    if vec > 1:
+        _, inner = sch.split(loop, factors=[None, vec])
+        sch.vectorize(inner)
+
+
 def schedule_padding(sch: Any, pad: Any, lanes: int, cores: int) -> None:
     """Pixels in parallel, channels vectorized. Fusing all four axes before splitting off the
     vector (parallel_vectorize) cut vectors across pixels whenever the channels are not a multiple
     of its width (144 channels, 64-wide vectors): every lane then gathered (EfficientNet's 56x56
     depthwise kernel: 0.8 ms, of which most was its padding)."""
     *pixels, c = sch.get_loops(pad)
-    channels = const_int(sch.get(c).extent) or 1
-    vec = largest_divisor(channels, 4 * lanes, lanes) if channels % lanes == 0 else channels
-    if vec > 1:
-        _, c_i = sch.split(c, factors=[None, vec])
-        sch.vectorize(c_i)
+    vectorize_channels(sch, c, lanes, ragged_whole=True)
     par = sch.fuse(*pixels) if len(pixels) > 1 else pixels[0]
     if cores > 1:
         sch.parallel(par)
@@ -202,12 +211,7 @@ def schedule_pads(sch: Any, pads: list[Any], task: Any, lanes: int, cores: int) 
             schedule_padding(sch, pad, lanes, cores)
             continue
         sch.compute_at(pad, task, preserve_unit_loops=True)
-        channels = sch.get_loops(pad)[-1]
-        width = const_int(sch.get(channels).extent) or 1
-        vec = largest_divisor(width, 4 * lanes, lanes) if width % lanes == 0 else 1
-        if vec > 1:
-            _, inner = sch.split(channels, factors=[None, vec])
-            sch.vectorize(inner)
+        vectorize_channels(sch, sch.get_loops(pad)[-1], lanes, ragged_whole=False)
 
 
 def pixels_outer(m: NHWCMatch, t: NHWCTile, cores: int) -> bool:
