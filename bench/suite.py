@@ -2,6 +2,10 @@
 
     .venv/bin/python -m bench.models.export          # once: export the transformer models
     .venv/bin/python -m bench.suite --threads 2 --target x86_64-avx2 [--repeat 30] [--only NAME ...]
+        [--peer-isa target|host]
+
+onnxruntime and numpy run on the target's instruction set by default (ronn_aot/peer_isa.py: AVX-512
+hidden from them for x86_64-avx2 on an AVX-512 host); `--peer-isa host` lets them use the host's.
 
 Prints one markdown row per model (medians, ratio ronn-aot / onnxruntime) and, for the matmul,
 GFLOP/s of ronn-aot and numpy. Models whose ONNX file is missing are skipped with the reason.
@@ -21,6 +25,7 @@ import onnx
 from ronn_aot import models
 from ronn_aot.bench import BenchResult, run_bench
 from ronn_aot.options import DEFAULT_OPT_LEVEL
+from ronn_aot.peer_isa import PEER_ISA_MODES, describe, masked_env, rerun_masked
 
 OUT = Path(__file__).resolve().parent / "models" / "out"
 LIGHT = Path(onnx.__file__).parent / "backend" / "test" / "data" / "light"
@@ -58,9 +63,14 @@ def main(argv: list[str] | None = None) -> int:
     p.add_argument("--repeat", type=int, default=30)
     p.add_argument("-O", dest="opt_level", type=int, default=DEFAULT_OPT_LEVEL)
     p.add_argument("--only", nargs="*", choices=sorted(SUITE))
+    p.add_argument("--peer-isa", choices=PEER_ISA_MODES, default="target",
+                   help="instruction set onnxruntime and numpy may use: the target's (default) or the host's")
     args = p.parse_args(argv)
+    env = masked_env(args.target, args.peer_isa)
+    if env is not None:  # numpy's BLAS chooses its kernels at import: the whole suite runs in the child
+        return rerun_masked(["bench.suite", *(sys.argv[1:] if argv is None else argv)], env)
     print(f"| model | ronn-aot ms | onnxruntime ms | ratio | notes |  ({args.target}, {args.threads} threads, "
-          f"-O{args.opt_level}, median of {args.repeat})")
+          f"-O{args.opt_level}, median of {args.repeat}; onnxruntime and numpy on: {describe()})")
     print("|---|---|---|---|---|")
     for name in args.only or SUITE:
         path = SUITE[name]

@@ -29,6 +29,7 @@ class BenchResult:
     ronn_ms: list[float] = field(default_factory=list)
     ort_ms: list[float] = field(default_factory=list)
     max_abs_diff: float = 0.0
+    peers: str = "this CPU's whole instruction set"  # what onnxruntime (and numpy) could use: peer_isa.describe()
 
     @property
     def ronn_median(self) -> float:
@@ -45,6 +46,7 @@ class BenchResult:
     def format(self) -> str:
         return (f"model {self.model}, target {self.target}, {self.threads} threads, "
                 f"median of {self.repeat} (compiled in {self.compile_s:.1f} s)\n"
+                f"  onnxruntime on: {self.peers}\n"
                 f"  ronn-aot     {self.ronn_median:9.2f} ms\n"
                 f"  onnxruntime  {self.ort_median:9.2f} ms\n"
                 f"  ratio ronn-aot / onnxruntime = {self.ratio:.2f}   "
@@ -96,10 +98,12 @@ def run_bench(model: str | Path, target: str = "host", threads: int = 0, repeat:
     import onnxruntime as ort
 
     from . import compile as compile_model
+    from .peer_isa import describe
 
     model_path = Path(model)
     if not model_path.is_file():
         raise RonnError(f"model file {model_path} does not exist")
+    peers = describe()
     n = threads or cpu_count()
     opts = CompileOptions().with_target(target).with_optimization_level(opt_level)
     if output is not None:
@@ -121,7 +125,8 @@ def run_bench(model: str | Path, target: str = "host", threads: int = 0, repeat:
                default=0.0)
     times = time_alternating({"ronn": lambda: sess.run(None, feeds), "ort": lambda: ref.run(None, feeds)},
                              repeat, warmup)
-    return BenchResult(model_path.name, art.target, n, repeat, compile_s, times["ronn"], times["ort"], diff)
+    return BenchResult(model_path.name, art.target, n, repeat, compile_s, times["ronn"], times["ort"], diff,
+                       peers)
 
 
 def time_alternating(runs: dict[str, Callable[[], Any]], repeat: int, warmup: int = 3) -> dict[str, list[float]]:

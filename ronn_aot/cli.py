@@ -143,6 +143,12 @@ def _bench(args: argparse.Namespace) -> int:
     import importlib.util
 
     from .bench import plot, run_bench
+    from .peer_isa import masked_env, rerun_masked
+
+    env = masked_env(args.target, args.peer_isa)
+    if env is not None:
+        # onnxruntime must see the target's CPU from its first CPUID on: a child process does it all.
+        return rerun_masked(["ronn_aot.cli", *args.argv], env)
 
     if args.plot and importlib.util.find_spec("matplotlib") is None:
         print("ronn-aot: --plot needs matplotlib, which is not installed (pip install matplotlib); "
@@ -224,6 +230,9 @@ def build_parser() -> argparse.ArgumentParser:
     b.add_argument("--repeat", type=int, default=50, help="timed runs of each engine (default 50)")
     b.add_argument("--warmup", type=int, default=5, help="untimed runs of each engine first (default 5)")
     b.add_argument("--plot", metavar="FILE.png", help="draw the comparison (needs matplotlib)")
+    b.add_argument("--peer-isa", choices=["target", "host"], default="target",
+                   help="instruction set onnxruntime may use: the target's (default; e.g. AVX-512 hidden "
+                        "from it for x86_64-avx2 on an AVX-512 host) or all of the host's")
     b.set_defaults(fn=_bench)
 
     d = sub.add_parser("demo", help="compile the bundled EfficientNet-Lite0 and classify a photo")
@@ -237,6 +246,7 @@ def build_parser() -> argparse.ArgumentParser:
 
 def main(argv: Sequence[str] | None = None) -> int:
     args = build_parser().parse_args(argv)
+    args.argv = list(sys.argv[1:] if argv is None else argv)  # for commands that rerun themselves
     try:
         return int(args.fn(args))
     except RonnError as e:
