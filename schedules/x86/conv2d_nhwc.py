@@ -270,7 +270,7 @@ def stream_slice(m: NHWCMatch, nr: int, cores: int) -> int:
     return largest_divisor(m.in_c, max(1, slice_bytes // (m.kernel[0] * m.kernel[1] * nr * 4)))
 
 
-def pack_weight(sch: Any, func: Any, m: NHWCMatch, nr: int) -> None:
+def pack_weight(sch: Any, func: Any, m: NHWCMatch, nr: int, block: Any = None) -> None:
     """HWIO -> [F/NR, KH, KW, C, NR] at compile time when the weight is a constant: one output-
     channel tile's panel becomes contiguous. Read in place, its NR floats sit F*4 bytes apart, so
     every reduction step touched new cache lines and, with 2048 channels, a new page (ResNet-50's
@@ -280,7 +280,7 @@ def pack_weight(sch: Any, func: Any, m: NHWCMatch, nr: int) -> None:
     if m.out_c % nr or m.out_c == nr:
         return
     imap = tvm.tirx.IndexMap.from_func(lambda ry, rx, rc, f: (f // nr, ry, rx, rc, f % nr))
-    pack_constant(sch, func, m.block, m.weight, imap)
+    pack_constant(sch, func, m.block if block is None else block, m.weight, imap)
 
 
 def schedule_conv_nhwc(sch: Any, func: Any, m: NHWCMatch, target: Any, tunable: bool = False) -> None:
@@ -329,9 +329,8 @@ def schedule_conv_nhwc(sch: Any, func: Any, m: NHWCMatch, target: Any, tunable: 
         sch.transform_block_layout(epilogue, fuse_pixels)
         n, pixels, f, ry, rx, rc = sch.get_loops(conv)
         k = sch.fuse(ry, rx, rc)
-        tiles = tile_matmul(sch, conv, [n], (pixels, f, k), (m.out_h * m.out_w, m.out_c, m.in_c), 1,
-                            epilogue, target, tunable)
-        pack_weight(sch, func, m, tiles.nr)
+        tile_matmul(sch, conv, [n], (pixels, f, k), (m.out_h * m.out_w, m.out_c, m.in_c), 1,
+                    epilogue, target, tunable, pack=lambda block, nr: pack_weight(sch, func, m, nr, block))
         return
     nr = t.nv * t.width
     f_o, f_v, f_w = sch.split(f, factors=[None, t.nv, t.width])

@@ -20,17 +20,19 @@ in-place panel was a new page). A B computed at run time is read in place: with 
 in-place rows reach 98% of OpenBLAS on one AVX-512 core at 1024^3 (171 vs 174 GFLOP/s), and
 packing each KC x NC block on the fly (cache_read + transform_layout) measured 5-10% slower.
 Small M (GEMV-like) gets wider NR and its parallelism from the N axis; tile sizes divide the
-extents (odd sizes get smaller tiles, never predicated ones).
+extents (odd sizes get smaller tiles, never predicated ones), except for ragged rows (ragged_tiles):
+where a register tile whose MR does not divide M is faster (tile_rate) than every one that does,
+the rows are partitioned into a head of whole MR-row tiles and one partial tile.
 """
 
 from __future__ import annotations
 
 from dataclasses import dataclass
-from typing import Any
+from typing import Any, Callable
 
 from .. import register_rule
 from ..base import (block_iter_kinds, const_int, inline_injective_chain, largest_divisor, num_cores,
-                    pack_constant, split, top_blocks, vector_lanes, vector_registers)
+                    pack_constant, parallel_vectorize, split, top_blocks, vector_lanes, vector_registers)
 from ._conv_match import buffer_loads
 
 MC_MAX = 128  # rows of A per cache block: MC x KC floats (128 KiB) stay in L2
@@ -39,6 +41,13 @@ KC_MAX = 256  # K slice: a B micro-panel (KC x NR) fits L1
 MR_MAX = 16  # rows of the register tile: more only lengthens the unrolled body
 K_UNROLL = 4  # k steps per micro-kernel loop iteration (3-5% over 1, measured on AVX2/AVX-512)
 MIN_PARALLEL_FMAS = 1 << 16  # below this a parallel launch costs more than it saves
+# Cycles before an accumulator can take its next FMA (tile_rate): 4 on Skylake to Ice Lake, plus
+# slack, since 8 accumulators (2 ports x 4) measured short of the peak: AVX2 1020^3, 4 x 16
+# 10.5-12.2 ms, 6 x 16 10.4 ms.
+FMA_LATENCY = 5
+# Ragged rows run the epilogue as a pass of its own over the output (see _tile_ragged): only where
+# that pass is cheap, an output of at most this many bytes (ResNet-50's 7x7 layers: 100 KiB).
+RAGGED_EPILOGUE_BYTES = 1 << 20
 
 
 def match_dense(sch: Any) -> Any:
@@ -75,11 +84,18 @@ class DenseTiles:
     kc: int  # K slice
 
 
-def register_tile(m: int, n: int, lanes: int, registers: int) -> tuple[int, int, int]:
+def tile_rate(mr: int, nv: int) -> float:
+    """FMAs per cycle of an MR x NV-vector register tile on two FMA and two load ports: a k step
+    issues MR * NV FMAs, MR broadcasts and NV loads, and takes at least FMA_LATENCY cycles."""
+    acc = mr * nv
+    return acc / max(acc / 2, (mr + nv) / 2, FMA_LATENCY)
+
+
+def register_tile(m: int, n: int, lanes: int, registers: int, ragged: bool = False) -> tuple[int, int, int]:
     """(MR, NR, w): the register tile with the most accumulators, where MR x NR/w accumulators,
     NR/w vectors of B and one broadcast of A fit the register file and w is the widest vector
     width (at most `lanes`) dividing N. Among equals the tile closest to two vectors wide wins
-    (AVX-512 1024^3: 8 x 32 beat 4 x 64 by 12%)."""
+    (AVX-512 1024^3: 8 x 32 beat 4 x 64 by 12%). MR divides M unless `ragged`."""
     width = lanes
     while width >= 4:
         best: tuple[tuple[int, int], int, int] | None = None
@@ -89,8 +105,10 @@ def register_tile(m: int, n: int, lanes: int, registers: int) -> tuple[int, int,
             cap = min(MR_MAX, (registers - nv - 1) // nv)
             if cap < 1:
                 continue
-            mr = largest_divisor(m, cap)
+            mr = min(cap, m) if ragged else largest_divisor(m, cap)
             score = (mr * nv, -abs(nv - 2))
+            if ragged:  # MR is free: the fastest tile, then the most accumulators
+                score = (tile_rate(mr, nv), mr * nv, -abs(nv - 2))
             if best is None or score > best[0]:
                 best = (score, mr, nv * width)
         if best is not None:
@@ -100,9 +118,11 @@ def register_tile(m: int, n: int, lanes: int, registers: int) -> tuple[int, int,
     return largest_divisor(m, 4), nr, nr
 
 
-def pick_tiles(m: int, n: int, k: int, batch: int, lanes: int, registers: int, cores: int) -> DenseTiles:
-    """Register and cache tiles for an (batch x) M x N x K matmul; every tile divides its extent."""
-    mr, nr, vec = register_tile(m, n, lanes, registers)
+def pick_tiles(m: int, n: int, k: int, batch: int, lanes: int, registers: int, cores: int,
+               tile: tuple[int, int, int] | None = None) -> DenseTiles:
+    """Register and cache tiles for an (batch x) M x N x K matmul; every tile divides its extent.
+    `tile`: the register tile (MR, NR, w) to use instead of register_tile's."""
+    mr, nr, vec = tile or register_tile(m, n, lanes, registers)
     kc = largest_divisor(k, KC_MAX)
     if k > KC_MAX and kc < KC_MAX // 4:  # K with no good divisor: one slice beats tiny ones
         kc = k
@@ -161,10 +181,8 @@ class Dense:
         for lp in batch:
             nbatch *= const_int(sch.get(lp).extent) or 1
         epilogue = inline_injective_chain(sch, mm)
-        if epilogue is None:
-            epilogue = sch.cache_write(mm, 0, "global")
-        t = tile_matmul(sch, mm, batch, (i, j, k), (m, n, kk), nbatch, epilogue, target, tunable)
-        pack_b(sch, func, mm, t.nr)
+        tile_matmul(sch, mm, batch, (i, j, k), (m, n, kk), nbatch, epilogue, target, tunable,
+                    pack=lambda block, nr: pack_b(sch, func, block, nr))
         return sch
 
 
@@ -188,23 +206,101 @@ def pack_b(sch: Any, func: Any, mm: Any, nr: int) -> None:
     pack_constant(sch, func, mm, b[0].source, imap)
 
 
+def ragged_tiles(m: int, n: int, k: int, lanes: int, registers: int, cores: int,
+                 t: DenseTiles) -> tuple[DenseTiles, DenseTiles] | None:
+    """Tiles of the head (whole MR-row tiles) and the tail (one partial MR-row tile) when a tile
+    whose MR does not divide M is faster (tile_rate) than `t`, whose MR does; else None. Both
+    share NR: the weights are packed once, NR wide. On AVX2 (16 registers) 6 x 2 vectors is the
+    fastest tile, and 6 divides neither 1024 nor ResNet-50's 49 or 196 pixels; AVX-512's dividing
+    tiles are as fast as its ragged ones wherever M has a divisor of 7 or more."""
+    mr, nr, vec = register_tile(m, n, lanes, registers, ragged=True)
+    head_rows = m - m % mr
+    if tile_rate(mr, nr // vec) <= tile_rate(t.mr, t.nr // t.vec) or m % mr == 0 or head_rows == 0:
+        return None
+    head = pick_tiles(head_rows, n, k, 1, lanes, registers, cores, (mr, nr, vec))
+    tail = pick_tiles(mr, n, k, 1, lanes, registers, cores, (mr, nr, vec))  # one partial MR tile
+    return head, tail
+
+
 def tile_matmul(sch: Any, mm: Any, batch: list[Any], loops: tuple[Any, Any, Any],
-                extents: tuple[int, int, int], nbatch: int, epilogue: Any, target: Any,
-                tunable: bool = False) -> DenseTiles:
+                extents: tuple[int, int, int], nbatch: int, epilogue: Any | None, target: Any,
+                tunable: bool = False, pack: Callable[[Any, int], Any] | None = None) -> DenseTiles:
     """Steps 2-4 of the dense schedule on a matmul block whose (batch..., i, j, k) loops are given:
     also used by the NHWC convolution rule for 1x1 convolutions (pixels x channels GEMMs).
+    `epilogue`: the block that consumes the matmul's result, None when the matmul writes the
+    kernel's output itself. `pack(block, NR)` packs the weights NR wide (before the block may be
+    partitioned into copies).
 
     `tunable`: MR, MC, NC and KC become sampled tiles starting at these choices (base.split); NR
     stays, since the compile packs the weight panels NR wide."""
     i, j, k = loops
     m, n, kk = extents
     lanes, cores = vector_lanes(target), num_cores(target)
-
-    # Step 2. Tile: parallel MC x NC blocks / K slices / NR columns / MR rows / k / MR x NR.
     registers = vector_registers(target)
     t = pick_tiles(m, n, kk, nbatch, lanes, registers, cores)
-    mr_cap = max(t.mr, min(MR_MAX, (registers - t.nr // t.vec - 1) // (t.nr // t.vec)))
-    i_b, i_r, i_i = split(sch, i, [None, t.mc // t.mr, t.mr], tunable, mr_cap)
+    ragged = None
+    if nbatch == 1:
+        ragged = ragged_tiles(m, n, kk, lanes, registers, cores, t)
+        if ragged and epilogue is not None and m * n * 4 > RAGGED_EPILOGUE_BYTES:
+            ragged = None
+    if pack is not None:
+        pack(mm, (ragged or (t,))[0].nr)
+    if ragged is not None:
+        _tile_ragged(sch, mm, batch, i, (m, n, kk), ragged, epilogue, target, tunable)
+        return ragged[0]
+    if epilogue is None:
+        # Accumulate in a tile buffer; the epilogue copies each finished block out.
+        epilogue = sch.cache_write(mm, 0, "global")
+    _tile_block(sch, mm, batch, (i, j, k), (m, n, kk), nbatch, t, epilogue, target, tunable)
+    return t
+
+
+def _tile_ragged(sch: Any, mm: Any, batch: list[Any], i: Any, extents: tuple[int, int, int],
+                 tiles: tuple[DenseTiles, DenseTiles], epilogue: Any | None, target: Any,
+                 tunable: bool) -> None:
+    """Rows cut into MR-row tiles, the last one partial (a predicated split), and the tile loop
+    partitioned (sch.loop_partition) into the whole tiles and the partial one, each part tiled as
+    a matmul of its own (two parallel loops). In the whole tiles the predicate is provably true and
+    disappears; in the partial one it is constant per unrolled row and folds away.
+    TVM 0.27 cannot partition a loop that holds two blocks (it segfaults), so the epilogue cannot
+    follow the tiles into both parts: it runs after them as a parallel pass over the output, and
+    without an epilogue the tiles accumulate in the output."""
+    if batch:
+        i = sch.fuse(*batch, i)  # unit loops (one batch): one row loop to partition
+    m, n, kk = extents
+    mr = tiles[0].mr
+    i_t, i_i = sch.split(i, factors=[None, mr])
+    name, var = sch.get(mm).name_hint, sch.get(i_t).loop_var.name
+    whole = m // mr
+    sch.loop_partition(i_t, [whole, None])
+    # loop_partition names the copies of block B partitioned on loop var v "B_v0", "B_v1".
+    for part, (rows, t) in enumerate(zip((whole * mr, mr), tiles)):
+        block = sch.get_sblock(f"{name}_{var}{part}")
+        p_t, p_i, pj, pk = sch.get_loops(block)[-4:]
+        if part == 0:
+            p_b, p_r = split(sch, p_t, [None, t.mc // mr], tunable)
+        else:  # one tile, its loop starting at `whole` (split wants loops from 0: split p_i)
+            p_b, (p_r, p_i) = p_t, sch.split(p_i, factors=[1, None])
+        _tile_block(sch, block, [], (None, pj, pk), (rows, n, kk), 1, t, None, target, tunable,
+                    rows_split=(p_b, p_r, p_i))
+    if epilogue is not None:
+        parallel_vectorize(sch, epilogue, tiles[0].vec, num_cores(target))
+
+
+def _tile_block(sch: Any, mm: Any, batch: list[Any], loops: tuple[Any, Any, Any],
+                extents: tuple[int, int, int], nbatch: int, t: DenseTiles, epilogue: Any | None,
+                target: Any, tunable: bool, rows_split: tuple[Any, Any, Any] | None = None) -> None:
+    """Tile one matmul block with `t` (Steps 2-4); `epilogue` None: no epilogue to place;
+    `rows_split`: the row loops (blocks, tiles, MR rows) when the caller has split them."""
+    i, j, k = loops
+    m, n, kk = extents
+    registers, cores = vector_registers(target), num_cores(target)
+    # Step 2. Tile: parallel MC x NC blocks / K slices / NR columns / MR rows / k / MR x NR.
+    if rows_split is None:
+        mr_cap = max(t.mr, min(MR_MAX, (registers - t.nr // t.vec - 1) // (t.nr // t.vec)))
+        i_b, i_r, i_i = split(sch, i, [None, t.mc // t.mr, t.mr], tunable, mr_cap)
+    else:
+        i_b, i_r, i_i = rows_split
     j_o, j_v, j_w = sch.split(j, factors=[None, t.nr // t.vec, t.vec])
     j_b, j_r = split(sch, j_o, [None, t.nc // t.nr], tunable, n // t.nr)
     single_slice = t.kc == kk
@@ -214,7 +310,8 @@ def tile_matmul(sch: Any, mm: Any, batch: list[Any], loops: tuple[Any, Any, Any]
     else:
         k_o, k_i = split(sch, k, [None, t.kc], tunable, max(t.kc, KC_MAX))
         sch.reorder(*batch, i_b, j_b, k_o, j_r, i_r, k_i, i_i, j_v, j_w)
-    par = sch.fuse(*batch, i_b, j_b)
+    # A ragged tail's single tile loop starts past 0, which fuse refuses; it has one iteration.
+    par = sch.fuse(*batch, i_b, j_b) if const_int(sch.get(i_b).min) == 0 else j_b
     if cores > 1 and nbatch * m * n * kk >= MIN_PARALLEL_FMAS:
         sch.parallel(par)
 
@@ -235,9 +332,8 @@ def tile_matmul(sch: Any, mm: Any, batch: list[Any], loops: tuple[Any, Any, Any]
     # (get_loops, then split the innermost) must replay with any sizes the search tries.
     if single_slice:
         sch.decompose_reduction(mm, k_i)
-        sch.reverse_compute_at(epilogue, i_r, preserve_unit_loops=True)
     else:
         sch.decompose_reduction(mm, k_o)  # the init loops keep the tile's unroll / vectorize
-        sch.reverse_compute_at(epilogue, par, preserve_unit_loops=True)
-    _vectorize_innermost(sch, epilogue, t.vec)
-    return t
+    if epilogue is not None:
+        sch.reverse_compute_at(epilogue, i_r if single_slice else par, preserve_unit_loops=True)
+        _vectorize_innermost(sch, epilogue, t.vec)

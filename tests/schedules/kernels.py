@@ -70,6 +70,13 @@ def _dense() -> onnx.ModelProto:
     return make_model(nodes, {"x": x}, ["y"], {"W": w(32, 48), "B": w(48, seed=7)})
 
 
+def _dense_ragged() -> onnx.ModelProto:
+    # 49 rows: on AVX2 the best tile (6 rows x 2 vectors) does not divide them (ragged rows).
+    x = w(49, 64, seed=14, scale=1.0)
+    nodes = [helper.make_node("MatMul", ["x", "W"], ["m"]), helper.make_node("Add", ["m", "B"], ["y"])]
+    return make_model(nodes, {"x": x}, ["y"], {"W": w(64, 32, seed=15), "B": w(32, seed=16)})
+
+
 def _elementwise() -> onnx.ModelProto:
     x, b = w(4, 64, seed=8, scale=1.0), w(4, 64, seed=9, scale=1.0)
     nodes = [helper.make_node("Add", ["x", "b"], ["s"]), helper.make_node("Sigmoid", ["s"], ["y"])]
@@ -104,6 +111,7 @@ CASES: dict[str, tuple[Callable[[], onnx.ModelProto], str, int]] = {
     "conv2d_3x3_stride2": (_conv3x3_stride2, "x86.conv2d_nchw", 2),
     "depthwise_conv2d": (_depthwise, "x86.depthwise_conv2d", 2),
     "dense": (_dense, "x86.dense", 2),
+    "dense_ragged": (_dense_ragged, "x86.dense", 2),
     "elementwise": (_elementwise, "x86.elementwise", 2),
     "pooling": (_maxpool, "x86.pooling", 2),
     "reduction": (_softmax, "x86.reduction", 2),

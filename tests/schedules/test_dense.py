@@ -72,11 +72,67 @@ def _wide_b() -> onnx.ModelProto:  # B much wider than a register tile: packed i
     return make_model([helper.make_node("MatMul", ["x", "W"], ["y"])], {"x": x}, ["y"], {"W": w(48, 512, seed=15)})
 
 
+def _ragged_k_blocked() -> onnx.ModelProto:  # 49 rows (ragged on AVX2), K slices, bias + ReLU
+    x = w(49, 600, seed=16, scale=1.0)
+    nodes = [helper.make_node("MatMul", ["x", "W"], ["m"]), helper.make_node("Add", ["m", "B"], ["h"]),
+             helper.make_node("Relu", ["h"], ["y"])]
+    return make_model(nodes, {"x": x}, ["y"], {"W": w(600, 64, seed=17, scale=0.05), "B": w(64, seed=18)})
+
+
+def _ragged_prime() -> onnx.ModelProto:  # 17 rows: ragged on both targets; no epilogue
+    x = w(17, 48, seed=19, scale=1.0)
+    return make_model([helper.make_node("MatMul", ["x", "W"], ["y"])], {"x": x}, ["y"], {"W": w(48, 64, seed=20)})
+
+
 SHAPES: dict[str, Callable[[], onnx.ModelProto]] = {
     "wide_b": _wide_b, "small_m": _small_m, "batch_matmul": _batch_matmul, "gemm_trans_b": _gemm_trans_b,
-    "odd_sizes": _odd_sizes, "gelu_k_blocked": _gelu_k_blocked,
+    "odd_sizes": _odd_sizes, "gelu_k_blocked": _gelu_k_blocked, "ragged_k_blocked": _ragged_k_blocked,
+    "ragged_prime": _ragged_prime,
 }
 
+
+@pytest.mark.parametrize("m", [1024, 196, 128, 49])
+def test_avx2_rows_go_ragged_for_six_by_two_vectors(m: int) -> None:
+    """AVX2's fastest tile, 6 rows x 2 vectors, divides none of these; the rows are partitioned
+    into whole 6-row tiles and one partial tile, both 2 vectors (NR = 16) wide."""
+    from ronn_aot.schedules.x86.dense import pick_tiles, ragged_tiles, tile_rate
+
+    t = pick_tiles(m, 512, 1024, 1, 8, 16, cores=2)
+    tiles = ragged_tiles(m, 512, 1024, 8, 16, 2, t)
+    assert tiles is not None
+    head, tail = tiles
+    assert (head.mr, head.nr, head.vec) == (tail.mr, tail.nr, tail.vec) == (6, 16, 8)
+    assert (m - m % 6) % head.mc == 0 and head.mc % 6 == 0 and tail.mc == 6
+    assert tile_rate(6, 2) > tile_rate(t.mr, t.nr // t.vec)
+
+
+@pytest.mark.parametrize("m", [1024, 12544, 3136, 784, 196, 128, 49, 1])
+def test_avx512_tiles_that_divide_are_kept(m: int) -> None:
+    """Wherever M has a divisor of 7 or more (every layer of the benchmark models), AVX-512's
+    dividing tile is as fast as a ragged one: no partition."""
+    from ronn_aot.schedules.x86.dense import pick_tiles, ragged_tiles
+
+    t = pick_tiles(m, 512, 1024, 1, 16, 32, cores=2)
+    assert ragged_tiles(m, 512, 1024, 16, 32, 2, t) is None
+
+
+@pytest.mark.parametrize("target_name", TARGETS)
+def test_ragged_rows_are_partitioned(target_name: str) -> None:
+    """On AVX2 the 49 rows become a loop of whole 6-row tiles and one partial tile (two copies of
+    the matmul block, each with its own loop nest), and the epilogue a pass of its own;
+    AVX-512 keeps its 7 x 2-vector tile, which divides them."""
+    from ronn_aot.schedules import get_rule
+
+    func = kernel_of(_ragged_k_blocked())
+    target = tvm_target(target_name)
+    with target:
+        sch = get_rule("x86.dense").rule.apply(func, target, False)
+    script = sch.mod["main"].script()
+    if target_name == "x86_64-avx2":
+        assert script.count("_partition\")") == 2
+        assert "T.unroll(T.int64(6))" in script
+    else:
+        assert "_partition" not in script and "T.unroll(T.int64(7))" in script
 
 
 @pytest.mark.parametrize("packed", [False, True])

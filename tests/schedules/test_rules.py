@@ -49,7 +49,9 @@ def test_structure_matches_golden(case: str) -> None:
     target = tvm_target()
     with target:
         sch = get_rule(CASES[case][1]).rule.apply(before, target, False)
-    tvm.ir.assert_structural_equal(sch.mod["main"], expected, map_free_vars=True)
+    # As printed: the block copies loop_partition makes (ragged rows) share their iterator
+    # variables, where the parsed golden has one per block, which structural equality tells apart.
+    assert sch.mod["main"].script() == expected.script()
 
 
 
