@@ -206,20 +206,16 @@ def pack_b(sch: Any, func: Any, mm: Any, nr: int) -> None:
     pack_constant(sch, func, mm, b[0].source, imap)
 
 
-def ragged_tiles(m: int, n: int, k: int, lanes: int, registers: int, cores: int,
-                 t: DenseTiles) -> tuple[DenseTiles, DenseTiles] | None:
-    """Tiles of the head (whole MR-row tiles) and the tail (one partial MR-row tile) when a tile
-    whose MR does not divide M is faster (tile_rate) than `t`, whose MR does; else None. Both
-    share NR: the weights are packed once, NR wide. On AVX2 (16 registers) 6 x 2 vectors is the
-    fastest tile, and 6 divides neither 1024 nor ResNet-50's 49 or 196 pixels; AVX-512's dividing
-    tiles are as fast as its ragged ones wherever M has a divisor of 7 or more."""
+def ragged_tiles(m: int, n: int, k: int, lanes: int, registers: int, cores: int, t: DenseTiles) -> DenseTiles | None:
+    """Tiles for ragged rows (the last MR-row tile partial) when a tile whose MR does not divide M
+    is faster (tile_rate) than `t`, whose MR does; else None. MC counts whole tiles of the rows
+    rounded up to MR, so that only the very last tile is partial. On AVX2 (16 registers) 6 x 2
+    vectors is the fastest tile, and 6 divides neither 1024 nor ResNet-50's 49 or 196 pixels;
+    AVX-512's dividing tiles are as fast as its ragged ones wherever M has a divisor of 7 or more."""
     mr, nr, vec = register_tile(m, n, lanes, registers, ragged=True)
-    head_rows = m - m % mr
-    if tile_rate(mr, nr // vec) <= tile_rate(t.mr, t.nr // t.vec) or m % mr == 0 or head_rows == 0:
+    if m % mr == 0 or m < mr or tile_rate(mr, nr // vec) <= tile_rate(t.mr, t.nr // t.vec):
         return None
-    head = pick_tiles(head_rows, n, k, 1, lanes, registers, cores, (mr, nr, vec))
-    tail = pick_tiles(mr, n, k, 1, lanes, registers, cores, (mr, nr, vec))  # one partial MR tile
-    return head, tail
+    return pick_tiles(-(-m // mr) * mr, n, k, 1, lanes, registers, cores, (mr, nr, vec))
 
 
 def tile_matmul(sch: Any, mm: Any, batch: list[Any], loops: tuple[Any, Any, Any],
@@ -244,10 +240,12 @@ def tile_matmul(sch: Any, mm: Any, batch: list[Any], loops: tuple[Any, Any, Any]
         if ragged and epilogue is not None and m * n * 4 > RAGGED_EPILOGUE_BYTES:
             ragged = None
     if pack is not None:
-        pack(mm, (ragged or (t,))[0].nr)
+        pack(mm, (ragged or t).nr)
     if ragged is not None:
-        _tile_ragged(sch, mm, batch, i, (m, n, kk), ragged, epilogue, target, tunable)
-        return ragged[0]
+        _tile_ragged(sch, mm, batch, (i, j, k), (m, n, kk), ragged, target, tunable)
+        if epilogue is not None:
+            parallel_vectorize(sch, epilogue, ragged.vec, cores)
+        return ragged
     if epilogue is None:
         # Accumulate in a tile buffer; the epilogue copies each finished block out.
         epilogue = sch.cache_write(mm, 0, "global")
@@ -255,52 +253,87 @@ def tile_matmul(sch: Any, mm: Any, batch: list[Any], loops: tuple[Any, Any, Any]
     return t
 
 
-def _tile_ragged(sch: Any, mm: Any, batch: list[Any], i: Any, extents: tuple[int, int, int],
-                 tiles: tuple[DenseTiles, DenseTiles], epilogue: Any | None, target: Any,
-                 tunable: bool) -> None:
-    """Rows cut into MR-row tiles, the last one partial (a predicated split), and the tile loop
-    partitioned (sch.loop_partition) into the whole tiles and the partial one, each part tiled as
-    a matmul of its own (two parallel loops). In the whole tiles the predicate is provably true and
-    disappears; in the partial one it is constant per unrolled row and folds away.
+def _tile_ragged(sch: Any, mm: Any, batch: list[Any], loops: tuple[Any, Any, Any],
+                 extents: tuple[int, int, int], t: DenseTiles, target: Any, tunable: bool) -> None:
+    """The loop nest of _tile_block with the rows split past M (a predicate on each row), then
+    partitioned (sch.loop_partition): the whole MC blocks, the last block's whole tiles, and its
+    last tile, the partial one. In the whole ones the predicate is provably true and disappears;
+    in the partial tile it is constant per unrolled row and folds away. The partial tile stays
+    inside the last block's K and N loops, so it shares the B micro-panel in L1 with the whole
+    tiles (a separate loop nest for it read the weights twice: a 7x7 layer's 4 MiB).
     TVM 0.27 cannot partition a loop that holds two blocks (it segfaults), so the epilogue cannot
-    follow the tiles into both parts: it runs after them as a parallel pass over the output, and
-    without an epilogue the tiles accumulate in the output."""
-    if batch:
-        i = sch.fuse(*batch, i)  # unit loops (one batch): one row loop to partition
+    be placed inside the tiles' loops: the caller runs it as a pass of its own."""
+    i, j, k = loops
     m, n, kk = extents
-    mr = tiles[0].mr
-    i_t, i_i = sch.split(i, factors=[None, mr])
-    name, var = sch.get(mm).name_hint, sch.get(i_t).loop_var.name
-    whole = m // mr
-    sch.loop_partition(i_t, [whole, None])
-    # loop_partition names the copies of block B partitioned on loop var v "B_v0", "B_v1".
-    for part, (rows, t) in enumerate(zip((whole * mr, mr), tiles)):
-        block = sch.get_sblock(f"{name}_{var}{part}")
-        p_t, p_i, pj, pk = sch.get_loops(block)[-4:]
-        if part == 0:
-            p_b, p_r = split(sch, p_t, [None, t.mc // mr], tunable)
-        else:  # one tile, its loop starting at `whole` (split wants loops from 0: split p_i)
-            p_b, (p_r, p_i) = p_t, sch.split(p_i, factors=[1, None])
-        _tile_block(sch, block, [], (None, pj, pk), (rows, n, kk), 1, t, None, target, tunable,
-                    rows_split=(p_b, p_r, p_i))
-    if epilogue is not None:
-        parallel_vectorize(sch, epilogue, tiles[0].vec, num_cores(target))
+    cores = num_cores(target)
+    if batch:
+        i = sch.fuse(*batch, i)  # unit loops (one batch)
+    per_block = t.mc // t.mr
+    blocks = -(-m // t.mc)
+    i_b, i_r, i_i = sch.split(i, factors=[None, per_block, t.mr])
+    j_o, j_v, j_w = sch.split(j, factors=[None, t.nr // t.vec, t.vec])
+    j_b, j_r = split(sch, j_o, [None, t.nc // t.nr], tunable, n // t.nr)
+    single_slice = t.kc == kk
+    if single_slice:
+        sch.reorder(i_b, j_b, j_r, i_r, k, i_i, j_v, j_w)
+        k_i = k
+    else:
+        k_o, k_i = split(sch, k, [None, t.kc], tunable, max(t.kc, KC_MAX))
+        sch.reorder(i_b, j_b, k_o, j_r, i_r, k_i, i_i, j_v, j_w)
+    unrolled_k = K_UNROLL > 1 and t.kc % K_UNROLL == 0
+    if unrolled_k:
+        sch.split(k_i, factors=[None, K_UNROLL])
+    inner = 4 + unrolled_k  # loops below i_r: k_i, (k_u), i_i, j_v, j_w
+
+    whole, last = _partition(sch, mm, i_b, blocks - 1) if blocks > 1 else (None, mm)
+    # One parallel loop per part, made before the init blocks exist (parallel wants the blocks
+    # below it complete or reductions).
+    for b in (whole, last):
+        if b is None:
+            continue
+        b_loop, j_loop = sch.get_loops(b)[:2]
+        # The last block's loop starts past 0, which fuse refuses; it has one iteration.
+        par = sch.fuse(b_loop, j_loop) if const_int(sch.get(b_loop).min) == 0 else j_loop
+        if cores > 1 and m * n * kk >= MIN_PARALLEL_FMAS:
+            sch.parallel(par)
+    parts = [b for b in (whole, last) if b is not None]
+    for block in parts:  # the micro-kernel, before the inits exist (they copy it)
+        lps = sch.get_loops(block)
+        if unrolled_k:
+            sch.unroll(lps[-4])
+        for lp in lps[-3:-1]:
+            sch.unroll(lp)
+        sch.vectorize(lps[-1])
+    if not single_slice:
+        # Zero each block before its first K slice, above the loop that the tiles' partition
+        # will cut (TVM cannot partition a loop that holds the init block too).
+        for block in parts:
+            sch.decompose_reduction(block, sch.get_loops(block)[-inner - 3])
+    last_tiles = [last] if per_block == 1 else list(
+        _partition(sch, last, sch.get_loops(last)[-inner - 1], per_block - 1))
+    if single_slice:  # zero each tile before its k loop
+        for block in ([whole] if whole is not None else []) + last_tiles:
+            sch.decompose_reduction(block, sch.get_loops(block)[-inner])
+
+
+def _partition(sch: Any, block: Any, loop: Any, first: int) -> tuple[Any, Any]:
+    """sch.loop_partition(loop, [first, rest]): the two copies of `block` (named by TVM after the
+    block and the loop variable: B_v0, B_v1)."""
+    name, var = sch.get(block).name_hint, sch.get(loop).loop_var.name
+    sch.loop_partition(loop, [first, None])
+    return sch.get_sblock(f"{name}_{var}0"), sch.get_sblock(f"{name}_{var}1")
 
 
 def _tile_block(sch: Any, mm: Any, batch: list[Any], loops: tuple[Any, Any, Any],
-                extents: tuple[int, int, int], nbatch: int, t: DenseTiles, epilogue: Any | None,
-                target: Any, tunable: bool, rows_split: tuple[Any, Any, Any] | None = None) -> None:
-    """Tile one matmul block with `t` (Steps 2-4); `epilogue` None: no epilogue to place;
-    `rows_split`: the row loops (blocks, tiles, MR rows) when the caller has split them."""
+                extents: tuple[int, int, int], nbatch: int, t: DenseTiles, epilogue: Any,
+                target: Any, tunable: bool) -> None:
+    """Tile one matmul block with `t` (Steps 2-4)."""
     i, j, k = loops
     m, n, kk = extents
     registers, cores = vector_registers(target), num_cores(target)
     # Step 2. Tile: parallel MC x NC blocks / K slices / NR columns / MR rows / k / MR x NR.
-    if rows_split is None:
-        mr_cap = max(t.mr, min(MR_MAX, (registers - t.nr // t.vec - 1) // (t.nr // t.vec)))
-        i_b, i_r, i_i = split(sch, i, [None, t.mc // t.mr, t.mr], tunable, mr_cap)
-    else:
-        i_b, i_r, i_i = rows_split
+    mr_cap = max(t.mr, min(MR_MAX, (registers - t.nr // t.vec - 1) // (t.nr // t.vec)))
+    i_b, i_r, i_i = split(sch, i, [None, t.mc // t.mr, t.mr], tunable, mr_cap)
     j_o, j_v, j_w = sch.split(j, factors=[None, t.nr // t.vec, t.vec])
     j_b, j_r = split(sch, j_o, [None, t.nc // t.nr], tunable, n // t.nr)
     single_slice = t.kc == kk
@@ -310,8 +343,7 @@ def _tile_block(sch: Any, mm: Any, batch: list[Any], loops: tuple[Any, Any, Any]
     else:
         k_o, k_i = split(sch, k, [None, t.kc], tunable, max(t.kc, KC_MAX))
         sch.reorder(*batch, i_b, j_b, k_o, j_r, i_r, k_i, i_i, j_v, j_w)
-    # A ragged tail's single tile loop starts past 0, which fuse refuses; it has one iteration.
-    par = sch.fuse(*batch, i_b, j_b) if const_int(sch.get(i_b).min) == 0 else j_b
+    par = sch.fuse(*batch, i_b, j_b)
     if cores > 1 and nbatch * m * n * kk >= MIN_PARALLEL_FMAS:
         sch.parallel(par)
 
@@ -334,6 +366,5 @@ def _tile_block(sch: Any, mm: Any, batch: list[Any], loops: tuple[Any, Any, Any]
         sch.decompose_reduction(mm, k_i)
     else:
         sch.decompose_reduction(mm, k_o)  # the init loops keep the tile's unroll / vectorize
-    if epilogue is not None:
-        sch.reverse_compute_at(epilogue, i_r if single_slice else par, preserve_unit_loops=True)
-        _vectorize_innermost(sch, epilogue, t.vec)
+    sch.reverse_compute_at(epilogue, i_r if single_slice else par, preserve_unit_loops=True)
+    _vectorize_innermost(sch, epilogue, t.vec)

@@ -93,16 +93,14 @@ SHAPES: dict[str, Callable[[], onnx.ModelProto]] = {
 
 @pytest.mark.parametrize("m", [1024, 196, 128, 49])
 def test_avx2_rows_go_ragged_for_six_by_two_vectors(m: int) -> None:
-    """AVX2's fastest tile, 6 rows x 2 vectors, divides none of these; the rows are partitioned
-    into whole 6-row tiles and one partial tile, both 2 vectors (NR = 16) wide."""
+    """AVX2's fastest tile, 6 rows x 2 vectors, divides none of these; the cache blocks divide the
+    rows rounded up to 6, so that only the last tile is partial."""
     from ronn_aot.schedules.x86.dense import pick_tiles, ragged_tiles, tile_rate
 
     t = pick_tiles(m, 512, 1024, 1, 8, 16, cores=2)
-    tiles = ragged_tiles(m, 512, 1024, 8, 16, 2, t)
-    assert tiles is not None
-    head, tail = tiles
-    assert (head.mr, head.nr, head.vec) == (tail.mr, tail.nr, tail.vec) == (6, 16, 8)
-    assert (m - m % 6) % head.mc == 0 and head.mc % 6 == 0 and tail.mc == 6
+    r = ragged_tiles(m, 512, 1024, 8, 16, 2, t)
+    assert r is not None and (r.mr, r.nr, r.vec) == (6, 16, 8)
+    assert -(-m // 6) * 6 % r.mc == 0 and r.mc % 6 == 0
     assert tile_rate(6, 2) > tile_rate(t.mr, t.nr // t.vec)
 
 
@@ -118,8 +116,8 @@ def test_avx512_tiles_that_divide_are_kept(m: int) -> None:
 
 @pytest.mark.parametrize("target_name", TARGETS)
 def test_ragged_rows_are_partitioned(target_name: str) -> None:
-    """On AVX2 the 49 rows become a loop of whole 6-row tiles and one partial tile (two copies of
-    the matmul block, each with its own loop nest), and the epilogue a pass of its own;
+    """On AVX2 the 49 rows become 8 whole 6-row tiles and one partial tile (two copies of the
+    matmul block inside the same N and K loops), and the epilogue a pass of its own;
     AVX-512 keeps its 7 x 2-vector tile, which divides them."""
     from ronn_aot.schedules import get_rule
 
