@@ -37,7 +37,7 @@ from ..base import (const_int, inline_injective_chain, largest_divisor,
                     max_accumulators, num_cores, pack_constant, split, vector_lanes, vector_registers)
 from ._conv_match import conv_block, is_copy
 from .conv2d_nchw import vectorize_tile
-from .dense import tile_matmul
+from .dense import choose_tiles, tile_matmul, tile_rate
 
 MAX_PIXELS = 16  # pixels per register tile: more only lengthens the unrolled body
 SMALL_WEIGHTS = 256 << 10  # below this a convolution's weights stay in L2 whatever the loop order
@@ -241,6 +241,23 @@ def gemm_pixels(m: NHWCMatch, lanes: int) -> bool:
     return lanes >= 16 and m.out_h * m.out_w >= GEMM_PIXELS
 
 
+def implicit_gemm(m: NHWCMatch, t: NHWCTile, lanes: int, registers: int, cores: int) -> bool:
+    """Whether a strided convolution runs as a GEMM: over its output pixels fused into one axis
+    and its reduction (ry, rx, rc), reading the padded input at each pixel's window ("implicit
+    GEMM"), when the dense schedule's register tile is faster (dense.tile_rate) than the direct
+    tile `t`. That is AVX2: its 16 registers leave direct tiles of 7 pixels x 1 vector at 7x7 or
+    14 x 1 at 14x14 (pixel tiles divide the rows), where the GEMM's ragged rows give 6 x 2
+    vectors. ResNet-50 on AVX2, 2 threads, in the model: the 3x3 stride 2 into 7x7 2.14 ->
+    1.94 ms, the 1x1 stride 2 into 7x7 1.75 -> 1.45. Stride 1 stays direct: its 3x3 layers were
+    no faster as GEMMs at 14x14 to 56x56 and slower at 7x7 (1.58 -> 1.84 ms, its streamed
+    weights; stream_slice)."""
+    if m.depthwise or m.stride == 1:
+        return False
+    kh, kw = m.kernel
+    g = choose_tiles(m.out_h * m.out_w, m.out_c, kh * kw * m.in_c, 1, lanes, registers, cores, True, m.in_c)
+    return tile_rate(g.mr, g.nr // g.vec) > tile_rate(t.yr * t.xr, t.nv)
+
+
 def stream_slice(m: NHWCMatch, nr: int, cores: int) -> int:
     """KC, the input channels per reduction slice when the weights should be streamed, else 0.
 
@@ -310,11 +327,12 @@ def schedule_conv_nhwc(sch: Any, func: Any, m: NHWCMatch, target: Any, tunable: 
     # A 1x1 convolution with MiBs of weights is a GEMM for the dense schedule (K slices, cache
     # blocks); one whose weights stay in L2 does as well or better on the direct tiles below,
     # pixels outer (ResNet-50 at AVX2, one thread: 98 -> 95 ms), except for many pixels on
-    # AVX-512 (gemm_pixels).
-    if m.linear and (not outer_pixels or gemm_pixels(m, lanes)):
-        schedule_pads(sch, pads, None, lanes, cores)  # none: a linear convolution reads unpadded data
-        # A GEMM: pixels (rows fused into one contiguous axis) x output channels x input channels,
-        # given to the dense schedule, whose K slices and cache blocks keep the weight panel and
+    # AVX-512 (gemm_pixels). Strided ones, where the GEMM's tile is faster (implicit_gemm).
+    if (m.linear and (not outer_pixels or gemm_pixels(m, lanes))) or implicit_gemm(
+            m, t, lanes, vector_registers(target), cores):
+        schedule_pads(sch, pads, None, lanes, cores)  # the whole padded input first (if any)
+        # A GEMM: pixels (rows fused into one contiguous axis) x output channels x the reduction
+        # (ry, rx, input channels), given to the dense schedule, whose K slices and cache blocks keep the weight panel and
         # the data rows in L1/L2 (ResNet-50's 2048-channel rows are 8 KiB apart: streamed whole,
         # they evicted each other).
         # The convolution, its accumulator buffer and the epilogue all iterate over one fused
@@ -329,8 +347,10 @@ def schedule_conv_nhwc(sch: Any, func: Any, m: NHWCMatch, target: Any, tunable: 
         sch.transform_block_layout(epilogue, fuse_pixels)
         n, pixels, f, ry, rx, rc = sch.get_loops(conv)
         k = sch.fuse(ry, rx, rc)
-        tile_matmul(sch, conv, [n], (pixels, f, k), (m.out_h * m.out_w, m.out_c, m.in_c), 1,
-                    epilogue, target, tunable, pack=lambda block, nr: pack_weight(sch, func, m, nr, block))
+        reduction = m.kernel[0] * m.kernel[1] * m.in_c
+        tile_matmul(sch, conv, [n], (pixels, f, k), (m.out_h * m.out_w, m.out_c, reduction), 1,
+                    epilogue, target, tunable, pack=lambda block, nr: pack_weight(sch, func, m, nr, block),
+                    k_unit=m.in_c)
         return
     nr = t.nv * t.width
     f_o, f_v, f_w = sch.split(f, factors=[None, t.nv, t.width])

@@ -119,11 +119,14 @@ def register_tile(m: int, n: int, lanes: int, registers: int, ragged: bool = Fal
 
 
 def pick_tiles(m: int, n: int, k: int, batch: int, lanes: int, registers: int, cores: int,
-               tile: tuple[int, int, int] | None = None) -> DenseTiles:
+               tile: tuple[int, int, int] | None = None, k_unit: int = 1) -> DenseTiles:
     """Register and cache tiles for an (batch x) M x N x K matmul; every tile divides its extent.
-    `tile`: the register tile (MR, NR, w) to use instead of register_tile's."""
+    `tile`: the register tile (MR, NR, w) to use instead of register_tile's. `k_unit`: K slices
+    lie within one run of that many k or span whole runs (a convolution's input channels at one
+    kernel position: the slice's position, and so its input address, stays out of the
+    micro-kernel; 192-channel slices of 128-channel runs made a 3x3 layer 50% slower)."""
     mr, nr, vec = tile or register_tile(m, n, lanes, registers)
-    kc = largest_divisor(k, KC_MAX)
+    kc = largest_divisor(k_unit, KC_MAX) if k_unit > KC_MAX else largest_divisor(k, KC_MAX, k_unit)
     if k > KC_MAX and kc < KC_MAX // 4:  # K with no good divisor: one slice beats tiny ones
         kc = k
     mc = largest_divisor(m, max(mr, MC_MAX), mr)
@@ -206,7 +209,8 @@ def pack_b(sch: Any, func: Any, mm: Any, nr: int) -> None:
     pack_constant(sch, func, mm, b[0].source, imap)
 
 
-def ragged_tiles(m: int, n: int, k: int, lanes: int, registers: int, cores: int, t: DenseTiles) -> DenseTiles | None:
+def ragged_tiles(m: int, n: int, k: int, lanes: int, registers: int, cores: int, t: DenseTiles,
+                 k_unit: int = 1) -> DenseTiles | None:
     """Tiles for ragged rows (the last MR-row tile partial) when a tile whose MR does not divide M
     is faster (tile_rate) than `t`, whose MR does; else None. MC counts whole tiles of the rows
     rounded up to MR, so that only the very last tile is partial. On AVX2 (16 registers) 6 x 2
@@ -215,17 +219,29 @@ def ragged_tiles(m: int, n: int, k: int, lanes: int, registers: int, cores: int,
     mr, nr, vec = register_tile(m, n, lanes, registers, ragged=True)
     if m % mr == 0 or m < mr or tile_rate(mr, nr // vec) <= tile_rate(t.mr, t.nr // t.vec):
         return None
-    return pick_tiles(-(-m // mr) * mr, n, k, 1, lanes, registers, cores, (mr, nr, vec))
+    return pick_tiles(-(-m // mr) * mr, n, k, 1, lanes, registers, cores, (mr, nr, vec), k_unit)
+
+
+def choose_tiles(m: int, n: int, k: int, batch: int, lanes: int, registers: int, cores: int,
+                 epilogue: bool, k_unit: int = 1) -> DenseTiles:
+    """The tiles tile_matmul uses: pick_tiles', or ragged rows' (MR not dividing M) where those
+    are faster and allowed: one batch, and an epilogue (run as a pass of its own) over at most
+    RAGGED_EPILOGUE_BYTES."""
+    t = pick_tiles(m, n, k, batch, lanes, registers, cores, k_unit=k_unit)
+    if batch == 1 and not (epilogue and m * n * 4 > RAGGED_EPILOGUE_BYTES):
+        return ragged_tiles(m, n, k, lanes, registers, cores, t, k_unit) or t
+    return t
 
 
 def tile_matmul(sch: Any, mm: Any, batch: list[Any], loops: tuple[Any, Any, Any],
                 extents: tuple[int, int, int], nbatch: int, epilogue: Any | None, target: Any,
-                tunable: bool = False, pack: Callable[[Any, int], Any] | None = None) -> DenseTiles:
+                tunable: bool = False, pack: Callable[[Any, int], Any] | None = None,
+                k_unit: int = 1) -> DenseTiles:
     """Steps 2-4 of the dense schedule on a matmul block whose (batch..., i, j, k) loops are given:
     also used by the NHWC convolution rule for 1x1 convolutions (pixels x channels GEMMs).
     `epilogue`: the block that consumes the matmul's result, None when the matmul writes the
     kernel's output itself. `pack(block, NR)` packs the weights NR wide (before the block may be
-    partitioned into copies).
+    partitioned into copies). `k_unit`: see pick_tiles.
 
     `tunable`: MR, MC, NC and KC become sampled tiles starting at these choices (base.split); NR
     stays, since the compile packs the weight panels NR wide."""
@@ -233,19 +249,14 @@ def tile_matmul(sch: Any, mm: Any, batch: list[Any], loops: tuple[Any, Any, Any]
     m, n, kk = extents
     lanes, cores = vector_lanes(target), num_cores(target)
     registers = vector_registers(target)
-    t = pick_tiles(m, n, kk, nbatch, lanes, registers, cores)
-    ragged = None
-    if nbatch == 1:
-        ragged = ragged_tiles(m, n, kk, lanes, registers, cores, t)
-        if ragged and epilogue is not None and m * n * 4 > RAGGED_EPILOGUE_BYTES:
-            ragged = None
+    t = choose_tiles(m, n, kk, nbatch, lanes, registers, cores, epilogue is not None, k_unit)
     if pack is not None:
-        pack(mm, (ragged or t).nr)
-    if ragged is not None:
-        _tile_ragged(sch, mm, batch, (i, j, k), (m, n, kk), ragged, target, tunable)
+        pack(mm, t.nr)
+    if m % t.mr:
+        _tile_ragged(sch, mm, batch, (i, j, k), (m, n, kk), t, target, tunable)
         if epilogue is not None:
-            parallel_vectorize(sch, epilogue, ragged.vec, cores)
-        return ragged
+            parallel_vectorize(sch, epilogue, t.vec, cores)
+        return t
     if epilogue is None:
         # Accumulate in a tile buffer; the epilogue copies each finished block out.
         epilogue = sch.cache_write(mm, 0, "global")

@@ -70,6 +70,15 @@ def _dense() -> onnx.ModelProto:
     return make_model(nodes, {"x": x}, ["y"], {"W": w(32, 48), "B": w(48, seed=7)})
 
 
+def _conv3x3_s2_w7() -> onnx.ModelProto:
+    # Stride 2 into 7x7 pixels: on AVX2 the direct tile is 7 pixels x 1 vector, the GEMM's 6 x 2
+    # over ragged rows (conv2d_nhwc.implicit_gemm).
+    x = w(1, 16, 14, 14, seed=17, scale=1.0)
+    nodes = [helper.make_node("Conv", ["x", "W", "B"], ["c"], pads=[1, 1, 1, 1], strides=[2, 2]),
+             helper.make_node("Relu", ["c"], ["y"])]
+    return make_model(nodes, {"x": x}, ["y"], {"W": w(32, 16, 3, 3), "B": w(32, seed=18)})
+
+
 def _dense_ragged() -> onnx.ModelProto:
     # 49 rows: on AVX2 the best tile (6 rows x 2 vectors) does not divide them (ragged rows).
     x = w(49, 64, seed=14, scale=1.0)
@@ -119,6 +128,7 @@ CASES: dict[str, tuple[Callable[[], onnx.ModelProto], str, int]] = {
     "conv2d_nhwc": (_conv_bias_relu, "x86.conv2d_nhwc", 3),
     "conv2d_nhwc_1x1": (_conv1x1, "x86.conv2d_nhwc", 3),
     "conv2d_nhwc_streamed": (_conv3x3_streamed, "x86.conv2d_nhwc", 3),
+    "conv2d_nhwc_implicit_gemm": (_conv3x3_s2_w7, "x86.conv2d_nhwc", 3),
     "depthwise_conv2d_nhwc": (_depthwise, "x86.conv2d_nhwc", 3),
 }
 

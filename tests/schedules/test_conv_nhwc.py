@@ -10,7 +10,8 @@ from hypothesis import given, settings
 from hypothesis import strategies as st
 
 from ronn_aot.schedules.base import max_accumulators
-from ronn_aot.schedules.x86.conv2d_nhwc import DEPTHWISE_TILE_BYTES, NHWCMatch, gemm_pixels, pick_tile, pixels_outer, stream_slice
+from ronn_aot.schedules.x86.conv2d_nhwc import (DEPTHWISE_TILE_BYTES, NHWCMatch, gemm_pixels, implicit_gemm, pick_tile,
+                                                pixels_outer, stream_slice)
 from ronn_aot.tir_pipeline import MAX_STACK_BYTES
 
 
@@ -79,6 +80,27 @@ def test_many_pixel_1x1_convolutions_are_gemms_on_avx512_only() -> None:
     assert gemm_pixels(_layer(56, 256, 64, kernel=1), 16)
     assert not gemm_pixels(_layer(56, 256, 64, kernel=1), 8)  # AVX2: the direct tiles
     assert not gemm_pixels(_layer(28, 128, 512, kernel=1), 16)
+
+
+def test_implicit_gemm_where_the_gemm_tile_is_faster() -> None:
+    """AVX2 (8 lanes, 16 registers): ResNet-50's strided convolutions into 7x7 to 28x28 become
+    GEMMs over their pixels (6 x 2-vector tiles over ragged rows, against direct tiles of 7 x 1
+    or 14 x 1). Stride 1, depthwise, and AVX-512 (whose direct tiles are as fast): never."""
+    def implicit(hw: int, channels: int, out: int, lanes: int, registers: int, kernel: int = 3,
+                 stride: int = 2, depthwise: bool = False) -> bool:
+        layer = _layer(hw, channels, out, kernel, depthwise)
+        layer.linear = kernel == 1 and stride == 1
+        layer.stride = stride
+        return implicit_gemm(layer, pick_tile(hw, hw, out, lanes, registers, depthwise), lanes, registers, 2)
+
+    for hw, c in ((28, 128), (14, 256), (7, 512)):
+        assert implicit(hw, c, c, 8, 16)
+        assert not implicit(hw, c, c, 8, 16, stride=1)
+        assert not implicit(hw, c, c, 16, 32)
+    assert implicit(7, 1024, 2048, 8, 16, kernel=1)
+    assert not implicit(7, 1024, 2048, 16, 32, kernel=1)
+    assert not implicit(7, 2048, 512, 8, 16, kernel=1, stride=1)
+    assert not implicit(14, 1, 256, 8, 16, depthwise=True)
 
 
 def test_pixels_outer_while_the_weights_stay_in_l2_and_the_tiles_share_out() -> None:
