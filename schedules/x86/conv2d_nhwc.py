@@ -43,6 +43,7 @@ MAX_PIXELS = 16  # pixels per register tile: more only lengthens the unrolled bo
 SMALL_WEIGHTS = 256 << 10  # below this a convolution's weights stay in L2 whatever the loop order
 L2_WEIGHTS = 1 << 20  # ... and up to this with enough pixel tiles; beyond, streamed from L3/memory
 GEMM_PIXELS = 2048  # from here on a 1x1 convolution is a GEMM on AVX-512 (gemm_pixels)
+STREAM_PIXELS = 100  # below this a stride-1 layer with streamed weights stays direct (implicit_gemm)
 # Depthwise register tiles hold at most 15 AVX-512 accumulators (960 bytes). With up to 29 (what
 # the register file allows), measured on AVX-512, 2 threads: EfficientNet's 3x3 144-channel 56x56
 # kernel 0.094 -> 0.276 ms, its 5x5 240-channel 28x28 one 0.047 -> 0.427 ms, while full
@@ -242,16 +243,20 @@ def gemm_pixels(m: NHWCMatch, lanes: int) -> bool:
 
 
 def implicit_gemm(m: NHWCMatch, t: NHWCTile, lanes: int, registers: int, cores: int) -> bool:
-    """Whether a strided convolution runs as a GEMM: over its output pixels fused into one axis
-    and its reduction (ry, rx, rc), reading the padded input at each pixel's window ("implicit
-    GEMM"), when the dense schedule's register tile is faster (dense.tile_rate) than the direct
-    tile `t`. That is AVX2: its 16 registers leave direct tiles of 7 pixels x 1 vector at 7x7 or
-    14 x 1 at 14x14 (pixel tiles divide the rows), where the GEMM's ragged rows give 6 x 2
-    vectors. ResNet-50 on AVX2, 2 threads, in the model: the 3x3 stride 2 into 7x7 2.14 ->
-    1.94 ms, the 1x1 stride 2 into 7x7 1.75 -> 1.45. Stride 1 stays direct: its 3x3 layers were
-    no faster as GEMMs at 14x14 to 56x56 and slower at 7x7 (1.58 -> 1.84 ms, its streamed
-    weights; stream_slice)."""
-    if m.depthwise or m.stride == 1:
+    """Whether a convolution that is not a 1x1 stride-1 GEMM (3x3, strided 1x1) runs as one
+    anyway: over its output pixels fused into one axis and its reduction (ry, rx, rc), reading the
+    padded input at each pixel's window ("implicit GEMM"), when the dense schedule's register tile
+    is faster (dense.tile_rate) than the direct tile `t`. That is AVX2: its 16 registers leave
+    direct tiles of 7 pixels x 1 vector at 7x7 or 14 x 1 at 14x14 to 56x56 (pixel tiles divide
+    the rows), where the GEMM's ragged rows give 6 x 2 vectors. ResNet-50 on AVX2, 2 threads: the
+    model 46.9 -> 45.2 ms with its stride-1 3x3 layers at 14x14 to 56x56 as GEMMs, the strided
+    layers into 7x7 2.14 -> 1.94 ms (3x3) and 1.75 -> 1.45 (1x1).
+    Except where few pixels share streamed weights (stream_slice) at stride 1: such a layer is
+    bound by its weights' memory traffic, which the direct streamed schedule is made for (the
+    7x7 3x3 layers: 1.58 ms direct, 1.84 as GEMMs; the model 45.2 -> 44.3 ms keeping them)."""
+    if m.depthwise or m.linear:
+        return False
+    if m.stride == 1 and m.out_h * m.out_w < STREAM_PIXELS and stream_slice(m, t.nv * t.width, cores):
         return False
     kh, kw = m.kernel
     g = choose_tiles(m.out_h * m.out_w, m.out_c, kh * kw * m.in_c, 1, lanes, registers, cores, True, m.in_c)
@@ -327,7 +332,7 @@ def schedule_conv_nhwc(sch: Any, func: Any, m: NHWCMatch, target: Any, tunable: 
     # A 1x1 convolution with MiBs of weights is a GEMM for the dense schedule (K slices, cache
     # blocks); one whose weights stay in L2 does as well or better on the direct tiles below,
     # pixels outer (ResNet-50 at AVX2, one thread: 98 -> 95 ms), except for many pixels on
-    # AVX-512 (gemm_pixels). Strided ones, where the GEMM's tile is faster (implicit_gemm).
+    # AVX-512 (gemm_pixels). Others where the GEMM's tile is faster (implicit_gemm).
     if (m.linear and (not outer_pixels or gemm_pixels(m, lanes))) or implicit_gemm(
             m, t, lanes, vector_registers(target), cores):
         schedule_pads(sch, pads, None, lanes, cores)  # the whole padded input first (if any)
