@@ -182,7 +182,18 @@ def prune_database(target: Target) -> None:
         del pruned
         shutil.copyfile(f"{tmp}/w.json", d / "database_workload.json")
         shutil.copyfile(f"{tmp}/r.json", d / "database_tuning_record.json")
-    (d / TRIALS_FILE).write_text(json.dumps({str(k): v for k, v in sorted(counts.items())}, indent=1) + "\n")
+    _write_trials(target, counts)
+
+
+def _write_trials(target: Target, counts: dict[int, int]) -> None:
+    """Merge `counts` (workload hash -> trials) into the target's trials file, keeping the larger."""
+    import json
+
+    path = database_dir(target) / TRIALS_FILE
+    saved = {int(k): int(v) for k, v in json.loads(path.read_text()).items()} if path.is_file() else {}
+    for key, n in counts.items():
+        saved[key] = max(saved.get(key, 0), n)
+    path.write_text(json.dumps({str(k): v for k, v in sorted(saved.items())}, indent=1) + "\n")
 
 
 class NotTunable(Exception):
@@ -298,7 +309,7 @@ def tune(model: Any, options: CompileOptions, trials: int, work_dir: Path | None
     todo = [kn for kn in chosen if kn.done < per_task]
     _seed_rule_records(todo, target.arch, tvm_target, database)
     progress = _Progress(sum(per_task - kn.done for kn in todo), deadline)
-    tuned = _search(todo, per_task, progress, target.arch, tvm_target, num_cores, database, work_dir,
+    tuned = _search(todo, per_task, progress, target, tvm_target, num_cores, database, work_dir,
                     trials_per_iter)
     # Every chosen kernel, not only those searched now: a resumed run re-times what it resumed.
     beat = _pair_records(chosen, constant, target, tvm_target, database)
@@ -347,12 +358,13 @@ def _confirm_in_model(model: Any, options: CompileOptions, target: Target,
     return f"{measured}: not {MODEL_MIN_GAIN:.0%} faster, records rejected (the rules stay)", False
 
 
-def _search(todo: list[Kernel], per_task: int, progress: _Progress, arch: str, tvm_target: Any,
+def _search(todo: list[Kernel], per_task: int, progress: _Progress, target: Target, tvm_target: Any,
             num_cores: int, database: Any, work_dir: Path | None, trials_per_iter: int) -> list[str]:
     """Tune the kernels of `todo` in order, each up to `per_task` trials in the database, until the
     progress deadline; returns the names of those searched."""
     import tempfile
 
+    import tvm_ffi
     from tvm.s_tir import meta_schedule as ms
 
     tuned: list[str] = []
@@ -369,7 +381,7 @@ def _search(todo: list[Kernel], per_task: int, progress: _Progress, arch: str, t
             progress.draw()
             before = progress.done
             remaining = per_task - kn.done
-            ctx = _space_context(workload_of(kn.func), kn.name, tvm_target, num_cores, arch, logger)
+            ctx = _space_context(workload_of(kn.func), kn.name, tvm_target, num_cores, target.arch, logger)
             try:
                 ms.tune_tasks(tasks=[ctx], task_weights=[1.0], work_dir=str(work_dir or tmp),
                               builder=builder, runner=runner, max_trials_global=remaining,
@@ -381,6 +393,11 @@ def _search(todo: list[Kernel], per_task: int, progress: _Progress, arch: str, t
             # A search that ran out of candidates (or hit the deadline) measured fewer than planned.
             progress.total -= remaining - (progress.done - before)
             tuned.append(kn.name)
+            if not progress.stopped and (progress.deadline is None or time.monotonic() < progress.deadline):
+                # It ran out of candidates: its space is spent, and a resumed run need not search
+                # it again (a small design space, such as a ragged-row matmul's, has fewer
+                # distinct schedules than the trials planned).
+                _write_trials(target, {tvm_ffi.structural_hash(workload_of(kn.func)): per_task})
     sys.stderr.write("\n")
     return tuned
 

@@ -273,15 +273,19 @@ def _tile_ragged(sch: Any, mm: Any, batch: list[Any], loops: tuple[Any, Any, Any
     inside the last block's K and N loops, so it shares the B micro-panel in L1 with the whole
     tiles (a separate loop nest for it read the weights twice: a 7x7 layer's 4 MiB).
     TVM 0.27 cannot partition a loop that holds two blocks (it segfaults), so the epilogue cannot
-    be placed inside the tiles' loops: the caller runs it as a pass of its own."""
+    be placed inside the tiles' loops: the caller runs it as a pass of its own.
+    `tunable`: the cache tiles are sampled; MR stays (a sampled tile divides its loop).
+    A replayed trace partitions where the rule's decisions put the last tile (its partition
+    factors are constants): with other row blocks the search's candidate is still correct, only
+    slower, or fails to build."""
     i, j, k = loops
     m, n, kk = extents
     cores = num_cores(target)
     if batch:
         i = sch.fuse(*batch, i)  # unit loops (one batch)
-    per_block = t.mc // t.mr
-    blocks = -(-m // t.mc)
-    i_b, i_r, i_i = sch.split(i, factors=[None, per_block, t.mr])
+    i_t, i_i = sch.split(i, factors=[None, t.mr])  # ceil(M / MR) tiles, the last one partial
+    i_b, i_r = split(sch, i_t, [None, t.mc // t.mr], tunable)
+    blocks, per_block = (const_int(sch.get(lp).extent) or 1 for lp in (i_b, i_r))
     j_o, j_v, j_w = sch.split(j, factors=[None, t.nr // t.vec, t.vec])
     j_b, j_r = split(sch, j_o, [None, t.nc // t.nr], tunable, n // t.nr)
     single_slice = t.kc == kk
@@ -297,18 +301,16 @@ def _tile_ragged(sch: Any, mm: Any, batch: list[Any], loops: tuple[Any, Any, Any
     inner = 4 + unrolled_k  # loops below i_r: k_i, (k_u), i_i, j_v, j_w
 
     whole, last = _partition(sch, mm, i_b, blocks - 1) if blocks > 1 else (None, mm)
-    # One parallel loop per part, made before the init blocks exist (parallel wants the blocks
-    # below it complete or reductions).
-    for b in (whole, last):
-        if b is None:
-            continue
-        b_loop, j_loop = sch.get_loops(b)[:2]
-        # The last block's loop starts past 0, which fuse refuses; it has one iteration.
+    parts = [b for b in (whole, last) if b is not None]
+    for block in parts:
+        # One parallel loop per part, made before the init blocks exist (parallel wants the
+        # blocks below it complete or reductions). The last block's loop starts past 0, which
+        # fuse refuses; it has one iteration.
+        b_loop, j_loop = sch.get_loops(block)[:2]
         par = sch.fuse(b_loop, j_loop) if const_int(sch.get(b_loop).min) == 0 else j_loop
         if cores > 1 and m * n * kk >= MIN_PARALLEL_FMAS:
             sch.parallel(par)
-    parts = [b for b in (whole, last) if b is not None]
-    for block in parts:  # the micro-kernel, before the inits exist (they copy it)
+        # The micro-kernel, before the inits exist too (they copy its loops' kinds).
         lps = sch.get_loops(block)
         if unrolled_k:
             sch.unroll(lps[-4])

@@ -69,13 +69,15 @@ def test_tune_then_compile_applies_records(tmp_path: Path, monkeypatch: pytest.M
         else:
             assert summary.beat_rule == (summary.tuned if beats(pair["record"], pair["rule"]) else [])
 
-    # Pruning keeps the best record of each kernel, and the trial count: a rerun still resumes.
+    # Pruning keeps the best record of each kernel, and the trial count: a rerun still resumes
     fastest = min(sum(float(t) for t in r.run_secs) / len(r.run_secs) for r in records if r.run_secs)
     prune(tune_mod.get_target("x86_64-avx2"))
     database = tune_mod.open_database(tune_mod.get_target("x86_64-avx2"))
     (kept,) = database.get_all_tuning_records()
     assert sum(float(t) for t in kept.run_secs) / len(kept.run_secs) == pytest.approx(fastest)
-    assert json.loads((db_dir / "trials.json").read_text()) == {next(iter(baselines)): len(records)}
+    # (or the trials planned, where the search ran out of candidates before: its space is spent)
+    (key, count), = json.loads((db_dir / "trials.json").read_text()).items()
+    assert key == next(iter(baselines)) and count >= len(records)
     assert tune_mod.tune(model, ronn_aot.CompileOptions(), trials=8).skipped == 1
 
     # ... and compile applies the record only where it measured faster than the rule.
@@ -114,7 +116,9 @@ def test_top_kernels_first_within_the_time_budget(tmp_path: Path, monkeypatch: p
     """`top` tunes the kernels with the most rule time per inference; `minutes` ends the search after
     the batch being measured when the budget runs out, its records saved."""
     monkeypatch.setattr(tune_mod, "SCHEDULES_DIR", tmp_path / "schedules")
-    x = w(32, 256, seed=3, scale=1.0)
+    # 48 rows: AVX2's 6-row register tile divides them, so the row tiles are sampled too (ragged
+    # rows keep MR fixed, a space too small for a first batch of 8 distinct candidates).
+    x = w(48, 256, seed=3, scale=1.0)
     nodes = [helper.make_node("MatMul", ["x", "W1"], ["h"]), helper.make_node("MatMul", ["h", "W2"], ["y"])]
     model = make_model(nodes, {"x": x}, ["y"], {"W1": w(256, 256), "W2": w(256, 4, seed=1)})
     real_draw = tune_mod._Progress.draw

@@ -56,109 +56,109 @@ def main(lv: T.Buffer((T.int64(1), T.int64(14), T.int64(14), T.int64(16)), "floa
                     T.reads(lv[v_i0, v_i1 - T.int64(1), v_i2 - T.int64(1), v_i3])
                     T.writes(pad_temp[v_i0, v_i1, v_i2, v_i3])
                     pad_temp[v_i0, v_i1, v_i2, v_i3] = T.if_then_else(T.int64(1) <= v_i1 and v_i1 < T.int64(15) and T.int64(1) <= v_i2 and v_i2 < T.int64(15), lv[v_i0, v_i1 - T.int64(1), v_i2 - T.int64(1), v_i3], T.float32(0.0))
-    with T.sblock("conv2d_nhwc_ax0_ax1_fused_0_common"):
+    with T.sblock("conv2d_nhwc_ax0_ax1_fused_0_0_common"):
         T.reads()
         T.writes()
-        with T.sblock("conv2d_nhwc_ax0_ax1_fused_00_partition"):
+        with T.sblock("conv2d_nhwc_ax0_ax1_fused_0_00_partition"):
             T.reads()
             T.writes()
-            for ax0_ax1_fused_00_ax2_0_0_fused in T.parallel(T.int64(4)):
-                for ax2_0_1, ax0_ax1_fused_1 in T.grid(T.int64(1), T.int64(3)):
-                    for ax0_ax1_fused_2_init in T.unroll(T.int64(6)):
+            for ax0_ax1_fused_0_00_ax2_0_0_fused in T.parallel(T.int64(4)):
+                for ax2_0_1, ax0_ax1_fused_0_1 in T.grid(T.int64(1), T.int64(3)):
+                    for ax0_ax1_fused_1_init in T.unroll(T.int64(6)):
                         for ax2_1_init in T.unroll(T.int64(2)):
                             for ax2_2_init in T.vectorized(T.int64(8)):
-                                with T.sblock("conv2d_nhwc_ax0_ax1_fused_00_init"):
+                                with T.sblock("conv2d_nhwc_ax0_ax1_fused_0_00_init"):
                                     v0 = T.axis.spatial(T.int64(1), T.int64(0))
-                                    v1 = T.axis.spatial(T.int64(49), ax0_ax1_fused_00_ax2_0_0_fused // T.int64(2) * T.int64(18) + ax0_ax1_fused_1 * T.int64(6) + ax0_ax1_fused_2_init)
-                                    v2 = T.axis.spatial(T.int64(32), ax0_ax1_fused_00_ax2_0_0_fused % T.int64(2) * T.int64(16) + ax2_0_1 * T.int64(16) + ax2_1_init * T.int64(8) + ax2_2_init)
-                                    T.where((ax0_ax1_fused_00_ax2_0_0_fused // T.int64(2) * T.int64(3) + ax0_ax1_fused_1) * T.int64(6) + ax0_ax1_fused_2_init < T.int64(49))
+                                    v1 = T.axis.spatial(T.int64(49), ax0_ax1_fused_0_00_ax2_0_0_fused // T.int64(2) * T.int64(18) + ax0_ax1_fused_0_1 * T.int64(6) + ax0_ax1_fused_1_init)
+                                    v2 = T.axis.spatial(T.int64(32), ax0_ax1_fused_0_00_ax2_0_0_fused % T.int64(2) * T.int64(16) + ax2_0_1 * T.int64(16) + ax2_1_init * T.int64(8) + ax2_2_init)
+                                    T.where((ax0_ax1_fused_0_00_ax2_0_0_fused // T.int64(2) * T.int64(3) + ax0_ax1_fused_0_1) * T.int64(6) + ax0_ax1_fused_1_init < T.int64(49))
                                     T.reads()
                                     T.writes(conv2d_nhwc_intermediate[v0, v1, v2])
                                     conv2d_nhwc_intermediate[v0, v1, v2] = T.float32(0.0)
                     for ax3_ax4_ax5_fused_0 in range(T.int64(36)):
                         for ax3_ax4_ax5_fused_1 in T.unroll(T.int64(4)):
-                            for ax0_ax1_fused_2 in T.unroll(T.int64(6)):
+                            for ax0_ax1_fused_1 in T.unroll(T.int64(6)):
                                 for ax2_1 in T.unroll(T.int64(2)):
                                     for ax2_2 in T.vectorized(T.int64(8)):
-                                        with T.sblock("conv2d_nhwc_ax0_ax1_fused_00_update"):
+                                        with T.sblock("conv2d_nhwc_ax0_ax1_fused_0_00_update"):
                                             v0 = T.axis.spatial(T.int64(1), T.int64(0))
-                                            v1 = T.axis.spatial(T.int64(49), ax0_ax1_fused_00_ax2_0_0_fused // T.int64(2) * T.int64(18) + ax0_ax1_fused_1 * T.int64(6) + ax0_ax1_fused_2)
-                                            v2 = T.axis.spatial(T.int64(32), ax0_ax1_fused_00_ax2_0_0_fused % T.int64(2) * T.int64(16) + ax2_0_1 * T.int64(16) + ax2_1 * T.int64(8) + ax2_2)
+                                            v1 = T.axis.spatial(T.int64(49), ax0_ax1_fused_0_00_ax2_0_0_fused // T.int64(2) * T.int64(18) + ax0_ax1_fused_0_1 * T.int64(6) + ax0_ax1_fused_1)
+                                            v2 = T.axis.spatial(T.int64(32), ax0_ax1_fused_0_00_ax2_0_0_fused % T.int64(2) * T.int64(16) + ax2_0_1 * T.int64(16) + ax2_1 * T.int64(8) + ax2_2)
                                             v3 = T.axis.reduce(T.int64(3), (ax3_ax4_ax5_fused_0 * T.int64(4) + ax3_ax4_ax5_fused_1) // T.int64(48))
                                             v4 = T.axis.reduce(T.int64(3), (ax3_ax4_ax5_fused_0 * T.int64(4) + ax3_ax4_ax5_fused_1) % T.int64(48) // T.int64(16))
                                             v5 = T.axis.reduce(T.int64(16), (ax3_ax4_ax5_fused_0 * T.int64(4) + ax3_ax4_ax5_fused_1) % T.int64(16))
-                                            T.where((ax0_ax1_fused_00_ax2_0_0_fused // T.int64(2) * T.int64(3) + ax0_ax1_fused_1) * T.int64(6) + ax0_ax1_fused_2 < T.int64(49))
+                                            T.where((ax0_ax1_fused_0_00_ax2_0_0_fused // T.int64(2) * T.int64(3) + ax0_ax1_fused_0_1) * T.int64(6) + ax0_ax1_fused_1 < T.int64(49))
                                             T.reads(conv2d_nhwc_intermediate[v0, v1, v2], pad_temp[v0, v1 // T.int64(7) * T.int64(2) + v3, v1 % T.int64(7) * T.int64(2) + v4, v5], param_0[v3, v4, v5, v2])
                                             T.writes(conv2d_nhwc_intermediate[v0, v1, v2])
                                             conv2d_nhwc_intermediate[v0, v1, v2] = conv2d_nhwc_intermediate[v0, v1, v2] + pad_temp[v0, v1 // T.int64(7) * T.int64(2) + v3, v1 % T.int64(7) * T.int64(2) + v4, v5] * param_0[v3, v4, v5, v2]
-        with T.sblock("conv2d_nhwc_ax0_ax1_fused_01_partition"):
+        with T.sblock("conv2d_nhwc_ax0_ax1_fused_0_01_partition"):
             T.reads()
             T.writes()
-            for ax0_ax1_fused_01 in range(T.int64(2), T.int64(3)):
+            for ax0_ax1_fused_0_01 in range(T.int64(2), T.int64(3)):
                 for ax2_0_0 in T.parallel(T.int64(2)):
                     for ax2_0_1 in range(T.int64(1)):
-                        with T.sblock("conv2d_nhwc_ax0_ax1_fused_01_ax0_ax1_fused_1_common"):
+                        with T.sblock("conv2d_nhwc_ax0_ax1_fused_0_01_ax0_ax1_fused_0_1_common"):
                             T.reads()
                             T.writes()
-                            with T.sblock("conv2d_nhwc_ax0_ax1_fused_01_ax0_ax1_fused_10_partition"):
+                            with T.sblock("conv2d_nhwc_ax0_ax1_fused_0_01_ax0_ax1_fused_0_10_partition"):
                                 T.reads()
                                 T.writes()
-                                for ax0_ax1_fused_10 in range(T.int64(2)):
-                                    for ax0_ax1_fused_2_init in T.unroll(T.int64(6)):
+                                for ax0_ax1_fused_0_10 in range(T.int64(2)):
+                                    for ax0_ax1_fused_1_init in T.unroll(T.int64(6)):
                                         for ax2_1_init in T.unroll(T.int64(2)):
                                             for ax2_2_init in T.vectorized(T.int64(8)):
-                                                with T.sblock("conv2d_nhwc_ax0_ax1_fused_01_ax0_ax1_fused_10_init"):
+                                                with T.sblock("conv2d_nhwc_ax0_ax1_fused_0_01_ax0_ax1_fused_0_10_init"):
                                                     v0 = T.axis.spatial(T.int64(1), T.int64(0))
-                                                    v1 = T.axis.spatial(T.int64(49), ax0_ax1_fused_01 * T.int64(18) + ax0_ax1_fused_10 * T.int64(6) + ax0_ax1_fused_2_init)
+                                                    v1 = T.axis.spatial(T.int64(49), ax0_ax1_fused_0_01 * T.int64(18) + ax0_ax1_fused_0_10 * T.int64(6) + ax0_ax1_fused_1_init)
                                                     v2 = T.axis.spatial(T.int64(32), ax2_0_0 * T.int64(16) + ax2_0_1 * T.int64(16) + ax2_1_init * T.int64(8) + ax2_2_init)
-                                                    T.where((ax0_ax1_fused_01 * T.int64(3) + ax0_ax1_fused_10) * T.int64(6) + ax0_ax1_fused_2_init < T.int64(49))
+                                                    T.where((ax0_ax1_fused_0_01 * T.int64(3) + ax0_ax1_fused_0_10) * T.int64(6) + ax0_ax1_fused_1_init < T.int64(49))
                                                     T.reads()
                                                     T.writes(conv2d_nhwc_intermediate[v0, v1, v2])
                                                     conv2d_nhwc_intermediate[v0, v1, v2] = T.float32(0.0)
                                     for ax3_ax4_ax5_fused_0 in range(T.int64(36)):
                                         for ax3_ax4_ax5_fused_1 in T.unroll(T.int64(4)):
-                                            for ax0_ax1_fused_2 in T.unroll(T.int64(6)):
+                                            for ax0_ax1_fused_1 in T.unroll(T.int64(6)):
                                                 for ax2_1 in T.unroll(T.int64(2)):
                                                     for ax2_2 in T.vectorized(T.int64(8)):
-                                                        with T.sblock("conv2d_nhwc_ax0_ax1_fused_01_ax0_ax1_fused_10_update"):
+                                                        with T.sblock("conv2d_nhwc_ax0_ax1_fused_0_01_ax0_ax1_fused_0_10_update"):
                                                             v0 = T.axis.spatial(T.int64(1), T.int64(0))
-                                                            v1 = T.axis.spatial(T.int64(49), ax0_ax1_fused_01 * T.int64(18) + ax0_ax1_fused_10 * T.int64(6) + ax0_ax1_fused_2)
+                                                            v1 = T.axis.spatial(T.int64(49), ax0_ax1_fused_0_01 * T.int64(18) + ax0_ax1_fused_0_10 * T.int64(6) + ax0_ax1_fused_1)
                                                             v2 = T.axis.spatial(T.int64(32), ax2_0_0 * T.int64(16) + ax2_0_1 * T.int64(16) + ax2_1 * T.int64(8) + ax2_2)
                                                             v3 = T.axis.reduce(T.int64(3), (ax3_ax4_ax5_fused_0 * T.int64(4) + ax3_ax4_ax5_fused_1) // T.int64(48))
                                                             v4 = T.axis.reduce(T.int64(3), (ax3_ax4_ax5_fused_0 * T.int64(4) + ax3_ax4_ax5_fused_1) % T.int64(48) // T.int64(16))
                                                             v5 = T.axis.reduce(T.int64(16), (ax3_ax4_ax5_fused_0 * T.int64(4) + ax3_ax4_ax5_fused_1) % T.int64(16))
-                                                            T.where((ax0_ax1_fused_01 * T.int64(3) + ax0_ax1_fused_10) * T.int64(6) + ax0_ax1_fused_2 < T.int64(49))
+                                                            T.where((ax0_ax1_fused_0_01 * T.int64(3) + ax0_ax1_fused_0_10) * T.int64(6) + ax0_ax1_fused_1 < T.int64(49))
                                                             T.reads(conv2d_nhwc_intermediate[v0, v1, v2], pad_temp[v0, v1 // T.int64(7) * T.int64(2) + v3, v1 % T.int64(7) * T.int64(2) + v4, v5], param_0[v3, v4, v5, v2])
                                                             T.writes(conv2d_nhwc_intermediate[v0, v1, v2])
                                                             conv2d_nhwc_intermediate[v0, v1, v2] = conv2d_nhwc_intermediate[v0, v1, v2] + pad_temp[v0, v1 // T.int64(7) * T.int64(2) + v3, v1 % T.int64(7) * T.int64(2) + v4, v5] * param_0[v3, v4, v5, v2]
-                            with T.sblock("conv2d_nhwc_ax0_ax1_fused_01_ax0_ax1_fused_11_partition"):
+                            with T.sblock("conv2d_nhwc_ax0_ax1_fused_0_01_ax0_ax1_fused_0_11_partition"):
                                 T.reads()
                                 T.writes()
-                                for ax0_ax1_fused_11 in range(T.int64(2), T.int64(3)):
-                                    for ax0_ax1_fused_2_init in T.unroll(T.int64(6)):
+                                for ax0_ax1_fused_0_11 in range(T.int64(2), T.int64(3)):
+                                    for ax0_ax1_fused_1_init in T.unroll(T.int64(6)):
                                         for ax2_1_init in T.unroll(T.int64(2)):
                                             for ax2_2_init in T.vectorized(T.int64(8)):
-                                                with T.sblock("conv2d_nhwc_ax0_ax1_fused_01_ax0_ax1_fused_11_init"):
+                                                with T.sblock("conv2d_nhwc_ax0_ax1_fused_0_01_ax0_ax1_fused_0_11_init"):
                                                     v0 = T.axis.spatial(T.int64(1), T.int64(0))
-                                                    v1 = T.axis.spatial(T.int64(49), ax0_ax1_fused_01 * T.int64(18) + ax0_ax1_fused_11 * T.int64(6) + ax0_ax1_fused_2_init)
+                                                    v1 = T.axis.spatial(T.int64(49), ax0_ax1_fused_0_01 * T.int64(18) + ax0_ax1_fused_0_11 * T.int64(6) + ax0_ax1_fused_1_init)
                                                     v2 = T.axis.spatial(T.int64(32), ax2_0_0 * T.int64(16) + ax2_0_1 * T.int64(16) + ax2_1_init * T.int64(8) + ax2_2_init)
-                                                    T.where((ax0_ax1_fused_01 * T.int64(3) + ax0_ax1_fused_11) * T.int64(6) + ax0_ax1_fused_2_init < T.int64(49))
+                                                    T.where((ax0_ax1_fused_0_01 * T.int64(3) + ax0_ax1_fused_0_11) * T.int64(6) + ax0_ax1_fused_1_init < T.int64(49))
                                                     T.reads()
                                                     T.writes(conv2d_nhwc_intermediate[v0, v1, v2])
                                                     conv2d_nhwc_intermediate[v0, v1, v2] = T.float32(0.0)
                                     for ax3_ax4_ax5_fused_0 in range(T.int64(36)):
                                         for ax3_ax4_ax5_fused_1 in T.unroll(T.int64(4)):
-                                            for ax0_ax1_fused_2 in T.unroll(T.int64(6)):
+                                            for ax0_ax1_fused_1 in T.unroll(T.int64(6)):
                                                 for ax2_1 in T.unroll(T.int64(2)):
                                                     for ax2_2 in T.vectorized(T.int64(8)):
-                                                        with T.sblock("conv2d_nhwc_ax0_ax1_fused_01_ax0_ax1_fused_11_update"):
+                                                        with T.sblock("conv2d_nhwc_ax0_ax1_fused_0_01_ax0_ax1_fused_0_11_update"):
                                                             v0 = T.axis.spatial(T.int64(1), T.int64(0))
-                                                            v1 = T.axis.spatial(T.int64(49), ax0_ax1_fused_01 * T.int64(18) + ax0_ax1_fused_11 * T.int64(6) + ax0_ax1_fused_2)
+                                                            v1 = T.axis.spatial(T.int64(49), ax0_ax1_fused_0_01 * T.int64(18) + ax0_ax1_fused_0_11 * T.int64(6) + ax0_ax1_fused_1)
                                                             v2 = T.axis.spatial(T.int64(32), ax2_0_0 * T.int64(16) + ax2_0_1 * T.int64(16) + ax2_1 * T.int64(8) + ax2_2)
                                                             v3 = T.axis.reduce(T.int64(3), (ax3_ax4_ax5_fused_0 * T.int64(4) + ax3_ax4_ax5_fused_1) // T.int64(48))
                                                             v4 = T.axis.reduce(T.int64(3), (ax3_ax4_ax5_fused_0 * T.int64(4) + ax3_ax4_ax5_fused_1) % T.int64(48) // T.int64(16))
                                                             v5 = T.axis.reduce(T.int64(16), (ax3_ax4_ax5_fused_0 * T.int64(4) + ax3_ax4_ax5_fused_1) % T.int64(16))
-                                                            T.where((ax0_ax1_fused_01 * T.int64(3) + ax0_ax1_fused_11) * T.int64(6) + ax0_ax1_fused_2 < T.int64(49))
+                                                            T.where((ax0_ax1_fused_0_01 * T.int64(3) + ax0_ax1_fused_0_11) * T.int64(6) + ax0_ax1_fused_1 < T.int64(49))
                                                             T.reads(conv2d_nhwc_intermediate[v0, v1, v2], pad_temp[v0, v1 // T.int64(7) * T.int64(2) + v3, v1 % T.int64(7) * T.int64(2) + v4, v5], param_0[v3, v4, v5, v2])
                                                             T.writes(conv2d_nhwc_intermediate[v0, v1, v2])
                                                             conv2d_nhwc_intermediate[v0, v1, v2] = conv2d_nhwc_intermediate[v0, v1, v2] + pad_temp[v0, v1 // T.int64(7) * T.int64(2) + v3, v1 % T.int64(7) * T.int64(2) + v4, v5] * param_0[v3, v4, v5, v2]
