@@ -17,6 +17,7 @@ import numpy as np
 
 from .errors import RonnError
 from .options import DEFAULT_OPT_LEVEL, CompileOptions
+from .peer_isa import WHOLE_ISA, describe
 
 
 @dataclass
@@ -29,7 +30,7 @@ class BenchResult:
     ronn_ms: list[float] = field(default_factory=list)
     ort_ms: list[float] = field(default_factory=list)
     max_abs_diff: float = 0.0
-    peers: str = "this CPU's whole instruction set"  # what onnxruntime (and numpy) could use: peer_isa.describe()
+    peers: str = WHOLE_ISA  # what onnxruntime (and numpy) could use: peer_isa.describe()
 
     @property
     def ronn_median(self) -> float:
@@ -98,7 +99,6 @@ def run_bench(model: str | Path, target: str = "host", threads: int = 0, repeat:
     import onnxruntime as ort
 
     from . import compile as compile_model
-    from .peer_isa import describe
 
     model_path = Path(model)
     if not model_path.is_file():

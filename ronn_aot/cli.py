@@ -15,6 +15,7 @@ from typing import Any, Sequence
 
 from .errors import RonnError
 from .options import DEFAULT_OPT_LEVEL, CompileOptions, parse_input_shape
+from .peer_isa import PEER_ISA_MODES
 
 RUNTIME_EXIT = 10
 
@@ -230,7 +231,7 @@ def build_parser() -> argparse.ArgumentParser:
     b.add_argument("--repeat", type=int, default=50, help="timed runs of each engine (default 50)")
     b.add_argument("--warmup", type=int, default=5, help="untimed runs of each engine first (default 5)")
     b.add_argument("--plot", metavar="FILE.png", help="draw the comparison (needs matplotlib)")
-    b.add_argument("--peer-isa", choices=["target", "host"], default="target",
+    b.add_argument("--peer-isa", choices=PEER_ISA_MODES, default="target",
                    help="instruction set onnxruntime may use: the target's (default; e.g. AVX-512 hidden "
                         "from it for x86_64-avx2 on an AVX-512 host) or all of the host's")
     b.set_defaults(fn=_bench)

@@ -22,6 +22,7 @@ from .errors import RonnError, ToolchainError
 from .targets import Target, get_target
 
 PEER_ISA_MODES = ("target", "host")
+WHOLE_ISA = "this CPU's whole instruction set"  # what describe() says when nothing is hidden
 HIDE_ENV = "RONN_CPUID_HIDE"
 MASK_SOURCE = Path(__file__).resolve().parent / "cpuid_mask.c"
 
@@ -97,7 +98,7 @@ def describe() -> str:
     """What the peers in this process see; raises when hiding was asked for but is not in effect."""
     groups = os.environ.get(HIDE_ENV)
     if not groups:
-        return "this CPU's whole instruction set"
+        return WHOLE_ISA
     try:
         active = ctypes.CDLL(None).ronn_cpuid_mask_active()
     except AttributeError:

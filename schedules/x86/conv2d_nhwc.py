@@ -327,18 +327,18 @@ def schedule_conv_nhwc(sch: Any, func: Any, m: NHWCMatch, target: Any, tunable: 
 
     n, y, x, f, ry, rx, rc = sch.get_loops(conv)
     rows, cols = m.out_h, m.out_w
-    t = pick_tile(rows, cols, m.out_c, lanes, vector_registers(target), m.depthwise)
+    registers = vector_registers(target)
+    t = pick_tile(rows, cols, m.out_c, lanes, registers, m.depthwise)
     outer_pixels = pixels_outer(m, t, cores)
     # A 1x1 convolution with MiBs of weights is a GEMM for the dense schedule (K slices, cache
     # blocks); one whose weights stay in L2 does as well or better on the direct tiles below,
     # pixels outer (ResNet-50 at AVX2, one thread: 98 -> 95 ms), except for many pixels on
     # AVX-512 (gemm_pixels). Others where the GEMM's tile is faster (implicit_gemm).
-    if (m.linear and (not outer_pixels or gemm_pixels(m, lanes))) or implicit_gemm(
-            m, t, lanes, vector_registers(target), cores):
+    if (m.linear and (not outer_pixels or gemm_pixels(m, lanes))) or implicit_gemm(m, t, lanes, registers, cores):
         schedule_pads(sch, pads, None, lanes, cores)  # the whole padded input first (if any)
         # A GEMM: pixels (rows fused into one contiguous axis) x output channels x the reduction
-        # (ry, rx, input channels), given to the dense schedule, whose K slices and cache blocks keep the weight panel and
-        # the data rows in L1/L2 (ResNet-50's 2048-channel rows are 8 KiB apart: streamed whole,
+        # (ry, rx, input channels), given to the dense schedule, whose K slices and cache blocks
+        # keep the weight panel and the data rows in L1/L2 (ResNet-50's 2048-channel rows are 8 KiB apart: streamed whole,
         # they evicted each other).
         # The convolution, its accumulator buffer and the epilogue all iterate over one fused
         # pixel axis p = y * W + x: a tile of pixels that is not a whole number of rows is then

@@ -106,9 +106,8 @@ def register_tile(m: int, n: int, lanes: int, registers: int, ragged: bool = Fal
             if cap < 1:
                 continue
             mr = min(cap, m) if ragged else largest_divisor(m, cap)
-            score = (mr * nv, -abs(nv - 2))
-            if ragged:  # MR is free: the fastest tile, then the most accumulators
-                score = (tile_rate(mr, nv), mr * nv, -abs(nv - 2))
+            # MR free (ragged): the fastest tile first, then the most accumulators
+            score = ((tile_rate(mr, nv),) if ragged else ()) + (mr * nv, -abs(nv - 2))
             if best is None or score > best[0]:
                 best = (score, mr, nv * width)
         if best is not None:
@@ -286,15 +285,8 @@ def _tile_ragged(sch: Any, mm: Any, batch: list[Any], loops: tuple[Any, Any, Any
     i_t, i_i = sch.split(i, factors=[None, t.mr])  # ceil(M / MR) tiles, the last one partial
     i_b, i_r = split(sch, i_t, [None, t.mc // t.mr], tunable)
     blocks, per_block = (const_int(sch.get(lp).extent) or 1 for lp in (i_b, i_r))
-    j_o, j_v, j_w = sch.split(j, factors=[None, t.nr // t.vec, t.vec])
-    j_b, j_r = split(sch, j_o, [None, t.nc // t.nr], tunable, n // t.nr)
+    k_i = _tile_loops(sch, [], (i_b, i_r, i_i), j, k, t, n, tunable)[-1]
     single_slice = t.kc == kk
-    if single_slice:
-        sch.reorder(i_b, j_b, j_r, i_r, k, i_i, j_v, j_w)
-        k_i = k
-    else:
-        k_o, k_i = split(sch, k, [None, t.kc], tunable, max(t.kc, KC_MAX))
-        sch.reorder(i_b, j_b, k_o, j_r, i_r, k_i, i_i, j_v, j_w)
     unrolled_k = K_UNROLL > 1 and t.kc % K_UNROLL == 0
     if unrolled_k:
         sch.split(k_i, factors=[None, K_UNROLL])
@@ -337,6 +329,20 @@ def _partition(sch: Any, block: Any, loop: Any, first: int) -> tuple[Any, Any]:
     return sch.get_sblock(f"{name}_{var}0"), sch.get_sblock(f"{name}_{var}1")
 
 
+def _tile_loops(sch: Any, outer: list[Any], rows: tuple[Any, Any, Any], j: Any, k: Any, t: DenseTiles,
+                n: int, tunable: bool) -> tuple[Any, Any, Any, Any | None, Any]:
+    """Step 2's columns and K slices, and the loop order, around the row loops (MC blocks, MR
+    tiles, MR rows): outer / MC x NC blocks / K slices / NR columns / MR rows / k / MR x NR.
+    Returns the NC-block loop, the vector loops, the K-slice loop (None: one slice) and k."""
+    i_b, i_r, i_i = rows
+    j_o, j_v, j_w = sch.split(j, factors=[None, t.nr // t.vec, t.vec])
+    j_b, j_r = split(sch, j_o, [None, t.nc // t.nr], tunable, n // t.nr)
+    k_o, k_i = (None, k) if t.kc == const_int(sch.get(k).extent) else split(
+        sch, k, [None, t.kc], tunable, max(t.kc, KC_MAX))
+    sch.reorder(*outer, i_b, j_b, *([] if k_o is None else [k_o]), j_r, i_r, k_i, i_i, j_v, j_w)
+    return j_b, j_v, j_w, k_o, k_i
+
+
 def _tile_block(sch: Any, mm: Any, batch: list[Any], loops: tuple[Any, Any, Any],
                 extents: tuple[int, int, int], nbatch: int, t: DenseTiles, epilogue: Any,
                 target: Any, tunable: bool) -> None:
@@ -347,15 +353,8 @@ def _tile_block(sch: Any, mm: Any, batch: list[Any], loops: tuple[Any, Any, Any]
     # Step 2. Tile: parallel MC x NC blocks / K slices / NR columns / MR rows / k / MR x NR.
     mr_cap = max(t.mr, min(MR_MAX, (registers - t.nr // t.vec - 1) // (t.nr // t.vec)))
     i_b, i_r, i_i = split(sch, i, [None, t.mc // t.mr, t.mr], tunable, mr_cap)
-    j_o, j_v, j_w = sch.split(j, factors=[None, t.nr // t.vec, t.vec])
-    j_b, j_r = split(sch, j_o, [None, t.nc // t.nr], tunable, n // t.nr)
-    single_slice = t.kc == kk
-    if single_slice:
-        k_o, k_i = None, k
-        sch.reorder(*batch, i_b, j_b, j_r, i_r, k_i, i_i, j_v, j_w)
-    else:
-        k_o, k_i = split(sch, k, [None, t.kc], tunable, max(t.kc, KC_MAX))
-        sch.reorder(*batch, i_b, j_b, k_o, j_r, i_r, k_i, i_i, j_v, j_w)
+    j_b, j_v, j_w, k_o, k_i = _tile_loops(sch, batch, (i_b, i_r, i_i), j, k, t, n, tunable)
+    single_slice = k_o is None
     par = sch.fuse(*batch, i_b, j_b)
     if cores > 1 and nbatch * m * n * kk >= MIN_PARALLEL_FMAS:
         sch.parallel(par)
