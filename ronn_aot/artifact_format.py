@@ -100,6 +100,9 @@ class PlanTensor:
     shape: tuple[int, ...]
     offset: int = 0
     index: int = 0
+    # Graph inputs only: the byte alignment the kernels reading this tensor assume, 0 for ALIGN.
+    # A caller's input aligned to it is read in place; any other is staged (see input_alignment).
+    align: int = 0
 
     @property
     def nbytes(self) -> int:
@@ -149,7 +152,7 @@ def encode_plan(plan: Plan) -> bytes:
         shape_index = len(shapes)
         shapes.extend(t.shape)
         tensor_bytes += _TENSOR.pack(strings.add(t.name), int(t.storage), code, bits, len(t.shape),
-                                     1, 0, t.index, shape_index, 0, t.offset, t.nbytes)
+                                     1, t.align, t.index, shape_index, 0, t.offset, t.nbytes)
     args: list[int] = []
     step_bytes = bytearray()
     for s in plan.steps:
@@ -201,11 +204,11 @@ def decode_plan(blob: bytes) -> Plan:
 
         tensors = []
         for i in range(nt):
-            (name, storage, code, bits, ndim, _lanes, _r0, index, shape_i, _r1, offset,
+            (name, storage, code, bits, ndim, _lanes, align, index, shape_i, _r1, offset,
              _nbytes) = _TENSOR.unpack_from(blob, t_off + i * _TENSOR.size)
             shape = struct.unpack_from(f"<{ndim}q", blob, sh_off + 8 * shape_i)
             tensors.append(PlanTensor(string(name), Storage(storage), dl_to_dtype(code, bits),
-                                      tuple(shape), offset, index))
+                                      tuple(shape), offset, index, align))
         steps = []
         for i in range(ns):
             kind, kernel, nargs, args_i, name, _r = _STEP.unpack_from(blob, s_off + i * _STEP.size)

@@ -1,6 +1,6 @@
 """The compiler: a straight pipeline of named stages.
 
-    import -> lower (graph passes, legalize, fuse, plan memory) -> plan -> schedule -> codegen -> pack
+    import -> lower (graph passes, legalize, fuse, plan memory) -> plan -> schedule -> align -> codegen -> pack
 
 GPU targets add a place stage after schedule (host/device memory, copies) and build the device
 kernels with the CUDA backend (`codegen_cuda.py`) beside the host ones.
@@ -21,6 +21,7 @@ from .artifact_format import DeviceModule, Footer, encode_device_module, encode_
 from .codegen import compile_kernels
 from .codegen_cuda import compile_device_kernels
 from .frontend import ImportedModel, TensorSpec, import_model
+from .input_alignment import relax_input_alignment
 from .lower import LowerReport, lower
 from .options import CompileOptions
 from .pack import pack
@@ -104,6 +105,7 @@ def compile(model: str | Path | onnx.ModelProto, options: CompileOptions | None 
         plan = placement.plan
         metadata["device"] = {"kind": "cuda", **target.to_json().get("cuda", {}),
                               "host_kernels": sorted(set(built.kernels) - on_device)}
+    lowered, plan = timed("align", relax_input_alignment, lowered, plan, built.kernels, frozenset(on_device))
     host_target = tvm_target if target.cuda is None else tvm_target.host
 
     with tempfile.TemporaryDirectory(prefix="ronn-aot-") as tmp:

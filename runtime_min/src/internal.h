@@ -103,6 +103,7 @@ struct ronn_model {
   ronn_plan plan;
   ronn_tensor_info* inputs;
   ronn_tensor_info* outputs;
+  uint64_t* input_align; /* per graph input: the alignment its caller data needs to be read in place */
   const ronn_artifact_device_v1* device_ext; /* NULL for CPU artifacts */
   ronn_device_module device;                 /* valid when device_ext != NULL */
 };

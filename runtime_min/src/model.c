@@ -98,9 +98,23 @@ static ronn_status* build_io_info(ronn_model* model) {
   size_t inputs = plan->header->num_inputs, outputs = plan->header->num_outputs;
   model->inputs = (ronn_tensor_info*)calloc(inputs + 1, sizeof(ronn_tensor_info));
   model->outputs = (ronn_tensor_info*)calloc(outputs + 1, sizeof(ronn_tensor_info));
-  if (model->inputs == NULL || model->outputs == NULL) return ronn_status_out_of_memory();
+  model->input_align = (uint64_t*)calloc(inputs + 1, sizeof(uint64_t));
+  if (model->inputs == NULL || model->outputs == NULL || model->input_align == NULL) {
+    return ronn_status_out_of_memory();
+  }
   for (size_t i = 0; i < inputs; ++i) fill_info(plan, plan->inputs[i], &model->inputs[i]);
   for (size_t i = 0; i < outputs; ++i) fill_info(plan, plan->outputs[i], &model->outputs[i]);
+  /* An input is read in place when its data meet the strictest assumption of its tensors (the
+   * plan checked each `align` is a power of two dividing the tensor's offset). */
+  for (uint32_t i = 0; i < plan->header->num_tensors; ++i) {
+    const ronn_plan_tensor_v1* t = &plan->tensors[i];
+    if (t->storage != RONN_STORAGE_INPUT) continue;
+    uint64_t align = t->align != 0 ? t->align : RONN_ALIGNMENT;
+    if (align > model->input_align[t->index]) model->input_align[t->index] = align;
+  }
+  for (size_t i = 0; i < inputs; ++i) {
+    if (model->input_align[i] == 0) model->input_align[i] = RONN_ALIGNMENT;
+  }
   return NULL;
 }
 
@@ -108,6 +122,7 @@ static void destroy(ronn_model* model) {
   free(model->weights_copy);
   free(model->inputs);
   free(model->outputs);
+  free(model->input_align);
   if (model->library != NULL) dlclose(model->library);
   free(model);
 }

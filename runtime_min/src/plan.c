@@ -145,6 +145,16 @@ static ronn_status* check_tensor(const checker* c, const ronn_plan* plan, uint32
                    "dtype",
                    "tensor", id, t->nbytes);
   }
+  if (t->align != 0) {
+    /* Only graph inputs may be read at less than 64-byte alignment, and their views then start
+     * at a multiple of it. */
+    if (t->storage != RONN_STORAGE_INPUT || t->align > RONN_ALIGNMENT ||
+        (t->align & (t->align - 1)) != 0 || t->offset % t->align != 0) {
+      return corrupt("invalid execution plan: %s %llu: alignment %llu is not a power of two up "
+                     "to 64 dividing the offset of a graph input",
+                     "tensor", id, t->align);
+    }
+  }
   uint64_t limit;
   const char* where;
   switch (t->storage) {

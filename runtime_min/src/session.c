@@ -317,7 +317,7 @@ static ronn_status* check_outputs(const ronn_session* session, const ronn_tensor
 
 /* ---- run ------------------------------------------------------------------------------------ */
 
-static int aligned(const void* data) { return (uintptr_t)data % RONN_ALIGNMENT == 0; }
+static int aligned(const void* data, uint64_t alignment) { return (uintptr_t)data % alignment == 0; }
 
 /* Copies of at least this many bytes (a misaligned input or output staged through the arena) are
  * split over the session's threads: one core's memcpy does not use the memory bandwidth (a 4 MiB
@@ -413,7 +413,7 @@ ronn_status* ronn_session_run(ronn_session* session, const ronn_tensor* inputs,
   for (size_t i = 0; i < ni; ++i) {
     const ronn_tensor* given = session->bound_inputs[i];
     uint64_t nbytes = model->inputs[i].nbytes;
-    if (aligned(given->data)) {
+    if (aligned(given->data, model->input_align[i])) {
       session->io_base[i] = (uint8_t*)given->data;
     } else {
       session->io_base[i] = session->arena + plan->stages[i];
@@ -421,8 +421,9 @@ ronn_status* ronn_session_run(ronn_session* session, const ronn_tensor* inputs,
     }
   }
   for (size_t o = 0; o < num_outputs; ++o) {
-    session->io_base[ni + o] = aligned(outputs[o].data) ? (uint8_t*)outputs[o].data
-                                                        : session->arena + plan->stages[ni + o];
+    session->io_base[ni + o] = aligned(outputs[o].data, RONN_ALIGNMENT)
+                                   ? (uint8_t*)outputs[o].data
+                                   : session->arena + plan->stages[ni + o];
   }
   for (size_t k = 0; k < session->num_io_tensors; ++k) {
     const ronn_plan_tensor_v1* t = &plan->tensors[session->io_tensors[k]];

@@ -20,7 +20,7 @@ from ronn_aot.artifact_format import FOOTER_SIZE, append_footer, read_footer
 VERSION, ARENA_SIZE, NUM_TENSORS = 4, 8, 16
 TENSORS_OFFSET, STEPS_OFFSET, ARGS_OFFSET, STRINGS_SIZE, METADATA, STAGES_OFFSET = 32, 36, 48, 60, 64, 68
 # ronn_plan_tensor_v1 (40 bytes) and ronn_plan_step_v1 (24 bytes) field offsets
-T_STORAGE, T_NDIM, T_INDEX, T_SHAPE, T_OFFSET, T_NBYTES = 4, 7, 12, 16, 24, 32
+T_STORAGE, T_NDIM, T_ALIGN, T_INDEX, T_SHAPE, T_OFFSET, T_NBYTES = 4, 7, 10, 12, 16, 24, 32
 S_KIND, S_KERNEL, S_NUM_ARGS = 0, 4, 8
 
 
@@ -172,6 +172,9 @@ CORRUPTIONS = {
     "string offset": (lambda h: [(METADATA, "<I", h["strings_size"] + 3)], "NUL-terminated"),
     "string pool size": (lambda h: [(STRINGS_SIZE, "<I", 0xFFFFFF)], "string table"),
     "stage": (lambda h: [(h["stages"] + 8, "<Q", 8)], "staging area"),
+    "input alignment": (lambda h: [(tensor(h, 0, T_ALIGN), "<H", 12)], "alignment 12"),
+    "input alignment over 64": (lambda h: [(tensor(h, 0, T_ALIGN), "<H", 128)], "alignment 128"),
+    "arena alignment": (lambda h: [(tensor(h, 3, T_ALIGN), "<H", 4)], "of a graph input"),
 }
 
 

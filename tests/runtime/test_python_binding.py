@@ -3,12 +3,14 @@
 from __future__ import annotations
 
 import os
+from dataclasses import replace
 from pathlib import Path
 
 import numpy as np
 import pytest
 import ronn_runtime
 from runtime_helpers import aligned_array, random_input
+import make_fixture
 from make_fixture import COLS, OUTPUT_NAMES, ROWS, reference
 
 
@@ -70,6 +72,34 @@ def test_misaligned_input_is_staged(fixture_so: Path, offset: int) -> None:
     assert info[2] != x.ctypes.data and info[2] % 64 == 0
     np.testing.assert_array_equal(y, reference(x)[0])
     np.testing.assert_array_equal(z, reference(x)[1])
+
+
+@pytest.fixture(scope="module")
+def element_aligned_so(tmp_path_factory: pytest.TempPathFactory, fixture_so: Path) -> Path:
+    """The fixture with its input marked as read at float32 alignment, as the compiler marks the
+    inputs its kernels read at element alignment (ronn_aot/input_alignment.py)."""
+    plan = make_fixture.fixture_plan()
+    plan.tensors[0] = replace(plan.tensors[0], align=4)
+    return make_fixture.build(tmp_path_factory.mktemp("element_aligned") / "fixture.so", plan=plan,
+                              defines=("INPUT_ALIGN=4u",))
+
+
+@pytest.mark.parametrize("offset", [0, 4, 16, 36])
+def test_input_read_at_element_alignment_is_used_in_place(element_aligned_so: Path, offset: int) -> None:
+    x = random_input(seed=5, offset=offset)
+    y, z, info = run(element_aligned_so, x, threads=2)
+    assert info[2] == x.ctypes.data, "an element-aligned input must reach the kernel without a copy"
+    np.testing.assert_array_equal(y, reference(x)[0])
+    np.testing.assert_array_equal(z, reference(x)[1])
+
+
+def test_input_below_its_element_alignment_is_staged(element_aligned_so: Path) -> None:
+    raw = aligned_array((ROWS * COLS * 4 + 2,), np.uint8)
+    x = np.frombuffer(raw.data, np.float32, ROWS * COLS, offset=2).reshape(ROWS, COLS)
+    assert x.ctypes.data % 4 == 2 and x.flags.c_contiguous
+    y, _, info = run(element_aligned_so, x)
+    assert info[2] != x.ctypes.data and info[2] % 64 == 0
+    np.testing.assert_array_equal(y, reference(x)[0])
 
 
 def test_aligned_helper_makes_inputs_that_skip_the_staging_copy(fixture_so: Path) -> None:

@@ -135,7 +135,8 @@ typedef struct ronn_plan_tensor_v1 {
   uint8_t dtype_bits;
   uint8_t ndim;
   uint16_t dtype_lanes;
-  uint16_t reserved0;
+  uint16_t align;         /* RONN_STORAGE_INPUT only: the byte alignment (a power of two up to
+                           * 64, dividing offset) the kernels reading it assume; 0 = 64. Others 0 */
   uint32_t index;         /* input/output number for RONN_STORAGE_INPUT/OUTPUT, else 0 */
   uint32_t shape;         /* index (not bytes) of the first dim in the int64 shape pool */
   uint32_t reserved1;
@@ -144,9 +145,11 @@ typedef struct ronn_plan_tensor_v1 {
 } ronn_plan_tensor_v1;   /* 40 bytes */
 
 /* Graph inputs and outputs are tensors with storage INPUT/OUTPUT. The kernels assume 64-byte
- * aligned data, so a caller buffer that is not 64-byte aligned is staged through the arena at
- * its stage offset (header.stages_offset): inputs are copied in before the steps run, outputs
- * copied out after. Aligned caller buffers are used in place, without copies. */
+ * aligned data, except where an input's tensors say less (`align`: kernels compiled to read the
+ * caller's data at element alignment), so a caller buffer that is not aligned to what its
+ * tensors assume is staged through the arena at its stage offset (header.stages_offset): inputs
+ * are copied in before the steps run, outputs copied out after. Aligned caller buffers are used
+ * in place, without copies. */
 typedef enum ronn_step_kind {
   RONN_STEP_KERNEL = 0,   /* kernels[kernel](args...) with each arg a DLTensor* */
   RONN_STEP_COPY = 1      /* memcpy(args[1] <- args[0], nbytes of args[0]) */

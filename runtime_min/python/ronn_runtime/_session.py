@@ -72,9 +72,10 @@ def _aligned_empty(shape: Sequence[int], dtype: np.dtype[Any]) -> np.ndarray:
 
 def aligned(array: Any) -> np.ndarray:
     """`array` as a C-contiguous array whose data is 64-byte aligned: itself when it already is,
-    else a copy. Kernels assume that alignment, so `run` copies a misaligned input into the
-    session's memory first; an input made once with `aligned` and refilled in place skips that
-    copy on every run (NumPy puts large arrays 16 bytes off: a 4 MiB input cost 0.35 ms a run)."""
+    else a copy. Artifacts compiled before inputs were read at element alignment (plan tensor
+    `align` 0) assume 64 bytes, so `run` copies a misaligned input into the session's memory
+    first; an input made once with `aligned` and refilled in place skips that copy on every run
+    (NumPy puts large arrays 16 bytes off: a 4 MiB input cost 0.35 ms a run)."""
     a = np.asarray(array)
     if a.flags.c_contiguous and a.ctypes.data % _ALIGNMENT == 0:
         return a
