@@ -92,6 +92,20 @@ def _elementwise() -> onnx.ModelProto:
     return make_model(nodes, {"x": x, "b": b}, ["y"])
 
 
+def _transpose() -> onnx.ModelProto:
+    # NHWC -> NCHW, what a model's NCHW output gets after O3's NHWC convolutions.
+    x = w(1, 5, 16, 64, seed=17, scale=1.0)
+    return make_model([helper.make_node("Transpose", ["x"], ["y"], perm=[0, 3, 1, 2])], {"x": x}, ["y"])
+
+
+def _transpose_add() -> onnx.ModelProto:
+    # A transpose with elementwise work fused into it, and extents no tile width divides evenly.
+    x = w(1, 6, 12, 24, seed=18, scale=1.0)
+    nodes = [helper.make_node("Transpose", ["x"], ["t"], perm=[0, 3, 1, 2]),
+             helper.make_node("Add", ["t", "B"], ["y"])]
+    return make_model(nodes, {"x": x}, ["y"], {"B": w(24, 1, 1, seed=19)})
+
+
 def _maxpool() -> onnx.ModelProto:
     x = w(1, 4, 18, 18, seed=10, scale=1.0)
     nodes = [helper.make_node("MaxPool", ["x"], ["y"], kernel_shape=[3, 3], strides=[1, 1], pads=[1, 1, 1, 1])]
@@ -122,6 +136,8 @@ CASES: dict[str, tuple[Callable[[], onnx.ModelProto], str, int]] = {
     "dense": (_dense, "x86.dense", 2),
     "dense_ragged": (_dense_ragged, "x86.dense", 2),
     "elementwise": (_elementwise, "x86.elementwise", 2),
+    "transpose": (_transpose, "x86.transpose", 2),
+    "transpose_add": (_transpose_add, "x86.transpose", 2),
     "pooling": (_maxpool, "x86.pooling", 2),
     "reduction": (_softmax, "x86.reduction", 2),
     "fallback": (_column_sum, "x86.fallback", 2),
