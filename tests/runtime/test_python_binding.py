@@ -95,6 +95,7 @@ def test_input_read_at_element_alignment_is_used_in_place(element_aligned_so: Pa
 
 def test_input_below_its_element_alignment_is_staged(element_aligned_so: Path) -> None:
     raw = aligned_array((ROWS * COLS * 4 + 2,), np.uint8)
+    raw[2:] = random_input(seed=6).reshape(-1).view(np.uint8)
     x = np.frombuffer(raw.data, np.float32, ROWS * COLS, offset=2).reshape(ROWS, COLS)
     assert x.ctypes.data % 4 == 2 and x.flags.c_contiguous
     y, _, info = run(element_aligned_so, x)
