@@ -13,6 +13,14 @@ from .. import register_rule
 from ..base import block_iter_kinds, const_int, num_cores, parallel_vectorize, top_blocks, vector_lanes
 
 
+def injective(sch: Any) -> bool:
+    """Whether every block of the kernel is spatial with constant loop extents."""
+    blocks = top_blocks(sch)
+    if not blocks or any(set(block_iter_kinds(sch, b)) - {"S"} for b in blocks):
+        return False
+    return all(const_int(sch.get(lp).extent) is not None for b in blocks for lp in sch.get_loops(b))
+
+
 def inline_all(sch: Any) -> list[Any]:
     """Inline every top-level block that can be (not those writing the kernel's outputs)."""
     for block in top_blocks(sch)[:-1]:
@@ -30,10 +38,7 @@ class Elementwise:
 
         sch = s_tir.Schedule(func)
         sch.work_on("main")
-        blocks = top_blocks(sch)
-        if not blocks or any(set(block_iter_kinds(sch, b)) - {"S"} for b in blocks):
-            return None
-        if any(const_int(sch.get(lp).extent) is None for b in blocks for lp in sch.get_loops(b)):
+        if not injective(sch):
             return None
         lanes, cores = vector_lanes(target), num_cores(target)
         for block in inline_all(sch):

@@ -22,10 +22,9 @@ from dataclasses import dataclass
 from typing import Any
 
 from .. import register_rule
-from ..base import (MIN_PARALLEL_ELEMENTS, block_iter_kinds, const_int, largest_divisor, num_cores, top_blocks,
-                    vector_lanes)
+from ..base import MIN_PARALLEL_ELEMENTS, const_int, largest_divisor, num_cores, vector_lanes
 from ._conv_match import buffer_loads
-from .elementwise import inline_all
+from .elementwise import injective, inline_all
 
 
 TILE_C_BYTES = 128  # TC x element size: two cache lines of each input run (measured above)
@@ -44,10 +43,7 @@ def match_transpose(sch: Any) -> TransposeMatch | None:
     last index is the block's iterator `c`, not its innermost `w`, and `w` indexes another axis."""
     import tvm
 
-    blocks = top_blocks(sch)
-    if not blocks or any(set(block_iter_kinds(sch, b)) - {"S"} for b in blocks):
-        return None
-    if any(const_int(sch.get(lp).extent) is None for b in blocks for lp in sch.get_loops(b)):
+    if not injective(sch):
         return None
     blocks = inline_all(sch)
     if len(blocks) != 1:
