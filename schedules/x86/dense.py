@@ -38,6 +38,7 @@ from ._conv_match import buffer_loads
 MC_MAX = 128  # rows of A per cache block: MC x KC floats (128 KiB) stay in L2
 NC_MAX = 256  # columns of B per cache block
 KC_MAX = 256  # K slice: a B micro-panel (KC x NR) fits L1
+L1_PANEL_BYTES = 32 << 10  # the largest micro-panel a K slice may have to keep a k_unit run whole
 MR_MAX = 16  # rows of the register tile: more only lengthens the unrolled body
 K_UNROLL = 4  # k steps per micro-kernel loop iteration (3-5% over 1, measured on AVX2/AVX-512)
 MIN_PARALLEL_FMAS = 1 << 16  # below this a parallel launch costs more than it saves
@@ -125,7 +126,17 @@ def pick_tiles(m: int, n: int, k: int, batch: int, lanes: int, registers: int, c
     kernel position: the slice's position, and so its input address, stays out of the
     micro-kernel; 192-channel slices of 128-channel runs made a 3x3 layer 50% slower)."""
     mr, nr, vec = tile or register_tile(m, n, lanes, registers)
-    kc = largest_divisor(k_unit, KC_MAX) if k_unit > KC_MAX else largest_divisor(k, KC_MAX, k_unit)
+    if k_unit > KC_MAX and k > k_unit and k_unit * nr * 4 <= L1_PANEL_BYTES:
+        # Several runs longer than a slice (a 3x3 convolution's 512 channels per kernel position):
+        # a whole run per slice while its micro-panel fits L1. A slice cutting a run left TVM
+        # unable to see that the slice stays at one kernel position, so every k step divided its
+        # index back into (ky, kx, channel) and the tile's row addresses spilled: ResNet-50's 3x3
+        # stride-2 512-channel layer on AVX2 (NR = 16) 1.44 -> 1.07 ms.
+        kc = k_unit
+    elif k_unit > KC_MAX:
+        kc = largest_divisor(k_unit, KC_MAX)
+    else:
+        kc = largest_divisor(k, KC_MAX, k_unit)
     if k > KC_MAX and kc < KC_MAX // 4:  # K with no good divisor: one slice beats tiny ones
         kc = k
     mc = largest_divisor(m, max(mr, MC_MAX), mr)

@@ -34,6 +34,20 @@ def test_tiles_divide_and_fit_the_registers(m: int, n: int, k: int, batch: int, 
     assert batch * (m // t.mc) * (n // t.nc) >= 2 or (t.mc == t.mr and t.nc == t.nr)
 
 
+@pytest.mark.parametrize("k,k_unit,lanes,registers,kc", [
+    (4608, 512, 8, 16, 512),  # 3x3 x 512 channels on AVX2: a 32 KiB micro-panel, one position per slice
+    (4608, 512, 16, 32, 256),  # AVX-512 (NR = 32): 64 KiB would leave L1, slices within a position
+    (512, 512, 8, 16, 256),  # 1x1: one run, sliced as any K
+    (1152, 128, 8, 16, 128),  # runs up to KC_MAX: slices of whole runs (256 does not divide 1152)
+])
+def test_k_slices_keep_kernel_positions_whole(k: int, k_unit: int, lanes: int, registers: int, kc: int) -> None:
+    from ronn_aot.schedules.x86.dense import pick_tiles
+
+    t = pick_tiles(49, 512, k, 1, lanes, registers, cores=2, k_unit=k_unit)
+    assert t.kc == kc and k % t.kc == 0
+    assert t.kc % k_unit == 0 or k_unit % t.kc == 0  # within one run, or whole runs
+
+
 def _small_m() -> onnx.ModelProto:  # GEMV-like: parallel over N
     x = w(3, 64, seed=1, scale=1.0)
     nodes = [helper.make_node("MatMul", ["x", "W"], ["m"]), helper.make_node("Add", ["m", "B"], ["y"])]
