@@ -498,7 +498,8 @@ def _pair_records(kernels: list[Kernel], constant: dict[str, list[int]], target:
                   database: Any) -> list[str]:
     """Time each kernel's rule and best record back to back, store the rule's time on the scale of
     the record's database time (baselines.py) and return the kernels whose record won the pair."""
-    from .baselines import beats, measure_pairs, record_is_rule, record_seconds, save_baselines, workload_key
+    from .baselines import (beats, load_baselines, measure_pairs, record_is_rule, record_seconds, reject,
+                            save_baselines, workload_key)
 
     # Where the search found nothing better than the rule's own schedule (its seed), the rule
     # stays, with the time the seed was committed with.
@@ -508,15 +509,29 @@ def _pair_records(kernels: list[Kernel], constant: dict[str, list[int]], target:
         return []
     pairs = measure_pairs([(kn.func, constant.get(kn.name, [])) for kn in kernels], target.arch, tvm_target,
                           database)
-    measured, paired, won = {}, {}, []
+    measured, paired, won, unpaired = {}, {}, [], {}
     for kn, pair in zip(kernels, pairs):
         in_database = record_seconds(kn.func, tvm_target, database)
-        if pair is None or in_database is None:
-            continue  # keeps the rule time measured before the search
-        rule, record = pair
+        if in_database is None:
+            continue  # no record: nothing to apply
         key = workload_key(kn.func)
+        if pair is None:
+            # Neither this pair nor the model check can vouch for the record, and the rule time
+            # from before the search would let compile apply it unchecked (session 8: a record
+            # that made light ResNet-50 0.3% slower). The rule stays.
+            unpaired[key] = (kn.name, "its rule and best record could not be timed back to back "
+                                      "after the search")
+            continue
+        rule, record = pair
         measured[key], paired[key] = (kn.name, rule * in_database / record), pair
         if beats(record, rule):
             won.append(kn.name)
     save_baselines(database_dir(target), measured, paired)
+    if unpaired:
+        # reject() marks existing entries: give a kernel without one (its rule time could not be
+        # measured before the search either) an entry first.
+        known = load_baselines(database_dir(target))
+        missing = {k: (name, 0.0) for k, (name, _) in unpaired.items() if k not in known}
+        save_baselines(database_dir(target), missing)
+        reject(database_dir(target), {k: why for k, (_, why) in unpaired.items()})
     return won

@@ -203,6 +203,31 @@ def test_records_must_make_the_model_faster(tmp_path: Path, monkeypatch: pytest.
     assert not beats(1e-9, 0.0)  # no record beats a rejected kernel's rule
 
 
+@pytest.mark.parametrize("measured_before", [True, False])
+def test_a_record_that_cannot_be_paired_is_not_applied(tmp_path: Path, monkeypatch: pytest.MonkeyPatch,
+                                                       measured_before: bool) -> None:
+    """A searched kernel whose rule and record cannot be timed back to back after the search is
+    left out of the model check, so its record must not be applied on the strength of the rule
+    time measured before the search: it is rejected, and compile keeps the rule."""
+    import ronn_aot.baselines as baselines_mod
+
+    monkeypatch.setattr(tune_mod, "SCHEDULES_DIR", tmp_path / "schedules")
+    target = tune_mod.get_target("x86_64-avx2")
+    db_dir = tune_mod.database_dir(target)
+    if measured_before:
+        baselines_mod.save_baselines(db_dir, {"k1": ("fused_conv", 2e-3)})
+    monkeypatch.setattr(baselines_mod, "workload_key", lambda func: "k1")
+    monkeypatch.setattr(baselines_mod, "record_is_rule", lambda *a: False)
+    monkeypatch.setattr(baselines_mod, "record_seconds", lambda *a: 1e-3)  # looks 2x faster than the rule
+    monkeypatch.setattr(baselines_mod, "measure_pairs", lambda funcs, *a: [None] * len(funcs))
+    won = tune_mod._pair_records([tune_mod.Kernel("fused_conv", None, 1)], {}, target, None, None)
+    assert won == []
+    entry = json.loads((db_dir / "rule_baselines.json").read_text())["k1"]
+    assert entry["rejected"].startswith("its rule and best record could not be timed")
+    assert entry["seconds"] == (2e-3 if measured_before else 0.0)  # the ranking keeps its rule time
+    assert baselines_mod.load_baselines(db_dir)["k1"] == 0.0  # no record beats it
+
+
 def test_compile_without_records_never_opens_the_database(tmp_path: Path, monkeypatch: pytest.MonkeyPatch) -> None:
     def refuse(*args: Any, **kwargs: Any) -> Any:
         raise AssertionError("the database was opened")
