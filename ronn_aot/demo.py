@@ -3,6 +3,7 @@ and compare with onnxruntime on the same input and thread count."""
 
 from __future__ import annotations
 
+import os
 import time
 from pathlib import Path
 
@@ -11,6 +12,8 @@ import numpy as np
 from . import models
 from .bench import cpu_count, median_ms
 from .options import DEFAULT_OPT_LEVEL, CompileOptions
+from .peer_isa import HIDE_ENV, describe, groups_to_hide
+from .targets import get_target
 
 
 def runtime_library_path() -> Path:
@@ -51,7 +54,13 @@ def run_demo(image: str | None = None, target: str = "host", threads: int = 0, o
     ours = median_ms(lambda: sess.run(None, {input_name: x}), repeat)
     theirs = median_ms(lambda: ref.run(None, {input_name: x}), repeat)
     print(f"latency:  ronn-aot {ours:.2f} ms, onnxruntime {theirs:.2f} ms (median of {repeat}, "
-          f"{n} threads; ratio {ours / theirs:.2f})")
+          f"{n} threads; ratio {ours / theirs:.2f}; onnxruntime on {describe()})")
+    lacking = [] if os.environ.get(HIDE_ENV) else groups_to_hide(get_target(art.target))
+    if lacking:
+        # The demo times onnxruntime as it runs here; an artifact for a target without these
+        # instructions is compared fairly by `bench`, which hides them from onnxruntime.
+        print(f"          {art.target} devices lack {', '.join(lacking)}, which onnxruntime used here; "
+              f"`ronn-aot bench {model_path} --target {art.target}` compares without it")
     print(f"accuracy: max |ronn-aot - onnxruntime| = {diff:.2e} on the logits")
     lib = runtime_library_path()
     print(f"sizes:    artifact {art.path.stat().st_size} bytes (code {art.footer.code_size}, "
