@@ -3,7 +3,6 @@ and compare with onnxruntime on the same input and thread count."""
 
 from __future__ import annotations
 
-import os
 import time
 from pathlib import Path
 
@@ -12,8 +11,7 @@ import numpy as np
 from . import models
 from .bench import cpu_count, median_ms
 from .options import DEFAULT_OPT_LEVEL, CompileOptions
-from .peer_isa import HIDE_ENV, describe, groups_to_hide
-from .targets import get_target
+from .peer_isa import describe, groups_unhidden
 
 
 def runtime_library_path() -> Path:
@@ -55,7 +53,7 @@ def run_demo(image: str | None = None, target: str = "host", threads: int = 0, o
     theirs = median_ms(lambda: ref.run(None, {input_name: x}), repeat)
     print(f"latency:  ronn-aot {ours:.2f} ms, onnxruntime {theirs:.2f} ms (median of {repeat}, "
           f"{n} threads; ratio {ours / theirs:.2f}; onnxruntime on {describe()})")
-    lacking = [] if os.environ.get(HIDE_ENV) else groups_to_hide(get_target(art.target))
+    lacking = groups_unhidden(art.target)
     if lacking:
         # The demo times onnxruntime as it runs here; an artifact for a target without these
         # instructions is compared fairly by `bench`, which hides them from onnxruntime.

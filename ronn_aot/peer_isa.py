@@ -52,6 +52,12 @@ def groups_to_hide(target: Target) -> list[str]:
     return [g for g in wanted if _GROUP_FLAG[g] in flags]
 
 
+def groups_unhidden(target_name: str) -> list[str]:
+    """The groups the target's devices lack that peers in this process still see: none when this
+    process already hides them (a masked child)."""
+    return [] if os.environ.get(HIDE_ENV) else groups_to_hide(get_target(target_name))
+
+
 def build_mask(cc: str = "gcc") -> Path:
     """cpuid_mask.c compiled into a shared library (cached by the source's hash)."""
     src = MASK_SOURCE.read_bytes()
@@ -74,10 +80,7 @@ def masked_env(target_name: str, mode: str = "target") -> dict[str, str] | None:
     process needs no child (mode "host", nothing to hide on this host, or already hiding it)."""
     if mode not in PEER_ISA_MODES:
         raise RonnError(f"peer ISA must be one of {PEER_ISA_MODES}, not {mode!r}")
-    if mode == "host" or os.environ.get(HIDE_ENV):
-        return None
-    target = get_target(target_name)
-    groups = groups_to_hide(target)
+    groups = [] if mode == "host" else groups_unhidden(target_name)
     if not groups:
         return None
     cc, _ = get_target("host").toolchain.require()

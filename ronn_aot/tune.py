@@ -526,12 +526,12 @@ def _pair_records(kernels: list[Kernel], constant: dict[str, list[int]], target:
         measured[key], paired[key] = (kn.name, rule * in_database / record), pair
         if beats(record, rule):
             won.append(kn.name)
-    save_baselines(database_dir(target), measured, paired)
     if unpaired:
         # reject() marks existing entries: give a kernel without one (its rule time could not be
-        # measured before the search either) an entry first.
+        # measured before the search either) an entry, and keep the others' pre-search times.
         known = load_baselines(database_dir(target))
-        missing = {k: (name, 0.0) for k, (name, _) in unpaired.items() if k not in known}
-        save_baselines(database_dir(target), missing)
+        measured.update({k: (name, 0.0) for k, (name, _) in unpaired.items() if k not in known})
+    save_baselines(database_dir(target), measured, paired)
+    if unpaired:
         reject(database_dir(target), {k: why for k, (_, why) in unpaired.items()})
     return won

@@ -105,15 +105,13 @@ static ronn_status* build_io_info(ronn_model* model) {
   for (size_t i = 0; i < inputs; ++i) fill_info(plan, plan->inputs[i], &model->inputs[i]);
   for (size_t i = 0; i < outputs; ++i) fill_info(plan, plan->outputs[i], &model->outputs[i]);
   /* An input is read in place when its data meet the strictest assumption of its tensors (the
-   * plan checked each `align` is a power of two dividing the tensor's offset). */
+   * plan checked each `align` is a power of two dividing the tensor's offset, and that each graph
+   * input is one of these tensors, so every input gets a value). */
   for (uint32_t i = 0; i < plan->header->num_tensors; ++i) {
     const ronn_plan_tensor_v1* t = &plan->tensors[i];
     if (t->storage != RONN_STORAGE_INPUT) continue;
     uint64_t align = t->align != 0 ? t->align : RONN_ALIGNMENT;
     if (align > model->input_align[t->index]) model->input_align[t->index] = align;
-  }
-  for (size_t i = 0; i < inputs; ++i) {
-    if (model->input_align[i] == 0) model->input_align[i] = RONN_ALIGNMENT;
   }
   return NULL;
 }
