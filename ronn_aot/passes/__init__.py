@@ -108,4 +108,4 @@ def passes_for(level: int, target: str | Iterable[str], phase: str) -> list[Pass
     return [p for p in registered_passes() if p.phase == phase and p.applies_to(level, keys)]
 
 
-from . import batch_norm, builtin, constant, fast_math, layout, simplify  # noqa: E402,F401  (register the built-in passes)
+from . import batch_norm, builtin, constant, fast_math, layout, simplify, winograd  # noqa: E402,F401  (register the built-in passes)

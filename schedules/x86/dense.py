@@ -14,7 +14,8 @@ Schedule (the GotoBLAS / BLIS loop nest, without packing: B's rows are read in p
     MR-high rows (inner), so a B micro-panel (KC x NR) is reused from L1/L2 for all MC rows and
     the A block (MC x KC) stays in L2;
   - the epilogue runs on the MC x NC block, still in cache, right after its last K slice.
-A constant 2-D B is packed at compile time into NR-wide panels [N/NR, K, NR] (ronn_aot/prepack.py),
+A constant 2-D B is packed at compile time into NR-wide panels [N/NR, K, NR] (ronn_aot/prepack.py;
+a batch of constant Bs, as Winograd's transformed weights are, into [batch, N/NR, K, NR]),
 so a micro-panel is contiguous however wide B is (SmolLM2's 49152-wide lm_head: each k step of an
 in-place panel was a new page). A B computed at run time is read in place: with these blocks the
 in-place rows reach 98% of OpenBLAS on one AVX-512 core at 1024^3 (171 vs 174 GFLOP/s), and
@@ -202,7 +203,9 @@ class Dense:
 def pack_b(sch: Any, func: Any, mm: Any, nr: int) -> None:
     """A constant 2-D B [K, N] stored as [N/NR, K, NR] at compile time: the micro-kernel's
     KC x NR panel becomes contiguous. In place, each k step jumps a whole row of B: SmolLM2's
-    tied lm_head (576 x 49152) moved 196 KiB per step, a TLB miss each, and ran at 48 GFLOP/s."""
+    tied lm_head (576 x 49152) moved 196 KiB per step, a TLB miss each, and ran at 48 GFLOP/s.
+    A batch of constant Bs [batch, K, N] (Winograd's 16 transformed weight matrices) is packed
+    matrix by matrix: ResNet-50's 14x14 layers' matmuls 0.93-0.97 -> 0.74-0.77 ms in the model."""
     import tvm
 
     block = sch.get(mm)
@@ -210,12 +213,16 @@ def pack_b(sch: Any, func: Any, mm: Any, nr: int) -> None:
     loads = [ld for ld in buffer_loads(block.body) if not ld.source.same_as(out)]
     *_, i, j, k = (iv.var for iv in block.iter_vars)
     b = [ld for ld in loads if ld.indices[-2].same_as(k) and ld.indices[-1].same_as(j)]
-    if len(b) != 1 or len(b[0].indices) != 2:
+    if len(b) != 1 or len(b[0].indices) not in (2, 3):
         return
-    n = const_int(b[0].source.ty.shape[1])
+    n = const_int(b[0].source.ty.shape[-1])
     if n is None or n % nr or n == nr:
         return
-    imap = tvm.tirx.IndexMap.from_func(lambda kk, jj: (jj // nr, kk, jj % nr))
+    if len(b[0].indices) == 2:
+        imap = tvm.tirx.IndexMap.from_func(lambda kk, jj: (jj // nr, kk, jj % nr))
+    else:
+        # A batch of constant matrices (Winograd's transformed weights): each packed the same.
+        imap = tvm.tirx.IndexMap.from_func(lambda bb, kk, jj: (bb, jj // nr, kk, jj % nr))
     pack_constant(sch, func, mm, b[0].source, imap)
 
 

@@ -79,6 +79,14 @@ def _conv3x3_s2_w7() -> onnx.ModelProto:
     return make_model(nodes, {"x": x}, ["y"], {"W": w(32, 16, 3, 3), "B": w(32, seed=18)})
 
 
+def _winograd() -> onnx.ModelProto:
+    # Few pixels, many channels: O3 rewrites it as Winograd F(2x2, 3x3) (ronn_aot/passes/
+    # winograd.py); the case is its input transform.
+    x = w(1, 128, 10, 10, seed=19, scale=1.0)
+    nodes = [helper.make_node("Conv", ["x", "W"], ["y"], pads=[1, 1, 1, 1])]
+    return make_model(nodes, {"x": x}, ["y"], {"W": w(128, 128, 3, 3, scale=0.05)})
+
+
 def _dense_ragged() -> onnx.ModelProto:
     # 49 rows: on AVX2 the best tile (6 rows x 2 vectors) does not divide them (ragged rows).
     x = w(49, 64, seed=14, scale=1.0)
@@ -146,6 +154,7 @@ CASES: dict[str, tuple[Callable[[], onnx.ModelProto], str, int]] = {
     "conv2d_nhwc_streamed": (_conv3x3_streamed, "x86.conv2d_nhwc", 3),
     "conv2d_nhwc_implicit_gemm": (_conv3x3_s2_w7, "x86.conv2d_nhwc", 3),
     "depthwise_conv2d_nhwc": (_depthwise, "x86.conv2d_nhwc", 3),
+    "winograd_input": (_winograd, "x86.winograd_input", 3),
 }
 
 
@@ -155,8 +164,8 @@ def kernel(case: str) -> Any:
 
 
 def kernel_of(model: onnx.ModelProto, name: str = "model", level: int = 2) -> Any:
-    """The only kernel PrimFunc of `model` (at O3: the only convolution kernel, beside the layout
-    transforms at the boundaries), as the schedule stage receives it."""
+    """The only kernel PrimFunc of `model` (at O3: the only convolution kernel, or Winograd input
+    transform, beside the layout transforms at the boundaries), as the schedule stage receives it."""
     from ronn_aot.frontend import import_model
     from ronn_aot.lower import lower
     from ronn_aot.plan_builder import build_plan
@@ -167,7 +176,7 @@ def kernel_of(model: onnx.ModelProto, name: str = "model", level: int = 2) -> An
     mod, _ = lower(imported.mod, target.tvm_target(2), target.name, level)
     kernels = build_plan(mod, imported.inputs, imported.outputs, {}).kernels
     if len(kernels) > 1 and level >= 3:
-        kernels = [k for k in kernels if "conv2d" in k]
+        kernels = [k for k in kernels if "conv2d" in k or k.startswith("winograd_input")]
     if len(kernels) != 1:
         raise AssertionError(f"case {name} lowers to {len(kernels)} kernels ({kernels}); expected one")
     return mod[kernels[0]]
