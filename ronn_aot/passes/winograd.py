@@ -8,15 +8,15 @@ output transform A^T m A are kernels of additions only (call_te below, each in t
 passes: rows, then columns), and the output transform keeps the convolution's epilogue (bias,
 activation, residual add), which FuseOps fuses into it.
 
-Where: the layers whose direct kernels run furthest below the machine's FMA peak on few pixels,
-ResNet-50's 14x14 3x3 256-channel layers (87% of peak per core on AVX2). Four such layers chained,
-2 threads, AVX2: 1.10 ms each as implicit GEMMs, 0.70 as Winograd (the 16 matmuls 0.61-0.645, the
-input transform 0.025, the output transform 0.03); in light ResNet-50, whose transformed weights
-come from memory, 0.74-0.77 + 0.06 ms against 1.12-1.29, and the model 45.48 -> 43.82 ms on AVX2,
-25.53 -> 24.67 on AVX-512 (alternating in one process). Taking the 28x28 layers as well measured
-0.7% more on AVX2 (a first prototype at 28x28 and 56x56 lost to the direct kernels: the transformed
-input is 4x the input, and 64-128-channel reductions are short); 7x7 layers would pad to 8x8
-tiles and read 1.8x the weights, which those memory-bound layers cannot afford. Hence the bounds.
+Where: ResNet-50's 3x3 layers, whose implicit-GEMM kernels run at 87-88% of the FMA peak per
+core on AVX2. Four 14x14 256-channel layers chained, 2 threads, AVX2: 1.10 ms each as implicit
+GEMMs, 0.58 as Winograd (the 16 matmuls 0.525, input transform 0.025, output transform 0.03).
+Light ResNet-50, alternating in one process against the same compile without this pass: with the
+14x14 layers only, AVX2 45.48 -> 43.82 ms and AVX-512 25.53 -> 24.67; the 28x28 ones as well, a
+further 2.2% (AVX2) and 1.8% (AVX-512); the 56x56 64-channel ones too, a further 4.7% and 1.6%
+(AVX2 48.1 -> ~42.3 ms in all, AVX-512 29.3 -> 27.1, in a slow hour of the machine). 7x7 maps
+(odd) are left alone: they would pad to 8x8 tiles and read 1.8x the weights, and those layers are
+bound by streaming their weights already.
 
 Numerics: F(2x2, 3x3)'s transforms have coefficients 0, +-1, +-1/2; the results differ from the
 direct convolution by a few float32 ulps of the sum (measured 3e-5 on outputs of magnitude 50).
@@ -32,10 +32,10 @@ import numpy as np
 from . import register_pass
 from ._rewrite import const, const_array, static_shape
 
-# Pixels (H x W) a convolution may have to be rewritten: 14x14 and 10x10 qualify, 28x28 not.
-MAX_PIXELS = 196
+# Pixels (H x W) a convolution may have to be rewritten: measured up to ResNet-50's 56x56 maps.
+MAX_PIXELS = 3136
 MIN_PIXELS = 64  # 7x7 maps would pad to 8x8 tiles
-MIN_CHANNELS = 128  # input and output channels: short reductions make the 16 GEMMs inefficient
+MIN_CHANNELS = 64  # input and output channels: shorter reductions make the 16 GEMMs inefficient
 
 _G = np.array([[1, 0, 0], [0.5, 0.5, 0.5], [0.5, -0.5, 0.5], [0, 0, 1]], np.float64)
 
@@ -62,9 +62,9 @@ def _at(a: Any, v: list[Any]) -> Any:
     return tirx.Select(a == 0, v[0] + v[1] + v[2], v[1] - v[2] - v[3])
 
 
-def input_transform(x: Any, tiles_h: int, tiles_w: int) -> Any:
-    """NHWC x [1, H, W, C] -> V [16, tiles, C]: V[4a + b, t] = (B^T d B)[a, b] of tile t's 4x4
-    window d (x padded by 1, tiles 2 apart)."""
+def input_transform(x: Any, tiles_h: int, tiles_w: int, rows: int) -> Any:
+    """NHWC x [1, H, W, C] -> V [16, rows, C]: V[4a + b, t] = (B^T d B)[a, b] of tile t's 4x4
+    window d (x padded by 1, tiles 2 apart); rows past the tiles are zeros (matmul_rows)."""
     from tvm import te, tirx
 
     _, h, w, c = (int(d) for d in x.shape)
@@ -74,10 +74,38 @@ def input_transform(x: Any, tiles_h: int, tiles_w: int) -> Any:
         inside = tirx.all(y >= 1, y <= h, xx >= 1, xx <= w)
         return tirx.if_then_else(inside, x[0, y - 1, xx - 1, ch], zero)
 
-    rows = te.compute((4, tiles_h, w + 2, c), lambda a, th, xx, ch: _bt(
+    window_rows = te.compute((4, tiles_h, w + 2, c), lambda a, th, xx, ch: _bt(
         a, [padded(2 * th + i, xx, ch) for i in range(4)]), name="winograd_rows")
-    return te.compute((16, tiles_h * tiles_w, c), lambda ab, t, ch: _bt(
-        ab % 4, [rows[ab // 4, t // tiles_w, 2 * (t % tiles_w) + j, ch] for j in range(4)]), name="winograd_input")
+    tiles = tiles_h * tiles_w
+
+    def point(ab: Any, t: Any, ch: Any) -> Any:
+        return _bt(ab % 4, [window_rows[ab // 4, t // tiles_w, 2 * (t % tiles_w) + j, ch] for j in range(4)])
+
+    if rows == tiles:
+        return te.compute((16, rows, c), point, name="winograd_input")
+    return te.compute((16, rows, c), lambda ab, t, ch: tirx.if_then_else(t < tiles, point(ab, t, ch), zero),
+                      name="winograd_input")
+
+
+def matmul_rows(tiles: int, channels_out: int) -> int:
+    """The rows of the 16 matmuls: the tiles, or the tiles rounded up to a register tile's rows
+    where the dense rule's fastest tile (dense.register_tile) does not divide them and one that
+    does is slower. ResNet-50's 14x14 layers have 49 tiles: on AVX2 7 x 1 vectors (rate 1.4 FMAs
+    per cycle) against 6 x 2 (2.0) on 54 rows, 5 of them zeros."""
+    import tvm
+
+    from ronn_aot.schedules.base import vector_lanes, vector_registers
+    from ronn_aot.schedules.x86.dense import register_tile, tile_rate
+
+    target = tvm.target.Target.current(allow_none=True)
+    if target is None:
+        return tiles
+    lanes, registers = vector_lanes(target), vector_registers(target)
+    mr, nr, vec = register_tile(tiles, channels_out, lanes, registers, ragged=True)
+    dmr, dnr, dvec = register_tile(tiles, channels_out, lanes, registers)
+    if tiles % mr == 0 or tile_rate(mr, nr // vec) <= tile_rate(dmr, dnr // dvec):
+        return tiles
+    return -(-tiles // mr) * mr
 
 
 def output_transform(m: Any, h: int, w: int, tiles_w: int) -> Any:
@@ -131,7 +159,8 @@ def winograd() -> Any:
                 return call
             _, h, wd, _c = static_shape(call.args[0])
             th, tw = h // 2, wd // 2
-            v = self.builder_.call_te(input_transform, call.args[0], th, tw,
+            rows = matmul_rows(th * tw, int(w.shape[3]))
+            v = self.builder_.call_te(input_transform, call.args[0], th, tw, rows,
                                       primfunc_name_hint="winograd_input")
             # Opaque to FuseOps: fused after the previous layer's output transform and
             # activation, the transforms recomputed each other's values per element.
