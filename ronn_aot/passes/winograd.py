@@ -4,17 +4,18 @@ Each 2x2 block of outputs is computed from its 4x4 input window as Y = A^T [(G g
 the element-wise product over the 16 transform points becomes 16 matrix products
 (tiles x C) @ (C x K), 2.25 times fewer multiply-adds than the direct convolution. The weight
 transform U = G g G^T is done here, at compile time (numpy); the input transform B^T d B and the
-output transform A^T m A are kernels of additions only (call_te below, each in two separable
-passes: rows, then columns), and the output transform keeps the convolution's epilogue (bias,
-activation, residual add), which FuseOps fuses into it.
+output transform A^T m A are kernels of additions only (call_te below; the input's has its own
+schedule rule, schedules/x86/winograd.py), and the output transform keeps the convolution's
+epilogue (bias, activation, residual add), which FuseOps fuses into it.
 
 Where: ResNet-50's 3x3 layers, whose implicit-GEMM kernels run at 87-88% of the FMA peak per
 core on AVX2. Four 14x14 256-channel layers chained, 2 threads, AVX2: 1.10 ms each as implicit
-GEMMs, 0.58 as Winograd (the 16 matmuls 0.525, input transform 0.025, output transform 0.03).
+GEMMs, 0.58 as Winograd (the 16 matmuls 0.525, input transform 0.02, output transform 0.03).
 Light ResNet-50, alternating in one process against the same compile without this pass: with the
 14x14 layers only, AVX2 45.48 -> 43.82 ms and AVX-512 25.53 -> 24.67; the 28x28 ones as well, a
 further 2.2% (AVX2) and 1.8% (AVX-512); the 56x56 64-channel ones too, a further 4.7% and 1.6%
-(AVX2 48.1 -> ~42.3 ms in all, AVX-512 29.3 -> 27.1, in a slow hour of the machine). 7x7 maps
+(AVX2 48.1 -> ~42.3 ms in all, AVX-512 29.3 -> 27.1, in a slow hour of the machine), and the
+input transform in one stage instead of two a further 1.9% and 1.4%. 7x7 maps
 (odd) are left alone: they would pad to 8x8 tiles and read 1.8x the weights, and those layers are
 bound by streaming their weights already.
 
@@ -47,7 +48,7 @@ def transform_weight(hwio: np.ndarray) -> np.ndarray:
 
 
 def _bt(a: Any, v: list[Any]) -> Any:
-    """Row `a` of B^T applied to the window column v[0..3] (a a loop variable: a select chain
+    """Row `a` of B^T applied to v[0..3] (`a` a loop variable: a select chain
     that a constant `a` folds; every branch is one addition)."""
     from tvm import tirx
 
@@ -74,12 +75,12 @@ def input_transform(x: Any, tiles_h: int, tiles_w: int, rows: int) -> Any:
         inside = tirx.all(y >= 1, y <= h, xx >= 1, xx <= w)
         return tirx.if_then_else(inside, x[0, y - 1, xx - 1, ch], zero)
 
-    window_rows = te.compute((4, tiles_h, w + 2, c), lambda a, th, xx, ch: _bt(
-        a, [padded(2 * th + i, xx, ch) for i in range(4)]), name="winograd_rows")
     tiles = tiles_h * tiles_w
 
     def point(ab: Any, t: Any, ch: Any) -> Any:
-        return _bt(ab % 4, [window_rows[ab // 4, t // tiles_w, 2 * (t % tiles_w) + j, ch] for j in range(4)])
+        th, tw = t // tiles_w, t % tiles_w
+        columns = [_bt(ab // 4, [padded(2 * th + i, 2 * tw + j, ch) for i in range(4)]) for j in range(4)]
+        return _bt(ab % 4, columns)
 
     if rows == tiles:
         return te.compute((16, rows, c), point, name="winograd_input")
@@ -150,6 +151,12 @@ def winograd() -> Any:
 
     @mutator
     class _Winograd(PyExprMutator):  # type: ignore[misc]
+        def _set_pattern(self, call: Any, pattern: int) -> None:
+            """FuseOps' op pattern of the PrimFunc `call` (a call_tir) calls (TVM's OpPatternKind:
+            4 fuses elementwise ops after it, 8 nothing)."""
+            gv = call.args[0]
+            self.builder_.update_func(gv, self.builder_.get()[gv].with_attr("op_pattern", pattern))
+
         def visit_call_(self, call: Any) -> Any:
             call = super().visit_call_(call)
             if not call.op.same_as(conv2d):
@@ -164,11 +171,14 @@ def winograd() -> Any:
                                       primfunc_name_hint="winograd_input")
             # Opaque to FuseOps: fused after the previous layer's output transform and
             # activation, the transforms recomputed each other's values per element.
-            gv = v.args[0]
-            func = self.builder_.get()[gv]
-            self.builder_.update_func(gv, func.with_attr("op_pattern", 8))
+            self._set_pattern(v, 8)
             m = self.builder_.emit(relax.op.matmul(v, const(transform_weight(w))))
-            return self.builder_.call_te(output_transform, m, h, wd, tw, primfunc_name_hint="winograd_output")
+            y = self.builder_.call_te(output_transform, m, h, wd, tw, primfunc_name_hint="winograd_output")
+            # Fusable with the elementwise epilogue after it, not with injective ops: fused into
+            # a layout transform at a graph's output, no rule scheduled the pair well (2.3 ms for
+            # a 56x56 64-channel layer whose transform alone takes 0.11).
+            self._set_pattern(y, 4)
+            return y
 
     @tvm.transform.module_pass(opt_level=0, name="Winograd")
     def transform(mod: Any, _ctx: Any) -> Any:
