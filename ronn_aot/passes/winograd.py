@@ -4,9 +4,9 @@ Each 2x2 block of outputs is computed from its 4x4 input window as Y = A^T [(G g
 the element-wise product over the 16 transform points becomes 16 matrix products
 (tiles x C) @ (C x K), 2.25 times fewer multiply-adds than the direct convolution. The weight
 transform U = G g G^T is done here, at compile time (numpy); the input transform B^T d B and the
-output transform A^T m A are kernels of additions only (call_te below; the input's has its own
-schedule rule, schedules/x86/winograd.py), and the output transform keeps the convolution's
-epilogue (bias, activation, residual add), which FuseOps fuses into it.
+output transform A^T m A are kernels of additions only (call_te below, each with a schedule rule
+of its own: schedules/x86/winograd_input.py, winograd_output.py), and the output transform keeps
+the convolution's epilogue (bias, activation, residual add), which FuseOps fuses into it.
 
 Where: ResNet-50's 3x3 layers, whose implicit-GEMM kernels run at 87-88% of the FMA peak per
 core on AVX2. Four 14x14 256-channel layers chained, 2 threads, AVX2: 1.10 ms each as implicit

@@ -80,10 +80,11 @@ def _conv3x3_s2_w7() -> onnx.ModelProto:
 
 
 def _winograd() -> onnx.ModelProto:
-    # Few pixels, many channels: O3 rewrites it as Winograd F(2x2, 3x3) (ronn_aot/passes/
-    # winograd.py); the case is its input transform.
+    # O3 rewrites it as Winograd F(2x2, 3x3) (ronn_aot/passes/winograd.py): the cases are its
+    # input transform and its output transform with the ReLU epilogue.
     x = w(1, 128, 10, 10, seed=19, scale=1.0)
-    nodes = [helper.make_node("Conv", ["x", "W"], ["y"], pads=[1, 1, 1, 1])]
+    nodes = [helper.make_node("Conv", ["x", "W"], ["c"], pads=[1, 1, 1, 1]),
+             helper.make_node("Relu", ["c"], ["y"])]
     return make_model(nodes, {"x": x}, ["y"], {"W": w(128, 128, 3, 3, scale=0.05)})
 
 
@@ -155,7 +156,10 @@ CASES: dict[str, tuple[Callable[[], onnx.ModelProto], str, int]] = {
     "conv2d_nhwc_implicit_gemm": (_conv3x3_s2_w7, "x86.conv2d_nhwc", 3),
     "depthwise_conv2d_nhwc": (_depthwise, "x86.conv2d_nhwc", 3),
     "winograd_input": (_winograd, "x86.winograd_input", 3),
+    "winograd_output": (_winograd, "x86.winograd_output", 3),
 }
+# Cases whose kernel is not the model's convolution kernel: the name its kernel starts with.
+KERNEL_PREFIX = {"winograd_input": "winograd_input", "winograd_output": "fused_winograd_output"}
 
 
 def kernel(case: str) -> Any:
@@ -164,8 +168,9 @@ def kernel(case: str) -> Any:
 
 
 def kernel_of(model: onnx.ModelProto, name: str = "model", level: int = 2) -> Any:
-    """The only kernel PrimFunc of `model` (at O3: the only convolution kernel, or Winograd input
-    transform, beside the layout transforms at the boundaries), as the schedule stage receives it."""
+    """The only kernel PrimFunc of `model` (at O3: the only convolution kernel beside the layout
+    transforms at the boundaries, or the kernel KERNEL_PREFIX names for the case), as the schedule
+    stage receives it."""
     from ronn_aot.frontend import import_model
     from ronn_aot.lower import lower
     from ronn_aot.plan_builder import build_plan
@@ -175,8 +180,10 @@ def kernel_of(model: onnx.ModelProto, name: str = "model", level: int = 2) -> An
     imported = import_model(model, {})
     mod, _ = lower(imported.mod, target.tvm_target(2), target.name, level)
     kernels = build_plan(mod, imported.inputs, imported.outputs, {}).kernels
-    if len(kernels) > 1 and level >= 3:
-        kernels = [k for k in kernels if "conv2d" in k or k.startswith("winograd_input")]
+    if name in KERNEL_PREFIX:
+        kernels = [k for k in kernels if k.startswith(KERNEL_PREFIX[name])]
+    elif len(kernels) > 1 and level >= 3:
+        kernels = [k for k in kernels if "conv2d" in k]
     if len(kernels) != 1:
         raise AssertionError(f"case {name} lowers to {len(kernels)} kernels ({kernels}); expected one")
     return mod[kernels[0]]

@@ -25,6 +25,7 @@ def test_registry_order_and_unknown_name() -> None:
             "x86.reduction", "x86.transpose"} <= set(names)
     assert names.index("x86.transpose") < names.index("x86.elementwise")
     assert names.index("x86.winograd_input") < names.index("x86.elementwise")
+    assert names.index("x86.winograd_output") < names.index("x86.elementwise")
     assert rules_for("riscv64") == []
     with pytest.raises(RonnError, match="known rules: .*x86.dense"):
         get_rule("x86.nope")

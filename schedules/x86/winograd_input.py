@@ -41,3 +41,4 @@ class WinogradInput:
         sch.unroll(ab)
         sch.vectorize(c_i)
         return sch
+
