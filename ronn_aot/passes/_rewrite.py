@@ -98,3 +98,20 @@ def rule_pass(name: str, rules: Sequence[RuleFactory]) -> Any:
 def _is_primitive(func: Any) -> bool:
     attrs = func.attrs
     return attrs is not None and "Primitive" in attrs.keys() and int(attrs["Primitive"]) != 0
+
+
+def mutator_pass(name: str, mutator_cls: Any) -> Any:
+    """A module pass that runs a relax PyExprMutator class (made with @mutator) over every Relax
+    function of the module; the mutator's builder collects any PrimFuncs it emits (call_te)."""
+    import tvm
+    from tvm import relax
+
+    @tvm.transform.module_pass(opt_level=0, name=name)
+    def transform(mod: Any, _ctx: Any) -> Any:
+        rewriter = mutator_cls(mod)
+        for gv, func in mod.functions_items():
+            if isinstance(func, relax.Function):
+                rewriter.builder_.update_func(gv, rewriter.visit_expr(func))
+        return rewriter.builder_.get()
+
+    return transform

@@ -21,7 +21,7 @@ from __future__ import annotations
 from typing import Any
 
 from . import register_pass
-from ._rewrite import const_array
+from ._rewrite import const_array, mutator_pass
 
 _SMALL_POWERS = (2.0, 3.0)
 
@@ -68,12 +68,4 @@ def fast_math() -> Any:
                 return square if _scalar_constant(call.args[1]) == 2.0 else relax.op.multiply(square, x)
             return call
 
-    @tvm.transform.module_pass(opt_level=0, name="FastMath")
-    def transform(mod: Any, _ctx: Any) -> Any:
-        rewriter = _FastMath(mod)
-        for gv, func in mod.functions_items():
-            if isinstance(func, relax.Function):
-                rewriter.builder_.update_func(gv, rewriter.visit_expr(func))
-        return rewriter.builder_.get()
-
-    return transform
+    return mutator_pass("FastMath", _FastMath)

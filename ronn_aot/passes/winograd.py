@@ -31,7 +31,7 @@ from typing import Any
 import numpy as np
 
 from . import register_pass
-from ._rewrite import const, const_array, static_shape
+from ._rewrite import const, const_array, mutator_pass, static_shape
 
 # Pixels (H x W) a convolution may have to be rewritten: measured up to ResNet-50's 56x56 maps.
 MAX_PIXELS = 3136
@@ -96,17 +96,13 @@ def matmul_rows(tiles: int, channels_out: int) -> int:
     import tvm
 
     from ronn_aot.schedules.base import vector_lanes, vector_registers
-    from ronn_aot.schedules.x86.dense import register_tile, tile_rate
+    from ronn_aot.schedules.x86.dense import faster_ragged_tile
 
     target = tvm.target.Target.current(allow_none=True)
     if target is None:
         return tiles
-    lanes, registers = vector_lanes(target), vector_registers(target)
-    mr, nr, vec = register_tile(tiles, channels_out, lanes, registers, ragged=True)
-    dmr, dnr, dvec = register_tile(tiles, channels_out, lanes, registers)
-    if tiles % mr == 0 or tile_rate(mr, nr // vec) <= tile_rate(dmr, dnr // dvec):
-        return tiles
-    return -(-tiles // mr) * mr
+    tile = faster_ragged_tile(tiles, channels_out, vector_lanes(target), vector_registers(target))
+    return tiles if tile is None else -(-tiles // tile[0]) * tile[0]
 
 
 def output_transform(m: Any, h: int, w: int, tiles_w: int) -> Any:
@@ -180,12 +176,4 @@ def winograd() -> Any:
             self._set_pattern(y, 4)
             return y
 
-    @tvm.transform.module_pass(opt_level=0, name="Winograd")
-    def transform(mod: Any, _ctx: Any) -> Any:
-        rewriter = _Winograd(mod)
-        for gv, func in mod.functions_items():
-            if isinstance(func, relax.Function):
-                rewriter.builder_.update_func(gv, rewriter.visit_expr(func))
-        return rewriter.builder_.get()
-
-    return transform
+    return mutator_pass("Winograd", _Winograd)

@@ -226,6 +226,18 @@ def pack_b(sch: Any, func: Any, mm: Any, nr: int) -> None:
     pack_constant(sch, func, mm, b[0].source, imap)
 
 
+def faster_ragged_tile(m: int, n: int, lanes: int, registers: int,
+                       dividing: tuple[int, int, int] | None = None) -> tuple[int, int, int] | None:
+    """The register tile (MR, NR, w) for M rows rounded up to whole MR-row tiles, when MR does not
+    divide M and that tile is faster (tile_rate) than `dividing` (default register_tile's, whose
+    MR divides M); else None."""
+    mr, nr, vec = register_tile(m, n, lanes, registers, ragged=True)
+    dmr, dnr, dvec = dividing or register_tile(m, n, lanes, registers)
+    if m % mr == 0 or m < mr or tile_rate(mr, nr // vec) <= tile_rate(dmr, dnr // dvec):
+        return None
+    return mr, nr, vec
+
+
 def ragged_tiles(m: int, n: int, k: int, lanes: int, registers: int, cores: int, t: DenseTiles,
                  k_unit: int = 1) -> DenseTiles | None:
     """Tiles for ragged rows (the last MR-row tile partial) when a tile whose MR does not divide M
@@ -233,10 +245,10 @@ def ragged_tiles(m: int, n: int, k: int, lanes: int, registers: int, cores: int,
     rounded up to MR, so that only the very last tile is partial. On AVX2 (16 registers) 6 x 2
     vectors is the fastest tile, and 6 divides neither 1024 nor ResNet-50's 49 or 196 pixels;
     AVX-512's dividing tiles are as fast as its ragged ones wherever M has a divisor of 7 or more."""
-    mr, nr, vec = register_tile(m, n, lanes, registers, ragged=True)
-    if m % mr == 0 or m < mr or tile_rate(mr, nr // vec) <= tile_rate(t.mr, t.nr // t.vec):
+    tile = faster_ragged_tile(m, n, lanes, registers, (t.mr, t.nr, t.vec))
+    if tile is None:
         return None
-    return pick_tiles(-(-m // mr) * mr, n, k, 1, lanes, registers, cores, (mr, nr, vec), k_unit)
+    return pick_tiles(-(-m // tile[0]) * tile[0], n, k, 1, lanes, registers, cores, tile, k_unit)
 
 
 def choose_tiles(m: int, n: int, k: int, batch: int, lanes: int, registers: int, cores: int,
