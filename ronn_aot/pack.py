@@ -6,13 +6,11 @@ from __future__ import annotations
 import subprocess
 from pathlib import Path
 
-from . import elf
+from . import elf, resources
 from .artifact_format import DEVICE_SECTION, Footer, append_footer
 from .codegen import kernel_symbol
 from .errors import CompilationError, ToolchainError
 from .targets import Target
-
-RUNTIME_INCLUDE = Path(__file__).resolve().parent.parent / "runtime_min" / "include"
 
 # Hook slots the kernels call through. TVM emits them as weak pointer variables only when a
 # kernel uses them; the glue defines every one (also weak) so the descriptor can always point
@@ -127,7 +125,7 @@ def pack(target: Target, kernel_objs: list[Path], kernel_names: list[str], plan_
     vscript.write_text(_VERSION_SCRIPT)
     out_path.parent.mkdir(parents=True, exist_ok=True)
     tmp = out_path.with_name(out_path.name + ".tmp")
-    _run([cc, "-shared", "-fPIC", "-O2", "-std=c99", f"-I{RUNTIME_INCLUDE}", "-o", str(tmp),
+    _run([cc, "-shared", "-fPIC", "-O2", "-std=c99", f"-I{resources.runtime_include_dir()}", "-o", str(tmp),
           *map(str, kernel_objs), str(glue_c), str(blobs_s), f"-Wl,--version-script={vscript}",
           "-Wl,-z,max-page-size=4096", "-Wl,-z,noexecstack", "-Wl,--as-needed", "-lm"],
          f"linking the artifact with {target.toolchain.cc}")

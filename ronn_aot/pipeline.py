@@ -31,8 +31,6 @@ from .prepack import apply_packing, constant_params
 from .schedule import ScheduleReport, schedule
 from .targets import get_target
 
-ARTIFACTS_DIR = Path(__file__).resolve().parent.parent / "artifacts"
-
 
 @dataclass
 class Artifact:
@@ -62,7 +60,7 @@ class Artifact:
 
 def _default_output(model: str | Path | onnx.ModelProto, target: str) -> Path:
     stem = Path(model).stem if not isinstance(model, onnx.ModelProto) else (model.graph.name or "model")
-    return ARTIFACTS_DIR / f"{stem}-{target}.so"
+    return Path.cwd() / f"{stem}-{target}.so"
 
 
 def compile(model: str | Path | onnx.ModelProto, options: CompileOptions | None = None) -> Artifact:

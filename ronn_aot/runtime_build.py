@@ -7,10 +7,9 @@ import subprocess
 from dataclasses import dataclass
 from pathlib import Path
 
+from . import resources
 from .errors import ToolchainError
 from .targets import Target
-
-RUNTIME_DIR = Path(__file__).resolve().parent.parent / "runtime_min"
 
 
 @dataclass(frozen=True)
@@ -25,8 +24,9 @@ def build_runtime(target: Target, build_dir: Path | None = None) -> RuntimeBuild
     cc, strip = target.toolchain.require()
     if shutil.which("make") is None:
         raise ToolchainError("'make' was not found on PATH; install it with: apt-get install make")
-    out = build_dir or RUNTIME_DIR / "build" / target.name
-    proc = subprocess.run(["make", "-s", "-C", str(RUNTIME_DIR), f"CC={cc}", f"AR={target.toolchain.ar}",
+    source = resources.runtime_source_dir()
+    out = build_dir or source / "build" / target.name
+    proc = subprocess.run(["make", "-s", "-C", str(source), f"CC={cc}", f"AR={target.toolchain.ar}",
                            f"STRIP={strip}", f"BUILD={out}"], capture_output=True, text=True)
     if proc.returncode != 0:
         raise ToolchainError(f"building runtime_min for {target.name} failed:\n{proc.stderr.strip()[-2000:]}")

@@ -14,9 +14,17 @@ from functools import cache
 from pathlib import Path
 from typing import Any
 
+from . import resources
 from .errors import ToolchainError, UnknownTargetError
 
-TARGETS_DIR = Path(os.environ.get("RONN_TARGETS_DIR", Path(__file__).resolve().parent.parent / "targets"))
+# $RONN_TARGETS_DIR replaces the bundled descriptions (resources.targets_dir()).
+TARGETS_ENV = "RONN_TARGETS_DIR"
+
+
+def targets_dir() -> Path:
+    """The folder the target descriptions are read from."""
+    env = os.environ.get(TARGETS_ENV)
+    return Path(env) if env else resources.targets_dir()
 
 # "host" picks the portable baseline description of the machine we run on.
 _HOST_ALIASES = {"x86_64": "x86_64-avx2", "aarch64": "aarch64", "arm64": "aarch64"}
@@ -160,7 +168,7 @@ def _load(path: Path) -> Target:
 def all_targets() -> dict[str, Target]:
     """Every target described in targets/, by name."""
     targets = {}
-    for path in sorted(TARGETS_DIR.glob("*.toml")):
+    for path in sorted(targets_dir().glob("*.toml")):
         t = _load(path)
         targets[t.name] = t
     return targets
@@ -174,5 +182,5 @@ def get_target(name: str) -> Target:
     if name not in targets:
         raise UnknownTargetError(
             f"unknown target {name!r}; known targets: {', '.join(sorted(targets))} "
-            f"(descriptions live in {TARGETS_DIR})")
+            f"(descriptions live in {targets_dir()})")
     return targets[name]
