@@ -1,7 +1,8 @@
 """Tuning records on and off: a model compiled with the target's records (schedules/<target>/) and
-without them, both timed against onnxruntime in the same window, alternating in blocks.
+without them, both timed against onnxruntime in the same window: each in its own processes,
+rounds alternating (ronn_aot/timing.py).
 
-    .venv/bin/python -m bench.records MODEL.onnx --target x86_64-avx512 --threads 2 [--repeat 50]
+    .venv/bin/python -m bench.records MODEL.onnx --target x86_64-avx512 --threads 2 [--rounds 5]
 
 Prints the medians of the three and each artifact's ratio to onnxruntime, and how many kernels the
 records scheduled (`tuned` in the schedule report). On a shared machine the ratios are what to
@@ -11,17 +12,16 @@ compare: the other jobs slow all three alike, run after run.
 from __future__ import annotations
 
 import argparse
-import statistics
 import tempfile
 from pathlib import Path
-from typing import Any, Callable
-
-import onnxruntime as ort
+from typing import Any
 
 import ronn_aot
-from ronn_aot.bench import random_feeds, time_alternating
+from ronn_aot.bench import random_feeds
 from ronn_aot.options import DEFAULT_OPT_LEVEL
+from ronn_aot.peer_isa import masked_env
 from ronn_aot.schedule import TUNED
+from ronn_aot.timing import Engine, RoundPlan, time_engines
 
 
 def compile_both(model: Path, target: str, opt_level: int, out: Path) -> tuple[Any, Any]:
@@ -37,7 +37,9 @@ def main(argv: list[str] | None = None) -> int:
     p.add_argument("model")
     p.add_argument("--target", default="host")
     p.add_argument("--threads", type=int, default=2)
-    p.add_argument("--repeat", type=int, default=50)
+    p.add_argument("--rounds", type=int, default=5)
+    p.add_argument("--repeat", type=int, default=10, help="at least this many timed runs a round")
+    p.add_argument("--round-seconds", type=float, default=1.0)
     p.add_argument("-O", dest="opt_level", type=int, default=DEFAULT_OPT_LEVEL)
     args = p.parse_args(argv)
 
@@ -45,21 +47,18 @@ def main(argv: list[str] | None = None) -> int:
         tuned, rules = compile_both(Path(args.model), args.target, args.opt_level, Path(tmp))
         n_tuned = list(tuned.schedule_report.rule_of.values()).count(TUNED)
         feeds = random_feeds(tuned.inputs)
-        so = ort.SessionOptions()
-        so.intra_op_num_threads, so.inter_op_num_threads = args.threads, 1
-        ref = ort.InferenceSession(args.model, so, providers=["CPUExecutionProvider"])
-        with_records, rules_only = (a.session(num_threads=args.threads) for a in (tuned, rules))
-        runs: dict[str, Callable[[], Any]] = {
-            "records": lambda: with_records.run(None, feeds),
-            "rules": lambda: rules_only.run(None, feeds),
-            "onnxruntime": lambda: ref.run(None, feeds),
-        }
-        times = time_alternating(runs, args.repeat)
-    med = {k: statistics.median(v) for k, v in times.items()}
-    print(f"{Path(args.model).name} on {args.target}, {args.threads} threads, median of {args.repeat}; "
-          f"{n_tuned} of {len(tuned.schedule_report.rule_of)} kernels from records")
+        engines = [Engine("records", "ronn", tuned.path), Engine("rules", "ronn", rules.path),
+                   Engine("onnxruntime", "ort", Path(args.model), masked_env(args.target))]
+        plan = RoundPlan(rounds=args.rounds, min_runs=args.repeat, min_seconds=args.round_seconds)
+        timings, _ = time_engines(engines, feeds, args.threads, plan)
+    med = {k: t.median for k, t in timings.items()}
+    print(f"{Path(args.model).name} on {args.target}, {args.threads} threads, each in its own process, median "
+          f"of {args.rounds} alternating rounds [min-max]; {n_tuned} of {len(tuned.schedule_report.rule_of)} "
+          f"kernels from records; onnxruntime on: {timings['onnxruntime'].peers}")
     for name in ("records", "rules"):
-        print(f"  {name:<12} {med[name]:9.3f} ms   ratio to onnxruntime {med[name] / med['onnxruntime']:.3f}")
+        lo, hi = timings[name].spread
+        print(f"  {name:<12} {med[name]:9.3f} ms [{lo:.3f}-{hi:.3f}]   ratio to onnxruntime "
+              f"{med[name] / med['onnxruntime']:.3f}")
     print(f"  onnxruntime  {med['onnxruntime']:9.3f} ms   records / rules {med['records'] / med['rules']:.3f}")
     return 0
 

@@ -1,8 +1,11 @@
 """The benchmark suite of issue 4: every model against onnxruntime, same inputs and threads.
 
     .venv/bin/python -m bench.models.export          # once: export the transformer models
-    .venv/bin/python -m bench.suite --threads 2 --target x86_64-avx2 [--repeat 30] [--only NAME ...]
-        [--peer-isa target|host]
+    .venv/bin/python -m bench.suite --threads 2 --target x86_64-avx2 [--rounds 5] [--round-seconds 1]
+        [--only NAME ...] [--peer-isa target|host]
+
+Each runtime is timed in its own processes, rounds alternating (ronn_aot/timing.py); a row gives
+the median of the round medians and, in brackets, their min-max, and the ratio's min-max over rounds.
 
 onnxruntime and numpy run on the target's instruction set by default (ronn_aot/peer_isa.py: AVX-512
 hidden from them for x86_64-avx2 on an AVX-512 host); `--peer-isa host` lets them use the host's.
@@ -24,6 +27,7 @@ import onnx
 
 from ronn_aot import models
 from ronn_aot.bench import BenchResult, run_bench
+from ronn_aot.timing import RoundPlan, ratio_spread
 from ronn_aot.options import DEFAULT_OPT_LEVEL
 from ronn_aot.peer_isa import PEER_ISA_MODES, describe, masked_env, rerun_masked
 
@@ -60,7 +64,9 @@ def main(argv: list[str] | None = None) -> int:
     p = argparse.ArgumentParser(description=__doc__.splitlines()[0])
     p.add_argument("--threads", type=int, default=2)
     p.add_argument("--target", default="host")
-    p.add_argument("--repeat", type=int, default=30)
+    p.add_argument("--rounds", type=int, default=5, help="rounds per runtime, alternating (default 5)")
+    p.add_argument("--repeat", type=int, default=10, help="at least this many timed runs a round (default 10)")
+    p.add_argument("--round-seconds", type=float, default=1.0, help="and at least this long a round (default 1)")
     p.add_argument("-O", dest="opt_level", type=int, default=DEFAULT_OPT_LEVEL)
     p.add_argument("--only", nargs="*", choices=sorted(SUITE))
     p.add_argument("--peer-isa", choices=PEER_ISA_MODES, default="target",
@@ -69,26 +75,31 @@ def main(argv: list[str] | None = None) -> int:
     env = masked_env(args.target, args.peer_isa)
     if env is not None:  # numpy's BLAS chooses its kernels at import: the whole suite runs in the child
         return rerun_masked(["bench.suite", *(sys.argv[1:] if argv is None else argv)], env)
+    plan = RoundPlan(rounds=args.rounds, min_runs=args.repeat, min_seconds=args.round_seconds)
     print(f"| model | ronn-aot ms | onnxruntime ms | ratio | notes |  ({args.target}, {args.threads} threads, "
-          f"-O{args.opt_level}, median of {args.repeat}; onnxruntime and numpy on: {describe()})")
+          f"-O{args.opt_level}, each runtime in its own process: median of {args.rounds} alternating rounds "
+          f"of >= {args.repeat} runs and >= {args.round_seconds:g} s, [min-max of the round medians]; "
+          f"onnxruntime and numpy on: {describe()})")
     print("|---|---|---|---|---|")
     for name in args.only or SUITE:
         path = SUITE[name]
         if not path.is_file():
             print(f"| {name} | - | - | - | skipped: {path.name} missing, run `python -m bench.models.export` |")
             continue
-        r: BenchResult = run_bench(path, target=args.target, threads=args.threads, repeat=args.repeat,
+        r: BenchResult = run_bench(path, target=args.target, threads=args.threads, plan=plan,
                                    opt_level=args.opt_level)
         notes = f"max abs diff {r.max_abs_diff:.1e}, compile {r.compile_s:.0f} s"
         if name.startswith("matmul"):
             n = int(name.split("-")[1])
             ours = 2 * n**3 / (r.ronn_median / 1e3) / 1e9
             try:
-                ref = numpy_matmul_gflops(n, args.threads, args.repeat)
+                ref = numpy_matmul_gflops(n, args.threads, max(30, args.repeat))
                 notes += f"; {ours:.0f} GFLOP/s vs numpy {ref:.0f} GFLOP/s ({ours / ref:.0%})"
             except ImportError:
                 notes += f"; {ours:.0f} GFLOP/s (install threadpoolctl for the numpy comparison)"
-        print(f"| {name} | {r.ronn_median:.2f} | {r.ort_median:.2f} | {r.ratio:.2f} | {notes} |", flush=True)
+        (rl, rh), (ol, oh), (lo, hi) = r.ronn.spread, r.ort.spread, ratio_spread(r.ronn, r.ort)
+        print(f"| {name} | {r.ronn_median:.2f} [{rl:.2f}-{rh:.2f}] | {r.ort_median:.2f} [{ol:.2f}-{oh:.2f}] "
+              f"| {r.ratio:.2f} [{lo:.2f}-{hi:.2f}] | {notes} |", flush=True)
     return 0
 
 

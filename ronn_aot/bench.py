@@ -1,15 +1,17 @@
-"""`ronn-aot bench`: compile a model, then time the artifact (through runtime_min) and onnxruntime
-alternately on the same inputs and thread count, and report the medians and their ratio.
+"""`ronn-aot bench`: compile a model, then time the artifact (through runtime_min) and onnxruntime on
+the same inputs and thread count, each in its own processes, and report the medians and their ratio.
 
-Alternating the two engines (in blocks of runs, see run_bench) spreads the noise of a shared
-machine evenly over both, so the ratio means more than either number alone.
+The timing is ronn_aot/timing.py's: a child process per engine and round, rounds alternating, the
+median of the round medians with their min-max. `same_process=True` times both in this process
+instead, alternating in blocks; that is a diagnostic for interference between the two thread
+pools, not a measurement of what a user gets.
 """
 
 from __future__ import annotations
 
 import statistics
 import time
-from dataclasses import dataclass, field
+from dataclasses import dataclass
 from pathlib import Path
 from typing import Any, Callable
 
@@ -17,7 +19,8 @@ import numpy as np
 
 from .errors import RonnError
 from .options import DEFAULT_OPT_LEVEL, CompileOptions
-from .peer_isa import WHOLE_ISA, describe
+from .peer_isa import WHOLE_ISA, describe, masked_env, unmasked_env
+from .timing import Engine, RoundPlan, Timing, ratio_spread, time_engines
 
 
 @dataclass
@@ -25,32 +28,52 @@ class BenchResult:
     model: str
     target: str
     threads: int
-    repeat: int
+    plan: RoundPlan
     compile_s: float
-    ronn_ms: list[float] = field(default_factory=list)
-    ort_ms: list[float] = field(default_factory=list)
+    ronn: Timing
+    ort: Timing
     max_abs_diff: float = 0.0
-    peers: str = WHOLE_ISA  # what onnxruntime (and numpy) could use: peer_isa.describe()
+    peers: str = WHOLE_ISA  # what onnxruntime could use: peer_isa.describe() in its process
+    same_process: bool = False
+
+    @property
+    def ronn_ms(self) -> list[float]:
+        return self.ronn.samples
+
+    @property
+    def ort_ms(self) -> list[float]:
+        return self.ort.samples
 
     @property
     def ronn_median(self) -> float:
-        return statistics.median(self.ronn_ms)
+        return self.ronn.median
 
     @property
     def ort_median(self) -> float:
-        return statistics.median(self.ort_ms)
+        return self.ort.median
 
     @property
     def ratio(self) -> float:
         return self.ronn_median / self.ort_median
 
+    def method(self) -> str:
+        p = self.plan
+        if self.same_process:
+            return (f"SAME PROCESS (diagnostic: the two thread pools disturb each other), alternating blocks, "
+                    f"{p.rounds} blocks of {p.min_runs} runs")
+        return (f"each runtime in its own process, {p.rounds} alternating rounds of >= {p.min_runs} runs "
+                f"and >= {p.min_seconds:g} s")
+
     def format(self) -> str:
-        return (f"model {self.model}, target {self.target}, {self.threads} threads, "
-                f"median of {self.repeat} (compiled in {self.compile_s:.1f} s)\n"
+        lo, hi = ratio_spread(self.ronn, self.ort)
+        rl, rh = self.ronn.spread
+        ol, oh = self.ort.spread
+        return (f"model {self.model}, target {self.target}, {self.threads} threads (compiled in {self.compile_s:.1f} s)\n"
+                f"  timing: {self.method()}; median of the round medians (min-max of the round medians)\n"
                 f"  onnxruntime on: {self.peers}\n"
-                f"  ronn-aot     {self.ronn_median:9.2f} ms\n"
-                f"  onnxruntime  {self.ort_median:9.2f} ms\n"
-                f"  ratio ronn-aot / onnxruntime = {self.ratio:.2f}   "
+                f"  ronn-aot     {self.ronn_median:9.3f} ms  ({rl:.3f}-{rh:.3f})\n"
+                f"  onnxruntime  {self.ort_median:9.3f} ms  ({ol:.3f}-{oh:.3f})\n"
+                f"  ratio ronn-aot / onnxruntime = {self.ratio:.3f}  (per round {lo:.3f}-{hi:.3f})   "
                 f"(max |difference| of outputs {self.max_abs_diff:.2e})")
 
 
@@ -93,17 +116,15 @@ def _time_ms(fn: Callable[[], Any]) -> float:
     return (time.perf_counter() - t0) * 1e3
 
 
-def run_bench(model: str | Path, target: str = "host", threads: int = 0, repeat: int = 50,
-              warmup: int = 5, opt_level: int = DEFAULT_OPT_LEVEL, output: Path | None = None) -> BenchResult:
-    """Compile `model` and time it against onnxruntime, alternating, on `threads` threads."""
-    import onnxruntime as ort
-
+def run_bench(model: str | Path, target: str = "host", threads: int = 0, plan: RoundPlan = RoundPlan(),
+              opt_level: int = DEFAULT_OPT_LEVEL, output: Path | None = None, peer_isa: str = "target",
+              same_process: bool = False) -> BenchResult:
+    """Compile `model` and time it against onnxruntime on `threads` threads (see the module doc)."""
     from . import compile as compile_model
 
     model_path = Path(model)
     if not model_path.is_file():
         raise RonnError(f"model file {model_path} does not exist")
-    peers = describe()
     n = threads or cpu_count()
     opts = CompileOptions().with_target(target).with_optimization_level(opt_level)
     if output is not None:
@@ -111,35 +132,54 @@ def run_bench(model: str | Path, target: str = "host", threads: int = 0, repeat:
     t0 = time.perf_counter()
     art = compile_model(model_path, opts)
     compile_s = time.perf_counter() - t0
+    feeds = random_feeds(art.inputs)
+
+    if same_process:
+        ronn, ort, peers, diff = _same_process(art, model_path, feeds, n, plan)
+    else:
+        # Only onnxruntime's child sees the target's CPU (masked); ours sees the host as it is.
+        engines = [Engine("ronn-aot", "ronn", art.path, unmasked_env()),
+                   Engine("onnxruntime", "ort", model_path, masked_env(art.target, peer_isa))]
+        timings, outs = time_engines(engines, feeds, n, plan, outputs=True)
+        ronn, ort = timings["ronn-aot"], timings["onnxruntime"]
+        peers, diff = ort.peers, max_abs_diff(outs["ronn-aot"], outs["onnxruntime"])
+    return BenchResult(model_path.name, art.target, n, plan, compile_s, ronn, ort, diff, peers, same_process)
+
+
+def max_abs_diff(ours: list[np.ndarray], theirs: list[np.ndarray]) -> float:
+    return max((float(np.max(np.abs(a.astype(np.float64) - b))) for a, b in zip(ours, theirs) if a.size),
+               default=0.0)
+
+
+def _same_process(art: Any, model_path: Path, feeds: dict[str, np.ndarray], n: int,
+                  plan: RoundPlan) -> tuple[Timing, Timing, str, float]:
+    import onnxruntime as ort
 
     sess = art.session(num_threads=n)
-    feeds = random_feeds(art.inputs)
     so = ort.SessionOptions()
     so.intra_op_num_threads = n
     so.inter_op_num_threads = 1
     ref = ort.InferenceSession(str(model_path), so, providers=["CPUExecutionProvider"])
-
-    ours = sess.run(None, feeds)
-    theirs = ref.run(None, feeds)
-    diff = max((float(np.max(np.abs(a.astype(np.float64) - b))) for a, b in zip(ours, theirs) if a.size),
-               default=0.0)
+    diff = max_abs_diff(sess.run(None, feeds), ref.run(None, feeds))
     times = time_alternating({"ronn": lambda: sess.run(None, feeds), "ort": lambda: ref.run(None, feeds)},
-                             repeat, warmup)
-    return BenchResult(model_path.name, art.target, n, repeat, compile_s, times["ronn"], times["ort"], diff,
-                       peers)
+                             plan.rounds * plan.min_runs, plan.warmup, block=plan.min_runs)
+    k = plan.min_runs
+    blocks = {name: [t[i:i + k] for i in range(0, len(t), k)] for name, t in times.items()}
+    return (Timing("ronn-aot", blocks["ronn"], WHOLE_ISA), Timing("onnxruntime", blocks["ort"], describe()),
+            describe(), diff)
 
 
-def time_alternating(runs: dict[str, Callable[[], Any]], repeat: int, warmup: int = 3) -> dict[str, list[float]]:
-    """`repeat` timed calls (ms) of each function, alternating between them in blocks.
-
-    In blocks, not call by call: runtimes keep their worker threads spinning for a while after a
-    run, which would steal the cores from the other's next run. Within a block only the first
-    call can meet the other's spinning threads; that call is not timed."""
+def time_alternating(runs: dict[str, Callable[[], Any]], repeat: int, warmup: int = 3,
+                     block: int = BLOCK) -> dict[str, list[float]]:
+    """`repeat` timed calls (ms) of each function, alternating between them in blocks, in THIS
+    process: a diagnostic only (`bench --same-process`). Runtimes keep worker threads spinning
+    after a run, and pools in one process distort each other however the calls are ordered;
+    measurements go through timing.time_engines, a process per engine."""
     for fn in runs.values():
         for _ in range(warmup):
             fn()
     times: dict[str, list[float]] = {name: [] for name in runs}
-    block = max(1, min(BLOCK, repeat))
+    block = max(1, min(block, repeat))
     while any(len(t) < repeat for t in times.values()):
         for name, fn in runs.items():
             fn()

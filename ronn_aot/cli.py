@@ -145,18 +145,21 @@ def _bench(args: argparse.Namespace) -> int:
 
     from .bench import plot, run_bench
     from .peer_isa import masked_env, rerun_masked
+    from .timing import RoundPlan
 
-    env = masked_env(args.target, args.peer_isa)
-    if env is not None:
-        # onnxruntime must see the target's CPU from its first CPUID on: a child process does it all.
-        return rerun_masked(["ronn_aot.cli", *args.argv], env)
+    if args.same_process:
+        env = masked_env(args.target, args.peer_isa)
+        if env is not None:
+            # onnxruntime must see the target's CPU from its first CPUID on: a child process does it all.
+            return rerun_masked(["ronn_aot.cli", *args.argv], env)
 
     if args.plot and importlib.util.find_spec("matplotlib") is None:
         print("ronn-aot: --plot needs matplotlib, which is not installed (pip install matplotlib); "
               "benchmarking without the plot", file=sys.stderr)
         args.plot = None
-    result = run_bench(args.model, target=args.target, threads=args.threads, repeat=args.repeat,
-                       warmup=args.warmup, opt_level=args.opt_level)
+    plan = RoundPlan(rounds=args.rounds, min_runs=args.repeat, min_seconds=args.round_seconds, warmup=args.warmup)
+    result = run_bench(args.model, target=args.target, threads=args.threads, plan=plan,
+                       opt_level=args.opt_level, peer_isa=args.peer_isa, same_process=args.same_process)
     print(result.format())
     if args.plot:
         plot(result, Path(args.plot))
@@ -223,13 +226,21 @@ def build_parser() -> argparse.ArgumentParser:
     i.add_argument("--json", action="store_true")
     i.set_defaults(fn=_inspect)
 
-    b = sub.add_parser("bench", help="time an artifact against onnxruntime, alternately, same inputs and threads")
+    b = sub.add_parser("bench", help="time an artifact against onnxruntime, each in its own processes, "
+                                     "same inputs and threads")
     b.add_argument("model", help="path to the .onnx file")
     b.add_argument("--target", default="host")
     b.add_argument("-O", dest="opt_level", type=int, default=DEFAULT_OPT_LEVEL, choices=[0, 1, 2, 3])
     b.add_argument("--threads", type=int, default=0, help="threads for both engines (0: all CPUs)")
-    b.add_argument("--repeat", type=int, default=50, help="timed runs of each engine (default 50)")
-    b.add_argument("--warmup", type=int, default=5, help="untimed runs of each engine first (default 5)")
+    b.add_argument("--rounds", type=int, default=5,
+                   help="rounds per engine, alternating, each a fresh process (default 5)")
+    b.add_argument("--repeat", type=int, default=10, help="at least this many timed runs a round (default 10)")
+    b.add_argument("--round-seconds", type=float, default=1.0,
+                   help="and at least this long a round, in seconds (default 1.0)")
+    b.add_argument("--warmup", type=int, default=5, help="untimed runs first in each round (default 5)")
+    b.add_argument("--same-process", action="store_true",
+                   help="diagnostic: time both engines in ONE process, alternating in blocks (their thread "
+                        "pools disturb each other: not what a user gets)")
     b.add_argument("--plot", metavar="FILE.png", help="draw the comparison (needs matplotlib)")
     b.add_argument("--peer-isa", choices=PEER_ISA_MODES, default="target",
                    help="instruction set onnxruntime may use: the target's (default; e.g. AVX-512 hidden "

@@ -9,9 +9,10 @@ from pathlib import Path
 import numpy as np
 
 from . import models
-from .bench import cpu_count, median_ms
+from .bench import cpu_count
 from .options import DEFAULT_OPT_LEVEL, CompileOptions
-from .peer_isa import describe, groups_unhidden
+from .peer_isa import groups_unhidden
+from .timing import Engine, RoundPlan, time_engines
 
 
 def runtime_library_path() -> Path:
@@ -49,10 +50,14 @@ def run_demo(image: str | None = None, target: str = "host", threads: int = 0, o
     ref = ort.InferenceSession(str(model_path), so, providers=["CPUExecutionProvider"])
     ref_logits = ref.run(None, {input_name: x})[0]
     diff = float(np.max(np.abs(ref_logits - logits)))
-    ours = median_ms(lambda: sess.run(None, {input_name: x}), repeat)
-    theirs = median_ms(lambda: ref.run(None, {input_name: x}), repeat)
-    print(f"latency:  ronn-aot {ours:.2f} ms, onnxruntime {theirs:.2f} ms (median of {repeat}, "
-          f"{n} threads; ratio {ours / theirs:.2f}; onnxruntime on {describe()})")
+    del sess, ref  # timed in processes of their own: two thread pools in one process distort each other
+    plan = RoundPlan(rounds=3, min_runs=repeat, min_seconds=0.5)
+    t, _ = time_engines([Engine("ronn-aot", "ronn", art.path), Engine("onnxruntime", "ort", model_path)],
+                        {input_name: x}, n, plan)
+    ours, theirs = t["ronn-aot"].median, t["onnxruntime"].median
+    print(f"latency:  ronn-aot {ours:.2f} ms, onnxruntime {theirs:.2f} ms ({n} threads, each in its own "
+          f"process, median of {plan.rounds} alternating rounds; ratio {ours / theirs:.2f}; "
+          f"onnxruntime on {t['onnxruntime'].peers})")
     lacking = groups_unhidden(art.target)
     if lacking:
         # The demo times onnxruntime as it runs here; an artifact for a target without these

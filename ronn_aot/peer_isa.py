@@ -90,6 +90,21 @@ def masked_env(target_name: str, mode: str = "target") -> dict[str, str] | None:
     return env
 
 
+def unmasked_env() -> dict[str, str] | None:
+    """The environment of a child that must see the host's CPU as it is (our own artifact's
+    timing) when this process hides part of it; None when nothing is hidden here."""
+    if not os.environ.get(HIDE_ENV):
+        return None
+    env = dict(os.environ)
+    del env[HIDE_ENV]
+    preload = [p for p in env.get("LD_PRELOAD", "").split() if "cpuid_mask" not in Path(p).name]
+    if preload:
+        env["LD_PRELOAD"] = " ".join(preload)
+    else:
+        env.pop("LD_PRELOAD", None)
+    return env
+
+
 def rerun_masked(module_argv: list[str], env: dict[str, str]) -> int:
     """Run `python -m MODULE ARGS...` under `env` (from masked_env); its exit code."""
     sys.stdout.flush()

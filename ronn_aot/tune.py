@@ -27,6 +27,7 @@ from typing import Any
 from . import tir_pipeline
 from .options import CompileOptions
 from .targets import Target, get_target
+from .timing import RoundPlan
 
 # The `ronn_aot.schedules` package (schedules/ in the checkout), found without importing the rules:
 # the databases ship inside it as package data.
@@ -326,7 +327,9 @@ def tune(model: Any, options: CompileOptions, trials: int, work_dir: Path | None
                        [kn.name for kn in ranked if kn.name not in tuned and kn.done < per_task])
 
 
-MODEL_CHECK_RUNS = 40  # timed runs of each artifact, alternating in blocks
+# Each artifact in its own processes (timing.time_engines), rounds alternating: two pools in one
+# process distort each other.
+MODEL_CHECK_PLAN = RoundPlan(rounds=5, min_runs=8, min_seconds=0.5)
 
 
 def _confirm_in_model(model: Any, options: CompileOptions, target: Target,
@@ -334,24 +337,24 @@ def _confirm_in_model(model: Any, options: CompileOptions, target: Target,
     """Compile the model with the records that won their pairs and with the rules only, time both
     on the tune's thread count, and reject those records (baselines.reject) unless the model got
     MODEL_MIN_GAIN faster. Returns (what was measured and decided, whether the records stay)."""
-    import statistics
     import tempfile
 
     from . import compile as compile_model
     from .baselines import MODEL_MIN_GAIN, reject, workload_key
-    from .bench import random_feeds, time_alternating
+    from .bench import random_feeds
+    from .timing import Engine, time_engines
 
     threads = options.num_threads or 2
     with tempfile.TemporaryDirectory(prefix="ronn-tune-check-") as tmp:
         with_records = compile_model(model, options.with_output(Path(tmp) / "records.so"))
         rules = compile_model(model, options.with_records(False).with_output(Path(tmp) / "rules.so"))
         feeds = random_feeds(with_records.inputs)
-        a, b = with_records.session(num_threads=threads), rules.session(num_threads=threads)
-        times = time_alternating({"records": lambda: a.run(None, feeds), "rules": lambda: b.run(None, feeds)},
-                                 MODEL_CHECK_RUNS)
-    records_ms, rules_ms = statistics.median(times["records"]), statistics.median(times["rules"])
+        times = time_engines([Engine("records", "ronn", with_records.path), Engine("rules", "ronn", rules.path)],
+                             feeds, threads, MODEL_CHECK_PLAN)[0]
+    records_ms, rules_ms = times["records"].median, times["rules"].median
     measured = (f"model with the {len(winners)} winning records {records_ms:.3f} ms, rules only "
-                f"{rules_ms:.3f} ms (median of {MODEL_CHECK_RUNS}, {threads} threads)")
+                f"{rules_ms:.3f} ms (each in its own processes, median of {MODEL_CHECK_PLAN.rounds} "
+                f"alternating rounds, {threads} threads)")
     if records_ms <= rules_ms * (1.0 - MODEL_MIN_GAIN):
         return f"{measured}: records kept", True
     reject(database_dir(target), {workload_key(kn.func): measured for kn in winners})

@@ -1,29 +1,87 @@
-"""`ronn-aot bench` times both runtimes on the same inputs and reports matching outputs."""
+"""`ronn-aot bench` times each runtime in processes of its own, rounds alternating, and reports
+the median of the round medians with their spread and matching outputs."""
 
 from __future__ import annotations
 
+import os
+import statistics
 from pathlib import Path
 
+import numpy as np
 import onnx
 import pytest
 
 from graphs import CASES
-from ronn_aot.bench import run_bench
+from ronn_aot.bench import random_feeds, run_bench
 from ronn_aot.cli import main as cli_main
+from ronn_aot.errors import RonnError
+from ronn_aot.peer_isa import groups_to_hide
+from ronn_aot.targets import get_target
+from ronn_aot.timing import Engine, RoundPlan, Timing, ratio_spread, time_engines
 
 
-def test_bench_alternates_and_compares(tmp_path: Path, capfd: pytest.CaptureFixture[str]) -> None:
+@pytest.fixture(scope="module")
+def model_path(tmp_path_factory: pytest.TempPathFactory) -> Path:
     model, _ = CASES["residual_block"]()
-    path = tmp_path / "m.onnx"
+    path = tmp_path_factory.mktemp("bench") / "m.onnx"
     onnx.save(model, str(path))
-    r = run_bench(path, threads=1, repeat=7, warmup=1, output=tmp_path / "m.so")
-    assert len(r.ronn_ms) == len(r.ort_ms) == 7
-    assert min(r.ronn_ms) > 0 and min(r.ort_ms) > 0
+    return path
+
+
+def test_each_round_is_a_process_of_its_own(model_path: Path, tmp_path: Path) -> None:
+    plan = RoundPlan(rounds=3, min_runs=4, min_seconds=0.0, warmup=1)
+    r = run_bench(model_path, threads=1, plan=plan, output=tmp_path / "m.so")
+    for t in (r.ronn, r.ort):
+        assert len(t.rounds) == 3 and all(len(x) >= 4 for x in t.rounds)
+        assert min(t.samples) > 0
+        assert os.getpid() not in t.pids and len(set(t.pids)) == 3
+    assert not set(r.ronn.pids) & set(r.ort.pids)
     assert r.ratio == pytest.approx(r.ronn_median / r.ort_median)
     assert r.max_abs_diff < 1e-4
-    # The host target is x86_64-avx2: on an AVX-512 host the command reruns itself in a child that
-    # hides AVX-512 from onnxruntime (capfd: the child writes to the same stdout).
-    assert cli_main(["bench", str(path), "--threads", "1", "--repeat", "3"]) == 0
+    # onnxruntime's child sees the target's CPU (AVX-512 hidden for x86_64-avx2 on an AVX-512 host)
+    hidden = groups_to_hide(get_target(r.target))
+    assert ("hidden by CPUID faulting" in r.peers) == bool(hidden), r.peers
+    assert "own process" in r.format() and "per round" in r.format()
+
+
+def test_median_of_round_medians_and_spreads() -> None:
+    a = Timing("a", [[1.0, 2.0, 9.0], [3.0, 3.0, 3.0], [2.0, 2.5, 100.0]])
+    b = Timing("b", [[2.0], [2.0], [4.0]])
+    assert a.round_medians == [2.0, 3.0, 2.5]
+    assert a.median == 2.5 and a.spread == (2.0, 3.0)
+    assert ratio_spread(a, b) == (0.625, 1.5)
+    assert a.median == statistics.median(a.round_medians)
+
+
+def test_two_artifacts_alternate_and_compare_outputs(model_path: Path, tmp_path: Path) -> None:
+    """The A/B helper for rule changes: two of our artifacts, each in its own processes."""
+    import ronn_aot
+
+    opts = ronn_aot.CompileOptions()
+    a = ronn_aot.compile(model_path, opts.with_output(tmp_path / "a.so"))
+    b = ronn_aot.compile(model_path, opts.with_optimization_level(0).with_output(tmp_path / "b.so"))
+    feeds = random_feeds(a.inputs)
+    t, outs = time_engines([Engine("a", "ronn", a.path), Engine("b", "ronn", b.path)], feeds, 1,
+                           RoundPlan(rounds=2, min_runs=2, min_seconds=0.0, warmup=0), outputs=True)
+    assert [len(t[n].rounds) for n in "ab"] == [2, 2]
+    np.testing.assert_allclose(outs["a"][0], outs["b"][0], rtol=1e-4, atol=1e-5)
+
+
+def test_a_failing_child_is_a_clear_error(tmp_path: Path) -> None:
+    bad = tmp_path / "not-an-artifact.so"
+    bad.write_bytes(b"garbage")
+    with pytest.raises(RonnError, match="not-an-artifact.so.*in a child process failed"):
+        time_engines([Engine("x", "ronn", bad)], {"x": np.zeros(1, np.float32)}, 1,
+                     RoundPlan(rounds=1, min_runs=1, min_seconds=0.0))
+
+
+def test_cli_own_process_and_same_process(model_path: Path, capfd: pytest.CaptureFixture[str]) -> None:
+    assert cli_main(["bench", str(model_path), "--threads", "1", "--rounds", "2", "--repeat", "3",
+                     "--round-seconds", "0", "--warmup", "1"]) == 0
     out = capfd.readouterr().out
-    assert "ratio ronn-aot / onnxruntime" in out
-    assert "onnxruntime on: " in out
+    assert "each runtime in its own process, 2 alternating rounds" in out
+    assert "ratio ronn-aot / onnxruntime" in out and "onnxruntime on: " in out
+    # The diagnostic mode says what it is (on an AVX-512 host it reruns itself masked: capfd sees it).
+    assert cli_main(["bench", str(model_path), "--threads", "1", "--rounds", "2", "--repeat", "3",
+                     "--same-process"]) == 0
+    assert "SAME PROCESS (diagnostic" in capfd.readouterr().out

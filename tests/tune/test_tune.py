@@ -173,7 +173,7 @@ def test_records_must_make_the_model_faster(tmp_path: Path, monkeypatch: pytest.
     and timed: records that do not make it MODEL_MIN_GAIN faster are rejected, and compile then
     keeps the rules for those kernels (a rejected kernel's rule time loads as 0)."""
     import ronn_aot.baselines as baselines_mod
-    import ronn_aot.bench as bench_mod
+    import ronn_aot.timing as timing_mod
 
     monkeypatch.setattr(tune_mod, "SCHEDULES_DIR", tmp_path / "schedules")
     target = tune_mod.get_target("x86_64-avx2")
@@ -189,8 +189,12 @@ def test_records_must_make_the_model_faster(tmp_path: Path, monkeypatch: pytest.
 
     monkeypatch.setattr(ronn_aot, "compile", spy)
     # Times as measured: the rules 1.0 ms, the records records_ms.
-    monkeypatch.setattr(bench_mod, "time_alternating",
-                        lambda runs, repeat, warmup=3: {"records": [records_ms] * repeat, "rules": [1.0] * repeat})
+    def timed(engines: Any, feeds: Any, threads: int, plan: Any, outputs: bool = False) -> Any:
+        assert {e.kind for e in engines} == {"ronn"}  # two of our artifacts, each in its own process
+        ms = {"records": records_ms, "rules": 1.0}
+        return {e.name: timing_mod.Timing(e.name, [[ms[e.name]] * 3] * plan.rounds) for e in engines}, {}
+
+    monkeypatch.setattr(timing_mod, "time_engines", timed)
     x = w(8, 16, seed=2, scale=1.0)
     model = make_model([helper.make_node("MatMul", ["x", "W"], ["y"])], {"x": x}, ["y"], {"W": w(16, 4)})
     message, stays = tune_mod._confirm_in_model(model, ronn_aot.CompileOptions().with_target("x86_64-avx2"), target,
