@@ -35,27 +35,30 @@ class SessionOptions(ctypes.Structure):
     _fields_ = [("num_threads", ctypes.c_int32)]
 
 
-def library_path() -> str:
-    """Path of the libronn_runtime.so this package uses.
+def bundled(name: str) -> list[Path]:
+    """Where a file built by runtime_min's make (the library, ronn-run) is looked for, in order:
+    inside this package (wheels), next to it, then the source checkout's build tree
+    (runtime_min/build/host, `make -C runtime_min`) for editable installs."""
+    package = Path(__file__).resolve().parent
+    return [package / name, package.parent / name, package.parents[1] / "build" / "host" / name]
 
-    Looked up in order: $RONN_RUNTIME_LIBRARY, a copy inside or next to this package (wheels),
-    then the build tree of the source checkout (runtime_min/build/host) for editable installs.
-    """
+
+def library_path() -> str:
+    """Path of the libronn_runtime.so this package uses: $RONN_RUNTIME_LIBRARY, else the first of
+    `bundled(...)` that exists."""
     env = os.environ.get(LIBRARY_ENV)
     if env:
         if not Path(env).is_file():
             raise RonnRuntimeError("NOT_FOUND", f"{LIBRARY_ENV}={env} does not name a file")
         return env
-    package = Path(__file__).resolve().parent
-    candidates = [package / _LIBRARY_NAME, package.parent / _LIBRARY_NAME,
-                  package.parents[1] / "build" / "host" / _LIBRARY_NAME]
+    candidates = bundled(_LIBRARY_NAME)
     for candidate in candidates:
         if candidate.is_file():
             return str(candidate)
     raise RonnRuntimeError(
         "NOT_FOUND",
-        f"{_LIBRARY_NAME} was not found (looked at {', '.join(map(str, candidates))}): build it "
-        f"with `make -C runtime_min` or point {LIBRARY_ENV} at it")
+        f"{_LIBRARY_NAME} was not found (looked at {', '.join(map(str, candidates))}): install "
+        f"the ronn-runtime wheel, build it with `make -C runtime_min` or point {LIBRARY_ENV} at it")
 
 
 _lock = threading.Lock()
