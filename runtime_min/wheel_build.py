@@ -18,10 +18,7 @@ from pathlib import Path
 from setuptools import Distribution
 from setuptools.command.build_py import build_py as _build_py
 
-try:
-    from setuptools.command.bdist_wheel import bdist_wheel as _bdist_wheel
-except ImportError:  # setuptools < 70.1 keeps it in the `wheel` package
-    from wheel.bdist_wheel import bdist_wheel as _bdist_wheel  # type: ignore[no-redef]
+from setuptools.command.bdist_wheel import bdist_wheel as _bdist_wheel  # setuptools >= 70.1
 
 RUNTIME_DIR = Path(__file__).resolve().parent
 LIBRARY = "libronn_runtime.so"
