@@ -5,7 +5,7 @@ library built into the `ronn_runtime` package the wheel carries (runtime_min/whe
 import sys
 from pathlib import Path
 
-from setuptools import find_packages, setup
+from setuptools import find_namespace_packages, find_packages, setup
 
 ROOT = Path(__file__).resolve().parent
 sys.path.insert(0, str(ROOT / "runtime_min"))
@@ -13,9 +13,10 @@ from wheel_build import LIBRARY, BinaryDistribution, bdist_wheel, build_py_with_
 
 
 def packages() -> list[str]:
-    """ronn_aot and its subpackages, the schedule rules (schedules/ -> ronn_aot.schedules), the
-    data folders pyproject.toml maps into the package, and the runtime binding."""
-    compiler = find_packages(str(ROOT), include=["ronn_aot", "ronn_aot.*"])
+    """ronn_aot and its subpackages and data folders (models/images), the schedule rules
+    (schedules/ -> ronn_aot.schedules), the folders pyproject.toml maps into the package, and the
+    runtime binding."""
+    compiler = find_namespace_packages(str(ROOT), include=["ronn_aot", "ronn_aot.*"], exclude=["*__pycache__"])
     schedules = ["ronn_aot.schedules", *(f"ronn_aot.schedules.{p}" for p in find_packages(str(ROOT / "schedules")))]
     return [*compiler, *schedules, "ronn_aot.targets_data", "ronn_aot.include.ronn", "ronn_runtime"]
 

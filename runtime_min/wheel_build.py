@@ -90,5 +90,7 @@ class bdist_wheel(_bdist_wheel):
     the library was built for."""
 
     def get_tag(self) -> tuple[str, str, str]:
-        build_lib = Path(self.get_finalized_command("build_py").build_lib)
-        return "py3", "none", platform_tag(build_lib / "ronn_runtime" / LIBRARY)
+        library = Path(self.get_finalized_command("build_py").build_lib) / "ronn_runtime" / LIBRARY
+        if not library.is_file():  # an editable install: no library built, the interpreter's tag
+            return super().get_tag()
+        return "py3", "none", platform_tag(library)
