@@ -10,7 +10,7 @@ from typing import Any, Mapping
 import numpy as np
 import onnx
 
-from .errors import CompilationError, InvalidModelError, ShapeError, UnsupportedOperatorError
+from .errors import CompilationError, InvalidModelError, RonnError, ShapeError, UnsupportedOperatorError
 from .onnx_fold import fold_shape_arithmetic
 
 # Graph-input element types the artifact ABI can carry.
@@ -142,11 +142,14 @@ def _with_static_inputs(model: onnx.ModelProto, specs: list[TensorSpec]) -> onnx
 
 
 def check_operators(model: onnx.ModelProto) -> None:
-    """Fail early, naming the node, for operators TVM's ONNX frontend cannot convert."""
+    """Fail early, naming the node, for operators neither our converters nor TVM's ONNX frontend
+    can convert."""
     from tvm.relax.frontend.onnx.onnx_frontend import _get_convert_map
 
-    supported = set(_get_convert_map()) | {"Constant", "If"}
+    from .converters import registered_ops
+
     opset = opset_of(model)
+    supported = set(_get_convert_map()) | registered_ops(opset) | {"Constant", "If"}
     for node in model.graph.node:
         if node.domain not in ("", "ai.onnx") or node.op_type not in supported:
             op = node.op_type if node.domain in ("", "ai.onnx") else f"{node.domain}::{node.op_type}"
@@ -169,10 +172,15 @@ def import_model(model: str | Path | onnx.ModelProto,
 
     from tvm.relax.frontend.onnx import from_onnx
 
+    from .converters import converters_installed
+
     try:
-        mod = from_onnx(proto, shape_dict={s.name: list(s.shape) for s in specs},
-                        dtype_dict={s.name: s.dtype for s in specs}, opset=opset_of(proto),
-                        keep_params_in_input=False)
+        with converters_installed(opset_of(proto)):
+            mod = from_onnx(proto, shape_dict={s.name: list(s.shape) for s in specs},
+                            dtype_dict={s.name: s.dtype for s in specs}, opset=opset_of(proto),
+                            keep_params_in_input=False)
+    except RonnError:  # a converter of ours refused the node, with its own message
+        raise
     except Exception as e:
         raise CompilationError(f"TVM's ONNX frontend could not import the model: "
                                f"{str(e).strip().splitlines()[-1] if str(e).strip() else type(e).__name__}") from e

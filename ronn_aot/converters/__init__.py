@@ -1,0 +1,34 @@
+"""ONNX op converters of our own, consulted before TVM's Relax ONNX frontend.
+
+One operator per file. A converter is a function registered for an op type and a range of model
+opsets; it receives the node's inputs as Relax expressions and its attributes, and returns Relax
+(a `relax.Tuple` for several outputs)::
+
+    from ronn_aot.converters import ConvertContext, register_converter
+
+    @register_converter("LpNormalization", opsets=(1, None))
+    def lp_normalization(ctx: ConvertContext, inputs, attrs):
+        ...
+        return ctx.emit(relax.op.divide(x, norm))
+
+Why emit Relax rather than rewrite ONNX into other ONNX ops before import: the frontend hands a
+converter the values it needs already typed (static shapes, dtypes) and initializers as
+`relax.Constant`, so a converter can transform constant weights with numpy at compile time
+(ConvTranspose) and unroll loops over static lengths (LSTM/GRU/RNN) without building ONNX nodes,
+re-running shape inference or naming intermediate tensors. The hook is small: while TVM's
+`from_onnx` runs, `converters_installed(opset)` patches the frontend's `_get_convert_map` so our
+converters take precedence for the ops (and opsets) they cover, and restores it afterwards;
+`frontend.check_operators` accepts what the registry covers.
+
+A converter refuses what it does not handle with `ctx.refuse(detail)`, an
+`UnsupportedOperatorError` naming the node, the op, the opset and the attribute.
+"""
+
+from __future__ import annotations
+
+from ._registry import (ConvertContext, ConverterInfo, converter_for, converters_installed, register_converter,
+                        registered_ops, unregister_converter)
+from . import conv_transpose  # noqa: F401  (each module registers its converter)
+
+__all__ = ["ConvertContext", "ConverterInfo", "converter_for", "converters_installed", "register_converter",
+           "registered_ops", "unregister_converter"]
