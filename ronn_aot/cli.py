@@ -14,6 +14,7 @@ from pathlib import Path
 from typing import Any, Sequence
 
 from .errors import RonnError
+from .freeze import parse_freeze_input
 from .options import DEFAULT_OPT_LEVEL, CompileOptions, parse_input_shape
 from .peer_isa import PEER_ISA_MODES
 
@@ -27,6 +28,8 @@ def _compile(args: argparse.Namespace) -> int:
     opts = CompileOptions().with_target(args.target).with_optimization_level(args.opt_level)
     for spec in args.input_shape or []:
         opts = opts.with_input_shape(*parse_input_shape(spec))
+    for spec in args.freeze_input or []:
+        opts = opts.with_frozen_input(*parse_freeze_input(spec))
     if args.output:
         opts = opts.with_output(args.output)
     if args.dump_ir:
@@ -176,9 +179,12 @@ def build_parser() -> argparse.ArgumentParser:
     c.add_argument("-o", "--output", help="artifact path (default: artifacts/<model>-<target>.so)")
     c.add_argument("--target", default="host", help="target name from targets/ (default: host)")
     c.add_argument("-O", dest="opt_level", type=int, default=DEFAULT_OPT_LEVEL, choices=[0, 1, 2, 3],
-                   help="optimization level (default 2)")
+                   help=f"optimization level (default {DEFAULT_OPT_LEVEL})")
     c.add_argument("--input-shape", action="append", metavar="NAME=D0,D1,...",
                    help="fix the shape of an input with symbolic dimensions (repeatable)")
+    c.add_argument("--freeze-input", action="append", metavar="NAME=FILE.npy",
+                   help="compile this input as a constant (e.g. a computed Reshape target, TopK's k, a Slice's "
+                        "ends); the artifact no longer takes it (repeatable)")
     c.add_argument("--report", action="store_true", help="print per-pass timings and counts")
     c.add_argument("--dump-ir", metavar="DIR", help="write the IR after each pass into DIR")
     c.add_argument("--no-records", action="store_true",

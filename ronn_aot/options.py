@@ -31,6 +31,7 @@ class CompileOptions:
     num_threads: int | None = None  # parallelism the kernels are scheduled for (None: target default)
     bitnet: BitnetConfig | None = None  # ternary / binary quantization of Conv, Gemm, MatMul weights
     use_records: bool = True  # apply the target's tuning records (schedules/<target>/) where they won
+    frozen_inputs: Mapping[str, Any] = field(default_factory=dict)  # input name -> numpy array (a constant)
 
     def with_target(self, name: str) -> CompileOptions:
         return replace(self, target=name)
@@ -45,6 +46,13 @@ class CompileOptions:
         if not dims or any(d <= 0 for d in dims):
             raise RonnError(f"input shape for {name!r} must be positive integers, got {list(shape)}")
         return replace(self, input_shapes={**self.input_shapes, name: dims})
+
+    def with_frozen_input(self, name: str, value: Any) -> CompileOptions:
+        """Compile input `name` as the constant `value` (a numpy array): the artifact no longer takes
+        it, and shapes that depend on it (a Reshape's target, TopK's k, Slice's ends) are fixed."""
+        import numpy as np
+
+        return replace(self, frozen_inputs={**self.frozen_inputs, name: np.asarray(value)})
 
     def with_output(self, path: str | Path) -> CompileOptions:
         return replace(self, output_path=Path(path))

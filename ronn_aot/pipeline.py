@@ -20,7 +20,8 @@ from . import __version__
 from .artifact_format import DeviceModule, Footer, encode_device_module, encode_plan
 from .codegen import compile_kernels
 from .codegen_cuda import compile_device_kernels
-from .frontend import ImportedModel, TensorSpec, import_model
+from .freeze import freeze_inputs
+from .frontend import ImportedModel, TensorSpec, import_model, load_model
 from .input_alignment import relax_input_alignment
 from .lower import LowerReport, lower
 from .options import CompileOptions
@@ -77,6 +78,8 @@ def compile(model: str | Path | onnx.ModelProto, options: CompileOptions | None 
         times[name] = time.perf_counter() - t0
         return result
 
+    if options.frozen_inputs:
+        model = freeze_inputs(load_model(model), options.frozen_inputs)
     imported: ImportedModel = timed("import", import_model, model, options.input_shapes)
     bitnet_meta: dict[str, Any] = {}
     if options.bitnet is not None:  # ternary / binary layers become bit-serial kernel calls
