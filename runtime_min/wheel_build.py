@@ -63,8 +63,11 @@ def build_py_with_runtime(files: tuple[str, ...]) -> type[_build_py]:
 
     class build_py(_build_py):
         def run(self) -> None:
+            editable = getattr(self, "editable_mode", False)
+            if not editable:  # setuptools reuses build/lib: a module moved or deleted since would ship
+                shutil.rmtree(self.build_lib, ignore_errors=True)
             super().run()
-            if getattr(self, "editable_mode", False):
+            if editable:
                 return
             package = Path(self.build_lib) / "ronn_runtime"
             package.mkdir(parents=True, exist_ok=True)
