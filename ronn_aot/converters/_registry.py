@@ -109,13 +109,22 @@ def registered_ops(opset: int) -> set[str]:
     return {op for op in _REGISTRY if converter_for(op, opset) is not None}
 
 
+def _decoded(value: Any) -> Any:
+    """Attribute strings as str (the frontend leaves them bytes)."""
+    if isinstance(value, bytes):
+        return value.decode()
+    if isinstance(value, tuple) and value and isinstance(value[0], bytes):
+        return tuple(v.decode() for v in value)
+    return value
+
+
 def _adapter(info: ConverterInfo, opset: int, tvm_class: Any) -> type:
     """An OnnxOpConverter subclass calling `info.fn`, shaped as TVM's frontend expects."""
     from tvm.relax.frontend.onnx.onnx_frontend import OnnxOpConverter, onnx_input
 
     def impl(cls: type, bb: Any, inputs: Any, attr: dict[str, Any], params: Any) -> Any:
         name = attr.get("tvm_custom", {}).get("name", "") or f"<{info.op_type}>"
-        attrs = {k: (v.decode() if isinstance(v, bytes) else v) for k, v in attr.items() if k != "tvm_custom"}
+        attrs = {k: _decoded(v) for k, v in attr.items() if k != "tvm_custom"}
         tvm_converter = None
         if tvm_class is not None:
             def tvm_converter(ins: list[Any]) -> Any:
