@@ -14,11 +14,17 @@ from conftest import ATOL, RTOL
 from helpers import assert_close, run_artifact
 
 # Cases that onnxruntime fails too are compared with onnx's expected outputs all the same.
-PREFIXES = ("test_convtranspose", "test_lstm", "test_gru", "test_rnn", "test_simple_rnn")
+PREFIXES = ("test_convtranspose", "test_lstm", "test_gru", "test_rnn", "test_simple_rnn", "test_layer_normalization", "test_bitshift", "test_lpnormalization")
+
+
+# uint16/32/64 graph inputs: the artifact ABI cannot carry them; import refuses them (InvalidModelError).
+UNSUPPORTED_DTYPES = ("_uint16", "_uint32", "_uint64")
 
 
 def _cases() -> dict[str, Any]:
-    return {c.name: c for c in collect_testcases() if c.name.startswith(PREFIXES)}
+    # "_expanded" cases are the op's function body in other ops: not our converters' business.
+    return {c.name: c for c in collect_testcases()
+            if c.name.startswith(PREFIXES) and not c.name.endswith(UNSUPPORTED_DTYPES) and "_expanded" not in c.name}
 
 
 CASES = _cases()
