@@ -21,7 +21,13 @@ converters take precedence for the ops (and opsets) they cover, and restores it 
 `frontend.check_operators` accepts what the registry covers.
 
 A converter refuses what it does not handle with `ctx.refuse(detail)`, an
-`UnsupportedOperatorError` naming the node, the op, the opset and the attribute.
+`UnsupportedOperatorError` naming the node, the op, the opset and the attribute; one that fixes
+only some cases can hand the others to TVM's converter (`ctx.tvm_converter`).
+
+The converters, and what TVM's frontend lacks or gets wrong for each (see each file):
+conv_transpose (unlowerable at O3, naive, ignores output_shape), lstm / gru / rnn (missing;
+_recurrent.py holds what they share), lp_normalization (missing), layer_normalization (Mean and
+InvStdDev outputs were placeholders), bit_shift (out-of-range shifts undefined).
 """
 
 from __future__ import annotations
