@@ -203,9 +203,12 @@ def gate_slices(ctx: ConvertContext, value: Any, count: int) -> list[Any]:
     """Split the last axis of `value` into `count` equal gate blocks."""
     from tvm import relax
 
-    # A positive axis: TVM's ConvertLayout (O3) fails on split with axis=-1.
-    parts = ctx.emit(relax.op.split(value, count, axis=len(ctx.shape(value)) - 1))
-    return [ctx.emit(relax.TupleGetItem(parts, i)) for i in range(count)]
+    # Slices rather than one split: a slice fuses into the elementwise gate math that reads it,
+    # a split's tuple does not. A positive axis: TVM's ConvertLayout (O3) fails on axis=-1.
+    axis = len(ctx.shape(value)) - 1
+    width = ctx.shape(value)[axis] // count
+    return [ctx.emit(relax.op.strided_slice(value, axes=[axis], begin=[i * width], end=[(i + 1) * width]))
+            for i in range(count)]
 
 
 def rows(ctx: ConvertContext, e: Any, lo: int, hi: int) -> Any:
