@@ -84,6 +84,27 @@ class CudaSpec:
 
 
 @dataclass(frozen=True)
+class Isa:
+    """The `[isa]` table of a CPU target: what the schedule rules size their tiles by
+    (schedules/isa.py). Sizes are per core."""
+
+    vector_bits: int  # width of one vector register (NEON 128, AVX2 256, AVX-512 512)
+    vector_registers: int  # architectural vector registers (NEON 32, AVX2 16, AVX-512 32)
+    fma: bool = True  # fused multiply-add on vectors
+    l1d_kib: int = 32  # level-1 data cache
+    l2_kib: int = 1024  # level-2 cache (the part one core can count on)
+    cores: int = 0  # cores the kernels are scheduled for when the compile does not say (0: this machine's)
+
+    @property
+    def l1d_bytes(self) -> int:
+        return self.l1d_kib << 10
+
+    @property
+    def l2_bytes(self) -> int:
+        return self.l2_kib << 10
+
+
+@dataclass(frozen=True)
 class RunMethod:
     """How tests execute this target's artifacts on the build machine."""
 
@@ -113,6 +134,7 @@ class Target:
     run: RunMethod
     extra: dict[str, Any] = field(default_factory=dict)
     cuda: CudaSpec | None = None  # set for GPU targets: kernels run on the device where they can
+    isa: Isa | None = None  # CPU targets: vector width, registers, caches for the schedule rules
 
     def host_tvm_target(self, num_cores: int | None = None) -> Any:
         """The TVM target of the host code (LLVM for the CPU; a JSON-dict target, as TVM 0.27 wants)."""
@@ -139,8 +161,9 @@ class Target:
             spec["mcpu"] = self.llvm["mcpu"]
         if self.llvm.get("mattr"):
             spec["mattr"] = list(self.llvm["mattr"])
-        if num_cores:
-            spec["num-cores"] = num_cores
+        cores = num_cores or (self.isa.cores if self.isa is not None else 0)
+        if cores:
+            spec["num-cores"] = cores
         return spec
 
     def to_json(self) -> dict[str, Any]:
@@ -158,8 +181,9 @@ def _load(path: Path) -> Target:
             name=d["name"], description=d.get("description", ""), arch=d["arch"], llvm=d["llvm"],
             toolchain=Toolchain(**d["toolchain"]), run=RunMethod(**d.get("run", {"mode": "native"})),
             cuda=CudaSpec(**d["cuda"]) if "cuda" in d else None,
+            isa=Isa(**d["isa"]) if "isa" in d else None,
             extra={k: v for k, v in d.items()
-                   if k not in ("name", "description", "arch", "llvm", "toolchain", "run", "cuda")})
+                   if k not in ("name", "description", "arch", "llvm", "toolchain", "run", "cuda", "isa")})
     except (KeyError, TypeError) as e:
         raise UnknownTargetError(f"target description {path} is malformed: {e}") from e
 

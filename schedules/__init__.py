@@ -61,4 +61,4 @@ def get_rule(name: str) -> RuleInfo:
     return _REGISTRY[name]
 
 
-from . import bitnet, cuda, x86  # noqa: E402,F401  (registers the bit-serial, CUDA and x86 rules)
+from . import bitnet, cpu, cuda  # noqa: E402,F401  (registers the bit-serial, CPU and CUDA rules)

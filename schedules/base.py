@@ -1,27 +1,18 @@
-"""What the rules share: the target's vector width and core count, block analysis, and the
-schedule steps every rule uses (inline elementwise chains, parallel + vectorize a spatial nest)."""
+"""What the rules share: the target's vector width, registers and core count (from its ISA
+description, isa.py), block analysis, and the schedule steps every rule uses (inline elementwise
+chains, parallel + vectorize a spatial nest)."""
 
 from __future__ import annotations
 
 import os
 from typing import Any
 
-# Feature -> vector register width in bits, widest first. Read from the target's features, not
-# from LLVM's CPU model (llvm_get_vector_width reports 512 for haswell with -avx512f).
-_VECTOR_BITS = (("avx512f", 512), ("avx2", 256), ("avx", 256), ("sse2", 128), ("neon", 128))
+from .isa import isa_of
 
 
 def vector_bits(target: Any) -> int:
     """Width of the target's vector registers in bits."""
-    from tvm.target.codegen import target_has_features
-
-    for feature, bits in _VECTOR_BITS:
-        try:
-            if target_has_features(feature, target):
-                return bits
-        except Exception:  # a feature the target's architecture does not know
-            continue
-    return 128
+    return isa_of(target).vector_bits
 
 
 def vector_lanes(target: Any, dtype: str = "float32") -> int:
@@ -44,8 +35,8 @@ def max_accumulators(width: int, dtype_bytes: int = 4, limit: int | None = None)
 
 
 def vector_registers(target: Any) -> int:
-    """Architectural vector registers (AVX-512 has 32, AVX2 16)."""
-    return 32 if vector_bits(target) >= 512 else 16
+    """Architectural vector registers (NEON and AVX-512 have 32, AVX2 16)."""
+    return isa_of(target).vector_registers
 
 
 def num_cores(target: Any) -> int:

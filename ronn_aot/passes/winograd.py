@@ -5,7 +5,7 @@ the element-wise product over the 16 transform points becomes 16 matrix products
 (tiles x C) @ (C x K), 2.25 times fewer multiply-adds than the direct convolution. The weight
 transform U = G g G^T is done here, at compile time (numpy); the input transform B^T d B and the
 output transform A^T m A are kernels of additions only (call_te below, each with a schedule rule
-of its own: schedules/x86/winograd_input.py, winograd_output.py), and the output transform keeps
+of its own: schedules/cpu/winograd_input.py, winograd_output.py), and the output transform keeps
 the convolution's epilogue (bias, activation, residual add), which FuseOps fuses into it.
 
 Where: ResNet-50's 3x3 layers, whose implicit-GEMM kernels run at 87-88% of the FMA peak per
@@ -96,7 +96,7 @@ def matmul_rows(tiles: int, channels_out: int) -> int:
     import tvm
 
     from ronn_aot.schedules.base import vector_lanes, vector_registers
-    from ronn_aot.schedules.x86.dense import faster_ragged_tile
+    from ronn_aot.schedules.cpu.dense import faster_ragged_tile
 
     target = tvm.target.Target.current(allow_none=True)
     if target is None:
@@ -136,7 +136,7 @@ def eligible(call: Any) -> np.ndarray | None:
     return w
 
 
-@register_pass("winograd", 3, order=60, targets=("x86_64",))
+@register_pass("winograd", 3, order=60, targets=("x86_64", "aarch64"))
 def winograd() -> Any:
     """3x3 stride-1 convolutions of few pixels and many channels as Winograd F(2x2, 3x3)."""
     import tvm

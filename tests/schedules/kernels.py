@@ -137,37 +137,37 @@ def _column_sum() -> onnx.ModelProto:
 # case name -> (graph builder, the rule expected to schedule its (only or main) kernel, the
 # optimization level it is lowered at: O3 gives x86-64 NHWC convolutions)
 CASES: dict[str, tuple[Callable[[], onnx.ModelProto], str, int]] = {
-    "conv2d_nchw": (_conv_bias_relu, "x86.conv2d_nchw", 2),
-    "conv2d_1x1": (_conv1x1, "x86.conv2d_nchw", 2),
-    "conv2d_1x1_stride2": (_conv1x1_stride2, "x86.conv2d_nchw", 2),
-    "conv2d_3x3_stride2": (_conv3x3_stride2, "x86.conv2d_nchw", 2),
-    "depthwise_conv2d": (_depthwise, "x86.depthwise_conv2d", 2),
-    "dense": (_dense, "x86.dense", 2),
-    "dense_ragged": (_dense_ragged, "x86.dense", 2),
-    "elementwise": (_elementwise, "x86.elementwise", 2),
-    "transpose": (_transpose, "x86.transpose", 2),
-    "transpose_add": (_transpose_add, "x86.transpose", 2),
-    "pooling": (_maxpool, "x86.pooling", 2),
-    "reduction": (_softmax, "x86.reduction", 2),
-    "fallback": (_column_sum, "x86.fallback", 2),
-    "conv2d_nhwc": (_conv_bias_relu, "x86.conv2d_nhwc", 3),
-    "conv2d_nhwc_1x1": (_conv1x1, "x86.conv2d_nhwc", 3),
-    "conv2d_nhwc_streamed": (_conv3x3_streamed, "x86.conv2d_nhwc", 3),
-    "conv2d_nhwc_implicit_gemm": (_conv3x3_s2_w7, "x86.conv2d_nhwc", 3),
-    "depthwise_conv2d_nhwc": (_depthwise, "x86.conv2d_nhwc", 3),
-    "winograd_input": (_winograd, "x86.winograd_input", 3),
-    "winograd_output": (_winograd, "x86.winograd_output", 3),
+    "conv2d_nchw": (_conv_bias_relu, "cpu.conv2d_nchw", 2),
+    "conv2d_1x1": (_conv1x1, "cpu.conv2d_nchw", 2),
+    "conv2d_1x1_stride2": (_conv1x1_stride2, "cpu.conv2d_nchw", 2),
+    "conv2d_3x3_stride2": (_conv3x3_stride2, "cpu.conv2d_nchw", 2),
+    "depthwise_conv2d": (_depthwise, "cpu.depthwise_conv2d", 2),
+    "dense": (_dense, "cpu.dense", 2),
+    "dense_ragged": (_dense_ragged, "cpu.dense", 2),
+    "elementwise": (_elementwise, "cpu.elementwise", 2),
+    "transpose": (_transpose, "cpu.transpose", 2),
+    "transpose_add": (_transpose_add, "cpu.transpose", 2),
+    "pooling": (_maxpool, "cpu.pooling", 2),
+    "reduction": (_softmax, "cpu.reduction", 2),
+    "fallback": (_column_sum, "cpu.fallback", 2),
+    "conv2d_nhwc": (_conv_bias_relu, "cpu.conv2d_nhwc", 3),
+    "conv2d_nhwc_1x1": (_conv1x1, "cpu.conv2d_nhwc", 3),
+    "conv2d_nhwc_streamed": (_conv3x3_streamed, "cpu.conv2d_nhwc", 3),
+    "conv2d_nhwc_implicit_gemm": (_conv3x3_s2_w7, "cpu.conv2d_nhwc", 3),
+    "depthwise_conv2d_nhwc": (_depthwise, "cpu.conv2d_nhwc", 3),
+    "winograd_input": (_winograd, "cpu.winograd_input", 3),
+    "winograd_output": (_winograd, "cpu.winograd_output", 3),
 }
 # Cases whose kernel is not the model's convolution kernel: the name its kernel starts with.
 KERNEL_PREFIX = {"winograd_input": "winograd_input", "winograd_output": "fused_winograd_output"}
 
 
-def kernel(case: str) -> Any:
+def kernel(case: str, target_name: str = TARGET) -> Any:
     """The case's kernel PrimFunc (the one its rule is for), as the schedule stage receives it."""
-    return kernel_of(CASES[case][0](), case, CASES[case][2])
+    return kernel_of(CASES[case][0](), case, CASES[case][2], target_name)
 
 
-def kernel_of(model: onnx.ModelProto, name: str = "model", level: int = 2) -> Any:
+def kernel_of(model: onnx.ModelProto, name: str = "model", level: int = 2, target_name: str = TARGET) -> Any:
     """The only kernel PrimFunc of `model` (at O3: the only convolution kernel beside the layout
     transforms at the boundaries, or the kernel KERNEL_PREFIX names for the case), as the schedule
     stage receives it."""
@@ -176,7 +176,7 @@ def kernel_of(model: onnx.ModelProto, name: str = "model", level: int = 2) -> An
     from ronn_aot.plan_builder import build_plan
     from ronn_aot.targets import get_target
 
-    target = get_target(TARGET)
+    target = get_target(target_name)
     imported = import_model(model, {})
     mod, _ = lower(imported.mod, target.tvm_target(2), target.name, level)
     kernels = build_plan(mod, imported.inputs, imported.outputs, {}).kernels

@@ -1,4 +1,4 @@
-"""The NHWC convolution rule's tile choice (schedules/x86/conv2d_nhwc.py): properties over the
+"""The NHWC convolution rule's tile choice (schedules/cpu/conv2d_nhwc.py): properties over the
 shapes real models have; its structure and numerics are in test_rules.py (golden cases
 conv2d_nhwc*) and test_conv_shapes.py (both layouts, packed weights)."""
 
@@ -10,7 +10,7 @@ from hypothesis import given, settings
 from hypothesis import strategies as st
 
 from ronn_aot.schedules.base import max_accumulators
-from ronn_aot.schedules.x86.conv2d_nhwc import (DEPTHWISE_TILE_BYTES, NHWCMatch, gemm_pixels, implicit_gemm, pick_tile,
+from ronn_aot.schedules.cpu.conv2d_nhwc import (DEPTHWISE_TILE_BYTES, NHWCMatch, gemm_pixels, implicit_gemm, pick_tile,
                                                 pixels_outer, stream_slice)
 from ronn_aot.tir_pipeline import MAX_STACK_BYTES
 
@@ -125,7 +125,7 @@ def test_strided_convolutions_pad_each_task_window() -> None:
 
     from graphs import make_model, w
     from kernels import kernel_of, tvm_target
-    from ronn_aot.schedules.x86.conv2d_nhwc import Conv2dNHWC
+    from ronn_aot.schedules.cpu.conv2d_nhwc import Conv2dNHWC
 
     def loops_of_padding_and_conv(stride: int) -> tuple[Any, Any]:
         nodes = [helper.make_node("Conv", ["x", "W"], ["y"], pads=[1, 1, 1, 1], strides=[stride, stride])]

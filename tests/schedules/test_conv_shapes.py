@@ -70,9 +70,9 @@ def test_conv_shape_matches_naive(case: str, target_name: str, layout: str) -> N
     assert found is not None
     scheduled, rule, packings = found
     if layout == "nhwc":
-        assert rule == "x86.conv2d_nhwc"
+        assert rule == "cpu.conv2d_nhwc"
     else:
-        assert rule == ("x86.depthwise_conv2d" if case.startswith("dw") else "x86.conv2d_nchw")
+        assert rule == ("cpu.depthwise_conv2d" if case.startswith("dw") else "cpu.conv2d_nchw")
     rng = np.random.default_rng(0)
     args = [np.asarray(rng.standard_normal([int(d) for d in p.ty.shape]), dtype=str(p.ty.dtype))
             for p in func.params]
@@ -97,7 +97,7 @@ def test_nhwc_weights_are_packed_per_channel_tile() -> None:
     func = kernel_of(model, "pack", 3)
     target = tvm_target("x86_64-avx2")
     scheduled, rule, packings = _first_rule(with_constant_params(func, [1]), "x86_64", target, None, "pack")
-    assert rule == "x86.conv2d_nhwc" and [p.param for p in packings] == [1]
+    assert rule == "cpu.conv2d_nhwc" and [p.param for p in packings] == [1]
     shape = [int(d) for d in scheduled.params[1].ty.shape]
     assert shape[1:4] == [3, 3, 16] and shape[0] * shape[4] == 64 and shape[4] % 8 == 0 and shape[0] > 1
     # Without the constant annotation (a weight computed at run time) nothing is repacked.
@@ -105,4 +105,4 @@ def test_nhwc_weights_are_packed_per_channel_tile() -> None:
     assert none == []
     dw = _conv_kernel("dw3x3_s1_w14", 3)
     _, rule, packings = _first_rule(with_constant_params(dw, [1, 2]), "x86_64", target, None, "dw")
-    assert rule == "x86.conv2d_nhwc" and packings == []
+    assert rule == "cpu.conv2d_nhwc" and packings == []

@@ -1,4 +1,4 @@
-"""x86.dense beyond the golden case: the tile choice (no compile) and the numerics of every shape
+"""cpu.dense beyond the golden case: the tile choice (no compile) and the numerics of every shape
 class the rule must handle, built for AVX2 and AVX-512 against the unscheduled kernel."""
 
 from __future__ import annotations
@@ -22,7 +22,7 @@ TARGETS = ["x86_64-avx2"] + (["x86_64-avx512"] if HAS_AVX512 else [])
 @pytest.mark.parametrize("m,n,k,batch", [(1024, 1024, 1024, 1), (128, 384, 1536, 1), (1, 1000, 64, 1),
                                          (7, 13, 5, 1), (128, 32, 128, 12), (3, 24, 1021, 1)])
 def test_tiles_divide_and_fit_the_registers(m: int, n: int, k: int, batch: int, lanes: int, registers: int) -> None:
-    from ronn_aot.schedules.x86.dense import pick_tiles
+    from ronn_aot.schedules.cpu.dense import pick_tiles
 
     t = pick_tiles(m, n, k, batch, lanes, registers, cores=2)
     assert m % t.mc == 0 and t.mc % t.mr == 0 and n % t.nc == 0 and t.nc % t.nr == 0 and k % t.kc == 0
@@ -41,7 +41,7 @@ def test_tiles_divide_and_fit_the_registers(m: int, n: int, k: int, batch: int, 
     (1152, 128, 8, 16, 128),  # runs up to KC_MAX: slices of whole runs (256 does not divide 1152)
 ])
 def test_k_slices_keep_kernel_positions_whole(k: int, k_unit: int, lanes: int, registers: int, kc: int) -> None:
-    from ronn_aot.schedules.x86.dense import pick_tiles
+    from ronn_aot.schedules.cpu.dense import pick_tiles
 
     t = pick_tiles(49, 512, k, 1, lanes, registers, cores=2, k_unit=k_unit)
     assert t.kc == kc and k % t.kc == 0
@@ -109,7 +109,7 @@ SHAPES: dict[str, Callable[[], onnx.ModelProto]] = {
 def test_avx2_rows_go_ragged_for_six_by_two_vectors(m: int) -> None:
     """AVX2's fastest tile, 6 rows x 2 vectors, divides none of these; the cache blocks divide the
     rows rounded up to 6, so that only the last tile is partial."""
-    from ronn_aot.schedules.x86.dense import pick_tiles, ragged_tiles, tile_rate
+    from ronn_aot.schedules.cpu.dense import pick_tiles, ragged_tiles, tile_rate
 
     t = pick_tiles(m, 512, 1024, 1, 8, 16, cores=2)
     r = ragged_tiles(m, 512, 1024, 8, 16, 2, t)
@@ -122,7 +122,7 @@ def test_avx2_rows_go_ragged_for_six_by_two_vectors(m: int) -> None:
 def test_avx512_tiles_that_divide_are_kept(m: int) -> None:
     """Wherever M has a divisor of 7 or more (every layer of the benchmark models), AVX-512's
     dividing tile is as fast as a ragged one: no partition."""
-    from ronn_aot.schedules.x86.dense import pick_tiles, ragged_tiles
+    from ronn_aot.schedules.cpu.dense import pick_tiles, ragged_tiles
 
     t = pick_tiles(m, 512, 1024, 1, 16, 32, cores=2)
     assert ragged_tiles(m, 512, 1024, 16, 32, 2, t) is None
@@ -138,7 +138,7 @@ def test_ragged_rows_are_partitioned(target_name: str) -> None:
     func = kernel_of(_ragged_k_blocked())
     target = tvm_target(target_name)
     with target:
-        sch = get_rule("x86.dense").rule.apply(func, target, False)
+        sch = get_rule("cpu.dense").rule.apply(func, target, False)
     script = sch.mod["main"].script()
     if target_name == "x86_64-avx2":
         assert script.count("_partition\")") == 2
@@ -160,8 +160,8 @@ def test_dense_shape_matches_naive(shape: str, target_name: str, packed: bool) -
     constants = list(range(1, len(func.params) - 1)) if packed else []  # all but x and the output
     target = tvm_target(target_name)
     with target:
-        sch = get_rule("x86.dense").rule.apply(with_constant_params(func, constants), target, False)
-    assert sch is not None, f"x86.dense does not take the {shape} kernel"
+        sch = get_rule("cpu.dense").rule.apply(with_constant_params(func, constants), target, False)
+    assert sch is not None, f"cpu.dense does not take the {shape} kernel"
     packings = packed_params(func, sch)
     if packed and shape == "wide_b":
         assert [p.param for p in packings] == [1] and len(sch.mod["main"].params[1].ty.shape) == 3
@@ -186,7 +186,7 @@ def test_avx2_dense_kernel_has_no_zmm() -> None:
     func = kernel_of(_gelu_k_blocked())
     target = tvm_target("x86_64-avx2")
     with target:
-        sch = get_rule("x86.dense").rule.apply(func, target, False)
+        sch = get_rule("cpu.dense").rule.apply(func, target, False)
     lib = tir_pipeline.build(tvm.IRModule({"main": sch.mod["main"].with_attr("global_symbol", "main")}), target)
     asm = lib.inspect_source("asm")
     assert "vfmadd" in asm and "ymm" in asm

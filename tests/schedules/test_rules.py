@@ -20,15 +20,15 @@ def test_registry_order_and_unknown_name() -> None:
     from ronn_aot.schedules import get_rule, rules_for
 
     names = [r.name for r in rules_for("x86_64")]
-    assert names[-1] == "x86.fallback"
-    assert {"x86.conv2d_nchw", "x86.depthwise_conv2d", "x86.dense", "x86.elementwise", "x86.pooling",
-            "x86.reduction", "x86.transpose"} <= set(names)
-    assert names.index("x86.transpose") < names.index("x86.elementwise")
-    assert names.index("x86.winograd_input") < names.index("x86.elementwise")
-    assert names.index("x86.winograd_output") < names.index("x86.elementwise")
+    assert names[-1] == "cpu.fallback"
+    assert {"cpu.conv2d_nchw", "cpu.depthwise_conv2d", "cpu.dense", "cpu.elementwise", "cpu.pooling",
+            "cpu.reduction", "cpu.transpose"} <= set(names)
+    assert names.index("cpu.transpose") < names.index("cpu.elementwise")
+    assert names.index("cpu.winograd_input") < names.index("cpu.elementwise")
+    assert names.index("cpu.winograd_output") < names.index("cpu.elementwise")
     assert rules_for("riscv64") == []
-    with pytest.raises(RonnError, match="known rules: .*x86.dense"):
-        get_rule("x86.nope")
+    with pytest.raises(RonnError, match="known rules: .*cpu.dense"):
+        get_rule("cpu.nope")
 
 
 @pytest.mark.parametrize("case", sorted(CASES))
@@ -89,7 +89,7 @@ def test_avx2_artifact_has_no_avx512(compile_model) -> None:
     code = _disassembly(art.path)
     assert "ymm" in code, "expected AVX2 vector code"
     assert "zmm" not in code
-    assert "x86.conv2d_nchw" in art.schedule_report.rule_of.values()
+    assert "cpu.conv2d_nchw" in art.schedule_report.rule_of.values()
 
 
 @pytest.mark.skipif(shutil.which("objdump") is None, reason="objdump (binutils) not installed")
@@ -109,6 +109,6 @@ def test_report_names_the_rules(compile_model) -> None:
     model = _dense()
     art = compile_model(model)
     text = format_compile_report(art)
-    assert "x86.dense" in text and "schedules:" in text
+    assert "cpu.dense" in text and "schedules:" in text
     feeds = {"x": np.random.default_rng(1).standard_normal((2, 32)).astype(np.float32)}
     assert_close(run_artifact(art.path, feeds, threads=2), onnxruntime_outputs(model, feeds), rtol=1e-4, atol=1e-5)

@@ -28,11 +28,11 @@ def _conv1x1_gemm() -> onnx.ModelProto:  # a 1x1 convolution with > 256 KiB of w
 
 # case -> (model, rule, optimization level)
 SPACES: dict[str, tuple[Callable[[], onnx.ModelProto], str, int]] = {
-    "dense": (CASES["dense"][0], "x86.dense", 2),
-    "dense_k_slices": (_dense_k_slices, "x86.dense", 2),
-    "conv2d_nhwc": (CASES["conv2d_nhwc"][0], "x86.conv2d_nhwc", 3),
-    "depthwise_conv2d_nhwc": (CASES["depthwise_conv2d_nhwc"][0], "x86.conv2d_nhwc", 3),
-    "conv1x1_gemm": (_conv1x1_gemm, "x86.conv2d_nhwc", 3),
+    "dense": (CASES["dense"][0], "cpu.dense", 2),
+    "dense_k_slices": (_dense_k_slices, "cpu.dense", 2),
+    "conv2d_nhwc": (CASES["conv2d_nhwc"][0], "cpu.conv2d_nhwc", 3),
+    "depthwise_conv2d_nhwc": (CASES["depthwise_conv2d_nhwc"][0], "cpu.conv2d_nhwc", 3),
+    "conv1x1_gemm": (_conv1x1_gemm, "cpu.conv2d_nhwc", 3),
 }
 
 

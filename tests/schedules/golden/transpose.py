@@ -1,4 +1,4 @@
-# Golden TVMScript for x86.transpose on x86_64-avx2; regenerate with tests/schedules/kernels.py
+# Golden TVMScript for cpu.transpose on x86_64-avx2; regenerate with tests/schedules/kernels.py
 # from tvm.script import tirx as T
 # from tvm.tirx.layout import Axis
 

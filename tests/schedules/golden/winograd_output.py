@@ -1,4 +1,4 @@
-# Golden TVMScript for x86.winograd_output on x86_64-avx2; regenerate with tests/schedules/kernels.py
+# Golden TVMScript for cpu.winograd_output on x86_64-avx2; regenerate with tests/schedules/kernels.py
 # from tvm.script import tirx as T
 # from tvm.tirx.layout import Axis
 

@@ -32,6 +32,7 @@ from dataclasses import dataclass
 from typing import Any, Callable
 
 from .. import register_rule
+from . import CPU_ARCHES
 from ..base import (block_iter_kinds, const_int, inline_injective_chain, largest_divisor, num_cores,
                     pack_constant, parallel_vectorize, split, top_blocks, vector_lanes, vector_registers)
 from ._conv_match import buffer_loads
@@ -177,7 +178,7 @@ def _vectorize_innermost(sch: Any, block: Any, width: int) -> None:
         sch.vectorize(vi)
 
 
-@register_rule("x86.dense", arches=("x86_64",), order=25)
+@register_rule("cpu.dense", arches=CPU_ARCHES, order=25)
 class Dense:
     def apply(self, func: Any, target: Any, tunable: bool) -> Any:
         from tvm import s_tir

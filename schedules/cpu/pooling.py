@@ -12,12 +12,13 @@ from __future__ import annotations
 from typing import Any
 
 from .. import register_rule
+from . import CPU_ARCHES
 from ..base import (MIN_PARALLEL_ELEMENTS, block_iter_kinds, const_int, inline_injective_chain,
                     largest_divisor, num_cores, top_blocks, vector_lanes)
 from .conv2d_nchw import vectorize_tile
 
 
-@register_rule("x86.pooling", arches=("x86_64",), order=30)
+@register_rule("cpu.pooling", arches=CPU_ARCHES, order=30)
 class Pooling:
     def apply(self, func: Any, target: Any, tunable: bool) -> Any:
         from tvm import s_tir

@@ -22,6 +22,7 @@ from __future__ import annotations
 from typing import Any
 
 from .. import register_rule
+from . import CPU_ARCHES
 from ..base import (const_int, inline_injective_chain, largest_divisor,
                     num_cores, parallel_vectorize, top_blocks, vector_lanes, vector_registers)
 from ._conv_match import ConvMatch, buffer_loads, is_copy, match_conv, read_index
@@ -59,7 +60,7 @@ def pick_tile(out_channels: int, out_h: int, row: int, lanes: int, registers: in
     return mr, yr, nr
 
 
-@register_rule("x86.conv2d_nchw", arches=("x86_64",), order=20)
+@register_rule("cpu.conv2d_nchw", arches=CPU_ARCHES, order=20)
 class Conv2dNCHW:
     def apply(self, func: Any, target: Any, tunable: bool) -> Any:
         from tvm import s_tir

@@ -8,10 +8,11 @@ from __future__ import annotations
 from typing import Any
 
 from .. import register_rule
+from . import CPU_ARCHES
 from ..base import block_iter_kinds, const_int, num_cores, top_blocks
 
 
-@register_rule("x86.reduction", arches=("x86_64",), order=40)
+@register_rule("cpu.reduction", arches=CPU_ARCHES, order=40)
 class Reduction:
     def apply(self, func: Any, target: Any, tunable: bool) -> Any:
         from tvm import s_tir

@@ -33,6 +33,7 @@ from dataclasses import dataclass, field
 from typing import Any
 
 from .. import register_rule
+from . import CPU_ARCHES
 from ..base import (const_int, inline_injective_chain, largest_divisor,
                     max_accumulators, num_cores, pack_constant, split, vector_lanes, vector_registers)
 from ._conv_match import conv_block, is_copy
@@ -159,7 +160,7 @@ def pick_tile(rows: int, cols: int, channels: int, lanes: int, registers: int,
     return best[1]
 
 
-@register_rule("x86.conv2d_nhwc", arches=("x86_64",), order=19)
+@register_rule("cpu.conv2d_nhwc", arches=CPU_ARCHES, order=19)
 class Conv2dNHWC:
     def apply(self, func: Any, target: Any, tunable: bool) -> Any:
         from tvm import s_tir

@@ -22,6 +22,7 @@ from dataclasses import dataclass
 from typing import Any
 
 from .. import register_rule
+from . import CPU_ARCHES
 from ..base import MIN_PARALLEL_ELEMENTS, const_int, largest_divisor, num_cores, vector_lanes
 from ._conv_match import buffer_loads
 from .elementwise import injective, inline_all
@@ -64,7 +65,7 @@ def match_transpose(sch: Any) -> TransposeMatch | None:
     return None
 
 
-@register_rule("x86.transpose", arches=("x86_64",), order=9)
+@register_rule("cpu.transpose", arches=CPU_ARCHES, order=9)
 class Transpose:
     def apply(self, func: Any, target: Any, tunable: bool) -> Any:
         from tvm import s_tir

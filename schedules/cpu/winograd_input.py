@@ -16,12 +16,13 @@ from __future__ import annotations
 from typing import Any
 
 from .. import register_rule
+from . import CPU_ARCHES
 from ..base import largest_divisor, num_cores, top_blocks, vector_lanes
 
 POINTS = "winograd_input"
 
 
-@register_rule("x86.winograd_input", arches=("x86_64",), order=8)
+@register_rule("cpu.winograd_input", arches=CPU_ARCHES, order=8)
 class WinogradInput:
     def apply(self, func: Any, target: Any, tunable: bool) -> Any:
         from tvm import s_tir

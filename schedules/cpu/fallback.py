@@ -7,11 +7,12 @@ from __future__ import annotations
 from typing import Any
 
 from .. import register_rule
+from . import CPU_ARCHES
 from ..base import (MIN_PARALLEL_ELEMENTS, block_iter_kinds, const_int, num_cores, parallel_vectorize,
                     top_blocks, vector_lanes)
 
 
-@register_rule("x86.fallback", arches=("x86_64",), order=1000)
+@register_rule("cpu.fallback", arches=CPU_ARCHES, order=1000)
 class Fallback:
     def apply(self, func: Any, target: Any, tunable: bool) -> Any:
         from tvm import s_tir

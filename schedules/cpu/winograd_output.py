@@ -17,13 +17,14 @@ from __future__ import annotations
 from typing import Any
 
 from .. import register_rule
+from . import CPU_ARCHES
 from ..base import largest_divisor, num_cores, top_blocks, vector_lanes
 from .elementwise import injective, inline_all
 
 COLUMNS, OUTPUTS = "winograd_cols", "winograd_output"
 
 
-@register_rule("x86.winograd_output", arches=("x86_64",), order=8)
+@register_rule("cpu.winograd_output", arches=CPU_ARCHES, order=8)
 class WinogradOutput:
     def apply(self, func: Any, target: Any, tunable: bool) -> Any:
         from tvm import s_tir

@@ -22,6 +22,7 @@ from __future__ import annotations
 from typing import Any
 
 from .. import register_rule
+from . import CPU_ARCHES
 from ..base import inline_injective_chain, largest_divisor, num_cores, vector_lanes, vector_registers
 from ._conv_match import match_conv, read_index
 
@@ -45,7 +46,7 @@ def _to_blocked(sch: Any, block: Any, buffer: tuple[str, int], lanes: int) -> No
     sch.transform_layout(block, buffer, lambda n, c, h, w: (n, c // lanes, h, w, c % lanes))
 
 
-@register_rule("x86.depthwise_conv2d", arches=("x86_64",), order=21)
+@register_rule("cpu.depthwise_conv2d", arches=CPU_ARCHES, order=21)
 class DepthwiseConv2d:
     def apply(self, func: Any, target: Any, tunable: bool) -> Any:
         from tvm import s_tir

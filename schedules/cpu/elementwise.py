@@ -10,6 +10,7 @@ from __future__ import annotations
 from typing import Any
 
 from .. import register_rule
+from . import CPU_ARCHES
 from ..base import block_iter_kinds, const_int, num_cores, parallel_vectorize, top_blocks, vector_lanes
 
 
@@ -31,7 +32,7 @@ def inline_all(sch: Any) -> list[Any]:
     return top_blocks(sch)
 
 
-@register_rule("x86.elementwise", arches=("x86_64",), order=10)
+@register_rule("cpu.elementwise", arches=CPU_ARCHES, order=10)
 class Elementwise:
     def apply(self, func: Any, target: Any, tunable: bool) -> Any:
         from tvm import s_tir
