@@ -1,0 +1,325 @@
+"""ronn-aot's aarch64 artifact against onnxruntime's own aarch64 build, both under qemu-user:
+instructions executed per inference (a TCG plugin counts them), emulated wall time, and whether
+two threads are really used.
+
+    python -m bench.aarch64 MODEL.onnx [--threads 1] [--runs 2] [--target aarch64] [--cpu cortex-a72]
+
+Everything it needs installs itself into ~/.cache/ronn-aot/aarch64 ($RONN_AARCH64_CACHE) on
+first use: an aarch64 Python sysroot extracted from Debian's arm64 packages (needs root once, to
+`dpkg --add-architecture arm64`), onnxruntime's and numpy's aarch64 wheels (pip --platform),
+the instruction counter (bench/aarch64/icount.c) and runtime_min's aarch64 build (ronn-run).
+
+Instructions per inference = (count with 2N runs - count with N runs) / N: start-up, loading and
+the session's set-up cancel. Counts are taken with one thread (the counter is exact for one guest
+thread). Both engines run under the same `-cpu` model, so onnxruntime picks the kernels it would
+pick on that core (cortex-a72: NEON, no dotprod). onnxruntime's CPU detection reads
+/proc/cpuinfo, which under qemu-user is the x86 host's: it sees an Arm one, bind-mounted in a
+private mount namespace (unshare -m).
+
+Neither number is a board's latency: instructions are work (a 4-lane NEON FMA counts once, as a
+scalar one does; no memory stalls), and emulated time penalises NEON, which TCG runs through
+helpers. The instruction count is the fair proxy for a narrow Arm core.
+"""
+
+from __future__ import annotations
+
+import argparse
+import json
+import os
+import resource
+import shutil
+import subprocess
+import sys
+import time
+from dataclasses import asdict, dataclass
+from pathlib import Path
+
+import numpy as np
+
+HERE = Path(__file__).resolve().parent
+SUPPORT = HERE / "aarch64"
+CACHE = Path(os.environ.get("RONN_AARCH64_CACHE", Path.home() / ".cache" / "ronn-aot" / "aarch64"))
+ORT_VERSION = "1.32.0"
+PYTHON = "python3.11"
+# What an aarch64 python3.11 with numpy and onnxruntime loads (Debian bookworm's arm64 packages).
+DEBS = ("python3.11-minimal", "libpython3.11-minimal", "libpython3.11-stdlib", "libexpat1", "zlib1g",
+        "libffi8", "libssl3", "libbz2-1.0", "liblzma5", "libstdc++6", "libgcc-s1", "libuuid1",
+        "libncursesw6", "libtinfo6", "libsqlite3-0", "libcrypt1", "libc6")
+# An Arm /proc/cpuinfo for onnxruntime's CPU detection (cpuinfo's parser): Cortex-A72 cores.
+CPUINFO_CORE = """processor\t: {i}
+BogoMIPS\t: 108.00
+Features\t: fp asimd evtstrm crc32 cpuid
+CPU implementer\t: 0x41
+CPU architecture: 8
+CPU variant\t: 0x0
+CPU part\t: 0xd08
+CPU revision\t: 3
+
+"""
+CPUINFO_CORES = 4
+
+
+def _run(cmd: list[str], what: str, **kw: object) -> subprocess.CompletedProcess[str]:
+    proc = subprocess.run(cmd, capture_output=True, text=True, **kw)  # type: ignore[call-overload]
+    if proc.returncode != 0:
+        raise SystemExit(f"bench.aarch64: {what} failed ({' '.join(cmd[:4])} ...):\n"
+                         f"{(proc.stderr or proc.stdout).strip()[-3000:]}")
+    return proc
+
+
+def ensure_sysroot() -> Path:
+    """An aarch64 root with python3.11, from Debian's arm64 packages (extracted, not installed)."""
+    root = CACHE / "root"
+    if (root / "usr" / "bin" / PYTHON).exists():
+        return root
+    if "arm64" not in subprocess.run(["dpkg", "--print-foreign-architectures"], capture_output=True,
+                                     text=True).stdout.split():
+        if os.geteuid() != 0:
+            raise SystemExit("bench.aarch64: the arm64 package architecture is not enabled; run once as root:\n"
+                             "  dpkg --add-architecture arm64 && apt-get update")
+        _run(["dpkg", "--add-architecture", "arm64"], "enabling arm64 packages")
+        _run(["apt-get", "update"], "apt-get update")
+    debs = CACHE / "debs"
+    debs.mkdir(parents=True, exist_ok=True)
+    _run(["apt-get", "download", *(f"{d}:arm64" for d in DEBS)], "downloading the arm64 packages", cwd=debs)
+    tmp = CACHE / "root.partial"
+    shutil.rmtree(tmp, ignore_errors=True)
+    for deb in sorted(debs.glob("*.deb")):
+        _run(["dpkg-deb", "-x", str(deb), str(tmp)], f"extracting {deb.name}")
+    tmp.rename(root)
+    return root
+
+
+def ensure_site() -> Path:
+    """numpy and onnxruntime's aarch64 wheels for Python 3.11, unpacked into one folder."""
+    site = CACHE / f"site-ort{ORT_VERSION}"
+    if (site / "onnxruntime").is_dir():
+        return site
+    tmp = site.with_suffix(".partial")
+    shutil.rmtree(tmp, ignore_errors=True)
+    _run([sys.executable, "-m", "pip", "install", "--quiet", "--platform", "manylinux2014_aarch64",
+          "--platform", "manylinux_2_28_aarch64", "--python-version", "3.11", "--only-binary=:all:",
+          "--target", str(tmp), f"onnxruntime=={ORT_VERSION}", "numpy"], "downloading onnxruntime's aarch64 wheel")
+    tmp.rename(site)
+    return site
+
+
+def ensure_counter() -> Path:
+    """The TCG plugin that counts guest instructions, compiled from bench/aarch64/icount.c."""
+    src = SUPPORT / "icount.c"
+    lib = CACHE / "icount.so"
+    if not lib.exists() or lib.stat().st_mtime < src.stat().st_mtime:
+        CACHE.mkdir(parents=True, exist_ok=True)
+        _run(["gcc", "-shared", "-fPIC", "-O2", "-o", str(lib), str(src)], "compiling the qemu plugin")
+    return lib
+
+
+def ensure_cpuinfo() -> Path:
+    path = CACHE / "cpuinfo"
+    if not path.exists():
+        CACHE.mkdir(parents=True, exist_ok=True)
+        path.write_text("".join(CPUINFO_CORE.format(i=i) for i in range(CPUINFO_CORES)))
+    return path
+
+
+def ensure_ronn_run(target_name: str) -> Path:
+    """runtime_min's ronn-run, cross-built with the target's toolchain (incremental make)."""
+    from ronn_aot.runtime_build import build_runtime
+    from ronn_aot.targets import get_target
+
+    return build_runtime(get_target(target_name), CACHE / "runtime" / target_name).ronn_run
+
+
+@dataclass
+class Measured:
+    engine: str
+    instructions: float  # per inference, one thread
+    emulated_ms: float  # wall time per inference under qemu, one thread
+    cpu_over_wall: float  # at `threads`: qemu's user+sys time over its wall time per inference (~threads: all used)
+    threads: int
+
+
+class Engine:
+    """One way of running the model under qemu: `argv(runs, threads, out_dir)` is the guest command."""
+
+    name = ""
+
+    def __init__(self, cpu: str, counter: Path) -> None:
+        self.cpu, self.counter = cpu, counter
+
+    def guest(self, runs: int, threads: int, out_dir: Path) -> list[str]:
+        raise NotImplementedError
+
+    def sysroot(self) -> Path:
+        raise NotImplementedError
+
+    def wrap(self, qemu: list[str]) -> list[str]:
+        return qemu
+
+    def run(self, runs: int, threads: int, out_dir: Path, count: Path | None = None) -> tuple[float, float]:
+        """(wall seconds, user+sys seconds) of one emulated process; its count in `count`."""
+        qemu = ["qemu-aarch64", "-cpu", self.cpu, "-L", str(self.sysroot())]
+        if count is not None:
+            qemu += ["-plugin", f"{self.counter},out={count}"]
+        before = resource.getrusage(resource.RUSAGE_CHILDREN)
+        t0 = time.perf_counter()
+        _run(self.wrap(qemu + self.guest(runs, threads, out_dir)), f"{self.name} under qemu")
+        wall = time.perf_counter() - t0
+        after = resource.getrusage(resource.RUSAGE_CHILDREN)
+        cpu = (after.ru_utime - before.ru_utime) + (after.ru_stime - before.ru_stime)
+        return wall, cpu
+
+
+class RonnEngine(Engine):
+    name = "ronn-aot"
+
+    def __init__(self, cpu: str, counter: Path, ronn_run: Path, artifact: Path, inputs: list[tuple[str, Path]]) -> None:
+        super().__init__(cpu, counter)
+        self.ronn_run, self.artifact, self.inputs = ronn_run, artifact, inputs
+
+    def sysroot(self) -> Path:
+        return Path("/usr/aarch64-linux-gnu")
+
+    def guest(self, runs: int, threads: int, out_dir: Path) -> list[str]:
+        args = [str(self.ronn_run), str(self.artifact), "--threads", str(threads), "--repeat", str(runs),
+                "--output-dir", str(out_dir)]
+        for name, path in self.inputs:
+            args += ["--input", f"{name}={path}"]
+        return args
+
+
+class OrtEngine(Engine):
+    name = "onnxruntime"
+
+    def __init__(self, cpu: str, counter: Path, root: Path, site: Path, cpuinfo: Path, model: Path,
+                 input_dir: Path) -> None:
+        super().__init__(cpu, counter)
+        self.root, self.site, self.cpuinfo, self.model, self.input_dir = root, site, cpuinfo, model, input_dir
+
+    def sysroot(self) -> Path:
+        return self.root
+
+    def wrap(self, qemu: list[str]) -> list[str]:
+        # A private mount namespace in which /proc/cpuinfo describes Arm cores (see the docstring).
+        quoted = " ".join(f"'{a}'" for a in qemu)
+        return ["unshare", "-m", "sh", "-c", f"mount --bind '{self.cpuinfo}' /proc/cpuinfo && exec {quoted}"]
+
+    def guest(self, runs: int, threads: int, out_dir: Path) -> list[str]:
+        return ["-E", f"PYTHONPATH={self.site}", "-E", "PYTHONDONTWRITEBYTECODE=1",
+                str(self.root / "usr" / "bin" / PYTHON), str(SUPPORT / "ort_runner.py"), str(self.model),
+                str(self.input_dir), str(out_dir), str(runs), str(threads)]
+
+
+def measure(engine: Engine, runs: int, threads: int, work: Path) -> Measured:
+    """Instructions and emulated time per inference (one thread), and the thread check."""
+    tag = engine.name
+    c1, c2 = work / f"{tag}-n.txt", work / f"{tag}-2n.txt"
+    engine.run(runs, 1, work / f"{tag}-out", c1)
+    engine.run(2 * runs, 1, work / f"{tag}-out", c2)
+    per = (int(c2.read_text()) - int(c1.read_text())) / runs
+    w1, _ = engine.run(runs, 1, work / f"{tag}-out")
+    w2, _ = engine.run(2 * runs, 1, work / f"{tag}-out")
+    ratio = 0.0
+    if threads > 1:
+        # Per inference as well (the 2N - N differences): start-up and loading run on one thread.
+        wall1, cpu1 = engine.run(runs, threads, work / f"{tag}-out-t")
+        wall2, cpu2 = engine.run(2 * runs, threads, work / f"{tag}-out-t")
+        ratio = (cpu2 - cpu1) / max(wall2 - wall1, 1e-9)
+    return Measured(tag, per, 1000 * (w2 - w1) / runs, ratio, threads)
+
+
+def make_inputs(model_path: Path, work: Path, seed: int = 0) -> list[tuple[str, Path]]:
+    """Seeded random inputs for the model's graph inputs (static shapes), as INDEX.npy files."""
+    import onnx
+
+    model = onnx.load(str(model_path), load_external_data=False)
+    inits = {i.name for i in model.graph.initializer}
+    rng = np.random.default_rng(seed)
+    files = []
+    for i, inp in enumerate(x for x in model.graph.input if x.name not in inits):
+        t = inp.type.tensor_type
+        shape = [d.dim_value for d in t.shape.dim]
+        if any(d <= 0 for d in shape):
+            raise SystemExit(f"bench.aarch64: input {inp.name!r} has a symbolic shape {shape}; "
+                             "give the benchmark a model with static input shapes")
+        dtype = onnx.helper.tensor_dtype_to_np_dtype(t.elem_type)
+        arr = (rng.standard_normal(shape).astype(dtype) if np.issubdtype(dtype, np.floating)
+               else np.zeros(shape, dtype))
+        path = work / "inputs" / f"{i}.npy"
+        path.parent.mkdir(parents=True, exist_ok=True)
+        np.save(path, arr)
+        files.append((inp.name, path))
+    return files
+
+
+def compile_artifact(model: Path, target: str, out: Path) -> Path:
+    import ronn_aot
+
+    opts = ronn_aot.CompileOptions().with_target(target).with_output(out)
+    art = ronn_aot.compile(str(model), opts)
+    rules = art.schedule_report.kernels_by_rule()
+    print(f"compiled {model.name} for {target}: {art.num_kernels} kernels; rules: "
+          + ", ".join(f"{r} {len(k)}" for r, k in sorted(rules.items())), flush=True)
+    return Path(art.path)
+
+
+def compare_outputs(model_path: Path, work: Path) -> float:
+    """Largest |ronn - onnxruntime| over the outputs of the one-thread runs (both aarch64)."""
+    import onnx
+
+    names = [o.name for o in onnx.load(str(model_path), load_external_data=False).graph.output]
+    worst = 0.0
+    for i, name in enumerate(names):
+        ours = np.load(work / "ronn-aot-out" / f"{name.replace('/', '_')}.npy")
+        ref = np.load(work / "onnxruntime-out" / f"{i}.npy")
+        worst = max(worst, float(np.max(np.abs(ours.astype(np.float64) - ref))) if ref.size else 0.0)
+    return worst
+
+
+def main(argv: list[str] | None = None) -> int:
+    ap = argparse.ArgumentParser(prog="python -m bench.aarch64", description=__doc__.split("\n\n")[0])
+    ap.add_argument("model", type=Path)
+    ap.add_argument("--target", default="aarch64", help="ronn-aot target (default aarch64)")
+    ap.add_argument("--artifact", type=Path, help="an artifact compiled already (default: compile the model)")
+    ap.add_argument("--cpu", default="cortex-a72", help="qemu -cpu model for both engines (default cortex-a72)")
+    ap.add_argument("--runs", type=int, default=2, help="N of the 2N - N difference (default 2)")
+    ap.add_argument("--threads", type=int, default=2,
+                    help="threads of the thread check; 1 skips it (counts always use one thread)")
+    ap.add_argument("--skip-ort", action="store_true", help="measure ronn-aot only")
+    ap.add_argument("--json", type=Path, help="also write the results here")
+    args = ap.parse_args(argv)
+
+    if shutil.which("qemu-aarch64") is None:
+        raise SystemExit("bench.aarch64: qemu-aarch64 not found; install it with: apt-get install qemu-user")
+    work = CACHE / "runs" / f"{args.model.stem}-{args.target}"
+    shutil.rmtree(work, ignore_errors=True)
+    work.mkdir(parents=True)
+    counter = ensure_counter()
+    inputs = make_inputs(args.model, work)
+    artifact = args.artifact or compile_artifact(args.model, args.target, work / f"{args.model.stem}.so")
+    engines: list[Engine] = [RonnEngine(args.cpu, counter, ensure_ronn_run(args.target), artifact, inputs)]
+    if not args.skip_ort:
+        engines.append(OrtEngine(args.cpu, counter, ensure_sysroot(), ensure_site(), ensure_cpuinfo(),
+                                 args.model.resolve(), work / "inputs"))
+    results = [measure(e, args.runs, args.threads, work) for e in engines]
+
+    print(f"\n{args.model.name}, qemu-aarch64 -cpu {args.cpu}, per inference, one thread "
+          f"(N = {args.runs}; emulated, not a board's latency):")
+    print(f"  {'engine':<12} {'instructions':>14} {'emulated ms':>12} {'cpu/wall @' + str(args.threads) + 't':>14}")
+    for r in results:
+        check = f"{r.cpu_over_wall:.2f}" if r.threads > 1 else "-"
+        print(f"  {r.engine:<12} {r.instructions / 1e6:>13.1f}M {r.emulated_ms:>12.0f} {check:>14}")
+    summary: dict[str, object] = {"model": args.model.name, "cpu": args.cpu, "runs": args.runs,
+                                  "results": [asdict(r) for r in results]}
+    if len(results) == 2:
+        ratio = results[0].instructions / results[1].instructions
+        diff = compare_outputs(args.model, work)
+        summary.update(ratio=ratio, max_abs_diff=diff)
+        print(f"  ronn-aot / onnxruntime instructions: {ratio:.2f}; outputs' largest |difference|: {diff:.2e}")
+    if args.json:
+        args.json.write_text(json.dumps(summary, indent=2) + "\n")
+    return 0
+
+
+if __name__ == "__main__":
+    sys.exit(main())
