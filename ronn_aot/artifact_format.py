@@ -19,6 +19,8 @@ from enum import IntEnum
 from pathlib import Path
 from typing import Any
 
+from .errors import ArtifactError
+
 ABI_VERSION = 1
 PLAN_MAGIC = 0x4E4C5052  # "RPLN"
 FOOTER_MAGIC = b"RONNAOT1"
@@ -51,7 +53,7 @@ class StepKind(IntEnum):
     COPY = 1
 
 
-class ArtifactFormatError(ValueError):
+class ArtifactFormatError(ArtifactError, ValueError):
     """The bytes do not follow the artifact format (truncated, corrupted or another version)."""
 
 

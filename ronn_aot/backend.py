@@ -90,7 +90,13 @@ class RonnBackendRep(BackendRep):
                 raise RonnError(f"{len(inputs)} inputs given, the model takes {len(self.input_names)}: "
                                 f"{self.input_names}")
             feeds = dict(zip(self.input_names, inputs))  # trailing optional inputs may be left out
-        return {k: np.asarray(v) for k, v in feeds.items()}
+        out = {}
+        for k, v in feeds.items():
+            if isinstance(v, (list, tuple)) or v is None:
+                raise RonnError(f"input {k!r} is a sequence or an optional value; ronn-aot artifacts take "
+                                "tensors only: re-export the model with tensor inputs")
+            out[k] = np.asarray(v)
+        return out
 
     def _key(self, feeds: Mapping[str, np.ndarray], frozen: Mapping[str, np.ndarray]) -> str:
         h = hashlib.sha256(self._bytes)
@@ -106,7 +112,10 @@ class RonnBackendRep(BackendRep):
         """The artifact for these inputs (from the cache, or compiled now) and the inputs it takes."""
         from . import compile as compile_model
 
-        frozen = {n: feeds[n] for n in self.frozen_names if n in feeds}
+        # Inputs that decide shapes, and empty tensors (their value is their shape: CastLike's
+        # `like`, an absent optional given as []), are compiled as constants.
+        frozen = {n: feeds[n] for n in self.input_names
+                  if n in feeds and (n in self.frozen_names or feeds[n].size == 0)}
         key = self._key(feeds, frozen)
         path = cache_dir() / f"{key}.so"
         model = self.model

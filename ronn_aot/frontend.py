@@ -12,6 +12,7 @@ import onnx
 
 from .errors import CompilationError, InvalidModelError, RonnError, ShapeError, UnsupportedOperatorError
 from .onnx_fold import fold_shape_arithmetic
+from .onnx_functions import expand_functions
 
 # Graph-input element types the artifact ABI can carry.
 _ONNX_DTYPES = {
@@ -19,6 +20,8 @@ _ONNX_DTYPES = {
     onnx.TensorProto.FLOAT16: "float16", onnx.TensorProto.INT8: "int8",
     onnx.TensorProto.INT16: "int16", onnx.TensorProto.INT32: "int32",
     onnx.TensorProto.INT64: "int64", onnx.TensorProto.UINT8: "uint8",
+    onnx.TensorProto.UINT16: "uint16", onnx.TensorProto.UINT32: "uint32",
+    onnx.TensorProto.UINT64: "uint64", onnx.TensorProto.BFLOAT16: "bfloat16",
     onnx.TensorProto.BOOL: "bool",
 }
 
@@ -141,15 +144,46 @@ def _with_static_inputs(model: onnx.ModelProto, specs: list[TensorSpec]) -> onnx
     return fixed
 
 
-def check_operators(model: onnx.ModelProto) -> None:
-    """Fail early, naming the node, for operators neither our converters nor TVM's ONNX frontend
-    can convert."""
+def supported_operators(opset: int) -> set[str]:
+    """Standard-domain operators that our converters or TVM's ONNX frontend convert."""
     from tvm.relax.frontend.onnx.onnx_frontend import _get_convert_map
 
     from .converters import registered_ops
 
+    return set(_get_convert_map()) | registered_ops(opset) | {"Constant", "If"}
+
+
+# Element types onnx has that no kernel or artifact here can hold.
+_UNSUPPORTED_TYPES = {t for t in onnx.TensorProto.DataType.values()
+                      if t not in _ONNX_DTYPES and t != onnx.TensorProto.UNDEFINED}
+
+
+def check_dtypes(model: onnx.ModelProto) -> None:
+    """Fail early, naming the node, for tensors of an element type that ronn-aot cannot compute in
+    (float8, float4, int4/uint4, int2, string, complex): a clear refusal, not a failure deep inside."""
+    types = {vi.name: vi.type.tensor_type.elem_type
+             for vi in list(model.graph.value_info) + list(model.graph.output) + list(model.graph.input)
+             if vi.type.HasField("tensor_type")}
+    types.update({i.name: i.data_type for i in model.graph.initializer})
     opset = opset_of(model)
-    supported = set(_get_convert_map()) | registered_ops(opset) | {"Constant", "If"}
+    for node in model.graph.node:
+        named = [(n, types.get(n)) for n in list(node.input) + list(node.output) if n]
+        cast_to = [a.i for a in node.attribute if a.name == "to" and node.op_type == "Cast"]
+        bad = [(n, t) for n, t in named + [("to", t) for t in cast_to] if t in _UNSUPPORTED_TYPES]
+        if bad:
+            name, t = bad[0]
+            raise UnsupportedOperatorError(
+                node.op_type, node.name, opset,
+                f"{name!r} has element type {onnx.TensorProto.DataType.Name(t)}, which ronn-aot cannot "
+                f"compute in (supported: {', '.join(sorted(set(_ONNX_DTYPES.values())))}); convert the "
+                f"model to one of those types")
+
+
+def check_operators(model: onnx.ModelProto) -> None:
+    """Fail early, naming the node, for operators neither our converters nor TVM's ONNX frontend
+    can convert."""
+    opset = opset_of(model)
+    supported = supported_operators(opset)
     for node in model.graph.node:
         if node.domain not in ("", "ai.onnx") or node.op_type not in supported:
             op = node.op_type if node.domain in ("", "ai.onnx") else f"{node.domain}::{node.op_type}"
@@ -167,6 +201,8 @@ def import_model(model: str | Path | onnx.ModelProto,
     except Exception as e:
         raise ShapeError(f"onnx shape inference failed with the given input shapes: "
                          f"{str(e).strip().splitlines()[-1]}") from e
+    proto = expand_functions(proto, opset_of(proto), supported_operators(opset_of(proto)))
+    check_dtypes(proto)
     proto = fold_shape_arithmetic(proto)
     check_operators(proto)
 

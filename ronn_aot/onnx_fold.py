@@ -45,8 +45,22 @@ def _evaluate(node: onnx.NodeProto, values: dict[str, np.ndarray], opset: list[o
         return None
 
 
+MAX_ROUNDS = 16
+
+
 def fold_shape_arithmetic(model: onnx.ModelProto) -> onnx.ModelProto:
-    """Replace nodes whose inputs are all known (or are Shape of a static tensor) by initializers."""
+    """Replace nodes whose inputs are all known (or are Shape of a static tensor) by initializers,
+    re-inferring shapes between rounds: a folded Reshape target gives its output a static shape,
+    whose Shape then folds in the next round (onnx's function expansions chain these)."""
+    for _ in range(MAX_ROUNDS):
+        folded = _fold_once(model)
+        if folded is model:
+            break
+        model = folded
+    return model
+
+
+def _fold_once(model: onnx.ModelProto) -> onnx.ModelProto:
     shapes = _static_shapes(model)
     values: dict[str, np.ndarray] = {i.name: numpy_helper.to_array(i) for i in model.graph.initializer
                                      if int(np.prod(i.dims)) <= MAX_FOLDED_ELEMENTS}
@@ -90,4 +104,9 @@ def fold_shape_arithmetic(model: onnx.ModelProto) -> onnx.ModelProto:
     del result.graph.input[:]
     result.graph.input.extend(kept_inputs)
     del result.graph.value_info[:]
-    return onnx.shape_inference.infer_shapes(result, strict_mode=True)
+    try:
+        return onnx.shape_inference.infer_shapes(result, strict_mode=True)
+    except onnx.shape_inference.InferenceError:
+        # Strict mode refuses some subgraphs (an If branch reading an outer value) that it types
+        # fine once the rest is known; the importer needs the types, not the strictness.
+        return onnx.shape_inference.infer_shapes(result)

@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import os
 import sys
 from pathlib import Path
 from typing import Any
@@ -9,6 +10,16 @@ from typing import Any
 import pytest
 
 sys.path.insert(0, str(Path(__file__).resolve().parent))
+
+CONFORMANCE_ENV = "RONN_TEST_CONFORMANCE_FULL"
+
+
+def pytest_configure(config: pytest.Config) -> None:
+    config.addinivalue_line("markers", "conformance: every onnx node case and the light zoo through the "
+                                       "Backend (run with -m conformance; a fixed subset runs by default)")
+    # tests/conformance builds its test classes at import: tell it whether the whole suite was asked for.
+    if "conformance" in (config.option.markexpr or ""):
+        os.environ[CONFORMANCE_ENV] = "1"
 
 
 

@@ -1,0 +1,74 @@
+"""Operators that onnx defines as functions of other operators, expanded into their definition.
+
+Many onnx operators (the loss functions, Swish, CenterCropPad, opset-23 Attention, ...) carry a
+function body in their schema: onnx's own expansion into primitive operators, context-dependent
+where the body depends on attributes or input types. Where no converter (ours or TVM's) handles
+such an operator, or where the converter is known to implement another definition, onnx's
+inliner replaces the node by that body, before the shape arithmetic is folded, so the expansion's
+Shape/Reshape plumbing becomes constants under static input shapes.
+"""
+
+from __future__ import annotations
+
+from typing import Callable, Iterable
+
+import onnx
+import onnx.inliner
+
+MAX_ROUNDS = 8  # a body may call other function operators (SoftmaxCrossEntropyLoss -> NLL loss)
+
+# Operators TVM's frontend converts under the same name but to another definition, or wrongly for
+# some uses: expanded when the predicate holds for a node.
+_PREFER_EXPANSION: dict[str, Callable[[onnx.NodeProto], bool]] = {
+    # TVM converts com.microsoft's Attention (a num_heads attribute), not onnx's opset-23 operator.
+    "Attention": lambda node: True,
+    # TVM returns only Y; onnx's Mean and InvStdDev outputs come from the definition.
+    "LayerNormalization": lambda node: sum(1 for o in node.output if o) > 1,
+}
+
+
+def _has_function(op: str, opset: int) -> bool:
+    try:
+        schema = onnx.defs.get_schema(op, opset, "")
+    except onnx.defs.SchemaError:
+        return False
+    return bool(schema.has_function or schema.has_context_dependent_function)
+
+
+def to_expand(graph: onnx.GraphProto, opset: int, supported: Iterable[str]) -> set[str]:
+    """The standard-domain operators of `graph` that should be replaced by their function body."""
+    supported = set(supported)
+    ops: set[str] = set()
+    for node in graph.node:
+        if node.domain not in ("", "ai.onnx") or not _has_function(node.op_type, opset):
+            continue
+        prefer = _PREFER_EXPANSION.get(node.op_type)
+        if node.op_type not in supported or (prefer is not None and prefer(node)):
+            ops.add(node.op_type)
+    return ops
+
+
+def expand_functions(model: onnx.ModelProto, opset: int, supported: Iterable[str]) -> onnx.ModelProto:
+    """`model` with every node of a to_expand operator replaced by onnx's definition of it."""
+    supported = set(supported)
+    changed = False
+    for _ in range(MAX_ROUNDS):
+        ops = to_expand(model.graph, opset, supported)
+        if not ops:
+            break
+        # Context-dependent bodies read the inputs' types: give the inliner inferred ones.
+        model = onnx.shape_inference.infer_shapes(model)
+        try:
+            expanded = onnx.inliner.inline_selected_functions(model, [("", op) for op in sorted(ops)],
+                                                              inline_schema_functions=True)
+        except Exception:  # noqa: BLE001 - onnx's inliner asserts on untyped values: keep the node
+            break
+        if [n.op_type for n in expanded.graph.node] == [n.op_type for n in model.graph.node]:
+            break  # the inliner could not expand them (no body for this opset): leave to the check
+        model, changed = expanded, True
+    if changed:  # the bodies' values get shapes, so their Shape arithmetic folds
+        try:
+            model = onnx.shape_inference.infer_shapes(model, strict_mode=True)
+        except onnx.shape_inference.InferenceError:
+            model = onnx.shape_inference.infer_shapes(model)
+    return model
