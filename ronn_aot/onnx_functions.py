@@ -22,8 +22,6 @@ MAX_ROUNDS = 8  # a body may call other function operators (SoftmaxCrossEntropyL
 _PREFER_EXPANSION: dict[str, Callable[[onnx.NodeProto], bool]] = {
     # TVM converts com.microsoft's Attention (a num_heads attribute), not onnx's opset-23 operator.
     "Attention": lambda node: True,
-    # TVM returns only Y; onnx's Mean and InvStdDev outputs come from the definition.
-    "LayerNormalization": lambda node: sum(1 for o in node.output if o) > 1,
 }
 
 
