@@ -176,7 +176,7 @@ def build_parser() -> argparse.ArgumentParser:
 
     c = sub.add_parser("compile", help="compile an ONNX model into one shared library")
     c.add_argument("model", help="path to the .onnx file")
-    c.add_argument("-o", "--output", help="artifact path (default: artifacts/<model>-<target>.so)")
+    c.add_argument("-o", "--output", help="artifact path (default: ./<model>-<target>.so)")
     c.add_argument("--target", default="host", help="target name from targets/ (default: host)")
     c.add_argument("-O", dest="opt_level", type=int, default=DEFAULT_OPT_LEVEL, choices=[0, 1, 2, 3],
                    help=f"optimization level (default {DEFAULT_OPT_LEVEL})")

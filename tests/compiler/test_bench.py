@@ -75,7 +75,9 @@ def test_a_failing_child_is_a_clear_error(tmp_path: Path) -> None:
                      RoundPlan(rounds=1, min_runs=1, min_seconds=0.0))
 
 
-def test_cli_own_process_and_same_process(model_path: Path, capfd: pytest.CaptureFixture[str]) -> None:
+def test_cli_own_process_and_same_process(model_path: Path, capfd: pytest.CaptureFixture[str],
+                                          tmp_path: Path, monkeypatch: pytest.MonkeyPatch) -> None:
+    monkeypatch.chdir(tmp_path)  # the artifact goes to the default output, ./<model>-<target>.so
     assert cli_main(["bench", str(model_path), "--threads", "1", "--rounds", "2", "--repeat", "3",
                      "--round-seconds", "0", "--warmup", "1"]) == 0
     out = capfd.readouterr().out

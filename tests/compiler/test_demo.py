@@ -12,7 +12,9 @@ from ronn_aot.peer_isa import groups_to_hide
 from ronn_aot.targets import get_target
 
 
-def test_demo_classifies_the_photo_and_names_the_peers_isa(capsys: pytest.CaptureFixture[str]) -> None:
+def test_demo_classifies_the_photo_and_names_the_peers_isa(capsys: pytest.CaptureFixture[str], tmp_path,
+                                                           monkeypatch: pytest.MonkeyPatch) -> None:
+    monkeypatch.chdir(tmp_path)  # the demo's artifact goes to ./<model>-<target>.so
     assert run_demo(threads=2, repeat=2) == 0
     out = capsys.readouterr().out
     top = re.search(r"top-5:\n\s+[\d.]+%\s+(.+) \((\d+)\)", out)

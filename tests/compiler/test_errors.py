@@ -89,7 +89,7 @@ def test_missing_toolchain_names_package(tmp_path: Path, monkeypatch: pytest.Mon
     (tmp_path / "weird.toml").write_text(
         'name = "weird"\narch = "x86_64"\n[llvm]\nmtriple = "x86_64-linux-gnu"\n'
         '[toolchain]\ncc = "no-such-cc-ronn"\nstrip = "strip"\npackage = "gcc-weird-linux-gnu"\n')
-    monkeypatch.setattr(targets_mod, "TARGETS_DIR", tmp_path)
+    monkeypatch.setenv(targets_mod.TARGETS_ENV, str(tmp_path))
     targets_mod.all_targets.cache_clear()
     try:
         with pytest.raises(ronn_aot.ToolchainError, match="no-such-cc-ronn.*apt-get install gcc-weird-linux-gnu"):
