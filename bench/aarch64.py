@@ -10,8 +10,10 @@ first use: an aarch64 Python sysroot extracted from Debian's arm64 packages (nee
 the instruction counter (bench/aarch64/icount.c) and runtime_min's aarch64 build (ronn-run).
 
 Instructions per inference = (count with 2N runs - count with N runs) / N: start-up, loading and
-the session's set-up cancel. Counts are taken with one thread (the counter is exact for one guest
-thread). Both engines run under the same `-cpu` model, so onnxruntime picks the kernels it would
+the session's set-up cancel. Counts are taken with one thread. The thread check runs --threads T
+with a counter per guest thread: each thread's share of the instructions per inference (two
+threads both working: about 50% / 50%), and qemu's cpu/wall time (only meaningful on an idle
+host: on a busy one qemu gets less than its threads' worth of cores). Both engines run under the same `-cpu` model, so onnxruntime picks the kernels it would
 pick on that core (cortex-a72: NEON, no dotprod). onnxruntime's CPU detection reads
 /proc/cpuinfo, which under qemu-user is the x86 host's: it sees an Arm one, bind-mounted in a
 private mount namespace (unshare -m).
@@ -135,8 +137,9 @@ class Measured:
     engine: str
     instructions: float  # per inference, one thread
     emulated_ms: float  # wall time per inference under qemu, one thread
-    cpu_over_wall: float  # at `threads`: qemu's user+sys time over its wall time per inference (~threads: all used)
     threads: int
+    thread_shares: list[float]  # at `threads`: each guest thread's share of the instructions per inference
+    cpu_over_wall: float  # at `threads`: qemu's user+sys over wall time per inference (a loaded host lowers it)
 
 
 class Engine:
@@ -156,11 +159,13 @@ class Engine:
     def wrap(self, qemu: list[str]) -> list[str]:
         return qemu
 
-    def run(self, runs: int, threads: int, out_dir: Path, count: Path | None = None) -> tuple[float, float]:
-        """(wall seconds, user+sys seconds) of one emulated process; its count in `count`."""
+    def run(self, runs: int, threads: int, out_dir: Path, count: Path | None = None,
+            per_thread: bool = False) -> tuple[float, float]:
+        """(wall seconds, user+sys seconds) of one emulated process; its count in `count` (with
+        `per_thread`, also each guest thread's)."""
         qemu = ["qemu-aarch64", "-cpu", self.cpu, "-L", str(self.sysroot())]
         if count is not None:
-            qemu += ["-plugin", f"{self.counter},out={count}"]
+            qemu += ["-plugin", f"{self.counter},out={count}" + (",threads=on" if per_thread else "")]
         before = resource.getrusage(resource.RUSAGE_CHILDREN)
         t0 = time.perf_counter()
         _run(self.wrap(qemu + self.guest(runs, threads, out_dir)), f"{self.name} under qemu")
@@ -219,13 +224,28 @@ def measure(engine: Engine, runs: int, threads: int, work: Path) -> Measured:
     per = (int(c2.read_text()) - int(c1.read_text())) / runs
     w1, _ = engine.run(runs, 1, work / f"{tag}-out")
     w2, _ = engine.run(2 * runs, 1, work / f"{tag}-out")
+    shares: list[float] = []
     ratio = 0.0
     if threads > 1:
         # Per inference as well (the 2N - N differences): start-up and loading run on one thread.
-        wall1, cpu1 = engine.run(runs, threads, work / f"{tag}-out-t")
-        wall2, cpu2 = engine.run(2 * runs, threads, work / f"{tag}-out-t")
+        t1, t2 = work / f"{tag}-t-n.txt", work / f"{tag}-t-2n.txt"
+        wall1, cpu1 = engine.run(runs, threads, work / f"{tag}-out-t", t1, per_thread=True)
+        wall2, cpu2 = engine.run(2 * runs, threads, work / f"{tag}-out-t", t2, per_thread=True)
         ratio = (cpu2 - cpu1) / max(wall2 - wall1, 1e-9)
-    return Measured(tag, per, 1000 * (w2 - w1) / runs, ratio, threads)
+        n1, n2 = _per_thread(t1), _per_thread(t2)
+        work_of = {v: n2[v] - n1.get(v, 0) for v in n2}
+        total = sum(work_of.values()) or 1
+        shares = sorted((w / total for w in work_of.values() if w / total >= 0.01), reverse=True)
+    return Measured(tag, per, 1000 * (w2 - w1) / runs, threads, shares, ratio)
+
+
+def _per_thread(path: Path) -> dict[int, int]:
+    """{guest thread: instructions} from the counter's threads=on report."""
+    found = {}
+    for line in path.read_text().splitlines()[1:]:
+        _, vcpu, count = line.split()
+        found[int(vcpu)] = int(count)
+    return found
 
 
 def make_inputs(model_path: Path, work: Path, seed: int = 0) -> list[tuple[str, Path]]:
@@ -284,7 +304,8 @@ def main(argv: list[str] | None = None) -> int:
     ap.add_argument("--cpu", default="cortex-a72", help="qemu -cpu model for both engines (default cortex-a72)")
     ap.add_argument("--runs", type=int, default=2, help="N of the 2N - N difference (default 2)")
     ap.add_argument("--threads", type=int, default=2,
-                    help="threads of the thread check; 1 skips it (counts always use one thread)")
+                    help="threads of the thread check (each thread's share of the instructions, qemu's "
+                         "cpu/wall time); 1 skips it (the counts always use one thread)")
     ap.add_argument("--skip-ort", action="store_true", help="measure ronn-aot only")
     ap.add_argument("--json", type=Path, help="also write the results here")
     args = ap.parse_args(argv)
@@ -305,10 +326,10 @@ def main(argv: list[str] | None = None) -> int:
 
     print(f"\n{args.model.name}, qemu-aarch64 -cpu {args.cpu}, per inference, one thread "
           f"(N = {args.runs}; emulated, not a board's latency):")
-    print(f"  {'engine':<12} {'instructions':>14} {'emulated ms':>12} {'cpu/wall @' + str(args.threads) + 't':>14}")
+    print(f"  {'engine':<12} {'instructions':>14} {'emulated ms':>12}   at {args.threads} threads: work per thread, cpu/wall")
     for r in results:
-        check = f"{r.cpu_over_wall:.2f}" if r.threads > 1 else "-"
-        print(f"  {r.engine:<12} {r.instructions / 1e6:>13.1f}M {r.emulated_ms:>12.0f} {check:>14}")
+        check = (" / ".join(f"{s:.0%}" for s in r.thread_shares) + f", {r.cpu_over_wall:.2f}") if r.threads > 1 else "-"
+        print(f"  {r.engine:<12} {r.instructions / 1e6:>13.1f}M {r.emulated_ms:>12.0f}   {check}")
     summary: dict[str, object] = {"model": args.model.name, "cpu": args.cpu, "runs": args.runs,
                                   "results": [asdict(r) for r in results]}
     if len(results) == 2:

@@ -91,6 +91,7 @@ class Isa:
     vector_bits: int  # width of one vector register (NEON 128, AVX2 256, AVX-512 512)
     vector_registers: int  # architectural vector registers (NEON 32, AVX2 16, AVX-512 32)
     fma: bool = True  # fused multiply-add on vectors
+    fma_by_lane: bool = False  # the FMA's multiplier may be one lane of a vector register (NEON fmla by element)
     l1d_kib: int = 32  # level-1 data cache
     l2_kib: int = 1024  # level-2 cache (the part one core can count on)
     cores: int = 0  # cores the kernels are scheduled for when the compile does not say (0: this machine's)

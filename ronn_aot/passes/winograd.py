@@ -96,12 +96,14 @@ def matmul_rows(tiles: int, channels_out: int) -> int:
     import tvm
 
     from ronn_aot.schedules.base import vector_lanes, vector_registers
+    from ronn_aot.schedules.isa import isa_of
     from ronn_aot.schedules.cpu.dense import faster_ragged_tile
 
     target = tvm.target.Target.current(allow_none=True)
     if target is None:
         return tiles
-    tile = faster_ragged_tile(tiles, channels_out, vector_lanes(target), vector_registers(target))
+    tile = faster_ragged_tile(tiles, channels_out, vector_lanes(target), vector_registers(target),
+                              by_lane=isa_of(target).fma_by_lane)
     return tiles if tile is None else -(-tiles // tile[0]) * tile[0]
 
 

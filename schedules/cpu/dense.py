@@ -35,6 +35,7 @@ from .. import register_rule
 from . import CPU_ARCHES
 from ..base import (block_iter_kinds, const_int, inline_injective_chain, largest_divisor, num_cores,
                     pack_constant, parallel_vectorize, split, top_blocks, vector_lanes, vector_registers)
+from ..isa import isa_of
 from ._conv_match import buffer_loads
 
 MC_MAX = 128  # rows of A per cache block: MC x KC floats (128 KiB) stay in L2
@@ -87,25 +88,29 @@ class DenseTiles:
     kc: int  # K slice
 
 
-def tile_rate(mr: int, nv: int) -> float:
+def tile_rate(mr: int, nv: int, by_lane: bool = False) -> float:
     """FMAs per cycle of an MR x NV-vector register tile on two FMA and two load ports: a k step
-    issues MR * NV FMAs, MR broadcasts and NV loads, and takes at least FMA_LATENCY cycles."""
+    issues MR * NV FMAs, MR broadcasts (`by_lane`: MR / K_UNROLL vector loads of A, see
+    _a_by_lane) and NV loads, and takes at least FMA_LATENCY cycles."""
     acc = mr * nv
-    return acc / max(acc / 2, (mr + nv) / 2, FMA_LATENCY)
+    a_loads = mr / K_UNROLL if by_lane else mr
+    return acc / max(acc / 2, (a_loads + nv) / 2, FMA_LATENCY)
 
 
-def register_tile(m: int, n: int, lanes: int, registers: int, ragged: bool = False) -> tuple[int, int, int]:
+def register_tile(m: int, n: int, lanes: int, registers: int, ragged: bool = False,
+                  by_lane: bool = False) -> tuple[int, int, int]:
     """(MR, NR, w): the register tile with the most accumulators, where MR x NR/w accumulators,
-    NR/w vectors of B and one broadcast of A fit the register file and w is the widest vector
-    width (at most `lanes`) dividing N. Among equals the tile closest to two vectors wide wins
-    (AVX-512 1024^3: 8 x 32 beat 4 x 64 by 12%). MR divides M unless `ragged`."""
+    NR/w vectors of B and one broadcast of A (`by_lane`: one vector of A per row, see
+    _a_by_lane) fit the register file and w is the widest vector width (at most `lanes`) dividing
+    N. Among equals the tile closest to two vectors wide wins (AVX-512 1024^3: 8 x 32 beat 4 x 64
+    by 12%). MR divides M unless `ragged`."""
     width = lanes
     while width >= 4:
         best: tuple[tuple[int, int], int, int] | None = None
         for nv in range(1, 9):
             if n % (nv * width):
                 continue
-            cap = min(MR_MAX, (registers - nv - 1) // nv)
+            cap = min(MR_MAX, (registers - nv) // (nv + 1) if by_lane else (registers - nv - 1) // nv)
             if cap < 1:
                 continue
             mr = min(cap, m) if ragged else largest_divisor(m, cap)
@@ -121,13 +126,13 @@ def register_tile(m: int, n: int, lanes: int, registers: int, ragged: bool = Fal
 
 
 def pick_tiles(m: int, n: int, k: int, batch: int, lanes: int, registers: int, cores: int,
-               tile: tuple[int, int, int] | None = None, k_unit: int = 1) -> DenseTiles:
+               tile: tuple[int, int, int] | None = None, k_unit: int = 1, by_lane: bool = False) -> DenseTiles:
     """Register and cache tiles for an (batch x) M x N x K matmul; every tile divides its extent.
     `tile`: the register tile (MR, NR, w) to use instead of register_tile's. `k_unit`: K slices
     lie within one run of that many k or span whole runs (a convolution's input channels at one
     kernel position: the slice's position, and so its input address, stays out of the
     micro-kernel; 192-channel slices of 128-channel runs made a 3x3 layer 50% slower)."""
-    mr, nr, vec = tile or register_tile(m, n, lanes, registers)
+    mr, nr, vec = tile or register_tile(m, n, lanes, registers, by_lane=by_lane)
     if k_unit > KC_MAX and k > k_unit and k_unit * nr * 4 <= L1_PANEL_BYTES:
         # Several runs longer than a slice (a 3x3 convolution's 512 channels per kernel position):
         # a whole run per slice while its micro-panel fits L1. A slice cutting a run left TVM
@@ -228,10 +233,13 @@ def pack_b(sch: Any, func: Any, mm: Any, nr: int) -> None:
 
 
 def faster_ragged_tile(m: int, n: int, lanes: int, registers: int,
-                       dividing: tuple[int, int, int] | None = None) -> tuple[int, int, int] | None:
+                       dividing: tuple[int, int, int] | None = None,
+                       by_lane: bool = False) -> tuple[int, int, int] | None:
     """The register tile (MR, NR, w) for M rows rounded up to whole MR-row tiles, when MR does not
     divide M and that tile is faster (tile_rate) than `dividing` (default register_tile's, whose
-    MR divides M); else None."""
+    MR divides M); else None. Always None `by_lane` (see choose_tiles)."""
+    if by_lane:
+        return None
     mr, nr, vec = register_tile(m, n, lanes, registers, ragged=True)
     dmr, dnr, dvec = dividing or register_tile(m, n, lanes, registers)
     if m % mr == 0 or m < mr or tile_rate(mr, nr // vec) <= tile_rate(dmr, dnr // dvec):
@@ -253,11 +261,14 @@ def ragged_tiles(m: int, n: int, k: int, lanes: int, registers: int, cores: int,
 
 
 def choose_tiles(m: int, n: int, k: int, batch: int, lanes: int, registers: int, cores: int,
-                 epilogue: bool, k_unit: int = 1) -> DenseTiles:
+                 epilogue: bool, k_unit: int = 1, by_lane: bool = False) -> DenseTiles:
     """The tiles tile_matmul uses: pick_tiles', or ragged rows' (MR not dividing M) where those
     are faster and allowed: one batch, and an epilogue (run as a pass of its own) over at most
-    RAGGED_EPILOGUE_BYTES."""
-    t = pick_tiles(m, n, k, batch, lanes, registers, cores, k_unit=k_unit)
+    RAGGED_EPILOGUE_BYTES. `by_lane` (A read by vector lanes, _a_by_lane): never ragged, whose
+    partitioned loop nest cannot hold A's local tile."""
+    t = pick_tiles(m, n, k, batch, lanes, registers, cores, k_unit=k_unit, by_lane=by_lane)
+    if by_lane:
+        return t
     if batch == 1 and not (epilogue and m * n * 4 > RAGGED_EPILOGUE_BYTES):
         return ragged_tiles(m, n, k, lanes, registers, cores, t, k_unit) or t
     return t
@@ -278,8 +289,8 @@ def tile_matmul(sch: Any, mm: Any, batch: list[Any], loops: tuple[Any, Any, Any]
     i, j, k = loops
     m, n, kk = extents
     lanes, cores = vector_lanes(target), num_cores(target)
-    registers = vector_registers(target)
-    t = choose_tiles(m, n, kk, nbatch, lanes, registers, cores, epilogue is not None, k_unit)
+    registers, by_lane = vector_registers(target), isa_of(target).fma_by_lane
+    t = choose_tiles(m, n, kk, nbatch, lanes, registers, cores, epilogue is not None, k_unit, by_lane)
     if pack is not None:
         pack(mm, t.nr)
     if m % t.mr:
@@ -290,7 +301,8 @@ def tile_matmul(sch: Any, mm: Any, batch: list[Any], loops: tuple[Any, Any, Any]
     if epilogue is None:
         # Accumulate in a tile buffer; the epilogue copies each finished block out.
         epilogue = sch.cache_write(mm, 0, "global")
-    _tile_block(sch, mm, batch, (i, j, k), (m, n, kk), nbatch, t, epilogue, target, tunable)
+    _tile_block(sch, mm, batch, (i, j, k), (m, n, kk), nbatch, t, epilogue, target, tunable,
+                k_unit if by_lane else None)
     return t
 
 
@@ -374,15 +386,48 @@ def _tile_loops(sch: Any, outer: list[Any], rows: tuple[Any, Any, Any], j: Any, 
     return j_b, j_v, j_w, k_o, k_i
 
 
+def _a_by_lane(sch: Any, mm: Any, k_loop: Any) -> None:
+    """Load the tile's A rows as vectors of K_UNROLL k, once per unrolled k step (`k_loop`), into a
+    local tile that the unrolled FMAs read lane by lane. On an ISA whose FMA takes one lane of a
+    vector register as its multiplier (NEON's `fmla v.4s, v.4s, v.s[i]`) LLVM then issues one
+    vector load per row and K_UNROLL k instead of a scalar load per row and k: MLAS's and
+    XNNPACK's NEON GEMM kernels do the same."""
+    import tvm
+
+    block = sch.get(mm)
+    out = block.writes[0].source
+    spatial = [iv.var for iv in block.iter_vars if iv.iter_type == tvm.tirx.IterVar.DataPar]
+    reduce = [iv.var for iv in block.iter_vars if iv.iter_type == tvm.tirx.IterVar.CommReduce]
+    j, k = spatial[-1], reduce[-1]  # the columns (vector axis) and the innermost reduction axis
+
+    def uses(expr: Any, var: Any) -> bool:
+        return any(v.same_as(var) for v in tvm.tirx.analysis.undefined_vars(expr))
+
+    # A: the operand read along k and not along the columns (B, the weights, is read along both).
+    a = [ld for ld in buffer_loads(block.body) if not ld.source.same_as(out) and uses(ld.indices[-1], k)
+         and not any(uses(idx, j) for idx in ld.indices)]
+    if len(a) != 1:
+        return
+    index = [r.source.same_as(a[0].source) for r in block.reads].index(True)
+    tile = sch.cache_read(mm, index, "local")
+    sch.compute_at(tile, k_loop, preserve_unit_loops=True)
+    *_, rows, lanes = sch.get_loops(tile)
+    sch.unroll(rows)
+    sch.vectorize(lanes)
+
+
 def _tile_block(sch: Any, mm: Any, batch: list[Any], loops: tuple[Any, Any, Any],
                 extents: tuple[int, int, int], nbatch: int, t: DenseTiles, epilogue: Any,
-                target: Any, tunable: bool) -> None:
-    """Tile one matmul block with `t` (Steps 2-4)."""
+                target: Any, tunable: bool, by_lane_k_unit: int | None = None) -> None:
+    """Tile one matmul block with `t` (Steps 2-4). `by_lane_k_unit`: the k_unit of tile_matmul
+    when the tile reads A by vector lanes (_a_by_lane); None when it broadcasts A's elements."""
     i, j, k = loops
     m, n, kk = extents
     registers, cores = vector_registers(target), num_cores(target)
     # Step 2. Tile: parallel MC x NC blocks / K slices / NR columns / MR rows / k / MR x NR.
-    mr_cap = max(t.mr, min(MR_MAX, (registers - t.nr // t.vec - 1) // (t.nr // t.vec)))
+    nv = t.nr // t.vec
+    mr_cap = max(t.mr, min(MR_MAX, (registers - nv) // (nv + 1) if by_lane_k_unit is not None
+                           else (registers - nv - 1) // nv))
     i_b, i_r, i_i = split(sch, i, [None, t.mc // t.mr, t.mr], tunable, mr_cap)
     j_b, j_v, j_w, k_o, k_i = _tile_loops(sch, batch, (i_b, i_r, i_i), j, k, t, n, tunable)
     single_slice = k_o is None
@@ -391,12 +436,19 @@ def _tile_block(sch: Any, mm: Any, batch: list[Any], loops: tuple[Any, Any, Any]
         sch.parallel(par)
 
     # Step 3. The micro-kernel: MR broadcasts x NR/vec vectors, fully unrolled.
+    lane_rows = None
     if K_UNROLL > 1 and t.kc % K_UNROLL == 0:
         k_i, k_u = sch.split(k_i, factors=[None, K_UNROLL])
         sch.unroll(k_u)
+        # A's K_UNROLL k of a row must be contiguous: within one run of k_unit (a convolution's
+        # input channels at one kernel position).
+        if by_lane_k_unit is not None and (by_lane_k_unit == 1 or by_lane_k_unit % K_UNROLL == 0):
+            lane_rows = k_i
     sch.unroll(i_i)
     sch.unroll(j_v)
     sch.vectorize(j_w)
+    if lane_rows is not None:
+        _a_by_lane(sch, mm, lane_rows)
 
     # Step 4. Zero the block before its first K slice; epilogue on the block after the last.
     # With one K slice the epilogue runs on each register tile instead, right after its k loop,

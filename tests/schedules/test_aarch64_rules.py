@@ -1,7 +1,7 @@
 """aarch64 runs the CPU rules over its own ISA description (targets/aarch64.toml [isa]): the same
 rule takes each golden case as on x86-64, its parallel loops are there, its vectors are NEON's
 4 fp32 lanes, and its register tiles use NEON's 32 registers. No compile to machine code: the
-numerics under qemu are tests/cross/test_aarch64_rules.py."""
+numerics under qemu are tests/cross/test_aarch64_kernels.py."""
 
 from __future__ import annotations
 
