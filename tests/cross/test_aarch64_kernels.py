@@ -73,3 +73,17 @@ def test_rule_kernels_match_onnxruntime(case: str, qemu_runtime, compile_model, 
     actual = run_under_qemu(*qemu_runtime, art.path, feeds, art.output_names, tmp_path, threads=2)
     for a, e in zip(actual, expected):
         np.testing.assert_allclose(a, e, rtol=1e-4, atol=1e-4)
+
+
+@pytest.mark.parametrize("case", ["mobile_block", "winograd", "dense"])
+def test_dotprod_target_matches_onnxruntime(case: str, qemu_runtime, compile_model, tmp_path: Path) -> None:
+    """aarch64-dotprod (Armv8.2-A, cortex-a76 code) under qemu's default CPU, which has dotprod."""
+    build, rules = MODELS[case]
+    model = build()
+    feeds = _feeds(model)
+    art = compile_model(model, opt_level=3, target="aarch64-dotprod")
+    assert rules <= set(art.schedule_report.rule_of.values())
+    expected = onnxruntime_outputs(model, feeds)
+    actual = run_under_qemu(*qemu_runtime, art.path, feeds, art.output_names, tmp_path, threads=2)
+    for a, e in zip(actual, expected):
+        np.testing.assert_allclose(a, e, rtol=1e-4, atol=1e-4)
