@@ -230,7 +230,7 @@ def run_aarch64(artifact: Path, feeds: Feeds, names: list[str], work: Path) -> l
     target = get_target("aarch64")
     prefix = target.run.command_prefix(target.arch)
     if prefix is None:
-        raise FetchError(f"{target.run.qemu} not found; install it with: apt-get install {target.run.qemu_package}")
+        raise RuntimeError(f"{target.run.qemu} not found; install it with: apt-get install {target.run.qemu_package}")
     args: list[str] = []
     for name, arr in feeds.items():
         np.save(work / f"in_{name}.npy", arr)
