@@ -18,11 +18,12 @@ from onnx import numpy_helper
 from .errors import InvalidModelError, ShapeError
 
 # Operator -> positions of the inputs whose values decide an output's shape, or that TVM's
-# importer takes only as constants (axes, k, pads, repeats, sizes, scales, split, ...).
+# importer takes only as constants (axes, k, pads and the pad value, repeats, sizes, scales,
+# split, OneHot's values, ...).
 SHAPE_INPUTS: dict[str, frozenset[int]] = {op: frozenset(pos) for op, pos in {
-    "Reshape": (1,), "Expand": (1,), "Tile": (1,), "Pad": (1, 3), "Slice": (1, 2, 3, 4), "TopK": (1,),
+    "Reshape": (1,), "Expand": (1,), "Tile": (1,), "Pad": (1, 2, 3), "Slice": (1, 2, 3, 4), "TopK": (1,),
     "Resize": (1, 2, 3), "Upsample": (1,), "Split": (1,), "Squeeze": (1,), "Unsqueeze": (1,),
-    "ConstantOfShape": (0,), "Range": (0, 1, 2), "OneHot": (1,), "CenterCropPad": (1,), "Col2Im": (1, 2),
+    "ConstantOfShape": (0,), "Range": (0, 1, 2), "OneHot": (1, 2), "CenterCropPad": (1,), "Col2Im": (1, 2),
     "DFT": (1, 2), "STFT": (1, 3), "CumSum": (1,), "Trilu": (1,), "MaxUnpool": (2,), "AffineGrid": (1,),
     "BlackmanWindow": (0,), "HannWindow": (0,), "HammingWindow": (0,), "MelWeightMatrix": (0, 1, 2, 3, 4),
     "SplitToSequence": (1,), "ReduceSum": (1,), "ReduceMean": (1,), "ReduceMax": (1,), "ReduceMin": (1,),

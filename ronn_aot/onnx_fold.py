@@ -68,7 +68,7 @@ def _fold_once(model: onnx.ModelProto) -> onnx.ModelProto:
     kept, folded = [], {}
     for node in model.graph.node:
         out = None
-        if node.domain in ("", "ai.onnx") and not (set(node.output) & graph_outputs):
+        if node.domain in ("", "ai.onnx"):  # graph outputs too: a constant output is copied from the weights
             if node.op_type == "Shape" and node.input[0] in shapes:
                 attrs = {a.name: a.i for a in node.attribute}
                 dims = shapes[node.input[0]]

@@ -45,7 +45,38 @@ def convert_layout() -> Any:
     layouts = CONV2D_LAYOUTS.get(_current_arch())
     if layouts is None:  # NCHW is this target's layout: nothing to convert
         return tvm.transform.Sequential([], name="convert_layout")
-    return relax.transform.ConvertLayout({"relax.nn.conv2d": layouts})
+    convert = relax.transform.ConvertLayout({"relax.nn.conv2d": layouts})
+
+    # Only where there is a convolution: ConvertLayout gains nothing elsewhere, and fails on some
+    # graphs without one ("Invalid SLayout" on a variadic Max of 1-D tensors).
+    @tvm.transform.module_pass(opt_level=0, name="convert_layout")
+    def transform(mod: Any, ctx: Any) -> Any:
+        return convert(mod) if _calls_op(mod, "relax.nn.conv2d") else mod
+
+    return transform
+
+
+def _calls_op(mod: Any, op_name: str) -> bool:
+    from tvm import relax
+
+    found = []
+
+    def visit(expr: Any) -> None:
+        if isinstance(expr, relax.Call) and isinstance(expr.op, tvm_op()) and expr.op.name == op_name:
+            found.append(expr)
+
+    for _, func in mod.functions_items():
+        if isinstance(func, relax.Function):
+            relax.analysis.post_order_visit(func.body, visit)
+            if found:
+                return True
+    return False
+
+
+def tvm_op() -> Any:
+    import tvm
+
+    return tvm.ir.Op
 
 
 @register_pass("cancel_layout_transforms", 3, order=55)

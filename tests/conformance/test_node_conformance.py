@@ -47,6 +47,9 @@ DEFAULT_CASES = [
     "test_round", "test_sign", "test_mod_mixed_sign_float32", "test_size", "test_identity",
     "test_tril", "test_triu", "test_lstm_defaults", "test_gru_defaults",
     "test_rnn_seq_length", "test_sce_mean", "test_nllloss_NC", "test_attention_3d", "test_swish", "test_castlike_FLOAT_to_DOUBLE",
+    "test_top_k", "test_top_k_smallest", "test_cumsum_1d_reverse_exclusive", "test_cumsum_2d_axis_0",
+    "test_onehot_with_negative_axis", "test_isinf_negative", "test_shape_start_1", "test_max_example",
+    "test_mean_two_inputs", "test_constant_pad",
 ]
 
 
