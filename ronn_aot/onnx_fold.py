@@ -53,11 +53,60 @@ def fold_shape_arithmetic(model: onnx.ModelProto) -> onnx.ModelProto:
     re-inferring shapes between rounds: a folded Reshape target gives its output a static shape,
     whose Shape then folds in the next round (onnx's function expansions chain these)."""
     for _ in range(MAX_ROUNDS):
-        folded = _fold_once(model)
+        folded = _inline_known_ifs(_fold_once(model))
         if folded is model:
             break
         model = folded
     return model
+
+
+def _inline_known_ifs(model: onnx.ModelProto) -> onnx.ModelProto:
+    """An If whose condition folded to a constant becomes the branch it takes (its nodes and
+    initializers, and an Identity per output), so the next round folds the branch's arithmetic
+    (silero-vad picks its sample-rate branch this way once `sr` is frozen)."""
+    conds = {i.name: numpy_helper.to_array(i) for i in model.graph.initializer if int(np.prod(i.dims)) == 1}
+    nodes: list[onnx.NodeProto] = []
+    inits: list[onnx.TensorProto] = []
+    changed = False
+    for node in model.graph.node:
+        if node.op_type == "If" and node.domain in ("", "ai.onnx") and node.input[0] in conds:
+            which = "then_branch" if bool(conds[node.input[0]].reshape(-1)[0]) else "else_branch"
+            branch = next(a.g for a in node.attribute if a.name == which)
+            nodes.extend(branch.node)
+            inits.extend(branch.initializer)
+            nodes.extend(helper.make_node("Identity", [b.name], [o]) for o, b in zip(node.output, branch.output))
+            changed = True
+        else:
+            nodes.append(node)
+    if not changed:
+        return model
+    result = onnx.ModelProto()
+    result.CopyFrom(model)
+    del result.graph.node[:]
+    result.graph.node.extend(nodes)
+    result.graph.initializer.extend(inits)
+    del result.graph.value_info[:]
+    return _infer(result)
+
+
+def _captured(graph: onnx.GraphProto) -> set[str]:
+    """Names that the subgraphs of `graph`'s nodes read (at any depth): outer values they capture."""
+    names: set[str] = set()
+    for node in graph.node:
+        for a in node.attribute:
+            for sub in ([a.g] if a.HasField("g") else []) + list(a.graphs):
+                names.update(n for sn in sub.node for n in sn.input)
+                names |= _captured(sub)
+    return names
+
+
+def _infer(model: onnx.ModelProto) -> onnx.ModelProto:
+    try:
+        return onnx.shape_inference.infer_shapes(model, strict_mode=True)
+    except onnx.shape_inference.InferenceError:
+        # Strict mode refuses some subgraphs (an If branch reading an outer value) that it types
+        # fine once the rest is known; the importer needs the types, not the strictness.
+        return onnx.shape_inference.infer_shapes(model)
 
 
 def _fold_once(model: onnx.ModelProto) -> onnx.ModelProto:
@@ -91,7 +140,8 @@ def _fold_once(model: onnx.ModelProto) -> onnx.ModelProto:
     result.CopyFrom(model)
     del result.graph.node[:]
     result.graph.node.extend(kept)
-    used = {n for node in kept for n in node.input} | graph_outputs
+    # A folded value read only inside a branch must stay, as an initializer the branch captures.
+    used = {n for node in kept for n in node.input} | graph_outputs | _captured(result.graph)
     result.graph.initializer.extend(numpy_helper.from_array(v, name) for name, v in folded.items() if name in used)
     live = {i.name for i in result.graph.initializer if i.name in used}
     kept_inits = [i for i in result.graph.initializer if i.name in live]
@@ -104,9 +154,4 @@ def _fold_once(model: onnx.ModelProto) -> onnx.ModelProto:
     del result.graph.input[:]
     result.graph.input.extend(kept_inputs)
     del result.graph.value_info[:]
-    try:
-        return onnx.shape_inference.infer_shapes(result, strict_mode=True)
-    except onnx.shape_inference.InferenceError:
-        # Strict mode refuses some subgraphs (an If branch reading an outer value) that it types
-        # fine once the rest is known; the importer needs the types, not the strictness.
-        return onnx.shape_inference.infer_shapes(result)
+    return _infer(result)

@@ -23,18 +23,11 @@ from ronn_aot.errors import RonnError, UnsupportedOperatorError  # noqa: E402
 
 DEFAULT_RUN = "silero-vad-16k-openvino"  # LSTM + Conv1d STFT; compiles in ~12 s on two cores
 
-# Refused today because ronn_aot/onnx_fold.py does not handle If (see bench/real_models.py's table):
-# an If whose condition is known once `sr` is frozen is not inlined, and outer values that only a
-# branch reads are dropped by the folding. Strict: the test fails once onnx_fold is fixed, so that
-# the marker is removed.
-IF_NOT_INLINED = pytest.mark.xfail(raises=RonnError, strict=True,
-                                   reason="onnx_fold neither inlines an If with a known condition nor "
-                                          "keeps outer values read by If branches")
 SLOW_X86 = {
     "ppocr-v4-det": (), "ppocr-v4-rec": (), "ppocr-v2-cls": (), "ddddocr-ocr": (), "ddddocr-det": (),
     "silero-vad-16k-sequence": (),
-    "silero-vad": (IF_NOT_INLINED,), "silero-vad-op18-ifless": (IF_NOT_INLINED,),
-    "silero-vad-16k-op15": (IF_NOT_INLINED,),
+    # If on the sample rate: folded to the taken branch once `sr` is frozen (onnx_fold).
+    "silero-vad": (), "silero-vad-op18-ifless": (), "silero-vad-16k-op15": (),
 }
 # One model per family the issue names, run on aarch64 under qemu.
 AARCH64 = {"ConvTranspose upsampling": "ppocr-v4-det", "computed Reshape": "ppocr-v4-rec", "LSTM": "ddddocr-ocr"}
