@@ -19,7 +19,7 @@ sys.path.insert(0, str(Path(__file__).resolve().parents[2]))  # the repository r
 from bench.real_models import MODELS, FetchError, RealModel, compare, fetch, onnxruntime_outputs, run_artifact  # noqa: E402
 
 import ronn_aot  # noqa: E402
-from ronn_aot.errors import RonnError, UnsupportedOperatorError  # noqa: E402
+from ronn_aot.errors import UnsupportedOperatorError  # noqa: E402
 
 DEFAULT_RUN = "silero-vad-16k-openvino"  # LSTM + Conv1d STFT; compiles in ~12 s on two cores
 
