@@ -92,6 +92,7 @@ class Isa:
     vector_registers: int  # architectural vector registers (NEON 32, AVX2 16, AVX-512 32)
     fma: bool = True  # fused multiply-add on vectors
     fma_by_lane: bool = False  # the FMA's multiplier may be one lane of a vector register (NEON fmla by element)
+    issue_width: int = 0  # instructions a core issues per cycle where that, not the FMA ports, limits (0: never)
     l1d_kib: int = 32  # level-1 data cache
     l2_kib: int = 1024  # level-2 cache (the part one core can count on)
     cores: int = 0  # cores the kernels are scheduled for when the compile does not say (0: this machine's)

@@ -36,6 +36,8 @@ from .. import register_rule
 from . import CPU_ARCHES
 from ..base import (const_int, inline_injective_chain, largest_divisor,
                     max_accumulators, num_cores, pack_constant, split, vector_lanes, vector_registers)
+from ronn_aot.targets import Isa
+
 from ..isa import isa_of
 from ._conv_match import conv_block, is_copy
 from .conv2d_nchw import vectorize_tile
@@ -245,7 +247,7 @@ def gemm_pixels(m: NHWCMatch, lanes: int) -> bool:
 
 
 def implicit_gemm(m: NHWCMatch, t: NHWCTile, lanes: int, registers: int, cores: int,
-                  by_lane: bool = False) -> bool:
+                  isa: Isa | None = None) -> bool:
     """Whether a convolution that is not a 1x1 stride-1 GEMM (3x3, strided 1x1) runs as one
     anyway: over its output pixels fused into one axis and its reduction (ry, rx, rc), reading the
     padded input at each pixel's window ("implicit GEMM"), when the dense schedule's register tile
@@ -257,21 +259,24 @@ def implicit_gemm(m: NHWCMatch, t: NHWCTile, lanes: int, registers: int, cores: 
     Except where few pixels share streamed weights (stream_slice) at stride 1: such a layer is
     bound by its weights' memory traffic, which the direct streamed schedule is made for (the
     7x7 3x3 layers: 1.58 ms direct, 1.84 as GEMMs; the model 45.2 -> 44.3 ms keeping them).
-    `by_lane`: the ISA's FMA takes A by vector lane (dense._a_by_lane), which the GEMM's tile uses."""
+    `isa`: where the FMA takes A by vector lane (dense._a_by_lane), the GEMM's tile does."""
     if m.depthwise or m.linear:
         return False
     if m.stride == 1 and m.out_h * m.out_w < STREAM_PIXELS and stream_slice(m, t.nv * t.width, cores):
         return False
-    return gemm_faster(m, t, lanes, registers, cores, by_lane)
+    return gemm_faster(m, t, lanes, registers, cores, isa)
 
 
-def gemm_faster(m: NHWCMatch, t: NHWCTile, lanes: int, registers: int, cores: int, by_lane: bool) -> bool:
+def gemm_faster(m: NHWCMatch, t: NHWCTile, lanes: int, registers: int, cores: int, isa: Isa | None) -> bool:
     """Whether the dense schedule's register tile for the convolution as a GEMM is faster
-    (dense.tile_rate) than the direct tile `t`."""
+    (dense.tile_rate, on `isa`'s issue width where it has one) than the direct tile `t`."""
     kh, kw = m.kernel
+    by_lane = isa is not None and isa.fma_by_lane
+    issue = isa.issue_width if isa is not None else 0
     g = choose_tiles(m.out_h * m.out_w, m.out_c, kh * kw * m.in_c, 1, lanes, registers, cores, True, m.in_c,
                      by_lane)
-    return tile_rate(g.mr, g.nr // g.vec, by_lane and m.in_c % K_UNROLL == 0) > tile_rate(t.yr * t.xr, t.nv)
+    gemm = tile_rate(g.mr, g.nr // g.vec, by_lane and m.in_c % K_UNROLL == 0, issue)
+    return gemm > tile_rate(t.yr * t.xr, t.nv, issue_width=issue)
 
 
 def stream_slice(m: NHWCMatch, nr: int, cores: int) -> int:
@@ -348,9 +353,9 @@ def schedule_conv_nhwc(sch: Any, func: Any, m: NHWCMatch, target: Any, tunable: 
     # Where the FMA takes A by vector lane (NEON), the GEMM's tile loads a vector of A per row and
     # K_UNROLL k against the direct tile's broadcast per pixel and k: 1x1 layers are GEMMs wherever
     # its tile is the faster one.
-    by_lane = isa_of(target).fma_by_lane
-    if (m.linear and (not outer_pixels or gemm_pixels(m, lanes) or (by_lane and gemm_faster(
-            m, t, lanes, registers, cores, by_lane)))) or implicit_gemm(m, t, lanes, registers, cores, by_lane):
+    isa = isa_of(target)
+    if (m.linear and (not outer_pixels or gemm_pixels(m, lanes) or (isa.fma_by_lane and gemm_faster(
+            m, t, lanes, registers, cores, isa)))) or implicit_gemm(m, t, lanes, registers, cores, isa):
         schedule_pads(sch, pads, None, lanes, cores)  # the whole padded input first (if any)
         # A GEMM: pixels (rows fused into one contiguous axis) x output channels x the reduction
         # (ry, rx, input channels), given to the dense schedule, whose K slices and cache blocks

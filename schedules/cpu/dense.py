@@ -88,13 +88,16 @@ class DenseTiles:
     kc: int  # K slice
 
 
-def tile_rate(mr: int, nv: int, by_lane: bool = False) -> float:
+def tile_rate(mr: int, nv: int, by_lane: bool = False, issue_width: int = 0) -> float:
     """FMAs per cycle of an MR x NV-vector register tile on two FMA and two load ports: a k step
     issues MR * NV FMAs, MR broadcasts (`by_lane`: MR / K_UNROLL vector loads of A, see
-    _a_by_lane) and NV loads, and takes at least FMA_LATENCY cycles."""
+    _a_by_lane) and NV loads, and takes at least FMA_LATENCY cycles; on a core that issues
+    `issue_width` instructions per cycle (0: not the limit, as on x86's wide cores), at least
+    all of them over that width."""
     acc = mr * nv
     a_loads = mr / K_UNROLL if by_lane else mr
-    return acc / max(acc / 2, (a_loads + nv) / 2, FMA_LATENCY)
+    issue = (acc + a_loads + nv) / issue_width if issue_width else 0
+    return acc / max(acc / 2, (a_loads + nv) / 2, FMA_LATENCY, issue)
 
 
 def register_tile(m: int, n: int, lanes: int, registers: int, ragged: bool = False,
@@ -386,7 +389,7 @@ def _tile_loops(sch: Any, outer: list[Any], rows: tuple[Any, Any, Any], j: Any, 
     return j_b, j_v, j_w, k_o, k_i
 
 
-def _a_by_lane(sch: Any, mm: Any, k_loop: Any) -> None:
+def _a_by_lane(sch: Any, mm: Any, k_loop: Any, lanes: int, cores: int) -> None:
     """Load the tile's A rows as vectors of K_UNROLL k, once per unrolled k step (`k_loop`), into a
     local tile that the unrolled FMAs read lane by lane. On an ISA whose FMA takes one lane of a
     vector register as its multiplier (NEON's `fmla v.4s, v.4s, v.s[i]`) LLVM then issues one
@@ -409,10 +412,21 @@ def _a_by_lane(sch: Any, mm: Any, k_loop: Any) -> None:
     if len(a) != 1:
         return
     index = [r.source.same_as(a[0].source) for r in block.reads].index(True)
+    if not (uses(a[0].indices[-2], spatial[-2]) and len(tvm.tirx.analysis.undefined_vars(a[0].indices[-2])) == 1):
+        # A convolution's input read at each pixel's window: the tile's rows are no range of one
+        # index, and a local tile of them would cover whole image rows. Copy A once into GEMM form
+        # [.., pixels, (ry, rx, rc)] (for a 1x1 convolution a plain copy; else im2col) first.
+        reindexed = sch.reindex(mm, ("read", index))
+        parallel_vectorize(sch, reindexed, lanes, cores)
+        block = sch.get(mm)
+        index = next(n for n, r in enumerate(block.reads) if r.source.same_as(sch.get(reindexed).writes[0].source))
     tile = sch.cache_read(mm, index, "local")
     sch.compute_at(tile, k_loop, preserve_unit_loops=True)
-    *_, rows, lanes = sch.get_loops(tile)
-    sch.unroll(rows)
+    # Below k_loop: the tile's row loops (with im2col's unit (ry, rx) ones) and its K_UNROLL lanes.
+    outer = [sch.get(lp) for lp in sch.get_loops(mm)]
+    *rows, lanes = [lp for lp in sch.get_loops(tile) if not any(sch.get(lp).same_as(o) for o in outer)]
+    for lp in rows:
+        sch.unroll(lp)
     sch.vectorize(lanes)
 
 
@@ -448,7 +462,7 @@ def _tile_block(sch: Any, mm: Any, batch: list[Any], loops: tuple[Any, Any, Any]
     sch.unroll(j_v)
     sch.vectorize(j_w)
     if lane_rows is not None:
-        _a_by_lane(sch, mm, lane_rows)
+        _a_by_lane(sch, mm, lane_rows, t.vec, cores)
 
     # Step 4. Zero the block before its first K slice; epilogue on the block after the last.
     # With one K slice the epilogue runs on each register tile instead, right after its k loop,

@@ -87,3 +87,18 @@ def test_dense_register_tile_uses_32_neon_registers() -> None:
     accumulators = mr * nr // width
     assert accumulators > 16  # more than AVX2's register file could hold
     assert accumulators + nr // width + 1 <= 32
+
+
+@pytest.mark.parametrize("case", ["dense", "conv2d_nhwc_implicit_gemm"])
+def test_neon_gemm_reads_a_by_lane(case: str) -> None:
+    """[isa] fma_by_lane: the GEMM tile's A rows are loaded 4 k at a time into a local tile (one q
+    register per row, read lane by lane by fmla); a convolution's input is first copied into GEMM
+    form (reindex) so the tile's rows are one range. x86's tiles broadcast A's elements."""
+    from ronn_aot.schedule import schedule_kernel
+    from ronn_aot.targets import get_target
+
+    func, _ = schedule_kernel(kernel(case, AARCH64), get_target(AARCH64), tvm_target(AARCH64))
+    text = func.script()
+    assert re.search(r'T\.sblock\("\w+_local"\)', text), text
+    x86_func, _ = schedule_kernel(kernel(case), get_target(TARGET), tvm_target())
+    assert "_local" not in x86_func.script()
