@@ -34,7 +34,9 @@ from __future__ import annotations
 
 from ._registry import (ConvertContext, ConverterInfo, converter_for, converters_installed, register_converter,
                         registered_ops, unregister_converter)
-from . import bit_shift, conv_transpose, cum_sum, gru, is_inf, layer_normalization, lp_normalization, lstm, one_hot, rnn, squeeze, top_k  # noqa: F401,E402  (each module registers its converter)
+from . import (batch_normalization, bit_shift, conv_transpose, cum_sum, dropout, gru, is_inf,  # noqa: F401,E402
+               layer_normalization, lp_normalization, lstm, one_hot, resize, rnn, space_to_depth, squeeze,
+               top_k)  # each module registers its converter
 
 __all__ = ["ConvertContext", "ConverterInfo", "converter_for", "converters_installed", "register_converter",
            "registered_ops", "unregister_converter"]
