@@ -49,6 +49,9 @@ MIN_PARALLEL_FMAS = 1 << 16  # below this a parallel launch costs more than it s
 # slack, since 8 accumulators (2 ports x 4) measured short of the peak: AVX2 1020^3, 4 x 16
 # 10.5-12.2 ms, 6 x 16 10.4 ms.
 FMA_LATENCY = 5
+# The most a GEMM-form copy of a convolution's input may take (_a_by_lane): a 1x1 layer's is the
+# input itself; im2col of a 3x3 one is 9 times it (ResNet-50's 28x28 128-channel 3x3: 3.6 MiB).
+REINDEX_MAX_BYTES = 16 << 20
 # Ragged rows run the epilogue as a pass of its own over the output (see _tile_ragged): only where
 # that pass is cheap, an output of at most this many bytes (ResNet-50's 7x7 layers: 100 KiB).
 RAGGED_EPILOGUE_BYTES = 1 << 20
@@ -415,7 +418,14 @@ def _a_by_lane(sch: Any, mm: Any, k_loop: Any, lanes: int, cores: int) -> None:
     if not (uses(a[0].indices[-2], spatial[-2]) and len(tvm.tirx.analysis.undefined_vars(a[0].indices[-2])) == 1):
         # A convolution's input read at each pixel's window: the tile's rows are no range of one
         # index, and a local tile of them would cover whole image rows. Copy A once into GEMM form
-        # [.., pixels, (ry, rx, rc)] (for a 1x1 convolution a plain copy; else im2col) first.
+        # [.., pixels, (ry, rx, rc)] (for a 1x1 convolution a plain copy; else im2col) first,
+        # unless that copy would take more than REINDEX_MAX_BYTES (the tile then broadcasts A).
+        copy_bytes = tvm.DataType(str(a[0].source.dtype)).bits // 8
+        for iv in block.iter_vars:
+            if any(uses(idx, iv.var) for idx in a[0].indices):
+                copy_bytes *= const_int(iv.dom.extent) or 1
+        if copy_bytes > REINDEX_MAX_BYTES:
+            return
         reindexed = sch.reindex(mm, ("read", index))
         parallel_vectorize(sch, reindexed, lanes, cores)
         block = sch.get(mm)

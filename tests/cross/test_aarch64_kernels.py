@@ -37,12 +37,22 @@ def _mobile_block() -> object:
     return make_model(nodes, {"x": x}, ["y"], inits)
 
 
+def _conv3x3_large() -> object:
+    """A 3x3 convolution whose im2col copy would exceed dense.REINDEX_MAX_BYTES (112x112 pixels x
+    576): its GEMM tile broadcasts A instead of reading it by lane."""
+    x = w(1, 64, 112, 112, seed=27, scale=1.0)
+    nodes = [helper.make_node("Conv", ["x", "W", "B"], ["c"], pads=[1, 1, 1, 1]),
+             helper.make_node("Relu", ["c"], ["y"])]
+    return make_model(nodes, {"x": x}, ["y"], {"W": w(64, 64, 3, 3, seed=28, scale=0.05), "B": w(64, seed=29)})
+
+
 # case -> (model builder, rules that must appear in the schedule report)
 MODELS = {
     "dense": (CASES["dense"][0], {"cpu.dense"}),
     "dense_ragged": (CASES["dense_ragged"][0], {"cpu.dense"}),
     "conv3x3": (CASES["conv2d_nhwc"][0], {"cpu.conv2d_nhwc"}),
     "conv3x3_stride2": (CASES["conv2d_nhwc_implicit_gemm"][0], {"cpu.conv2d_nhwc"}),
+    "conv3x3_large": (_conv3x3_large, {"cpu.conv2d_nhwc"}),
     "depthwise": (CASES["depthwise_conv2d"][0], {"cpu.conv2d_nhwc"}),
     "mobile_block": (_mobile_block, {"cpu.conv2d_nhwc"}),
     "maxpool": (CASES["pooling"][0], {"cpu.pooling"}),
