@@ -16,8 +16,7 @@ atol). Each result is one of:
     crashed  the worker process died or hung on the case (it is restarted)
 
 Cases run in worker processes (`--jobs`), so a crash is recorded, not fatal. Writes a table per
-operator and the totals into `--out`; `--readme` also puts the totals between the README's
-`<!-- conformance -->` markers.
+operator and the totals into `--out`; `--readme` also puts the totals into the README (bench/readme.py).
 """
 
 from __future__ import annotations
@@ -282,16 +281,6 @@ def report(results: list[dict[str, Any]], op_names: Iterable[str], header: str) 
     return "\n".join(doc), totals
 
 
-def update_readme(totals: str, header: str, readme: Path = ROOT / "README.md") -> None:
-    text = readme.read_text()
-    begin, end = "<!-- conformance -->", "<!-- /conformance -->"
-    if begin not in text or end not in text:
-        raise SystemExit(f"{readme} has no {begin} ... {end} markers to write the totals between")
-    head, rest = text.split(begin, 1)
-    _, tail = rest.split(end, 1)
-    readme.write_text(f"{head}{begin}\n{header}\n\n{totals}{end}{tail}")
-
-
 def main(argv: list[str] | None = None) -> int:
     p = argparse.ArgumentParser(description=__doc__.splitlines()[0])
     p.add_argument("--worker", action="store_true", help=argparse.SUPPRESS)
@@ -330,7 +319,9 @@ def main(argv: list[str] | None = None) -> int:
     if args.json:
         Path(args.json).write_text(json.dumps(results, indent=1))
     if args.readme:
-        update_readme(totals, header)
+        from bench.readme import replace_block
+
+        replace_block("conformance", f"{header}\n\n{totals}")
     print(totals)
     print(f"per operator: {out}")
     return 0

@@ -339,6 +339,8 @@ def main(argv: list[str] | None = None) -> int:
     parser.add_argument("--target", default="x86_64-avx2", help="ronn-aot target (x86_64-avx2, aarch64, ...)")
     parser.add_argument("--only", help="regex over model names")
     parser.add_argument("--out-dir", type=Path, help="keep artifacts here (default: a temporary directory)")
+    parser.add_argument("--readme", action="store_true",
+                        help="write the table into the README's real-models:<target> block (bench/readme.py)")
     args = parser.parse_args(argv)
     models = _select(args.only)
     if args.verb == "list":
@@ -367,6 +369,12 @@ def main(argv: list[str] | None = None) -> int:
             print(f"{m.name}: {r.status} {r.compile_s:.1f}s {_one_line(r.message, 300)}", file=sys.stderr, flush=True)
             results.append(r)
     print(table(results, args.target))
+    if args.readme:
+        from bench.readme import replace_block
+
+        replace_block(f"real-models:{args.target}",
+                      f"`python -m bench.real_models check --target {args.target} --readme`:\n\n"
+                      + table(results, args.target))
     return 0 if all(r.status == "match" for r in results) else 1
 
 

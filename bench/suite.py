@@ -69,6 +69,7 @@ def main(argv: list[str] | None = None) -> int:
     p.add_argument("--round-seconds", type=float, default=1.0, help="and at least this long a round (default 1)")
     p.add_argument("-O", dest="opt_level", type=int, default=DEFAULT_OPT_LEVEL)
     p.add_argument("--only", nargs="*", choices=sorted(SUITE))
+    p.add_argument("--readme", action="store_true", help="write the table into the README's suite:<target> block")
     p.add_argument("--peer-isa", choices=PEER_ISA_MODES, default="target",
                    help="instruction set onnxruntime and numpy may use: the target's (default) or the host's")
     args = p.parse_args(argv)
@@ -76,15 +77,21 @@ def main(argv: list[str] | None = None) -> int:
     if env is not None:  # numpy's BLAS chooses its kernels at import: the whole suite runs in the child
         return rerun_masked(["bench.suite", *(sys.argv[1:] if argv is None else argv)], env)
     plan = RoundPlan(rounds=args.rounds, min_runs=args.repeat, min_seconds=args.round_seconds)
-    print(f"| model | ronn-aot ms | onnxruntime ms | ratio | notes |  ({args.target}, {args.threads} threads, "
+    lines: list[str] = []
+
+    def emit(line: str) -> None:
+        lines.append(line)
+        print(line, flush=True)
+
+    emit(f"| model | ronn-aot ms | onnxruntime ms | ratio | notes |  ({args.target}, {args.threads} threads, "
           f"-O{args.opt_level}, each runtime in its own process: median of {args.rounds} alternating rounds "
           f"of >= {args.repeat} runs and >= {args.round_seconds:g} s, [min-max of the round medians]; "
           f"onnxruntime and numpy on: {describe()})")
-    print("|---|---|---|---|---|")
+    emit("|---|---|---|---|---|")
     for name in args.only or SUITE:
         path = SUITE[name]
         if not path.is_file():
-            print(f"| {name} | - | - | - | skipped: {path.name} missing, run `python -m bench.models.export` |")
+            emit(f"| {name} | - | - | - | skipped: {path.name} missing, run `python -m bench.models.export` |")
             continue
         r: BenchResult = run_bench(path, target=args.target, threads=args.threads, plan=plan,
                                    opt_level=args.opt_level)
@@ -98,8 +105,13 @@ def main(argv: list[str] | None = None) -> int:
             except ImportError:
                 notes += f"; {ours:.0f} GFLOP/s (install threadpoolctl for the numpy comparison)"
         (rl, rh), (ol, oh), (lo, hi) = r.ronn.spread, r.ort.spread, ratio_spread(r.ronn, r.ort)
-        print(f"| {name} | {r.ronn_median:.2f} [{rl:.2f}-{rh:.2f}] | {r.ort_median:.2f} [{ol:.2f}-{oh:.2f}] "
-              f"| {r.ratio:.2f} [{lo:.2f}-{hi:.2f}] | {notes} |", flush=True)
+        emit(f"| {name} | {r.ronn_median:.2f} [{rl:.2f}-{rh:.2f}] | {r.ort_median:.2f} [{ol:.2f}-{oh:.2f}] "
+             f"| {r.ratio:.2f} [{lo:.2f}-{hi:.2f}] | {notes} |")
+    if args.readme:
+        from bench.readme import replace_block
+
+        command = " ".join(["python -m bench.suite", *(sys.argv[1:] if argv is None else argv)])
+        replace_block(f"suite:{args.target}", f"`{command}`:\n\n" + "\n".join(lines))
     return 0
 
 
