@@ -291,6 +291,9 @@ def main(argv: list[str] | None = None) -> int:
     p.add_argument("--out", default=str(ROOT / "docs" / "conformance.md"))
     p.add_argument("--json", help="also write every case's result here")
     p.add_argument("--readme", action="store_true", help="write the totals into README.md")
+    p.add_argument("--known-failures", metavar="FILE",
+                   help="write the cases ronn-aot does not pass, one per line (tests/conformance/known_failures.txt: "
+                        "the expected failures of pytest -m conformance)")
     args = p.parse_args(argv)
     if args.worker:
         return worker()
@@ -318,6 +321,12 @@ def main(argv: list[str] | None = None) -> int:
     out.write_text(doc)
     if args.json:
         Path(args.json).write_text(json.dumps(results, indent=1))
+    if args.known_failures:
+        failing = [r["case"] for r in results if r["ronn"] != "pass"]
+        Path(args.known_failures).write_text(
+            f"# Node cases ronn-aot does not pass yet (python -m bench.conformance --known-failures FILE);\n"
+            f"# expected failures of pytest -m conformance. {len(failing)} of {len(results)}.\n"
+            + "".join(f"{n}\n" for n in failing))
     if args.readme:
         from bench.readme import replace_block
 
