@@ -210,7 +210,10 @@ class OrtEngine(Engine):
         return ["unshare", "-m", "sh", "-c", f"mount --bind '{self.cpuinfo}' /proc/cpuinfo && exec {quoted}"]
 
     def guest(self, runs: int, threads: int, out_dir: Path) -> list[str]:
-        return ["-E", f"PYTHONPATH={self.site}", "-E", "PYTHONDONTWRITEBYTECODE=1",
+        # A fixed hash seed: with random ones, start-up's instruction count differs from process to
+        # process by millions (1251-1264M for a one-matmul model; within 2M with a fixed seed),
+        # which the 2N - N difference does not cancel.
+        return ["-E", f"PYTHONPATH={self.site}", "-E", "PYTHONDONTWRITEBYTECODE=1", "-E", "PYTHONHASHSEED=0",
                 str(self.root / "usr" / "bin" / PYTHON), str(SUPPORT / "ort_runner.py"), str(self.model),
                 str(self.input_dir), str(out_dir), str(runs), str(threads)]
 
