@@ -24,7 +24,7 @@ SHAPE_INPUTS: dict[str, frozenset[int]] = {op: frozenset(pos) for op, pos in {
     "Reshape": (1,), "Expand": (1,), "Tile": (1,), "Pad": (1, 2, 3), "Slice": (1, 2, 3, 4), "TopK": (1,),
     "Resize": (1, 2, 3), "Upsample": (1,), "Split": (1,), "Squeeze": (1,), "Unsqueeze": (1,),
     "ConstantOfShape": (0,), "Range": (0, 1, 2), "OneHot": (1, 2), "CenterCropPad": (1,), "Col2Im": (1, 2),
-    "DFT": (1, 2), "STFT": (1, 3), "CumSum": (1,), "Trilu": (1,), "MaxUnpool": (2,), "AffineGrid": (1,),
+    "DFT": (1, 2), "STFT": (1, 3), "CumSum": (1,), "CumProd": (1,), "Trilu": (1,), "MaxUnpool": (2,), "AffineGrid": (1,),
     "BlackmanWindow": (0,), "HannWindow": (0,), "HammingWindow": (0,), "MelWeightMatrix": (0, 1, 2, 3, 4),
     "SplitToSequence": (1,), "ReduceSum": (1,), "ReduceMean": (1,), "ReduceMax": (1,), "ReduceMin": (1,),
     "ReduceProd": (1,), "ReduceL1": (1,), "ReduceL2": (1,), "ReduceLogSum": (1,), "ReduceLogSumExp": (1,),

@@ -49,7 +49,9 @@ DEFAULT_CASES = [
     "test_rnn_seq_length", "test_sce_mean", "test_nllloss_NC", "test_attention_3d", "test_swish", "test_castlike_FLOAT_to_DOUBLE",
     "test_top_k", "test_top_k_smallest", "test_cumsum_1d_reverse_exclusive", "test_cumsum_2d_axis_0",
     "test_onehot_with_negative_axis", "test_isinf_negative", "test_shape_start_1", "test_max_example",
-    "test_mean_two_inputs", "test_constant_pad",
+    "test_mean_two_inputs", "test_constant_pad", "test_cumprod_1d_reverse_exclusive", "test_bitcast_float32_to_int32",
+    "test_pow_types_float32_int64", "test_rms_normalization_2d_axis0", "test_spacetodepth_crd_mode_example",
+    "test_dropout_default_mask_ratio",
 ]
 
 
