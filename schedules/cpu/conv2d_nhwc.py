@@ -262,7 +262,7 @@ def implicit_gemm(m: NHWCMatch, t: NHWCTile, lanes: int, registers: int, cores: 
     `isa`: where the FMA takes A by vector lane (dense._a_by_lane), the GEMM's tile does."""
     if m.depthwise or m.linear:
         return False
-    if m.stride == 1 and m.out_h * m.out_w < STREAM_PIXELS and stream_slice(m, t.nv * t.width, cores):
+    if m.stride == 1 and m.out_h * m.out_w < STREAM_PIXELS and stream_slice(m, t.nv * t.width, cores, isa):
         return False
     return gemm_faster(m, t, lanes, registers, cores, isa)
 
@@ -279,7 +279,7 @@ def gemm_faster(m: NHWCMatch, t: NHWCTile, lanes: int, registers: int, cores: in
     return gemm > tile_rate(t.yr * t.xr, t.nv, issue_width=issue)
 
 
-def stream_slice(m: NHWCMatch, nr: int, cores: int) -> int:
+def stream_slice(m: NHWCMatch, nr: int, cores: int, isa: Isa | None = None) -> int:
     """KC, the input channels per reduction slice when the weights should be streamed, else 0.
 
     A network's late convolutions have MiBs of weights and few pixels: ResNet-50's 7x7 stage
@@ -300,7 +300,10 @@ def stream_slice(m: NHWCMatch, nr: int, cores: int) -> int:
     1.12, the 14x14 ones 0.71-0.80 -> 0.70-0.77."""
     # Not 1x1 convolutions: a linear one is a GEMM for the dense schedule (its own K slices);
     # ResNet-50's strided ones measured no faster streamed (0.78 -> 0.83, 1.03 -> 1.05 ms).
-    if m.depthwise or m.kernel == (1, 1):
+    # Nor on cores that issue few instructions per cycle (`isa.issue_width`): each slice reloads and
+    # stores the accumulators, which the x86 cores' wide issue hid; KC = 2 at 7x7 on NEON (NR = 8)
+    # made a 3x3 512-channel layer 44.2M instructions against 28.9M FMAs.
+    if m.depthwise or m.kernel == (1, 1) or (isa is not None and isa.issue_width):
         return 0
     if m.weight_bytes <= L2_WEIGHTS or m.out_c // nr < 2 * cores:
         return 0
@@ -371,8 +374,17 @@ def schedule_conv_nhwc(sch: Any, func: Any, m: NHWCMatch, target: Any, tunable: 
         sch.transform_layout(conv, ("write", 0), fuse_pixels)
         sch.transform_block_layout(conv, lambda n_, y_, x_, f_, a, b, c: (n_, y_ * width + x_, f_, a, b, c))
         sch.transform_block_layout(epilogue, fuse_pixels)
-        n, pixels, f, ry, rx, rc = sch.get_loops(conv)
-        k = sch.fuse(ry, rx, rc)
+        if isa.fma_by_lane and m.kernel != (1, 1):  # (a 1x1's copy is [n, pixels, rc] already)
+            # The reduction as one iterator k = (ry, rx, rc) of the block as well: the GEMM-form
+            # copy of the input (dense._a_by_lane) is then [n, pixels, k], and a tile's K_UNROLL k
+            # one range of one index. (Over (ry, rx, rc) TVM's region analysis gave the tile's
+            # local copy rows of 12 and a division per k step.)
+            kw, c = m.kernel[1], m.in_c
+            sch.transform_block_layout(conv, lambda n_, p_, f_, a, b, c_: (n_, p_, f_, (a * kw + b) * c + c_))
+            n, pixels, f, k = sch.get_loops(conv)
+        else:
+            n, pixels, f, ry, rx, rc = sch.get_loops(conv)
+            k = sch.fuse(ry, rx, rc)
         reduction = m.kernel[0] * m.kernel[1] * m.in_c
         tile_matmul(sch, conv, [n], (pixels, f, k), (m.out_h * m.out_w, m.out_c, reduction), 1,
                     epilogue, target, tunable, pack=lambda block, nr: pack_weight(sch, func, m, nr, block),
@@ -382,7 +394,7 @@ def schedule_conv_nhwc(sch: Any, func: Any, m: NHWCMatch, target: Any, tunable: 
     f_o, f_v, f_w = sch.split(f, factors=[None, t.nv, t.width])
     x_o, x_i = split(sch, x, [None, t.xr], tunable, MAX_PIXELS)
     y_o, y_i = split(sch, y, [None, t.yr], tunable, MAX_PIXELS)
-    kc = stream_slice(m, nr, cores)
+    kc = stream_slice(m, nr, cores, isa)
     if kc:
         schedule_pads(sch, pads, None, lanes, cores)
         # Weights streamed (see stream_slice): one task per channel tile, all its pixels; for
