@@ -3,7 +3,8 @@
 
 Default run: a fixed subset (DEFAULT_CASES: common operators of every family, each compiled and
 compared with onnx's reference outputs at the case's tolerances). `-m conformance`: every node
-case and onnx's light model zoo; the cases in known_failures.txt (written by
+case and onnx's light model zoo (its "real" models, run from the light files in the onnx wheel with
+onnx's generated inputs); the cases in known_failures.txt (written by
 `python -m bench.conformance --known-failures`) are expected failures there, so the suite fails on
 a regression and reports a case that starts to pass. The per-operator report is
 `python -m bench.conformance`.
@@ -74,8 +75,6 @@ def _build() -> dict[str, type[unittest.TestCase]]:
     for cls in cases.values():
         for attr in [a for a in vars(cls) if a.startswith("test_")]:
             keep = attr.endswith("_cpu") and (FULL or attr in wanted)
-            if FULL and cls.__name__ == "OnnxBackendRealModelTest":
-                keep = keep and attr.startswith("test_light_")  # the others need a download
             if FULL and cls.__name__ in ("OnnxBackendPyTorchConvertedModelTest", "OnnxBackendPyTorchOperatorModelTest",
                                          "OnnxBackendSimpleModelTest"):
                 keep = False
