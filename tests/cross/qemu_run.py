@@ -12,9 +12,9 @@ def run_under_qemu(prefix: list[str], ronn_run: Path, artifact: Path, feeds: dic
                    names: list[str], tmp: Path, threads: int = 2) -> list[np.ndarray]:
     """The artifact's outputs for `feeds`, run by ronn-run under qemu with `threads` threads."""
     args = []
-    for name, arr in feeds.items():
-        np.save(tmp / f"in_{name}.npy", arr)
-        args += ["--input", f"{name}={tmp / f'in_{name}.npy'}"]
+    for i, (name, arr) in enumerate(feeds.items()):
+        np.save(tmp / f"in_{i}.npy", arr)  # by position: names may hold '/'
+        args += ["--input", f"{name}={tmp / f'in_{i}.npy'}"]
     out = tmp / "out"
     proc = subprocess.run([*prefix, str(ronn_run), str(artifact), *args, "--output-dir", str(out),
                            "--threads", str(threads)], capture_output=True, text=True, timeout=600)

@@ -13,7 +13,7 @@ import pytest
 from onnx import helper
 
 from graphs import make_model, w
-from helpers import onnxruntime_outputs
+from helpers import onnxruntime_outputs, zoo_case
 from qemu_run import run_under_qemu
 
 sys.path.insert(0, str(Path(__file__).resolve().parents[1] / "schedules"))
@@ -97,3 +97,16 @@ def test_dotprod_target_matches_onnxruntime(case: str, qemu_runtime, compile_mod
     actual = run_under_qemu(*qemu_runtime, art.path, feeds, art.output_names, tmp_path, threads=2)
     for a, e in zip(actual, expected):
         np.testing.assert_allclose(a, e, rtol=1e-4, atol=1e-4)
+
+
+@pytest.mark.parametrize("name", ["squeezenet", "shufflenet", "inception_v1"])
+def test_light_zoo_on_aarch64(name: str, qemu_runtime, compile_model, tmp_path: Path) -> None:
+    """onnx's light model zoo compiled at O3 for aarch64 (every kernel through the CPU rules) and
+    run on two threads under qemu match onnxruntime."""
+    model, feeds, _, rtol, atol = zoo_case(name)
+    art = compile_model(model, opt_level=3, target="aarch64")
+    assert "none" not in set(art.schedule_report.rule_of.values())
+    expected = onnxruntime_outputs(model, feeds)
+    actual = run_under_qemu(*qemu_runtime, art.path, feeds, art.output_names, tmp_path, threads=2)
+    for a, e in zip(actual, expected):
+        np.testing.assert_allclose(a, e, rtol=max(rtol, 1e-3), atol=max(atol, 1e-4))
