@@ -34,9 +34,9 @@ from __future__ import annotations
 
 from ._registry import (ConvertContext, ConverterInfo, converter_for, converters_installed, register_converter,
                         registered_ops, unregister_converter)
-from . import (batch_normalization, bit_cast, bit_shift, conv_transpose, cum_sum, dropout, gru,  # noqa: F401,E402
-               is_inf, layer_normalization, lp_normalization, lstm, mod, one_hot, pow, reduce_extreme, resize,
-               rnn, roi_align, space_to_depth, squeeze, top_k)  # each module registers its converter
+from . import (batch_normalization, bit_cast, bit_shift, conv_transpose, cum_sum, dropout,  # noqa: F401,E402
+               float16_accumulate, gru, is_inf, layer_normalization, lp_normalization, lstm, mod, one_hot, pow,
+               reduce_extreme, resize, rnn, roi_align, space_to_depth, squeeze, top_k)  # each registers its converter
 
 __all__ = ["ConvertContext", "ConverterInfo", "converter_for", "converters_installed", "register_converter",
            "registered_ops", "unregister_converter"]
