@@ -132,6 +132,11 @@ ronn_threadpool* ronn_threadpool_enter(ronn_threadpool* pool);
 void ronn_threadpool_leave(ronn_threadpool* previous);
 int ronn_parallel_launch_hook(ronn_parallel_lambda_fn lambda, void* cdata, int num_task);
 int ronn_parallel_barrier_hook(int task_id, void* penv);
+#ifdef RONN_TEST_HOOKS
+/* Test builds (-DRONN_TEST_HOOKS) only: worker 1 sleeps this many microseconds after each wake,
+ * before it claims its task, as a descheduled worker would. */
+extern uint32_t ronn_test_stall_worker_us;
+#endif
 
 /* ---- cuda/: the CUDA path (driver loaded with dlopen; see cuda/cuda.c) ---- */
 typedef struct ronn_cuda_session ronn_cuda_session;

@@ -6,6 +6,21 @@
  * sleeping threads (or creating them) for each would cost more than the regions themselves. The
  * thread that runs the session is task 0 of every launch.
  *
+ * Tasks are claimed, not assigned. A launch has one task per participating thread and each task
+ * has a claim word (its worker's `ticket`): the launcher posts the launch number there, and
+ * whoever moves it from "launch L, open" to "launch L, taken" with a compare-and-swap runs that
+ * task. Each worker claims its own task, which keeps the locality of static chunks (consecutive
+ * kernels hand a thread the same part of the tensors it just wrote); the launcher, once its own
+ * task 0 is done, claims and runs every task still open, so a region waits only for tasks that
+ * already run, never for a worker the scheduler has not run yet (beside one CPU-bound process on
+ * 2 cores that wait was a scheduler time slice per region: 10-70x slower runs).
+ *
+ * Waits spin, then sleep. The spin budget adapts: a worker found descheduled while it should have
+ * been polling (its task still open long after the launch, and the worker not asleep) means the
+ * CPUs are oversubscribed, and spinning there only burns the CPU that the thread being waited for
+ * needs, so the budget shrinks fast; it grows back slowly over launches that show no such sign.
+ * RONN_SPIN=0 in the environment (read when a session is created) turns spinning off.
+ *
  * Hooks are per loaded library, not per session, so a launch finds its pool through a
  * thread-local "current pool" set by ronn_session_run. A launch from a worker thread, from a
  * thread that is not running a session, or nested inside another launch runs serially as a
@@ -19,6 +34,7 @@
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
+#include <time.h>
 
 #include "internal.h"
 #include "platform/cpu_relax.h"
@@ -30,6 +46,14 @@
 #define SPIN_DEDICATED (1 << 14)
 /* With more threads than CPUs, a spinning thread steals the CPU of the one it waits for. */
 #define SPIN_OVERSUBSCRIBED 64
+/* A worker that polls notices a posted task within a microsecond; one that has not claimed it
+ * after this long (and is not asleep) was descheduled. */
+#define DESCHEDULED_NS 20000
+/* Launches without a sign of contention before the spin budget doubles again. */
+#define SPIN_GROW_AFTER 64
+/* A claim word holds the launch number, with this bit set once the task is taken. Launch numbers
+ * stay below it (they wrap to 1). */
+#define TAKEN 0x80000000u
 
 typedef struct event {
   uint32_t sleepers;
@@ -41,12 +65,14 @@ typedef struct barrier {
   uint32_t count;
   uint32_t generation;
   uint32_t broken; /* a task failed: waiters must not wait for it */
-  int32_t spin;
+  const int32_t* spin; /* the pool's current budget */
   event wake;
 } barrier;
 
 typedef struct __attribute__((aligned(64))) worker {
-  uint32_t generation; /* bumped by the launcher to hand this worker a task */
+  /* The claim word of task `id`: the number of the launch that last posted it, | TAKEN once
+   * claimed (by this worker or by the launcher). Only this worker waits on it. */
+  uint32_t ticket;
   int32_t id;
   ronn_threadpool* pool;
   event wake;
@@ -55,16 +81,19 @@ typedef struct __attribute__((aligned(64))) worker {
 
 struct ronn_threadpool {
   int32_t size;
-  int32_t spin;
+  int32_t spin;     /* the current spin budget (atomic, relaxed: it is only a hint) */
+  int32_t spin_max; /* 0: never spin (RONN_SPIN=0) */
+  uint32_t calm;    /* launches since the last sign of oversubscription */
+  uint32_t launch;  /* the current launch's number, 1..TAKEN-1 */
   int busy; /* touched only by the thread running the session */
   int shutdown;
-  /* The current job: written by the launcher before it bumps the participants' generations,
-   * read by participants after they observe the bump, rewritten only after all of them
-   * finished. */
+  /* The current job: written by the launcher before it posts the tasks' tickets, read by
+   * whoever claims a task (the claim's acquire pairs with the post), rewritten only after
+   * every task of the launch finished. */
   ronn_parallel_lambda_fn lambda;
   void* cdata;
   ronn_parallel_env env;
-  uint32_t remaining; /* participating workers that have not finished */
+  uint32_t remaining; /* tasks other than task 0 that have not finished */
   event done;
   barrier sync;
   uint32_t failed;
@@ -133,7 +162,7 @@ int ronn_parallel_barrier_hook(int task_id, void* penv) {
     __atomic_add_fetch(&b->generation, 1, __ATOMIC_SEQ_CST);
     event_notify(&b->wake);
   } else {
-    event_wait(&b->wake, &b->generation, generation, 0, b->spin);
+    event_wait(&b->wake, &b->generation, generation, 0, __atomic_load_n(b->spin, __ATOMIC_RELAXED));
   }
   return __atomic_load_n(&b->broken, __ATOMIC_ACQUIRE) ? -1 : 0;
 }
@@ -154,26 +183,81 @@ static void record_failure(ronn_threadpool* pool, int32_t task_id) {
   break_barrier(&pool->sync);
 }
 
+#ifdef RONN_TEST_HOOKS
+uint32_t ronn_test_stall_worker_us;
+#endif
+
+static int32_t spin_budget(const ronn_threadpool* pool) {
+  return __atomic_load_n(&pool->spin, __ATOMIC_RELAXED);
+}
+
+/* Runs task `id` of the current launch; the caller claimed it. */
+static void run_task(ronn_threadpool* pool, int32_t id) {
+  ronn_error_clear();
+  if (pool->lambda(id, &pool->env, pool->cdata) != 0) record_failure(pool, id);
+  if (__atomic_sub_fetch(&pool->remaining, 1, __ATOMIC_SEQ_CST) == 0) {
+    event_notify(&pool->done);
+  }
+}
+
 static void* worker_main(void* arg) {
   worker* self = (worker*)arg;
   ronn_threadpool* pool = self->pool;
   uint32_t seen = 0;
   for (;;) {
-    event_wait(&self->wake, &self->generation, seen, 0, pool->spin);
-    seen = __atomic_load_n(&self->generation, __ATOMIC_ACQUIRE);
-    if (pool->shutdown) break;
-    ronn_error_clear();
-    if (pool->lambda(self->id, &pool->env, pool->cdata) != 0) record_failure(pool, self->id);
-    if (__atomic_sub_fetch(&pool->remaining, 1, __ATOMIC_SEQ_CST) == 0) {
-      event_notify(&pool->done);
+    event_wait(&self->wake, &self->ticket, seen, 0, spin_budget(pool));
+#ifdef RONN_TEST_HOOKS
+    uint32_t stall = __atomic_load_n(&ronn_test_stall_worker_us, __ATOMIC_RELAXED);
+    if (stall != 0 && self->id == 1) {
+      struct timespec delay = {(time_t)(stall / 1000000u), (long)(stall % 1000000u) * 1000};
+      nanosleep(&delay, NULL);
     }
+#endif
+    uint32_t ticket = __atomic_load_n(&self->ticket, __ATOMIC_ACQUIRE);
+    /* An open ticket belongs to the current launch: a launch ends only once all its tasks were
+     * claimed. A failed claim reloads the ticket: the launcher took this task, and may already
+     * have posted the next launch's. */
+    while (!(ticket & TAKEN)) {
+      if (__atomic_compare_exchange_n(&self->ticket, &ticket, ticket | TAKEN, 0, __ATOMIC_ACQ_REL,
+                                      __ATOMIC_ACQUIRE)) {
+        run_task(pool, self->id);
+        ticket |= TAKEN;
+      }
+    }
+    seen = ticket;
+    /* Checked after the ticket was read: the shutdown flag is set before the last post, so a
+     * worker either sees it here or finds that post unseen and comes back. Checking it before
+     * the read missed the shutdown of a worker that was descheduled between the two. */
+    if (__atomic_load_n(&pool->shutdown, __ATOMIC_ACQUIRE)) break;
   }
   return NULL;
 }
 
-static void wake_worker(worker* w) {
-  __atomic_add_fetch(&w->generation, 1, __ATOMIC_SEQ_CST);
+static void post_task(worker* w, uint32_t launch) {
+  __atomic_store_n(&w->ticket, launch, __ATOMIC_SEQ_CST);
   event_notify(&w->wake);
+}
+
+static uint64_t now_ns(void) {
+  struct timespec ts;
+  clock_gettime(CLOCK_MONOTONIC, &ts);
+  return (uint64_t)ts.tv_sec * 1000000000u + (uint64_t)ts.tv_nsec;
+}
+
+/* Adapts the spin budget after a launch; see the file comment. */
+static void adapt_spin(ronn_threadpool* pool, int descheduled) {
+  int32_t spin = pool->spin;
+  if (descheduled) {
+    pool->calm = 0;
+    spin /= 4;
+    if (spin < SPIN_OVERSUBSCRIBED) spin = SPIN_OVERSUBSCRIBED; /* spin_max is never below it */
+  } else if (spin < pool->spin_max && ++pool->calm >= SPIN_GROW_AFTER) {
+    pool->calm = 0;
+    spin = spin > pool->spin_max / 2 ? pool->spin_max : spin * 2;
+  } else {
+    return;
+  }
+  __atomic_store_n(&pool->spin, spin, __ATOMIC_RELAXED);
 }
 
 static int run_serial(ronn_parallel_lambda_fn lambda, void* cdata) {
@@ -213,23 +297,53 @@ int ronn_parallel_launch_hook(ronn_parallel_lambda_fn lambda, void* cdata, int n
    * so consecutive kernels hand each thread the same part of the tensors it just wrote. Chunks
    * claimed dynamically (2 to 8 per thread from an atomic counter) would even out the threads'
    * finishing times, which differ by ~13 us per launch (~1.3 ms of one thread waiting per light
-   * ResNet-50 run on AVX2), but lost that locality: 41.8 -> 43.5-44.1 ms (session 9). */
+   * ResNet-50 run on AVX2), but lost that locality: 41.8 -> 43.5-44.1 ms (session 9). So each
+   * worker claims its own task first and only the launcher takes the tasks left open. */
   int32_t tasks = num_task <= 0 || num_task > pool->size ? pool->size : num_task;
+  uint32_t launch = pool->launch + 1 < TAKEN ? pool->launch + 1 : 1;
+  pool->launch = launch;
   pool->busy = 1;
   pool->lambda = lambda;
   pool->cdata = cdata;
   pool->env.sync_handle = &pool->sync;
   pool->env.num_task = tasks;
-  /* Published to the workers by the generation bump in wake_worker. No task of the previous
-   * launch is still inside the barrier: all of them returned before it completed. */
+  /* Published by the posts below. No task of the previous launch is still inside the barrier:
+   * all of them returned before it completed. */
   __atomic_store_n(&pool->sync.count, 0, __ATOMIC_RELAXED);
   __atomic_store_n(&pool->sync.broken, 0, __ATOMIC_RELAXED);
   __atomic_store_n(&pool->failed, 0, __ATOMIC_RELAXED);
   __atomic_store_n(&pool->remaining, (uint32_t)(tasks - 1), __ATOMIC_RELAXED);
-  for (int32_t i = 1; i < tasks; ++i) wake_worker(&pool->workers[i - 1]);
+  uint64_t posted = pool->spin_max > 0 ? now_ns() : 0;
+  for (int32_t i = 1; i < tasks; ++i) post_task(&pool->workers[i - 1], launch);
   int result = lambda(0, &pool->env, cdata);
   if (result != 0) break_barrier(&pool->sync);
-  event_wait(&pool->done, &pool->remaining, 0, 1, pool->spin);
+  /* Claim and run the tasks no worker has claimed yet. This cannot deadlock a kernel that uses
+   * TVM's parallel barrier: task 0 returns only after every task of the launch reached every
+   * barrier, so every task of such a kernel is claimed (running or done) by now and there is
+   * nothing left to take; only barrier-free kernels (or a failed launch) leave tasks open. After
+   * a failure the open tasks are taken and not run: the launch fails anyway. */
+  int descheduled = 0;
+  for (int32_t i = 1; i < tasks; ++i) {
+    worker* w = &pool->workers[i - 1];
+    uint32_t expected = launch;
+    if (!__atomic_compare_exchange_n(&w->ticket, &expected, launch | TAKEN, 0, __ATOMIC_ACQ_REL,
+                                     __ATOMIC_RELAXED)) {
+      continue;
+    }
+    /* Not asleep, and yet it did not see its task: descheduled (a spinning worker sees it in
+     * well under a microsecond; tiny regions are done before that, hence the delay). */
+    if (!descheduled && posted != 0 && __atomic_load_n(&w->wake.sleepers, __ATOMIC_SEQ_CST) == 0 &&
+        now_ns() - posted > DESCHEDULED_NS) {
+      descheduled = 1;
+    }
+    if (result == 0 && !__atomic_load_n(&pool->failed, __ATOMIC_ACQUIRE)) {
+      run_task(pool, i);
+    } else {
+      __atomic_sub_fetch(&pool->remaining, 1, __ATOMIC_SEQ_CST);
+    }
+  }
+  event_wait(&pool->done, &pool->remaining, 0, 1, spin_budget(pool));
+  if (pool->spin_max > 0) adapt_spin(pool, descheduled);
   pool->busy = 0;
   /* Task 0 raised its own error: its message is already on this thread. */
   if (result != 0 && ronn_error_get() != NULL) return result;
@@ -246,8 +360,11 @@ int ronn_parallel_launch_hook(ronn_parallel_lambda_fn lambda, void* cdata, int n
 int32_t ronn_threadpool_size(const ronn_threadpool* pool) { return pool->size; }
 
 static void stop_workers(ronn_threadpool* pool) {
-  pool->shutdown = 1;
-  for (int32_t i = 0; i < pool->num_workers; ++i) wake_worker(&pool->workers[i]);
+  __atomic_store_n(&pool->shutdown, 1, __ATOMIC_SEQ_CST);
+  /* A taken ticket that differs from the last one wakes the worker and offers no task. */
+  for (int32_t i = 0; i < pool->num_workers; ++i) {
+    post_task(&pool->workers[i], (pool->launch + 1) | TAKEN);
+  }
   for (int32_t i = 0; i < pool->num_workers; ++i) {
     pthread_join(pool->workers[i].thread, NULL);
   }
@@ -282,9 +399,13 @@ ronn_status* ronn_threadpool_create(int32_t num_threads, ronn_threadpool** out_p
     return ronn_status_out_of_memory();
   }
   pool->size = size;
-  pool->spin = size <= cpus ? SPIN_DEDICATED : SPIN_OVERSUBSCRIBED;
+  const char* spin_env = getenv("RONN_SPIN");
+  pool->spin_max = spin_env != NULL && strcmp(spin_env, "0") == 0 ? 0
+                   : size <= cpus                                ? SPIN_DEDICATED
+                                                                 : SPIN_OVERSUBSCRIBED;
+  pool->spin = pool->spin_max;
   pool->workers = (worker*)workers;
-  pool->sync.spin = pool->spin;
+  pool->sync.spin = &pool->spin;
   event_init(&pool->done);
   event_init(&pool->sync.wake);
   pthread_mutex_init(&pool->error_mutex, NULL);

@@ -1,0 +1,123 @@
+"""How the artifact and onnxruntime hold up beside other work on the same CPUs.
+
+    .venv/bin/python -m bench.contention MODEL.onnx [MODEL.onnx ...] [--target T] [--threads 2]
+                                         [--load 1] [--rounds 3] [--artifacts DIR]
+
+compiles each model (ronn_aot.compile), then times the artifact (runtime_min) and onnxruntime, each
+in its own processes (ronn_aot.timing.time_engines), first on an idle machine and then beside
+`--load` CPU-bound processes (`python -c "while True: pass"`, started and killed here), and prints
+a markdown table of the four medians and both slowdowns (loaded / idle).
+
+onnxruntime's child sees the target's ISA (peer_isa.masked_env, as `ronn-aot bench` does), ours the
+host as it is. The runtime library is the one ronn_runtime finds: set RONN_RUNTIME_LIBRARY to time
+another build. `--artifacts DIR` keeps the compiled artifacts there and reuses them on the next
+call (light ResNet-50 takes a minute to compile).
+"""
+
+from __future__ import annotations
+
+import argparse
+import subprocess
+import sys
+import time
+from contextlib import contextmanager
+from dataclasses import dataclass
+from pathlib import Path
+from typing import Iterator
+
+from ronn_aot.bench import random_feeds
+from ronn_aot.errors import RonnError
+from ronn_aot.peer_isa import masked_env, unmasked_env
+from ronn_aot.timing import Engine, RoundPlan, Timing, time_engines
+
+HOG = "while True: pass"
+
+
+@dataclass
+class Row:
+    model: str
+    ronn_idle: Timing
+    ort_idle: Timing
+    ronn_loaded: Timing
+    ort_loaded: Timing
+
+    def format(self) -> str:
+        def ms(t: Timing) -> str:
+            lo, hi = t.spread
+            return f"{t.median:.3f} ({lo:.3f}-{hi:.3f})"
+
+        ronn_x = self.ronn_loaded.median / self.ronn_idle.median
+        ort_x = self.ort_loaded.median / self.ort_idle.median
+        return (f"| {self.model} | {ms(self.ronn_idle)} | {ms(self.ort_idle)} | {ms(self.ronn_loaded)} | "
+                f"{ms(self.ort_loaded)} | {ronn_x:.2f}x | {ort_x:.2f}x |")
+
+
+HEADER = ("| model | ronn idle ms | ort idle ms | ronn loaded ms | ort loaded ms | ronn slowdown | ort slowdown |\n"
+          "|---|---|---|---|---|---|---|")
+
+
+@contextmanager
+def cpu_load(n: int) -> Iterator[None]:
+    """`n` CPU-bound Python processes running for the duration of the block."""
+    hogs = [subprocess.Popen([sys.executable, "-c", HOG]) for _ in range(n)]
+    try:
+        time.sleep(0.5 if n else 0.0)  # let the scheduler spread them before timing starts
+        yield
+    finally:
+        for h in hogs:
+            h.kill()
+        for h in hogs:
+            h.wait()
+
+
+def measure(model: Path, target: str, threads: int, load: int, plan: RoundPlan,
+            artifacts: Path | None) -> Row:
+    """Compile `model` for `target` and time both engines idle, then beside `load` CPU hogs."""
+    from ronn_aot import CompileOptions, compile as compile_model
+
+    if not model.is_file():
+        raise RonnError(f"model file {model} does not exist")
+    path = artifacts / f"{model.stem}.{target}.so" if artifacts is not None else None
+    if path is not None and path.is_file():
+        import ronn_runtime
+
+        with ronn_runtime.InferenceSession(path, num_threads=1) as sess:
+            feeds = random_feeds(sess.get_inputs())
+    else:
+        opts = CompileOptions().with_target(target)
+        if path is not None:
+            path.parent.mkdir(parents=True, exist_ok=True)
+            opts = opts.with_output(path)
+        art = compile_model(model, opts)
+        path, feeds = art.path, random_feeds(art.inputs)
+    engines = [Engine("ronn", "ronn", path, unmasked_env()),
+               Engine("ort", "ort", model, masked_env(target))]
+    idle, _ = time_engines(engines, feeds, threads, plan)
+    with cpu_load(load):
+        loaded, _ = time_engines(engines, feeds, threads, plan)
+    return Row(model.name, idle["ronn"], idle["ort"], loaded["ronn"], loaded["ort"])
+
+
+def main(argv: list[str] | None = None) -> int:
+    p = argparse.ArgumentParser(prog="python -m bench.contention", description=__doc__.split("\n\n")[2])
+    p.add_argument("models", nargs="+", type=Path)
+    p.add_argument("--target", default="host")
+    p.add_argument("--threads", type=int, default=2)
+    p.add_argument("--load", type=int, default=1, help="CPU-bound processes beside the loaded timing")
+    p.add_argument("--rounds", type=int, default=3)
+    p.add_argument("--min-seconds", type=float, default=1.0)
+    p.add_argument("--artifacts", type=Path, help="keep (and reuse) the compiled artifacts here")
+    a = p.parse_args(argv)
+    if a.threads < 1 or a.load < 0:
+        p.error("--threads must be >= 1 and --load >= 0")
+    plan = RoundPlan(rounds=a.rounds, min_seconds=a.min_seconds)
+    print(f"target {a.target}, {a.threads} threads, loaded = beside {a.load} CPU-bound process(es); "
+          f"median of {a.rounds} round medians (min-max)")
+    print(HEADER, flush=True)
+    for model in a.models:
+        print(measure(model, a.target, a.threads, a.load, plan, a.artifacts).format(), flush=True)
+    return 0
+
+
+if __name__ == "__main__":
+    sys.exit(main())
