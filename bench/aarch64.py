@@ -12,8 +12,9 @@ the instruction counter (bench/aarch64/icount.c) and runtime_min's aarch64 build
 Instructions per inference = (count with 2N runs - count with N runs) / N: start-up, loading and
 the session's set-up cancel. Counts are taken with one thread. The thread check runs --threads T
 with a counter per guest thread: each thread's share of the instructions per inference (two
-threads both working: about 50% / 50%), and qemu's cpu/wall time (only meaningful on an idle
-host: on a busy one qemu gets less than its threads' worth of cores). Both engines run under the same `-cpu` model, so onnxruntime picks the kernels it would
+threads both working: about 50% / 50%; onnxruntime's spinning workers count too), and qemu's
+cpu/wall time per inference (only meaningful on an idle host, where qemu gets its threads' worth
+of cores, and with --runs of a few: it is a difference of two wall times). Both engines run under the same `-cpu` model, so onnxruntime picks the kernels it would
 pick on that core (cortex-a72: NEON, no dotprod). onnxruntime's CPU detection reads
 /proc/cpuinfo, which under qemu-user is the x86 host's: it sees an Arm one, bind-mounted in a
 private mount namespace (unshare -m).
