@@ -15,10 +15,12 @@
  * already run, never for a worker the scheduler has not run yet (beside one CPU-bound process on
  * 2 cores that wait was a scheduler time slice per region: 10-70x slower runs).
  *
- * Waits spin, then sleep. The spin budget adapts: a worker found descheduled while it should have
- * been polling (its task still open long after the launch, and the worker not asleep) means the
- * CPUs are oversubscribed, and spinning there only burns the CPU that the thread being waited for
- * needs, so the budget shrinks fast; it grows back slowly over launches that show no such sign.
+ * Waits spin, then sleep. The spin budget adapts: a thread descheduled while it spun (its clock
+ * jumped between two polls), or a launcher that waited long for a running task (its worker was
+ * preempted), means the CPUs are oversubscribed, and spinning there only burns the CPU that the
+ * thread being waited for needs; each sign quarters the budget (down to a few microseconds),
+ * and it doubles back over launches that show no such sign. An idle machine shows neither sign,
+ * so there the pool spins as it always did.
  * RONN_SPIN=0 in the environment (read when a session is created) turns spinning off.
  *
  * Hooks are per loaded library, not per session, so a launch finds its pool through a
@@ -46,11 +48,17 @@
 #define SPIN_DEDICATED (1 << 14)
 /* With more threads than CPUs, a spinning thread steals the CPU of the one it waits for. */
 #define SPIN_OVERSUBSCRIBED 64
-/* A worker that polls notices a posted task within a microsecond; one that has not claimed it
- * after this long (and is not asleep) was descheduled. */
-#define DESCHEDULED_NS 20000
-/* Launches without a sign of contention before the spin budget doubles again. */
-#define SPIN_GROW_AFTER 64
+/* A spinning thread reads the clock every SPIN_CLOCK_EVERY polls (~2-40 us of pauses, depending
+ * on the CPU); a gap longer than DESCHEDULED_NS between two reads means it was descheduled while
+ * it spun. */
+#define SPIN_CLOCK_EVERY 256
+#define DESCHEDULED_NS 200000
+/* A launcher that waits this long for running tasks after its own work waits for a worker that
+ * was preempted mid-task (balanced chunks on free CPUs finish within ~10 us of each other). */
+#define PREEMPTED_NS 500000
+/* Calm launches before the spin budget doubles again: one preemption (a quarter of the budget)
+ * is forgotten after 64 launches, a busy machine keeps signalling and keeps it low. */
+#define SPIN_GROW_AFTER 32
 /* A claim word holds the launch number, with this bit set once the task is taken. Launch numbers
  * stay below it (they wrap to 1). */
 #define TAKEN 0x80000000u
@@ -65,7 +73,7 @@ typedef struct barrier {
   uint32_t count;
   uint32_t generation;
   uint32_t broken; /* a task failed: waiters must not wait for it */
-  const int32_t* spin; /* the pool's current budget */
+  ronn_threadpool* pool; /* whose spin budget its waits use */
   event wake;
 } barrier;
 
@@ -119,12 +127,31 @@ static int reached(const uint32_t* word, uint32_t value, int until_equal, int or
   return until_equal ? current == value : current != value;
 }
 
-/* Blocks until *word == value (until_equal) or *word != value (otherwise). */
+static uint64_t now_ns(void) {
+  struct timespec ts;
+  clock_gettime(CLOCK_MONOTONIC, &ts);
+  return (uint64_t)ts.tv_sec * 1000000000u + (uint64_t)ts.tv_nsec;
+}
+
+static void spin_contended(ronn_threadpool* pool);
+
+/* Blocks until *word == value (until_equal) or *word != value (otherwise): spins up to the
+ * pool's budget (none when pool is NULL), then sleeps. */
 static void event_wait(event* e, const uint32_t* word, uint32_t value, int until_equal,
-                       int32_t spin) {
-  for (int32_t i = 0; i < spin; ++i) {
+                       ronn_threadpool* pool) {
+  int32_t spin = pool != NULL ? __atomic_load_n(&pool->spin, __ATOMIC_RELAXED) : 0;
+  uint64_t last = spin >= SPIN_CLOCK_EVERY ? now_ns() : 0;
+  for (int32_t i = 1; i <= spin; ++i) {
     if (reached(word, value, until_equal, __ATOMIC_ACQUIRE)) return;
     ronn_cpu_relax();
+    if (i % SPIN_CLOCK_EVERY == 0) {
+      uint64_t now = now_ns();
+      if (now - last > DESCHEDULED_NS) {
+        spin_contended(pool);
+        break;
+      }
+      last = now;
+    }
   }
   pthread_mutex_lock(&e->mutex);
   __atomic_add_fetch(&e->sleepers, 1, __ATOMIC_SEQ_CST);
@@ -162,7 +189,7 @@ int ronn_parallel_barrier_hook(int task_id, void* penv) {
     __atomic_add_fetch(&b->generation, 1, __ATOMIC_SEQ_CST);
     event_notify(&b->wake);
   } else {
-    event_wait(&b->wake, &b->generation, generation, 0, __atomic_load_n(b->spin, __ATOMIC_RELAXED));
+    event_wait(&b->wake, &b->generation, generation, 0, b->pool);
   }
   return __atomic_load_n(&b->broken, __ATOMIC_ACQUIRE) ? -1 : 0;
 }
@@ -187,10 +214,6 @@ static void record_failure(ronn_threadpool* pool, int32_t task_id) {
 uint32_t ronn_test_stall_worker_us;
 #endif
 
-static int32_t spin_budget(const ronn_threadpool* pool) {
-  return __atomic_load_n(&pool->spin, __ATOMIC_RELAXED);
-}
-
 /* Runs task `id` of the current launch; the caller claimed it. */
 static void run_task(ronn_threadpool* pool, int32_t id) {
   ronn_error_clear();
@@ -205,7 +228,7 @@ static void* worker_main(void* arg) {
   ronn_threadpool* pool = self->pool;
   uint32_t seen = 0;
   for (;;) {
-    event_wait(&self->wake, &self->ticket, seen, 0, spin_budget(pool));
+    event_wait(&self->wake, &self->ticket, seen, 0, pool);
 #ifdef RONN_TEST_HOOKS
     uint32_t stall = __atomic_load_n(&ronn_test_stall_worker_us, __ATOMIC_RELAXED);
     if (stall != 0 && self->id == 1) {
@@ -238,25 +261,25 @@ static void post_task(worker* w, uint32_t launch) {
   event_notify(&w->wake);
 }
 
-static uint64_t now_ns(void) {
-  struct timespec ts;
-  clock_gettime(CLOCK_MONOTONIC, &ts);
-  return (uint64_t)ts.tv_sec * 1000000000u + (uint64_t)ts.tv_nsec;
+/* Any thread: a sign of oversubscription (see the file comment). */
+static void spin_contended(ronn_threadpool* pool) {
+  __atomic_store_n(&pool->calm, 0, __ATOMIC_RELAXED);
+  /* Racing updates lose one another's quarter: the budget is only a hint. spin_max is never
+   * below the floor. */
+  int32_t spin = __atomic_load_n(&pool->spin, __ATOMIC_RELAXED) / 4;
+  if (spin < SPIN_OVERSUBSCRIBED) spin = SPIN_OVERSUBSCRIBED;
+  __atomic_store_n(&pool->spin, spin, __ATOMIC_RELAXED);
 }
 
-/* Adapts the spin budget after a launch; see the file comment. */
-static void adapt_spin(ronn_threadpool* pool, int descheduled) {
-  int32_t spin = pool->spin;
-  if (descheduled) {
-    pool->calm = 0;
-    spin /= 4;
-    if (spin < SPIN_OVERSUBSCRIBED) spin = SPIN_OVERSUBSCRIBED; /* spin_max is never below it */
-  } else if (spin < pool->spin_max && ++pool->calm >= SPIN_GROW_AFTER) {
-    pool->calm = 0;
-    spin = spin > pool->spin_max / 2 ? pool->spin_max : spin * 2;
-  } else {
+/* The launcher, after each launch: the budget doubles back after SPIN_GROW_AFTER calm ones. */
+static void spin_calm(ronn_threadpool* pool) {
+  int32_t spin = __atomic_load_n(&pool->spin, __ATOMIC_RELAXED);
+  if (spin >= pool->spin_max ||
+      __atomic_add_fetch(&pool->calm, 1, __ATOMIC_RELAXED) < SPIN_GROW_AFTER) {
     return;
   }
+  __atomic_store_n(&pool->calm, 0, __ATOMIC_RELAXED);
+  spin = spin > pool->spin_max / 2 ? pool->spin_max : spin * 2;
   __atomic_store_n(&pool->spin, spin, __ATOMIC_RELAXED);
 }
 
@@ -313,7 +336,6 @@ int ronn_parallel_launch_hook(ronn_parallel_lambda_fn lambda, void* cdata, int n
   __atomic_store_n(&pool->sync.broken, 0, __ATOMIC_RELAXED);
   __atomic_store_n(&pool->failed, 0, __ATOMIC_RELAXED);
   __atomic_store_n(&pool->remaining, (uint32_t)(tasks - 1), __ATOMIC_RELAXED);
-  uint64_t posted = pool->spin_max > 0 ? now_ns() : 0;
   for (int32_t i = 1; i < tasks; ++i) post_task(&pool->workers[i - 1], launch);
   int result = lambda(0, &pool->env, cdata);
   if (result != 0) break_barrier(&pool->sync);
@@ -322,19 +344,14 @@ int ronn_parallel_launch_hook(ronn_parallel_lambda_fn lambda, void* cdata, int n
    * barrier, so every task of such a kernel is claimed (running or done) by now and there is
    * nothing left to take; only barrier-free kernels (or a failed launch) leave tasks open. After
    * a failure the open tasks are taken and not run: the launch fails anyway. */
-  int descheduled = 0;
   for (int32_t i = 1; i < tasks; ++i) {
     worker* w = &pool->workers[i - 1];
     uint32_t expected = launch;
-    if (!__atomic_compare_exchange_n(&w->ticket, &expected, launch | TAKEN, 0, __ATOMIC_ACQ_REL,
+    /* A plain load first: a failed CAS would still take the worker's cache line from it. */
+    if (__atomic_load_n(&w->ticket, __ATOMIC_RELAXED) != launch ||
+        !__atomic_compare_exchange_n(&w->ticket, &expected, launch | TAKEN, 0, __ATOMIC_ACQ_REL,
                                      __ATOMIC_RELAXED)) {
       continue;
-    }
-    /* Not asleep, and yet it did not see its task: descheduled (a spinning worker sees it in
-     * well under a microsecond; tiny regions are done before that, hence the delay). */
-    if (!descheduled && posted != 0 && __atomic_load_n(&w->wake.sleepers, __ATOMIC_SEQ_CST) == 0 &&
-        now_ns() - posted > DESCHEDULED_NS) {
-      descheduled = 1;
     }
     if (result == 0 && !__atomic_load_n(&pool->failed, __ATOMIC_ACQUIRE)) {
       run_task(pool, i);
@@ -342,8 +359,13 @@ int ronn_parallel_launch_hook(ronn_parallel_lambda_fn lambda, void* cdata, int n
       __atomic_sub_fetch(&pool->remaining, 1, __ATOMIC_SEQ_CST);
     }
   }
-  event_wait(&pool->done, &pool->remaining, 0, 1, spin_budget(pool));
-  if (pool->spin_max > 0) adapt_spin(pool, descheduled);
+  if (__atomic_load_n(&pool->remaining, __ATOMIC_ACQUIRE) != 0) {
+    /* Waiting only for tasks that run: a long wait means their worker was preempted. */
+    uint64_t waiting = pool->spin_max > 0 ? now_ns() : 0;
+    event_wait(&pool->done, &pool->remaining, 0, 1, pool);
+    if (pool->spin_max > 0 && now_ns() - waiting > PREEMPTED_NS) spin_contended(pool);
+  }
+  if (pool->spin_max > 0) spin_calm(pool);
   pool->busy = 0;
   /* Task 0 raised its own error: its message is already on this thread. */
   if (result != 0 && ronn_error_get() != NULL) return result;
@@ -405,7 +427,7 @@ ronn_status* ronn_threadpool_create(int32_t num_threads, ronn_threadpool** out_p
                                                                  : SPIN_OVERSUBSCRIBED;
   pool->spin = pool->spin_max;
   pool->workers = (worker*)workers;
-  pool->sync.spin = &pool->spin;
+  pool->sync.pool = pool;
   event_init(&pool->done);
   event_init(&pool->sync.wake);
   pthread_mutex_init(&pool->error_mutex, NULL);
