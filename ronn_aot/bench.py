@@ -9,7 +9,6 @@ pools, not a measurement of what a user gets.
 
 from __future__ import annotations
 
-import statistics
 import time
 from dataclasses import dataclass
 from pathlib import Path
@@ -101,13 +100,6 @@ def cpu_count() -> int:
     import os
 
     return len(os.sched_getaffinity(0)) if hasattr(os, "sched_getaffinity") else (os.cpu_count() or 1)
-
-
-def median_ms(fn: Callable[[], Any], repeat: int, warmup: int = 3) -> float:
-    """Median wall time of `fn` in ms over `repeat` runs, after `warmup` untimed ones."""
-    for _ in range(warmup):
-        fn()
-    return statistics.median(_time_ms(fn) for _ in range(repeat))
 
 
 def _time_ms(fn: Callable[[], Any]) -> float:
