@@ -80,13 +80,19 @@ def _inline_known_ifs(model: onnx.ModelProto) -> onnx.ModelProto:
             nodes.append(node)
     if not changed:
         return model
+    result = _with_nodes(model, nodes)
+    result.graph.initializer.extend(inits)
+    return _infer(result)
+
+
+def _with_nodes(model: onnx.ModelProto, nodes: list[onnx.NodeProto]) -> onnx.ModelProto:
+    """A copy of `model` whose graph holds `nodes`, its intermediate types dropped (re-inferred)."""
     result = onnx.ModelProto()
     result.CopyFrom(model)
     del result.graph.node[:]
     result.graph.node.extend(nodes)
-    result.graph.initializer.extend(inits)
     del result.graph.value_info[:]
-    return _infer(result)
+    return result
 
 
 def _captured(graph: onnx.GraphProto) -> set[str]:
@@ -136,10 +142,7 @@ def _fold_once(model: onnx.ModelProto) -> onnx.ModelProto:
             kept.append(node)
     if not folded:
         return model
-    result = onnx.ModelProto()
-    result.CopyFrom(model)
-    del result.graph.node[:]
-    result.graph.node.extend(kept)
+    result = _with_nodes(model, kept)
     # A folded value read only inside a branch must stay, as an initializer the branch captures.
     used = {n for node in kept for n in node.input} | graph_outputs | _captured(result.graph)
     result.graph.initializer.extend(numpy_helper.from_array(v, name) for name, v in folded.items() if name in used)
@@ -153,5 +156,4 @@ def _fold_once(model: onnx.ModelProto) -> onnx.ModelProto:
     kept_inputs = [i for i in result.graph.input if i.name not in dropped]
     del result.graph.input[:]
     result.graph.input.extend(kept_inputs)
-    del result.graph.value_info[:]
     return _infer(result)
