@@ -88,7 +88,7 @@ def _check(case: Any, run: Any) -> tuple[str, str]:
             except AssertionError as e:
                 return "wrong", str(e).strip().splitlines()[0][:200] if str(e).strip() else "mismatch"
         return "pass", ""
-    except (RonnError, RonnRuntimeError) as e:  # the runtime's status errors are clean refusals too
+    except (RonnError, RonnRuntimeError, _OrtRefused) as e:  # status errors and onnxruntime's own are refusals
         return "refused", f"{type(e).__name__}: {str(e).strip().splitlines()[0][:300]}"
     except Exception as e:  # noqa: BLE001 - the report's point is to count these
         msg = str(e).strip().splitlines()[0][:300] if str(e).strip() else ""
@@ -131,12 +131,11 @@ def _run_ort(case: Any) -> tuple[str, str]:
         except Exception as e:  # noqa: BLE001
             raise _OrtRefused(str(e)) from None
 
-    status, detail = _check(case, run)
-    return ("refused", detail) if status == "error" and detail.startswith("_OrtRefused") else (status, detail)
+    return _check(case, run)
 
 
 class _OrtRefused(Exception):
-    pass
+    """onnxruntime refused the model or its inputs (its "refused" in the report)."""
 
 
 def worker() -> int:
