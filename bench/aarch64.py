@@ -127,7 +127,7 @@ def ensure_cpuinfo() -> Path:
 
 def ensure_ronn_run(target_name: str) -> Path:
     """runtime_min's ronn-run, cross-built with the target's toolchain (incremental make)."""
-    from ronn_aot.runtime_build import build_runtime
+    from ronn_aot.tools.runtime_build import build_runtime
     from ronn_aot.targets import get_target
 
     return build_runtime(get_target(target_name), CACHE / "runtime" / target_name).ronn_run

@@ -111,7 +111,7 @@ def _run_ronn(case: Any) -> tuple[str, str]:
 def _run_ort(case: Any) -> tuple[str, str]:
     import onnxruntime as ort
 
-    from ronn_aot.freeze import graph_inputs
+    from ronn_aot.stages.freeze import graph_inputs
 
     sess: list[Any] = []
 

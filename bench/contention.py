@@ -4,7 +4,7 @@
                                          [--load 1] [--rounds 3] [--artifacts DIR]
 
 compiles each model (ronn_aot.compile), then times the artifact (runtime_min) and onnxruntime, each
-in its own processes (ronn_aot.timing.time_engines), first on an idle machine and then beside
+in its own processes (ronn_aot.tools.timing.time_engines), first on an idle machine and then beside
 `--load` CPU-bound processes (`python -c "while True: pass"`, started and killed here), and prints
 a markdown table of the four medians and both slowdowns (loaded / idle).
 
@@ -25,10 +25,10 @@ from dataclasses import dataclass
 from pathlib import Path
 from typing import Iterator
 
-from ronn_aot.bench import random_feeds
+from ronn_aot.tools.bench import random_feeds
 from ronn_aot.errors import RonnError
-from ronn_aot.peer_isa import masked_env, unmasked_env
-from ronn_aot.timing import Engine, RoundPlan, Timing, time_engines
+from ronn_aot.tools.peer_isa import masked_env, unmasked_env
+from ronn_aot.tools.timing import Engine, RoundPlan, Timing, time_engines
 
 HOG = "while True: pass"
 

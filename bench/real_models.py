@@ -224,7 +224,7 @@ def onnxruntime_outputs(model: RealModel, feeds: Feeds) -> list[np.ndarray]:
 
 def run_aarch64(artifact: Path, feeds: Feeds, names: list[str], work: Path) -> list[np.ndarray]:
     """The aarch64 artifact's outputs, run by a cross-built ronn-run under qemu-user."""
-    from ronn_aot.runtime_build import build_runtime
+    from ronn_aot.tools.runtime_build import build_runtime
     from ronn_aot.targets import get_target
 
     target = get_target("aarch64")

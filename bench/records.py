@@ -1,6 +1,6 @@
 """Tuning records on and off: a model compiled with the target's records (schedules/<target>/) and
 without them, both timed against onnxruntime in the same window: each in its own processes,
-rounds alternating (ronn_aot/timing.py).
+rounds alternating (ronn_aot/tools/timing.py).
 
     .venv/bin/python -m bench.records MODEL.onnx --target x86_64-avx512 --threads 2 [--rounds 5]
 
@@ -17,11 +17,11 @@ from pathlib import Path
 from typing import Any
 
 import ronn_aot
-from ronn_aot.bench import random_feeds
+from ronn_aot.tools.bench import random_feeds
 from ronn_aot.options import DEFAULT_OPT_LEVEL
-from ronn_aot.peer_isa import masked_env
-from ronn_aot.schedule import TUNED
-from ronn_aot.timing import Engine, RoundPlan, time_engines
+from ronn_aot.tools.peer_isa import masked_env
+from ronn_aot.stages.schedule import TUNED
+from ronn_aot.tools.timing import Engine, RoundPlan, time_engines
 
 
 def compile_both(model: Path, target: str, opt_level: int, out: Path) -> tuple[Any, Any]:

@@ -4,10 +4,10 @@
     .venv/bin/python -m bench.suite --threads 2 --target x86_64-avx2 [--rounds 5] [--round-seconds 1]
         [--only NAME ...] [--peer-isa target|host]
 
-Each runtime is timed in its own processes, rounds alternating (ronn_aot/timing.py); a row gives
+Each runtime is timed in its own processes, rounds alternating (ronn_aot/tools/timing.py); a row gives
 the median of the round medians and, in brackets, their min-max, and the ratio's min-max over rounds.
 
-onnxruntime and numpy run on the target's instruction set by default (ronn_aot/peer_isa.py: AVX-512
+onnxruntime and numpy run on the target's instruction set by default (ronn_aot/tools/peer_isa.py: AVX-512
 hidden from them for x86_64-avx2 on an AVX-512 host); `--peer-isa host` lets them use the host's.
 
 Prints one markdown row per model (medians, ratio ronn-aot / onnxruntime) and, for the matmul,
@@ -26,10 +26,10 @@ import numpy as np
 import onnx
 
 from ronn_aot import models
-from ronn_aot.bench import BenchResult, run_bench
-from ronn_aot.timing import RoundPlan, ratio_spread
+from ronn_aot.tools.bench import BenchResult, run_bench
+from ronn_aot.tools.timing import RoundPlan, ratio_spread
 from ronn_aot.options import DEFAULT_OPT_LEVEL
-from ronn_aot.peer_isa import PEER_ISA_MODES, describe, masked_env, rerun_masked
+from ronn_aot.tools.peer_isa import PEER_ISA_MODES, describe, masked_env, rerun_masked
 
 OUT = Path(__file__).resolve().parent / "models" / "out"
 LIGHT = Path(onnx.__file__).parent / "backend" / "test" / "data" / "light"

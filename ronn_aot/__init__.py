@@ -3,7 +3,7 @@
     import ronn_aot
     art = ronn_aot.compile("model.onnx", ronn_aot.CompileOptions().with_target("aarch64"))
 
-The heavy parts (TVM) are imported lazily, so `ronn_aot.errors` and `ronn_aot.artifact_format`
+The heavy parts (TVM) are imported lazily, so `ronn_aot.errors` and `ronn_aot.artifact.format`
 stay usable on machines without TVM.
 """
 

@@ -26,8 +26,8 @@ import onnx
 from onnx.backend.base import Backend, BackendRep, Device, DeviceType, namedtupledict
 
 from .errors import RonnError
-from .freeze import graph_inputs, shape_deciding_inputs
-from .frontend import load_model
+from .stages.freeze import graph_inputs, shape_deciding_inputs
+from .stages.frontend import load_model
 from .options import DEFAULT_OPT_LEVEL, CompileOptions
 
 CACHE_ENV = "RONN_AOT_CACHE"

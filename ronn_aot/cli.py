@@ -14,16 +14,16 @@ from pathlib import Path
 from typing import Any, Sequence
 
 from .errors import RonnError
-from .freeze import parse_freeze_input
+from .stages.freeze import parse_freeze_input
 from .options import DEFAULT_OPT_LEVEL, CompileOptions, parse_input_shape
-from .peer_isa import PEER_ISA_MODES
+from .tools.peer_isa import PEER_ISA_MODES
 
 RUNTIME_EXIT = 10
 
 
 def _compile(args: argparse.Namespace) -> int:
     from . import compile as compile_model
-    from .report import format_compile_report
+    from .tools.report import format_compile_report
 
     opts = CompileOptions().with_target(args.target).with_optimization_level(args.opt_level)
     for spec in args.input_shape or []:
@@ -67,7 +67,7 @@ def _positive(kind: type[int] | type[float]) -> Any:
 
 
 def _tune(args: argparse.Namespace) -> int:
-    from .tune import tune
+    from .tools.tune import tune
 
     opts = CompileOptions().with_target(args.target).with_optimization_level(args.opt_level)
     for spec in args.input_shape or []:
@@ -130,7 +130,7 @@ def _run(args: argparse.Namespace) -> int:
 
 
 def _inspect(args: argparse.Namespace) -> int:
-    from .inspect_artifact import format_info, inspect_artifact
+    from .artifact.inspect import format_info, inspect_artifact
 
     info = inspect_artifact(args.artifact)
     print(json.dumps(info.to_dict(), indent=2) if args.json else format_info(info))
@@ -138,7 +138,7 @@ def _inspect(args: argparse.Namespace) -> int:
 
 
 def _demo(args: argparse.Namespace) -> int:
-    from .demo import run_demo
+    from .tools.demo import run_demo
 
     return run_demo(image=args.image, target=args.target, threads=args.threads, opt_level=args.opt_level)
 
@@ -146,9 +146,9 @@ def _demo(args: argparse.Namespace) -> int:
 def _bench(args: argparse.Namespace) -> int:
     import importlib.util
 
-    from .bench import plot, run_bench
-    from .peer_isa import masked_env, rerun_masked
-    from .timing import RoundPlan
+    from .tools.bench import plot, run_bench
+    from .tools.peer_isa import masked_env, rerun_masked
+    from .tools.timing import RoundPlan
 
     if args.same_process:
         env = masked_env(args.target, args.peer_isa)

@@ -17,19 +17,19 @@ from typing import Any
 import onnx
 
 from . import __version__
-from .artifact_format import DeviceModule, Footer, encode_device_module, encode_plan
-from .codegen import compile_kernels
-from .codegen_cuda import compile_device_kernels
-from .freeze import freeze_inputs
-from .frontend import ImportedModel, TensorSpec, import_model, load_model
-from .input_alignment import relax_input_alignment
-from .lower import LowerReport, lower
+from .artifact.format import DeviceModule, Footer, encode_device_module, encode_plan
+from .backends.llvm_cpu import compile_kernels
+from .backends.cuda import compile_device_kernels
+from .stages.freeze import freeze_inputs
+from .stages.frontend import ImportedModel, TensorSpec, import_model, load_model
+from .stages.input_alignment import relax_input_alignment
+from .stages.lower import LowerReport, lower
 from .options import CompileOptions
-from .pack import pack
-from .placement import Placement, place_kernels
-from .plan_builder import BuiltPlan, build_plan
-from .prepack import apply_packing, constant_params
-from .schedule import ScheduleReport, schedule
+from .stages.pack import pack
+from .stages.placement import Placement, place_kernels
+from .stages.plan_builder import BuiltPlan, build_plan
+from .stages.prepack import apply_packing, constant_params
+from .stages.schedule import ScheduleReport, schedule
 from .targets import get_target
 
 

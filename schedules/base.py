@@ -28,8 +28,8 @@ def max_accumulators(width: int, dtype_bytes: int = 4, limit: int | None = None)
     TVMBackendAllocWorkspace lives in memory instead: LLVM does not promote it to registers, so
     every FMA loads and stores its accumulator (EfficientNet-Lite0's depthwise kernels at 28
     AVX-512 accumulators: three loads and a store per FMA). TVM's own limit is under 1 KiB (15
-    AVX-512 vectors); our build raises it (ronn_aot/tir_pipeline.py)."""
-    from ronn_aot.tir_pipeline import MAX_STACK_BYTES
+    AVX-512 vectors); our build raises it (ronn_aot/backends/tir_pipeline.py)."""
+    from ronn_aot.backends.tir_pipeline import MAX_STACK_BYTES
 
     return max(1, (limit or MAX_STACK_BYTES) // (width * dtype_bytes))
 
@@ -70,7 +70,7 @@ def split(sch: Any, loop: Any, factors: list[int | None], tunable: bool = False,
           max_innermost: int | None = None) -> list[Any]:
     """`sch.split(loop, factors)`; when tuning (`tunable`), the same split as a sampled perfect tile
     whose decision is these factors. The rule's schedule is then one point of a MetaSchedule design
-    space (ronn_aot/tune.py), and the search moves the factors from there (MutateTileSize) while
+    space (ronn_aot/tools/tune.py), and the search moves the factors from there (MutateTileSize) while
     the rule's structure (loop order, where the epilogue runs, how weights are packed) stays.
     `max_innermost` bounds the innermost factor the search may try (default: the rule's)."""
     if not tunable:
@@ -150,9 +150,9 @@ def parallel_vectorize(sch: Any, block: Any, lanes: int, cores: int, max_vector:
 
 def pack_constant(sch: Any, func: Any, block: Any, buffer: Any, index_map: Any) -> bool:
     """Store the weight `buffer` that `block` reads in the layout `index_map` gives, when it is a
-    parameter that is a compile-time constant at every call of the kernel (ronn_aot/prepack.py:
+    parameter that is a compile-time constant at every call of the kernel (ronn_aot/stages/prepack.py:
     the compile applies the same map to the weight's bytes). Returns whether it did."""
-    from ronn_aot.prepack import allowed_params
+    from ronn_aot.stages.prepack import allowed_params
 
     allowed = allowed_params(func)
     names = [p.name for p in func.params]

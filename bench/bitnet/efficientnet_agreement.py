@@ -21,7 +21,7 @@ MODES = {"fp32": None, "ternary": ("ternary", 8), "binary-int8": ("binary", 8), 
 def main() -> None:
     import ronn_aot
     import ronn_runtime
-    from ronn_aot.inspect_artifact import inspect_artifact
+    from ronn_aot.artifact.inspect import inspect_artifact
     from ronn_aot.models import bundled_image_paths, class_names, default_model_path, preprocess
 
     ap = argparse.ArgumentParser(description=__doc__.split("\n\n")[0])

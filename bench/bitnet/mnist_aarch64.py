@@ -18,7 +18,7 @@ from pathlib import Path
 import numpy as np
 
 import ronn_aot
-from ronn_aot.runtime_build import build_runtime
+from ronn_aot.tools.runtime_build import build_runtime
 from ronn_aot.targets import get_target
 
 MODES = {"ternary": ("ternary", 8), "binary-xnor": ("binary", 1)}

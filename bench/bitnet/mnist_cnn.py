@@ -135,7 +135,7 @@ def accuracy(artifact: Path, x: np.ndarray, y: np.ndarray) -> tuple[float, np.nd
 
 def compile_mode(onnx_path: Path, mode: tuple[str, int] | None, out: Path, target: str) -> tuple[Path, dict[str, Any]]:
     import ronn_aot
-    from ronn_aot.inspect_artifact import inspect_artifact
+    from ronn_aot.artifact.inspect import inspect_artifact
 
     opts = ronn_aot.CompileOptions().with_target(target).with_output(out)
     if mode is not None:

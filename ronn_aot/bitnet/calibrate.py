@@ -67,7 +67,7 @@ def calibrate(model: str | Path | onnx.ModelProto | Any, inputs: Sequence[Feeds]
     if _is_ir_module(model):
         mod = model
     else:
-        from ..frontend import import_model
+        from ..stages.frontend import import_model
 
         imported = import_model(model, input_shapes)
         mod, names = imported.mod, [s.name for s in imported.inputs]
@@ -359,7 +359,7 @@ def load_npz(path: str | Path, input_names: Sequence[str]) -> list[dict[str, np.
 
 def model_input_names(model: str | Path | onnx.ModelProto) -> list[str]:
     """The graph inputs of an ONNX model that are not initializers, in order."""
-    from ..frontend import load_model
+    from ..stages.frontend import load_model
 
     proto = load_model(model)
     inits = {i.name for i in proto.graph.initializer}

@@ -157,7 +157,7 @@ def schedule_bitserial(sch: Any, spec: LayerSpec, choices: Choices | None = None
 # registers; at 1 KiB and above they come from the workspace allocator and every accumulation
 # is stored to memory (and, as LLVM cannot rule out aliasing, each weight word is expanded again
 # for every row of the tile): 2-4x slower, measured. Our build now keeps tiles up to 4 KiB on the
-# stack (ronn_aot/tir_pipeline.py); larger VNNI tiles have not been measured, so the limit stays.
+# stack (ronn_aot/backends/tir_pipeline.py); larger VNNI tiles have not been measured, so the limit stays.
 _VNNI_MAX_ACCUMULATORS = 15
 _VNNI_MAX_ROWS, _VNNI_MAX_GROUPS = 7, 4  # sampled tile limits (tuning)
 

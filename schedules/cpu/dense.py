@@ -14,7 +14,7 @@ Schedule (the GotoBLAS / BLIS loop nest, without packing: B's rows are read in p
     MR-high rows (inner), so a B micro-panel (KC x NR) is reused from L1/L2 for all MC rows and
     the A block (MC x KC) stays in L2;
   - the epilogue runs on the MC x NC block, still in cache, right after its last K slice.
-A constant 2-D B is packed at compile time into NR-wide panels [N/NR, K, NR] (ronn_aot/prepack.py;
+A constant 2-D B is packed at compile time into NR-wide panels [N/NR, K, NR] (ronn_aot/stages/prepack.py;
 a batch of constant Bs, as Winograd's transformed weights are, into [batch, N/NR, K, NR]),
 so a micro-panel is contiguous however wide B is (SmolLM2's 49152-wide lm_head: each k step of an
 in-place panel was a new page). A B computed at run time is read in place: with these blocks the

@@ -22,7 +22,7 @@ from ronn_aot.bitnet import reference as R
 from ronn_aot.bitnet.calibrate import calibrate, load_npz
 from ronn_aot.cli import main as cli_main
 from ronn_aot.errors import RonnError, ShapeError
-from ronn_aot.inspect_artifact import inspect_artifact
+from ronn_aot.artifact.inspect import inspect_artifact
 
 
 def _feeds(n: int, seed: int = 10) -> list[dict[str, np.ndarray]]:

@@ -16,7 +16,7 @@ import ronn_aot
 from ronn_aot.bitnet import quantize as Q
 from ronn_aot.bitnet import reference as R
 from ronn_aot.cli import main as cli_main
-from ronn_aot.inspect_artifact import inspect_artifact
+from ronn_aot.artifact.inspect import inspect_artifact
 
 CONV = R.ConvGeometry(1, 3, 10, 10, 16, (3, 3), (1, 1), (1, 1, 1, 1))
 CONV2 = R.ConvGeometry(1, 16, 10, 10, 32, (3, 3), (2, 2), (1, 1, 1, 1))
@@ -114,7 +114,7 @@ def test_cli_compile_and_inspect_show_bytes(tmp_path: Path, capsys: pytest.Captu
 @pytest.mark.parametrize("kind,bits", [("ternary", 8), ("binary", 1)])
 def test_aarch64_under_qemu_matches_reference(kind: str, bits: int, tmp_path: Path) -> None:
     from ronn_aot.errors import ToolchainError
-    from ronn_aot.runtime_build import build_runtime
+    from ronn_aot.tools.runtime_build import build_runtime
     from ronn_aot.targets import get_target
 
     target = get_target("aarch64")

@@ -17,7 +17,7 @@ from ronn_aot.bitnet import reference as R
 from ronn_aot.bitnet.kernels import LayerSpec, pack_kernel, vnni_kernel
 from ronn_aot.bitnet.schedule import design_space, scheduled, vnni_tile
 from ronn_aot.errors import RonnError
-from ronn_aot.inspect_artifact import inspect_artifact
+from ronn_aot.artifact.inspect import inspect_artifact
 from ronn_aot.targets import get_target
 from helpers import cpu_has_vnni
 from test_kernels import layer_case
@@ -143,7 +143,7 @@ def test_vnni_design_space_points_are_bit_exact() -> None:
     from tvm import s_tir
     from tvm.s_tir import meta_schedule as ms
 
-    import ronn_aot.tune as tune_mod
+    import ronn_aot.tools.tune as tune_mod
 
     spec, x, v, packed = _case("dense", "ternary", 5)
     mod = tune_mod.workload_of(vnni_kernel(spec))

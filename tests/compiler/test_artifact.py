@@ -14,9 +14,9 @@ import numpy as np
 import pytest
 
 import ronn_aot
-from ronn_aot.artifact_format import Storage
+from ronn_aot.artifact.format import Storage
 from ronn_aot.cli import main as cli_main
-from ronn_aot.inspect_artifact import inspect_artifact
+from ronn_aot.artifact.inspect import inspect_artifact
 from graphs import CASES
 
 ALLOWED_NEEDED = {"libc.so.6", "libm.so.6", "libpthread.so.0", "libdl.so.2"}

@@ -12,12 +12,12 @@ import onnx
 import pytest
 
 from graphs import CASES
-from ronn_aot.bench import random_feeds, run_bench
+from ronn_aot.tools.bench import random_feeds, run_bench
 from ronn_aot.cli import main as cli_main
 from ronn_aot.errors import RonnError
-from ronn_aot.peer_isa import groups_to_hide
+from ronn_aot.tools.peer_isa import groups_to_hide
 from ronn_aot.targets import get_target
-from ronn_aot.timing import Engine, RoundPlan, Timing, ratio_spread, time_engines
+from ronn_aot.tools.timing import Engine, RoundPlan, Timing, ratio_spread, time_engines
 
 
 @pytest.fixture(scope="module")

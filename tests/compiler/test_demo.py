@@ -7,8 +7,8 @@ import re
 
 import pytest
 
-from ronn_aot.demo import run_demo
-from ronn_aot.peer_isa import groups_to_hide
+from ronn_aot.tools.demo import run_demo
+from ronn_aot.tools.peer_isa import groups_to_hide
 from ronn_aot.targets import get_target
 
 

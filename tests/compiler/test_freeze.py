@@ -13,7 +13,7 @@ from onnx import TensorProto, helper
 from helpers import assert_close, onnxruntime_outputs, run_artifact
 from ronn_aot.cli import main as cli_main
 from ronn_aot.errors import InvalidModelError, ShapeError
-from ronn_aot.freeze import freeze_inputs, shape_deciding_inputs
+from ronn_aot.stages.freeze import freeze_inputs, shape_deciding_inputs
 
 
 def _reshape_model() -> onnx.ModelProto:

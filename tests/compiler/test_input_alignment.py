@@ -1,4 +1,4 @@
-"""Graph inputs are read at the caller's element alignment (ronn_aot/input_alignment.py): the
+"""Graph inputs are read at the caller's element alignment (ronn_aot/stages/input_alignment.py): the
 kernels' input parameters are compiled without the 64-byte assumption, the plan says so, and a
 NumPy input 4-60 bytes off a 64-byte boundary runs in place with the same results."""
 
@@ -15,9 +15,9 @@ from onnx import TensorProto
 
 import ronn_aot
 import ronn_aot.pipeline as pipeline
-from ronn_aot.artifact_format import Plan, PlanStep, PlanTensor, StepKind, Storage
-from ronn_aot.input_alignment import input_params
-from ronn_aot.inspect_artifact import inspect_artifact
+from ronn_aot.artifact.format import Plan, PlanStep, PlanTensor, StepKind, Storage
+from ronn_aot.stages.input_alignment import input_params
+from ronn_aot.artifact.inspect import inspect_artifact
 from helpers import onnxruntime_outputs, run_artifact
 
 SHAPE = (3, 37, 64)

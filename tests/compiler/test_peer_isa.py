@@ -1,4 +1,4 @@
-"""Benchmarks hide from onnxruntime and numpy what the target's devices lack (ronn_aot/peer_isa.py)."""
+"""Benchmarks hide from onnxruntime and numpy what the target's devices lack (ronn_aot/tools/peer_isa.py)."""
 
 from __future__ import annotations
 
@@ -9,7 +9,7 @@ import sys
 import pytest
 
 from ronn_aot.errors import RonnError
-from ronn_aot.peer_isa import HIDE_ENV, _host_flags, describe, masked_env
+from ronn_aot.tools.peer_isa import HIDE_ENV, _host_flags, describe, masked_env
 
 FLAGS = _host_flags()
 needs_mask = pytest.mark.skipif(not {"avx512f", "cpuid_fault"} <= FLAGS,
@@ -20,7 +20,7 @@ needs_mask = pytest.mark.skipif(not {"avx512f", "cpuid_fault"} <= FLAGS,
 PROBE = """
 import ctypes, faulthandler, numpy
 faulthandler.enable()
-from ronn_aot.peer_isa import describe
+from ronn_aot.tools.peer_isa import describe
 feats = numpy._core._multiarray_umath.__cpu_features__
 print(feats["AVX512F"], feats["AVX2"], ctypes.CDLL(None).ronn_cpuid_avx512f(), describe())
 """

@@ -12,7 +12,7 @@ import ronn_aot
 from conftest import single_node_model
 from ronn_aot.converters import (converter_for, converters_installed, register_converter, registered_ops,
                                  unregister_converter)
-from ronn_aot.frontend import check_operators, import_model
+from ronn_aot.stages.frontend import check_operators, import_model
 
 
 @pytest.fixture

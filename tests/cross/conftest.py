@@ -7,7 +7,7 @@ from pathlib import Path
 import pytest
 
 from ronn_aot.errors import ToolchainError
-from ronn_aot.runtime_build import build_runtime
+from ronn_aot.tools.runtime_build import build_runtime
 from ronn_aot.targets import get_target
 
 TARGET = get_target("aarch64")

@@ -13,7 +13,7 @@ import pytest
 
 from cuda_helpers import CUDA_TARGETS, EFFICIENTNET, EM_CUDA, LIGHT, ptx_entries, read_cubin
 from graphs import attention_block
-from ronn_aot.artifact_format import ImageFormat, Storage, StepKind, read_device_module, read_plan
+from ronn_aot.artifact.format import ImageFormat, Storage, StepKind, read_device_module, read_plan
 from ronn_aot.targets import get_target
 
 ALLOWED_NEEDED = re.compile(r"(libc|libm|libpthread|libdl)\.so\.\d+|ld-linux[-\w.]*\.so\.\d+")
@@ -103,7 +103,7 @@ def test_light_zoo(cuda_compile: Any, name: str, target: str) -> None:
 
 
 def test_report_says_where_kernels_run(cuda_compile: Any) -> None:
-    from ronn_aot.report import format_compile_report
+    from ronn_aot.tools.report import format_compile_report
 
     model, _ = attention_block()
     report = format_compile_report(cuda_compile("attention", model, "cuda-sm90"))

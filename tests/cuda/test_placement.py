@@ -3,8 +3,8 @@ last written in the other memory, and device records mirror host offsets."""
 
 from __future__ import annotations
 
-from ronn_aot.artifact_format import Plan, PlanStep, PlanTensor, StepKind, Storage
-from ronn_aot.placement import place
+from ronn_aot.artifact.format import Plan, PlanStep, PlanTensor, StepKind, Storage
+from ronn_aot.stages.placement import place
 
 F = "float32"
 

@@ -7,7 +7,7 @@ from typing import Any, Iterator
 
 import pytest
 
-from ronn_aot.lower import VERIFY_IR_ENV
+from ronn_aot.stages.lower import VERIFY_IR_ENV
 
 
 @pytest.fixture(autouse=True)

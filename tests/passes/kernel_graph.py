@@ -10,7 +10,7 @@ from typing import Any
 
 import onnx
 
-from ronn_aot.artifact_format import Plan, StepKind, Storage
+from ronn_aot.artifact.format import Plan, StepKind, Storage
 
 
 CONV = {"conv2d", "matmul", "dense"}
@@ -78,9 +78,9 @@ class KernelGraph:
 
 def lowered_plan(model: str | Path | onnx.ModelProto, opt_level: int, target: str = "host") -> tuple[Plan, Any]:
     """Import, optimize and plan a model without code generation: (plan, lower report)."""
-    from ronn_aot.frontend import import_model
-    from ronn_aot.lower import lower
-    from ronn_aot.plan_builder import build_plan
+    from ronn_aot.stages.frontend import import_model
+    from ronn_aot.stages.lower import lower
+    from ronn_aot.stages.plan_builder import build_plan
     from ronn_aot.targets import get_target
 
     t = get_target(target)

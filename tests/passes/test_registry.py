@@ -61,7 +61,7 @@ def test_custom_pass_runs_and_is_reported(compile_model: Any) -> None:
     round, and is listed in `--report`; outputs still match onnxruntime."""
     from tvm import relax
 
-    from ronn_aot.report import format_compile_report
+    from ronn_aot.tools.report import format_compile_report
 
     calls = []
 

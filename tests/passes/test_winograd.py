@@ -25,7 +25,7 @@ def conv_case(hw: int, c: int, k: int, stride: int = 1, residual: bool = False) 
 
 
 def kernel_names(model: object) -> list[str]:
-    from ronn_aot.artifact_format import StepKind
+    from ronn_aot.artifact.format import StepKind
 
     plan, _ = lowered_plan(model, 3, TARGET)
     return [s.name for s in plan.steps if s.kind == StepKind.KERNEL]

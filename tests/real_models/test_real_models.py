@@ -73,7 +73,7 @@ def test_quantized_model_is_refused_cleanly(tmp_path: Path) -> None:
 @pytest.mark.parametrize("family", list(AARCH64))
 def test_real_model_matches_onnxruntime_aarch64(family: str, tmp_path: Path) -> None:
     from ronn_aot.errors import ToolchainError
-    from ronn_aot.runtime_build import build_runtime
+    from ronn_aot.tools.runtime_build import build_runtime
     from ronn_aot.targets import get_target
 
     target = get_target("aarch64")

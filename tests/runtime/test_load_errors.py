@@ -14,7 +14,7 @@ import make_fixture
 import pytest
 import ronn_runtime
 from runtime_helpers import RuntimeBuild, random_input
-from ronn_aot.artifact_format import FOOTER_SIZE, append_footer, read_footer
+from ronn_aot.artifact.format import FOOTER_SIZE, append_footer, read_footer
 
 # ronn_plan_header_v1 field offsets (artifact_abi.h)
 VERSION, ARENA_SIZE, NUM_TENSORS = 4, 8, 16

@@ -77,7 +77,7 @@ def test_misaligned_input_is_staged(fixture_so: Path, offset: int) -> None:
 @pytest.fixture(scope="module")
 def element_aligned_so(tmp_path_factory: pytest.TempPathFactory, fixture_so: Path) -> Path:
     """The fixture with its input marked as read at float32 alignment, as the compiler marks the
-    inputs its kernels read at element alignment (ronn_aot/input_alignment.py)."""
+    inputs its kernels read at element alignment (ronn_aot/stages/input_alignment.py)."""
     plan = make_fixture.fixture_plan()
     plan.tensors[0] = replace(plan.tensors[0], align=4)
     return make_fixture.build(tmp_path_factory.mktemp("element_aligned") / "fixture.so", plan=plan,

@@ -171,9 +171,9 @@ def kernel_of(model: onnx.ModelProto, name: str = "model", level: int = 2, targe
     """The only kernel PrimFunc of `model` (at O3: the only convolution kernel beside the layout
     transforms at the boundaries, or the kernel KERNEL_PREFIX names for the case), as the schedule
     stage receives it."""
-    from ronn_aot.frontend import import_model
-    from ronn_aot.lower import lower
-    from ronn_aot.plan_builder import build_plan
+    from ronn_aot.stages.frontend import import_model
+    from ronn_aot.stages.lower import lower
+    from ronn_aot.stages.plan_builder import build_plan
     from ronn_aot.targets import get_target
 
     target = get_target(target_name)
@@ -196,11 +196,11 @@ def tvm_target(name: str = TARGET) -> Any:
 
 
 def run_kernel(func: Any, target: Any, args: list[np.ndarray]) -> np.ndarray:
-    """Build one PrimFunc as the compile builds kernels (ronn_aot/tir_pipeline.py), call it on
+    """Build one PrimFunc as the compile builds kernels (ronn_aot/backends/tir_pipeline.py), call it on
     `args` (the output last) and return the output."""
     import tvm
 
-    from ronn_aot import tir_pipeline
+    from ronn_aot.backends import tir_pipeline
 
     lib = tir_pipeline.build(tvm.IRModule({"main": func.with_attr("global_symbol", "main")}), target)
     tensors = [tvm.runtime.tensor(a, tvm.cpu()) for a in args]

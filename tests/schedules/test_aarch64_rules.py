@@ -64,7 +64,7 @@ def test_cpu_rules_registered_for_aarch64() -> None:
                                   "reduction", "elementwise", "transpose", "winograd_input",
                                   "winograd_output", "fallback"])
 def test_aarch64_rule_fires_with_threads_and_neon_vectors(case: str) -> None:
-    from ronn_aot.schedule import schedule_kernel
+    from ronn_aot.stages.schedule import schedule_kernel
     from ronn_aot.targets import get_target
 
     func, rule = schedule_kernel(kernel(case, AARCH64), get_target(AARCH64), tvm_target(AARCH64))
@@ -94,7 +94,7 @@ def test_neon_gemm_reads_a_by_lane(case: str) -> None:
     """[isa] fma_by_lane: the GEMM tile's A rows are loaded 4 k at a time into a local tile (one q
     register per row, read lane by lane by fmla); a convolution's input is first copied into GEMM
     form (reindex) so the tile's rows are one range. x86's tiles broadcast A's elements."""
-    from ronn_aot.schedule import schedule_kernel
+    from ronn_aot.stages.schedule import schedule_kernel
     from ronn_aot.targets import get_target
 
     func, _ = schedule_kernel(kernel(case, AARCH64), get_target(AARCH64), tvm_target(AARCH64))

@@ -12,7 +12,7 @@ from hypothesis import strategies as st
 from ronn_aot.schedules.base import max_accumulators
 from ronn_aot.schedules.cpu.conv2d_nhwc import (DEPTHWISE_TILE_BYTES, NHWCMatch, gemm_pixels, implicit_gemm, pick_tile,
                                                 pixels_outer, stream_slice)
-from ronn_aot.tir_pipeline import MAX_STACK_BYTES
+from ronn_aot.backends.tir_pipeline import MAX_STACK_BYTES
 
 
 @settings(max_examples=300, deadline=None)
@@ -28,7 +28,7 @@ def test_tile_divides_and_fits_the_register_file(rows: int, cols: int, channels:
     assert t.width <= lanes and (t.width & (t.width - 1)) == 0
     # accumulators + NV weight vectors + one broadcast/data register
     assert t.yr * t.xr * t.nv + t.nv + 1 <= registers
-    # ... and the accumulators stay on the stack (ronn_aot/tir_pipeline.py), depthwise ones smaller
+    # ... and the accumulators stay on the stack (ronn_aot/backends/tir_pipeline.py), depthwise ones smaller
     tile_bytes = t.yr * t.xr * t.nv * t.width * 4
     assert tile_bytes <= (DEPTHWISE_TILE_BYTES if depthwise else MAX_STACK_BYTES)
 

@@ -58,8 +58,8 @@ def _conv_kernel(case: str, level: int = 2) -> Any:
 @pytest.mark.parametrize("target_name", TARGETS)
 @pytest.mark.parametrize("case", sorted(CONVS))
 def test_conv_shape_matches_naive(case: str, target_name: str, layout: str) -> None:
-    from ronn_aot.prepack import _transform, with_constant_params
-    from ronn_aot.schedule import _first_rule
+    from ronn_aot.stages.prepack import _transform, with_constant_params
+    from ronn_aot.stages.schedule import _first_rule
 
     func = _conv_kernel(case, 2 if layout == "nchw" else 3)
     target = tvm_target(target_name)
@@ -89,8 +89,8 @@ def test_conv_shape_matches_naive(case: str, target_name: str, layout: str) -> N
 def test_nhwc_weights_are_packed_per_channel_tile() -> None:
     """A 3x3 convolution with 64 output channels at O3: the HWIO weight becomes [F/NR, 3, 3, C, NR]
     (one output-channel tile's panel contiguous); depthwise weights stay as they are."""
-    from ronn_aot.prepack import with_constant_params
-    from ronn_aot.schedule import _first_rule
+    from ronn_aot.stages.prepack import with_constant_params
+    from ronn_aot.stages.schedule import _first_rule
 
     nodes = [helper.make_node("Conv", ["x", "W"], ["y"], pads=[1, 1, 1, 1])]
     model = make_model(nodes, {"x": w(1, 16, 7, 7, seed=1, scale=1.0)}, ["y"], {"W": w(64, 16, 3, 3)})

@@ -153,7 +153,7 @@ def test_ragged_rows_are_partitioned(target_name: str) -> None:
 def test_dense_shape_matches_naive(shape: str, target_name: str, packed: bool) -> None:
     """Unpacked: B read in place; packed: the constant parameters marked as the compile marks
     them, B stored as [N/NR, K, NR] (and transformed here the way the compile transforms it)."""
-    from ronn_aot.prepack import _transform, packed_params, with_constant_params
+    from ronn_aot.stages.prepack import _transform, packed_params, with_constant_params
     from ronn_aot.schedules import get_rule
 
     func = kernel_of(SHAPES[shape](), shape)
@@ -180,7 +180,7 @@ def test_dense_shape_matches_naive(shape: str, target_name: str, packed: bool) -
 def test_avx2_dense_kernel_has_no_zmm() -> None:
     import tvm
 
-    from ronn_aot import tir_pipeline
+    from ronn_aot.backends import tir_pipeline
     from ronn_aot.schedules import get_rule
 
     func = kernel_of(_gelu_k_blocked())

@@ -33,7 +33,7 @@ def test_registry_order_and_unknown_name() -> None:
 
 @pytest.mark.parametrize("case", sorted(CASES))
 def test_first_match_picks_the_rule(case: str) -> None:
-    from ronn_aot.schedule import schedule_kernel
+    from ronn_aot.stages.schedule import schedule_kernel
     from ronn_aot.targets import get_target
 
     _, rule = schedule_kernel(kernel(case), get_target(TARGET), tvm_target())
@@ -104,7 +104,7 @@ def test_report_names_the_rules(compile_model) -> None:
     from helpers import assert_close, onnxruntime_outputs, run_artifact
     from kernels import _dense
 
-    from ronn_aot.report import format_compile_report
+    from ronn_aot.tools.report import format_compile_report
 
     model = _dense()
     art = compile_model(model)

@@ -1,4 +1,4 @@
-"""ronn_aot/tir_pipeline.py: register tiles over TVM's 1 KiB stack limit stay on the stack in our
+"""ronn_aot/backends/tir_pipeline.py: register tiles over TVM's 1 KiB stack limit stay on the stack in our
 build (no TVMBackendAllocWorkspace call), larger temporaries do not, and results are unchanged."""
 
 from __future__ import annotations
@@ -9,7 +9,7 @@ import pytest
 tvm = pytest.importorskip("tvm")
 from tvm.script import tirx as T  # noqa: E402
 
-from ronn_aot import tir_pipeline  # noqa: E402
+from ronn_aot.backends import tir_pipeline  # noqa: E402
 from kernels import tvm_target  # noqa: E402
 
 

@@ -38,7 +38,7 @@ SPACES: dict[str, tuple[Callable[[], onnx.ModelProto], str, int]] = {
 
 def _space(case: str) -> tuple[Any, Any, Any, Any]:
     """(kernel annotated with its constant weights, target, rule schedule, tunable schedule)."""
-    from ronn_aot.prepack import with_constant_params
+    from ronn_aot.stages.prepack import with_constant_params
     from ronn_aot.schedules import get_rule
 
     make, rule, level = SPACES[case]
@@ -53,7 +53,7 @@ def _space(case: str) -> tuple[Any, Any, Any, Any]:
 
 
 def _scheduled(func: Any, sch: Any) -> Any:
-    from ronn_aot.schedule import scheduled_func
+    from ronn_aot.stages.schedule import scheduled_func
 
     return scheduled_func(func, sch)[0]
 
@@ -77,8 +77,8 @@ def test_sampled_points_match_the_unscheduled_kernel(case: str) -> None:
     from tvm import s_tir
     from tvm.s_tir import Trace
 
-    from ronn_aot.prepack import _transform, packed_params
-    from ronn_aot.tune import workload_of
+    from ronn_aot.stages.prepack import _transform, packed_params
+    from ronn_aot.tools.tune import workload_of
 
     func, target, _, tunable = _space(case)
     rng = np.random.default_rng(0)

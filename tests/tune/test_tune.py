@@ -11,10 +11,10 @@ import pytest
 from onnx import helper
 
 import ronn_aot
-import ronn_aot.tune as tune_mod
+import ronn_aot.tools.tune as tune_mod
 import tvm_ffi
 
-from ronn_aot.baselines import beats, record_is_rule, record_seconds, rule_workload
+from ronn_aot.tools.baselines import beats, record_is_rule, record_seconds, rule_workload
 from graphs import make_model, w
 from helpers import onnxruntime_outputs, run_artifact
 
@@ -100,7 +100,7 @@ def _replay(record: Any, func: Any) -> Any:
     """The kernel as a tuning record schedules it (without the constant-weight annotation)."""
     from tvm import s_tir
 
-    from ronn_aot.schedule import scheduled_func
+    from ronn_aot.stages.schedule import scheduled_func
 
     sch = s_tir.Schedule(tune_mod.workload_of(func))
     record.trace.apply_to_schedule(sch, remove_postproc=True)
@@ -160,7 +160,7 @@ def test_cli_refuses_budgets_not_above_zero(flag: str, value: str, capsys: pytes
 def test_a_record_must_beat_its_rule_by_the_margin() -> None:
     """Timed alone, kernels gain a few percent the model does not see: a record replaces its rule
     only when it measured at least MIN_GAIN faster."""
-    from ronn_aot.baselines import MIN_GAIN
+    from ronn_aot.tools.baselines import MIN_GAIN
 
     assert beats(1.0 - 2 * MIN_GAIN, 1.0)
     assert not beats(1.0 - MIN_GAIN / 2, 1.0) and not beats(1.0, 1.0) and not beats(1.1, 1.0)
@@ -172,8 +172,8 @@ def test_records_must_make_the_model_faster(tmp_path: Path, monkeypatch: pytest.
     """After the pairs, the model is compiled with the winning records and with the rules only
     and timed: records that do not make it MODEL_MIN_GAIN faster are rejected, and compile then
     keeps the rules for those kernels (a rejected kernel's rule time loads as 0)."""
-    import ronn_aot.baselines as baselines_mod
-    import ronn_aot.timing as timing_mod
+    import ronn_aot.tools.baselines as baselines_mod
+    import ronn_aot.tools.timing as timing_mod
 
     monkeypatch.setattr(tune_mod, "SCHEDULES_DIR", tmp_path / "schedules")
     target = tune_mod.get_target("x86_64-avx2")
@@ -213,7 +213,7 @@ def test_a_record_that_cannot_be_paired_is_not_applied(tmp_path: Path, monkeypat
     """A searched kernel whose rule and record cannot be timed back to back after the search is
     left out of the model check, so its record must not be applied on the strength of the rule
     time measured before the search: it is rejected, and compile keeps the rule."""
-    import ronn_aot.baselines as baselines_mod
+    import ronn_aot.tools.baselines as baselines_mod
 
     monkeypatch.setattr(tune_mod, "SCHEDULES_DIR", tmp_path / "schedules")
     target = tune_mod.get_target("x86_64-avx2")

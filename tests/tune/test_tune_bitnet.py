@@ -14,7 +14,7 @@ import pytest
 from onnx import helper
 
 import ronn_aot
-import ronn_aot.tune as tune_mod
+import ronn_aot.tools.tune as tune_mod
 from graphs import make_model
 from helpers import cpu_has_vnni, run_artifact
 from ronn_aot.bitnet import quantize as Q
@@ -112,7 +112,7 @@ def test_tune_bitserial_then_compile_applies_record(target: str, kernel: str, tm
     assert set(art.schedule_report.rule_of.values()) == {"tuned"}
     y = run_artifact(art.path, {"x": x}, threads=2)[0]
     np.testing.assert_array_equal(y, R.dense(x, Q.pack_weights(wt.T, "ternary"), 8))
-    from ronn_aot.inspect_artifact import inspect_artifact
+    from ronn_aot.artifact.inspect import inspect_artifact
 
     assert inspect_artifact(art.path).to_dict()["bitnet"]["kernel"] == \
         ("vnni" if kernel == "vnni" else "popcount")

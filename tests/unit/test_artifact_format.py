@@ -6,7 +6,7 @@ from pathlib import Path
 
 import pytest
 
-from ronn_aot.artifact_format import (FOOTER_SIZE, ArtifactFormatError, Plan, PlanStep, PlanTensor, StepKind,
+from ronn_aot.artifact.format import (FOOTER_SIZE, ArtifactFormatError, Plan, PlanStep, PlanTensor, StepKind,
                                       Storage, append_footer, decode_plan, encode_plan, read_footer)
 
 

@@ -15,7 +15,7 @@ import numpy as np
 import onnx
 from onnx import numpy_helper
 
-from .errors import InvalidModelError, ShapeError
+from ..errors import InvalidModelError, ShapeError
 
 # Operator -> positions of the inputs whose values decide an output's shape, or that TVM's
 # importer takes only as constants (axes, k, pads and the pad value, repeats, sizes, scales,
@@ -83,7 +83,7 @@ def freeze_inputs(model: onnx.ModelProto, values: Mapping[str, np.ndarray]) -> o
 
 def parse_freeze_input(text: str) -> tuple[str, np.ndarray]:
     """The CLI form NAME=FILE.npy -> (name, array)."""
-    from .errors import RonnError
+    from ..errors import RonnError
 
     name, sep, path = text.partition("=")
     if not sep or not name or not path:

@@ -7,7 +7,7 @@ from pathlib import Path
 from typing import Any
 
 from . import tir_pipeline
-from .errors import CompilationError
+from ..errors import CompilationError
 
 
 def kernel_symbol(index: int, name: str) -> str:

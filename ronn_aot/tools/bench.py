@@ -1,7 +1,7 @@
 """`ronn-aot bench`: compile a model, then time the artifact (through runtime_min) and onnxruntime on
 the same inputs and thread count, each in its own processes, and report the medians and their ratio.
 
-The timing is ronn_aot/timing.py's: a child process per engine and round, rounds alternating, the
+The timing is ronn_aot/tools/timing.py's: a child process per engine and round, rounds alternating, the
 median of the round medians with their min-max. `same_process=True` times both in this process
 instead, alternating in blocks; that is a diagnostic for interference between the two thread
 pools, not a measurement of what a user gets.
@@ -16,8 +16,8 @@ from typing import Any, Callable
 
 import numpy as np
 
-from .errors import RonnError
-from .options import DEFAULT_OPT_LEVEL, CompileOptions
+from ..errors import RonnError
+from ..options import DEFAULT_OPT_LEVEL, CompileOptions
 from .peer_isa import WHOLE_ISA, describe, masked_env, unmasked_env
 from .timing import Engine, RoundPlan, Timing, ratio_spread, time_engines
 
@@ -112,7 +112,7 @@ def run_bench(model: str | Path, target: str = "host", threads: int = 0, plan: R
               opt_level: int = DEFAULT_OPT_LEVEL, output: Path | None = None, peer_isa: str = "target",
               same_process: bool = False) -> BenchResult:
     """Compile `model` and time it against onnxruntime on `threads` threads (see the module doc)."""
-    from . import compile as compile_model
+    from .. import compile as compile_model
 
     model_path = Path(model)
     if not model_path.is_file():

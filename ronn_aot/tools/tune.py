@@ -24,14 +24,14 @@ from dataclasses import dataclass, field
 from pathlib import Path
 from typing import Any
 
-from . import tir_pipeline
-from .options import CompileOptions
-from .targets import Target, get_target
+from ..backends import tir_pipeline
+from ..options import CompileOptions
+from ..targets import Target, get_target
 from .timing import RoundPlan
 
 # The `ronn_aot.schedules` package (schedules/ in the checkout), found without importing the rules:
 # the databases ship inside it as package data.
-SCHEDULES_DIR = Path(__file__).resolve().parent.parent / "schedules"
+SCHEDULES_DIR = Path(__file__).resolve().parents[2] / "schedules"
 _spec = importlib.util.find_spec("ronn_aot.schedules")
 if _spec is not None and _spec.origin is not None:
     SCHEDULES_DIR = Path(_spec.origin).resolve().parent
@@ -213,8 +213,8 @@ def _space_generator(func: Any, arch: str, tvm_target: Any) -> Any:
 
     from ronn_aot.schedules.base import is_tunable
 
-    from .bitnet.schedule import design_space, has_design_space
-    from .schedule import rule_schedule
+    from ..bitnet.schedule import design_space, has_design_space
+    from ..stages.schedule import rule_schedule
 
     if has_design_space(func):
         return ms.space_generator.ScheduleFn(design_space)
@@ -259,10 +259,10 @@ def tune(model: Any, options: CompileOptions, trials: int, work_dir: Path | None
     of search. `work_dir` keeps MetaSchedule's logs (work_dir/logs)."""
     import tvm_ffi
 
-    from .frontend import import_model
-    from .lower import lower
-    from .plan_builder import build_plan
-    from .prepack import constant_params, with_constant_params
+    from ..stages.frontend import import_model
+    from ..stages.lower import lower
+    from ..stages.plan_builder import build_plan
+    from ..stages.prepack import constant_params, with_constant_params
 
     start = time.perf_counter()
     deadline = None if minutes is None else time.monotonic() + 60.0 * minutes
@@ -271,7 +271,7 @@ def tune(model: Any, options: CompileOptions, trials: int, work_dir: Path | None
     tvm_target = target.tvm_target(num_cores)
     imported = import_model(model, options.input_shapes)
     if options.bitnet is not None:  # tune the bit-serial kernels the compile will use
-        from .bitnet.rewrite import quantize_module
+        from ..bitnet.rewrite import quantize_module
 
         imported.mod, _ = quantize_module(imported.mod, options.bitnet, target)
     lowered, _ = lower(imported.mod, tvm_target, target.name, options.opt_level)
@@ -339,7 +339,7 @@ def _confirm_in_model(model: Any, options: CompileOptions, target: Target,
     MODEL_MIN_GAIN faster. Returns (what was measured and decided, whether the records stay)."""
     import tempfile
 
-    from . import compile as compile_model
+    from .. import compile as compile_model
     from .baselines import MODEL_MIN_GAIN, reject, workload_key
     from .bench import random_feeds
     from .timing import Engine, time_engines
@@ -481,8 +481,8 @@ def _seed_rule_records(kernels: list[Kernel], arch: str, tvm_target: Any, databa
 
     from ronn_aot.schedules.base import is_tunable
 
-    from .bitnet.schedule import has_design_space
-    from .schedule import rule_schedule
+    from ..bitnet.schedule import has_design_space
+    from ..stages.schedule import rule_schedule
 
     for kn in kernels:
         if kn.done or kn.rule_seconds is None or has_design_space(kn.func):

@@ -20,8 +20,8 @@ from typing import Any
 
 import numpy as np
 
-from .artifact_format import PlanTensor, StepKind, Storage, align_up, tensor_nbytes
-from .errors import CompilationError
+from ..artifact.format import PlanTensor, StepKind, Storage, align_up, tensor_nbytes
+from ..errors import CompilationError
 
 CONSTANT_PARAMS_ATTR = "ronn.constant_params"
 

@@ -19,7 +19,7 @@ from enum import IntEnum
 from pathlib import Path
 from typing import Any
 
-from .errors import ArtifactError
+from ..errors import ArtifactError
 
 ABI_VERSION = 1
 PLAN_MAGIC = 0x4E4C5052  # "RPLN"

@@ -13,8 +13,8 @@ from typing import Any
 
 import numpy as np
 
-from .artifact_format import Plan, PlanStep, PlanTensor, StepKind, Storage, align_up, tensor_nbytes
-from .errors import CompilationError
+from ..artifact.format import Plan, PlanStep, PlanTensor, StepKind, Storage, align_up, tensor_nbytes
+from ..errors import CompilationError
 from .frontend import TensorSpec
 
 

@@ -6,11 +6,12 @@ from __future__ import annotations
 import subprocess
 from pathlib import Path
 
-from . import elf, resources
-from .artifact_format import DEVICE_SECTION, Footer, append_footer
-from .codegen import kernel_symbol
-from .errors import CompilationError, ToolchainError
-from .targets import Target
+from ..artifact import elf
+from .. import resources
+from ..artifact.format import DEVICE_SECTION, Footer, append_footer
+from ..backends.llvm_cpu import kernel_symbol
+from ..errors import CompilationError, ToolchainError
+from ..targets import Target
 
 # Hook slots the kernels call through. TVM emits them as weak pointer variables only when a
 # kernel uses them; the glue defines every one (also weak) so the descriptor can always point

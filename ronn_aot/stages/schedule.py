@@ -20,7 +20,7 @@ from dataclasses import dataclass, field
 from typing import Any, Callable
 
 from .prepack import CONSTANT_PARAMS_ATTR, Packing, packed_params, with_constant_params
-from .targets import Target
+from ..targets import Target
 
 UNSCHEDULED = "none"  # what the report says for a kernel no rule took
 TUNED = "tuned"  # what the report says for a kernel scheduled from a tuning record
@@ -102,7 +102,7 @@ def schedule_kernel(func: Any, target: Target, tvm_target: Any,
 
 def _device_kernel(func: Any, tvm_target: Any, report: ScheduleReport, name: str) -> tuple[Any, str] | None:
     """The first device rule's schedule that TVM's CUDA pipeline lowers, or None."""
-    from .codegen_cuda import lowering_error
+    from ..backends.cuda import lowering_error
 
     found = _first_rule(func, "cuda", tvm_target, report, name, refuses=lambda f: lowering_error(f, tvm_target))
     return (found[0], found[1]) if found is not None else None
@@ -114,8 +114,8 @@ def schedule(mod: Any, kernels: list[str], target: Target, tvm_target: Any,
     `constant`: per kernel, the parameters that are weights at every call (prepack.py); rules may
     repack those, and `report.packed` says which they did. `use_records`: False schedules every
     kernel with the rules (the target's tuning database is not opened)."""
-    from .baselines import load_baselines, record_beats_rule, workload_key
-    from .tune import apply_records, database_dir, open_database
+    from ..tools.baselines import load_baselines, record_beats_rule, workload_key
+    from ..tools.tune import apply_records, database_dir, open_database
 
     report = ScheduleReport()
     # Tuning records are keyed by the annotated kernel: a tuned schedule repacks weights as the

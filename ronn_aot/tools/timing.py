@@ -12,7 +12,7 @@ median of its round medians, and the min-max of those is the spread a reader sho
 Children inherit this process's CPU set (affinity) and, unless an engine gives its own, its
 environment; onnxruntime keeps its default settings (spinning included), as its users get them.
 
-    python -m ronn_aot.timing --kind ronn|ort --path FILE --feeds F.npz --threads N --result R.json
+    python -m ronn_aot.tools.timing --kind ronn|ort --path FILE --feeds F.npz --threads N --result R.json
 is the child; nothing imports TVM or the compiler there.
 """
 
@@ -32,7 +32,7 @@ from typing import Any, Mapping, Sequence
 
 import numpy as np
 
-from .errors import RonnError
+from ..errors import RonnError
 
 KINDS = ("ronn", "ort")
 
@@ -128,7 +128,7 @@ def time_engines(engines: Sequence[Engine], feeds: Mapping[str, np.ndarray], thr
 
 def _run_child(engine: Engine, feeds: Path, threads: int, plan: RoundPlan, result: Path,
                outputs: Path | None) -> tuple[list[float], str, int]:
-    cmd = [sys.executable, "-m", "ronn_aot.timing", "--kind", engine.kind, "--path", str(engine.path),
+    cmd = [sys.executable, "-m", "ronn_aot.tools.timing", "--kind", engine.kind, "--path", str(engine.path),
            "--feeds", str(feeds), "--threads", str(threads), "--warmup", str(plan.warmup),
            "--min-runs", str(plan.min_runs), "--min-seconds", str(plan.min_seconds), "--result", str(result)]
     if outputs is not None:
@@ -162,7 +162,7 @@ def _load(kind: str, path: str, threads: int) -> Any:
 
 
 def _child(argv: list[str]) -> int:
-    p = argparse.ArgumentParser(description="time one engine (a child of ronn_aot.timing.time_engines)")
+    p = argparse.ArgumentParser(description="time one engine (a child of ronn_aot.tools.timing.time_engines)")
     p.add_argument("--kind", choices=KINDS, required=True)
     p.add_argument("--path", required=True)
     p.add_argument("--feeds", required=True)

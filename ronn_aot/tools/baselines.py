@@ -115,8 +115,8 @@ def record_beats_rule(func: Any, tvm_target: Any, database: Any, baselines: dict
 def rule_workload(func: Any, constant: list[int], arch: str, tvm_target: Any) -> Any | None:
     """The kernel scheduled by its first matching rule (weights packed as the compile packs them),
     as a workload module; None where no rule schedules it."""
-    from .prepack import with_constant_params
-    from .schedule import _first_rule
+    from ..stages.prepack import with_constant_params
+    from ..stages.schedule import _first_rule
     from .tune import workload_of
 
     found = _first_rule(with_constant_params(func, constant), arch, tvm_target, None, "baseline")
@@ -134,8 +134,8 @@ def record_is_rule(func: Any, constant: list[int], arch: str, tvm_target: Any, d
     schedule, which tune seeds the search with, is still the best one found)."""
     import tvm_ffi
 
-    from .prepack import with_constant_params
-    from .schedule import scheduled_func
+    from ..stages.prepack import with_constant_params
+    from ..stages.schedule import scheduled_func
     from .tune import apply_records
 
     annotated = with_constant_params(func, constant)
@@ -151,7 +151,7 @@ def measure_pairs(funcs: list[tuple[Any, list[int]]], arch: str, tvm_target: Any
                   database: Any) -> list[tuple[float, float] | None]:
     """(rule, best record) seconds per call of each (func, constant parameters), the two measured
     one right after the other; None where either cannot be built or run."""
-    from .prepack import with_constant_params
+    from ..stages.prepack import with_constant_params
     from .tune import apply_records
 
     mods: list[Any | None] = []

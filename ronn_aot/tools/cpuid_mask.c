@@ -3,7 +3,7 @@
  * Why: `ronn-aot bench --target x86_64-avx2` on an AVX-512 machine would compare our AVX2 kernels
  * with onnxruntime's (and numpy's OpenBLAS') AVX-512 ones, which no AVX2 device runs. Hiding
  * AVX-512 from the whole benchmark process makes those libraries pick the code they would pick on
- * the target's CPU, on the same cores and caches (ronn_aot/peer_isa.py).
+ * the target's CPU, on the same cores and caches (ronn_aot/tools/peer_isa.py).
  *
  * How: Linux's CPUID faulting (arch_prctl(ARCH_SET_CPUID, 0), Intel since Ivy Bridge, kept across
  * clone, reset by execve) turns every CPUID instruction of the process into a SIGSEGV. Our handler

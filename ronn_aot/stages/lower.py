@@ -10,8 +10,8 @@ from dataclasses import dataclass, field
 from pathlib import Path
 from typing import Any
 
-from . import passes as pass_registry
-from .errors import CompilationError
+from .. import passes as pass_registry
+from ..errors import CompilationError
 
 # Set to 1 to check Relax well-formedness after every pass (the test suite does).
 VERIFY_IR_ENV = "RONN_AOT_VERIFY_IR"

@@ -16,10 +16,10 @@ from dataclasses import dataclass
 from pathlib import Path
 from typing import Any
 
-from .artifact_format import DL_CUDA, DeviceImage, DeviceKernel, DeviceModule, ImageFormat, LaunchTag, ParamKind
-from .codegen import kernel_symbol
-from .errors import CompilationError, ToolchainError
-from .targets import CudaSpec
+from ..artifact.format import DL_CUDA, DeviceImage, DeviceKernel, DeviceModule, ImageFormat, LaunchTag, ParamKind
+from .llvm_cpu import kernel_symbol
+from ..errors import CompilationError, ToolchainError
+from ..targets import CudaSpec
 
 _SCALAR_KINDS = {"int32": ParamKind.INT32, "int64": ParamKind.INT64, "float32": ParamKind.FLOAT32,
                  "float64": ParamKind.FLOAT64}

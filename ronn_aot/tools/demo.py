@@ -8,9 +8,9 @@ from pathlib import Path
 
 import numpy as np
 
-from . import models
+from .. import models
 from .bench import cpu_count
-from .options import DEFAULT_OPT_LEVEL, CompileOptions
+from ..options import DEFAULT_OPT_LEVEL, CompileOptions
 from .peer_isa import groups_unhidden
 from .timing import Engine, RoundPlan, time_engines
 
@@ -23,7 +23,7 @@ def runtime_library_path() -> Path:
 
 def run_demo(image: str | None = None, target: str = "host", threads: int = 0, opt_level: int = DEFAULT_OPT_LEVEL,
              repeat: int = 20) -> int:
-    from . import compile as compile_model
+    from .. import compile as compile_model
 
     image_path = Path(image) if image else models.bundled_image_paths()["chelsea"]
     model_path = models.default_model_path()

@@ -10,7 +10,7 @@ from typing import Any, Mapping
 import numpy as np
 import onnx
 
-from .errors import CompilationError, InvalidModelError, RonnError, ShapeError, UnsupportedOperatorError
+from ..errors import CompilationError, InvalidModelError, RonnError, ShapeError, UnsupportedOperatorError
 from .onnx_fold import fold_shape_arithmetic
 from .onnx_functions import expand_functions
 
@@ -148,7 +148,7 @@ def supported_operators(opset: int) -> set[str]:
     """Standard-domain operators that our converters or TVM's ONNX frontend convert."""
     from tvm.relax.frontend.onnx.onnx_frontend import _get_convert_map
 
-    from .converters import registered_ops
+    from ..converters import registered_ops
 
     return set(_get_convert_map()) | registered_ops(opset) | {"Constant", "If"}
 
@@ -208,7 +208,7 @@ def import_model(model: str | Path | onnx.ModelProto,
 
     from tvm.relax.frontend.onnx import from_onnx
 
-    from .converters import converters_installed
+    from ..converters import converters_installed
 
     try:
         with converters_installed(opset_of(proto)):

@@ -18,8 +18,8 @@ import sys
 import tempfile
 from pathlib import Path
 
-from .errors import RonnError, ToolchainError
-from .targets import Target, get_target
+from ..errors import RonnError, ToolchainError
+from ..targets import Target, get_target
 
 PEER_ISA_MODES = ("target", "host")
 WHOLE_ISA = "this CPU's whole instruction set"  # what describe() says when nothing is hidden

@@ -17,8 +17,8 @@ from __future__ import annotations
 from dataclasses import dataclass, field
 from typing import Any
 
-from .artifact_format import Plan, PlanStep, PlanTensor, StepKind, Storage
-from .errors import CompilationError
+from ..artifact.format import Plan, PlanStep, PlanTensor, StepKind, Storage
+from ..errors import CompilationError
 
 HOST, DEVICE = "host", "device"
 

@@ -6,8 +6,8 @@ from dataclasses import dataclass
 from pathlib import Path
 from typing import Any
 
-from .artifact_format import ArtifactFormatError, Footer, Plan, Storage, read_footer, read_plan
-from .errors import ArtifactError
+from .format import ArtifactFormatError, Footer, Plan, Storage, read_footer, read_plan
+from ..errors import ArtifactError
 
 
 @dataclass

@@ -19,7 +19,7 @@ import json
 from dataclasses import replace
 from typing import Any
 
-from .artifact_format import Plan, StepKind, Storage, dtype_to_dl
+from ..artifact.format import Plan, StepKind, Storage, dtype_to_dl
 
 
 def element_bytes(dtype: str) -> int:

@@ -7,9 +7,9 @@ import subprocess
 from dataclasses import dataclass
 from pathlib import Path
 
-from . import resources
-from .errors import ToolchainError
-from .targets import Target
+from .. import resources
+from ..errors import ToolchainError
+from ..targets import Target
 
 
 @dataclass(frozen=True)
