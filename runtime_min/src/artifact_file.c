@@ -1,10 +1,14 @@
-/* Footer and integrity checks on the artifact file, done with plain reads before dlopen: a
- * mapping of a truncated file faults (SIGBUS) when touched past its end, a read just fails. */
+/* Footer, integrity and signature-block reads on the artifact file, done with plain reads of
+ * one descriptor before dlopen: a mapping of a truncated file faults (SIGBUS) when touched past
+ * its end, a read just fails; and model.c dlopens this same descriptor, so the bytes checked here
+ * are the bytes loaded even when the path is replaced in between. */
 #include <errno.h>
+#include <fcntl.h>
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
 #include <sys/stat.h>
+#include <unistd.h>
 
 #include "internal.h"
 
@@ -12,6 +16,8 @@
 #define HASH_CHUNK (64u * 1024u)
 
 typedef char check_footer_size[sizeof(ronn_artifact_footer_v1) == FOOTER_SIZE ? 1 : -1];
+typedef char check_signature_size[sizeof(ronn_artifact_signature_v1) == RONN_SIGNATURE_BLOCK_SIZE
+                                      ? 1 : -1];
 
 static uint32_t load_u32(const uint8_t* p) {
   return (uint32_t)p[0] | (uint32_t)p[1] << 8 | (uint32_t)p[2] << 16 | (uint32_t)p[3] << 24;
@@ -83,31 +89,81 @@ static ronn_status* check_footer(const char* path, const ronn_artifact_footer_v1
   return NULL;
 }
 
-static ronn_status* check_hash(const char* path, FILE* file,
-                               const ronn_artifact_footer_v1* footer) {
+/* Reads exactly `size` bytes at `offset`; nonzero when the file is shorter or unreadable. */
+static int read_at(int fd, void* out, size_t size, uint64_t offset) {
+  uint8_t* p = (uint8_t*)out;
+  while (size > 0) {
+    ssize_t got = pread(fd, p, size, (off_t)offset);
+    if (got < 0 && errno == EINTR) continue;
+    if (got <= 0) return 1;
+    p += got;
+    size -= (size_t)got;
+    offset += (uint64_t)got;
+  }
+  return 0;
+}
+
+/* The signature block, when the payload ends with one (its magic); a block with another version
+ * or size is kept as found so that signature.c can say what is wrong with it. */
+static ronn_status* read_signature(const char* path, ronn_artifact_file* file) {
+  const uint64_t size = RONN_SIGNATURE_BLOCK_SIZE;
+  uint8_t raw[RONN_SIGNATURE_BLOCK_SIZE];
+  if (file->footer.payload_size < size) return NULL;
+  if (read_at(file->fd, raw, sizeof raw, file->footer.payload_size - size)) {
+    return ronn_make_status(RONN_IO_ERROR, "'%s': cannot read the signature block", path);
+  }
+  if (memcmp(raw, RONN_SIGNATURE_MAGIC, 8) != 0) return NULL;
+  ronn_artifact_signature_v1* block = &file->signature;
+  memcpy(block->magic, raw, 8);
+  block->version = load_u32(raw + 8);
+  block->block_size = load_u32(raw + 12);
+  block->algorithm = load_u32(raw + 16);
+  block->reserved = load_u32(raw + 20);
+  block->signed_size = load_u64(raw + 24);
+  memcpy(block->public_key, raw + 32, 32);
+  memcpy(block->signature, raw + 64, 64);
+  file->has_signature = 1;
+  return NULL;
+}
+
+/* One pass over the payload: the footer's SHA-256 and, for a signed file, the SHA-256 of the
+ * bytes its signature covers (the state at the block's start, finalised on a copy). */
+static ronn_status* check_hash(const char* path, ronn_artifact_file* file) {
   uint8_t* chunk = (uint8_t*)malloc(HASH_CHUNK);
   if (chunk == NULL) return ronn_status_out_of_memory();
+  const ronn_artifact_footer_v1* footer = &file->footer;
+  uint64_t split = file->has_signature && file->signature.block_size == RONN_SIGNATURE_BLOCK_SIZE
+                       ? footer->payload_size - RONN_SIGNATURE_BLOCK_SIZE
+                       : footer->payload_size;
   ronn_sha256 ctx;
   ronn_sha256_init(&ctx);
-  uint64_t left = footer->payload_size;
   ronn_status* status = NULL;
-  rewind(file);
-  while (left > 0) {
-    size_t want = left < HASH_CHUNK ? (size_t)left : HASH_CHUNK;
-    size_t got = fread(chunk, 1, want, file);
-    if (got != want) {
-      status = ronn_make_status(ferror(file) ? RONN_IO_ERROR : RONN_CORRUPT_ARTIFACT,
+  uint64_t position = 0;
+  while (position < footer->payload_size) {
+    if (position == split) {
+      ronn_sha256 prefix = ctx;
+      ronn_sha256_final(&prefix, file->signed_sha256);
+    }
+    uint64_t end = position < split ? split : footer->payload_size;
+    size_t want = end - position < HASH_CHUNK ? (size_t)(end - position) : HASH_CHUNK;
+    if (read_at(file->fd, chunk, want, position)) {
+      status = ronn_make_status(RONN_CORRUPT_ARTIFACT,
                                 "'%s': could not read the file (it changed while being read?)",
                                 path);
       break;
     }
-    ronn_sha256_update(&ctx, chunk, got);
-    left -= got;
+    ronn_sha256_update(&ctx, chunk, want);
+    position += want;
   }
   free(chunk);
   if (status != NULL) return status;
+  if (split == footer->payload_size) {
+    ronn_sha256 prefix = ctx;
+    ronn_sha256_final(&prefix, file->signed_sha256);
+  }
   uint8_t digest[32];
   ronn_sha256_final(&ctx, digest);
+  file->hashed = 1;
   if (memcmp(digest, footer->sha256, 32) != 0) {
     char expected[65], actual[65];
     hex(footer->sha256, expected);
@@ -120,10 +176,11 @@ static ronn_status* check_hash(const char* path, FILE* file,
   return NULL;
 }
 
-ronn_status* ronn_artifact_file_check(const char* path, int verify_hash,
-                                      ronn_artifact_footer_v1* out_footer) {
-  FILE* file = fopen(path, "rb");
-  if (file == NULL) {
+ronn_status* ronn_artifact_file_open(const char* path, int verify_hash,
+                                     ronn_artifact_file* out_file) {
+  memset(out_file, 0, sizeof *out_file);
+  out_file->fd = open(path, O_RDONLY | O_CLOEXEC);
+  if (out_file->fd < 0) {
     int error = errno;
     return ronn_make_status(error == ENOENT || error == ENOTDIR ? RONN_NOT_FOUND : RONN_IO_ERROR,
                             "cannot open artifact '%s': %s", path, strerror(error));
@@ -131,22 +188,28 @@ ronn_status* ronn_artifact_file_check(const char* path, int verify_hash,
   ronn_status* status = NULL;
   struct stat info;
   uint8_t raw[FOOTER_SIZE];
-  if (fstat(fileno(file), &info) != 0 || !S_ISREG(info.st_mode)) {
+  if (fstat(out_file->fd, &info) != 0 || !S_ISREG(info.st_mode)) {
     status = ronn_make_status(RONN_IO_ERROR, "'%s' is not a regular file", path);
   } else if ((uint64_t)info.st_size < FOOTER_SIZE) {
     status = ronn_make_status(RONN_CORRUPT_ARTIFACT,
                               "'%s' is %llu bytes, smaller than the %u-byte artifact footer: "
                               "the file is truncated",
                               path, (unsigned long long)info.st_size, FOOTER_SIZE);
-  } else if (fseeko(file, info.st_size - (off_t)FOOTER_SIZE, SEEK_SET) != 0 ||
-             fread(raw, 1, FOOTER_SIZE, file) != FOOTER_SIZE) {
+  } else if (read_at(out_file->fd, raw, FOOTER_SIZE, (uint64_t)info.st_size - FOOTER_SIZE)) {
     status = ronn_make_status(RONN_IO_ERROR, "'%s': cannot read the footer: %s", path,
                               strerror(errno));
   } else {
-    decode_footer(raw, out_footer);
-    status = check_footer(path, out_footer, (uint64_t)info.st_size);
-    if (status == NULL && verify_hash) status = check_hash(path, file, out_footer);
+    out_file->size = (uint64_t)info.st_size;
+    decode_footer(raw, &out_file->footer);
+    status = check_footer(path, &out_file->footer, out_file->size);
+    if (status == NULL) status = read_signature(path, out_file);
+    if (status == NULL && verify_hash) status = check_hash(path, out_file);
   }
-  fclose(file);
+  if (status != NULL) ronn_artifact_file_close(out_file);
   return status;
+}
+
+void ronn_artifact_file_close(ronn_artifact_file* file) {
+  if (file->fd >= 0) close(file->fd);
+  file->fd = -1;
 }

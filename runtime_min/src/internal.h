@@ -45,10 +45,35 @@ void ronn_sha256_update(ronn_sha256* ctx, const void* data, size_t size);
 void ronn_sha256_final(ronn_sha256* ctx, uint8_t digest[32]);
 
 /* ---- artifact_file.c ---- */
-/* Checks the footer of the file at `path` (and, when verify_hash, the SHA-256 of every byte
- * before it) without mapping the file, so a truncated file fails here instead of faulting. */
-ronn_status* ronn_artifact_file_check(const char* path, int verify_hash,
-                                      ronn_artifact_footer_v1* out_footer);
+#define RONN_SIGNATURE_BLOCK_SIZE 128u
+
+/* An artifact file opened once for its checks and its dlopen (through /proc/self/fd). */
+typedef struct ronn_artifact_file {
+  int fd; /* owned; -1 once closed */
+  uint64_t size;
+  ronn_artifact_footer_v1 footer;
+  int has_signature;                    /* the payload ends with a block carrying the magic */
+  ronn_artifact_signature_v1 signature; /* decoded, unchecked; valid when has_signature */
+  int hashed;                           /* the payload was hashed: signed_sha256 is valid */
+  uint8_t signed_sha256[32];            /* SHA-256 of the bytes before the signature block */
+} ronn_artifact_file;
+
+/* Opens `path` and checks its footer (and, when verify_hash, the SHA-256 of every byte before
+ * it) without mapping the file, so a truncated file fails here instead of faulting. On success
+ * the caller owns out_file's descriptor (ronn_artifact_file_close); on failure it is closed. */
+ronn_status* ronn_artifact_file_open(const char* path, int verify_hash,
+                                     ronn_artifact_file* out_file);
+void ronn_artifact_file_close(ronn_artifact_file* file);
+
+/* ---- signature.c ---- */
+/* Applies the load's signature policy to an opened (and hashed, when a signature is checked)
+ * file: nothing when no key is trusted and none is required; otherwise the file must carry a
+ * valid signature by one of `keys` (RONN_UNSIGNED_ARTIFACT, RONN_UNTRUSTED_SIGNER,
+ * RONN_BAD_SIGNATURE). */
+ronn_status* ronn_signature_check(const char* path, const ronn_artifact_file* file,
+                                  const ronn_public_key* keys, size_t num_keys, int required);
+/* The keys named in RONN_TRUSTED_KEYS (to free(); NULL and 0 when it is unset). */
+ronn_status* ronn_trusted_keys_from_env(ronn_public_key** out_keys, size_t* out_num_keys);
 
 /* ---- plan.c ---- */
 /* Views into a validated plan blob; every offset, index and size was bounds-checked. */

@@ -1,12 +1,15 @@
 /* Loading an artifact: footer and hash checks on the file, then dlopen, the query symbol, the
  * descriptor and plan checks, and finally the hooks the kernels call through. */
 #include <dlfcn.h>
+#include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
+#include <unistd.h>
 
 #include "internal.h"
 
 void ronn_model_options_initialize(ronn_model_options* out_options) {
+  memset(out_options, 0, sizeof *out_options);
   out_options->verify_integrity = 1;
 }
 
@@ -125,16 +128,16 @@ static void destroy(ronn_model* model) {
   free(model);
 }
 
-/* dlopen searches the library path for a name without a slash; the caller means a file. */
-static ronn_status* open_library(const char* path, void** out_library) {
+/* dlopen the descriptor that was verified, through /proc/self/fd: the checked bytes are the
+ * loaded bytes even if the path is renamed over in between. Where /proc is not mounted, the path
+ * (dlopen searches the library path for a name without a slash; the caller means a file). */
+static ronn_status* open_library(const char* path, int fd, void** out_library) {
   size_t length = strlen(path);
-  char* file = (char*)malloc(length + 3);
+  char* file = (char*)malloc(length + 32);
   if (file == NULL) return ronn_status_out_of_memory();
-  if (strchr(path, '/') == NULL) {
-    memcpy(file, "./", 2);
-    memcpy(file + 2, path, length + 1);
-  } else {
-    memcpy(file, path, length + 1);
+  snprintf(file, length + 32, "/proc/self/fd/%d", fd);
+  if (fd < 0 || access(file, R_OK) != 0) {
+    snprintf(file, length + 32, "%s%s", strchr(path, '/') == NULL ? "./" : "", path);
   }
   *out_library = dlopen(file, RTLD_NOW | RTLD_LOCAL);
   free(file);
@@ -144,6 +147,34 @@ static ronn_status* open_library(const char* path, void** out_library) {
                           "'%s': the dynamic loader refused the artifact (%s); an artifact built "
                           "for another CPU architecture or C library cannot load here",
                           path, reason != NULL ? reason : "unknown reason");
+}
+
+/* Opens the file, checks its footer, hash and signature under the options' policy (keys from
+ * RONN_TRUSTED_KEYS when the options name none). */
+static ronn_status* open_checked(const char* path, const ronn_model_options* options,
+                                 ronn_artifact_file* out_file) {
+  ronn_public_key* env_keys = NULL;
+  size_t num_keys = options->num_trusted_keys;
+  const ronn_public_key* keys = options->trusted_keys;
+  ronn_status* status = NULL;
+  if (keys == NULL) {
+    num_keys = 0;
+    status = ronn_trusted_keys_from_env(&env_keys, &num_keys);
+    keys = env_keys;
+  }
+  const char* env_require = getenv("RONN_REQUIRE_SIGNATURE");
+  int required = options->require_signature ||
+                 (env_require != NULL && *env_require != '\0' && strcmp(env_require, "0") != 0);
+  if (status == NULL) {
+    status = ronn_artifact_file_open(path, options->verify_integrity || required || num_keys > 0,
+                                     out_file);
+  }
+  if (status == NULL) {
+    status = ronn_signature_check(path, out_file, keys, num_keys, required);
+    if (status != NULL) ronn_artifact_file_close(out_file);
+  }
+  free(env_keys);
+  return status;
 }
 
 ronn_status* ronn_model_load(const char* path, const ronn_model_options* options,
@@ -160,14 +191,19 @@ ronn_status* ronn_model_load(const char* path, const ronn_model_options* options
     ronn_model_options_initialize(&defaults);
     options = &defaults;
   }
-  ronn_artifact_footer_v1 footer;
-  ronn_status* status = ronn_artifact_file_check(path, options->verify_integrity, &footer);
+  ronn_artifact_file file;
+  ronn_status* status = open_checked(path, options, &file);
   if (status != NULL) return status;
+  const ronn_artifact_footer_v1 footer = file.footer;
 
   ronn_model* model = (ronn_model*)calloc(1, sizeof *model);
-  if (model == NULL) return ronn_status_out_of_memory();
+  if (model == NULL) {
+    ronn_artifact_file_close(&file);
+    return ronn_status_out_of_memory();
+  }
   model->refcount = 1;
-  status = open_library(path, &model->library);
+  status = open_library(path, file.fd, &model->library);
+  ronn_artifact_file_close(&file);
   if (status == NULL) {
     void* symbol = dlsym(model->library, RONN_ARTIFACT_QUERY_SYMBOL);
     ronn_artifact_query_fn query;

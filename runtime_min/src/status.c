@@ -57,6 +57,9 @@ const char* ronn_status_code_name(ronn_status_code code) {
     case RONN_OUT_OF_MEMORY: return "OUT_OF_MEMORY";
     case RONN_UNAVAILABLE: return "UNAVAILABLE";
     case RONN_INTERNAL: return "INTERNAL";
+    case RONN_UNSIGNED_ARTIFACT: return "UNSIGNED_ARTIFACT";
+    case RONN_UNTRUSTED_SIGNER: return "UNTRUSTED_SIGNER";
+    case RONN_BAD_SIGNATURE: return "BAD_SIGNATURE";
   }
   return "UNKNOWN";
 }

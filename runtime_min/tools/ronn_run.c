@@ -16,15 +16,20 @@
 enum { EXIT_OK = 0, EXIT_USAGE = 2, EXIT_LOAD = 3, EXIT_INPUT = 4, EXIT_RUN = 5 };
 
 #define PREVIEW_VALUES 8
+#define MAX_TRUSTED_KEYS 64
 
 static const char usage_text[] =
     "usage: ronn-run MODEL.so [--input NAME=FILE.npy]... [--output-dir DIR] [--threads N]\n"
-    "                [--repeat N] [--info]\n"
+    "                [--repeat N] [--info] [--trusted-key PUB]... [--require-signature]\n"
     "  --input NAME=FILE  bind graph input NAME to a .npy file (FILE alone: by position)\n"
     "  --output-dir DIR   write each output to DIR/<name>.npy\n"
     "  --threads N        worker threads including the caller (0: one per CPU, default)\n"
     "  --repeat N         run N times and print min/median latency\n"
     "  --info             print the model's inputs, outputs and metadata, then exit\n"
+    "  --trusted-key PUB  load only artifacts signed by this Ed25519 public key (a KEY.pub\n"
+    "                     of `ronn-aot keygen`); repeat for several keys\n"
+    "  --require-signature  refuse unsigned artifacts (also: RONN_REQUIRE_SIGNATURE=1;\n"
+    "                     RONN_TRUSTED_KEYS=A.pub:B.pub applies without --trusted-key)\n"
     "exit codes: 0 ok, 2 usage, 3 load/artifact error, 4 input error, 5 run error\n";
 
 typedef struct options {
@@ -36,6 +41,9 @@ typedef struct options {
   long repeat;
   int repeat_given;
   int info;
+  const char** key_args;
+  int num_keys;
+  int require_signature;
 } options;
 
 static int usage_error(const char* message, const char* detail) {
@@ -68,7 +76,8 @@ static int parse_args(int argc, char** argv, options* opts) {
   memset(opts, 0, sizeof *opts);
   opts->repeat = 1;
   opts->input_args = (const char**)calloc((size_t)argc, sizeof(char*));
-  if (opts->input_args == NULL) return usage_error("out of memory", NULL);
+  opts->key_args = (const char**)calloc((size_t)argc, sizeof(char*));
+  if (opts->input_args == NULL || opts->key_args == NULL) return usage_error("out of memory", NULL);
   for (int i = 1; i < argc; ++i) {
     const char* value;
     if (strcmp(argv[i], "-h") == 0 || strcmp(argv[i], "--help") == 0) {
@@ -91,6 +100,12 @@ static int parse_args(int argc, char** argv, options* opts) {
       opts->repeat_given = 1;
     } else if (strcmp(argv[i], "--info") == 0) {
       opts->info = 1;
+    } else if ((value = option_value(argc, argv, &i, "--trusted-key")) != NULL) {
+      if (*value == '\0') return usage_error("--trusted-key needs a public key file", NULL);
+      if (opts->num_keys == MAX_TRUSTED_KEYS) return usage_error("too many --trusted-key", NULL);
+      opts->key_args[opts->num_keys++] = value;
+    } else if (strcmp(argv[i], "--require-signature") == 0) {
+      opts->require_signature = 1;
     } else if (argv[i][0] == '-' && argv[i][1] != '\0') {
       return usage_error("unknown option ", argv[i]);
     } else if (opts->model == NULL) {
@@ -349,17 +364,40 @@ static int run_model(const options* opts, ronn_model* model, run_state* st) {
   return EXIT_OK;
 }
 
+/* Loads the model under the signature options; the keys are only needed during the load. */
+static ronn_status* load_model(const options* opts, ronn_model** out_model) {
+  ronn_model_options model_options;
+  ronn_model_options_initialize(&model_options);
+  model_options.require_signature = opts->require_signature;
+  ronn_public_key keys[MAX_TRUSTED_KEYS];
+  ronn_status* status = NULL;
+  for (int k = 0; k < opts->num_keys && status == NULL; ++k) {
+    status = ronn_public_key_read(opts->key_args[k], &keys[k]);
+  }
+  if (opts->num_keys > 0) {
+    model_options.trusted_keys = keys;
+    model_options.num_trusted_keys = (size_t)opts->num_keys;
+  }
+  if (status == NULL) status = ronn_model_load(opts->model, &model_options, out_model);
+  return status;
+}
+
+static void free_options(options* opts) {
+  free(opts->input_args);
+  free(opts->key_args);
+}
+
 int main(int argc, char** argv) {
   options opts;
   int code = parse_args(argc, argv, &opts);
   if (code != EXIT_OK) {
-    free(opts.input_args);
+    free_options(&opts);
     return code;
   }
   ronn_model* model = NULL;
-  ronn_status* status = ronn_model_load(opts.model, NULL, &model);
+  ronn_status* status = load_model(&opts, &model);
   if (status != NULL) {
-    free(opts.input_args);
+    free_options(&opts);
     return report("cannot load model", status, EXIT_LOAD);
   }
   if (opts.info) {
@@ -390,6 +428,6 @@ int main(int argc, char** argv) {
     free(st.latencies);
   }
   ronn_model_release(model);
-  free(opts.input_args);
+  free_options(&opts);
   return code;
 }

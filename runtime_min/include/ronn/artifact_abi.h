@@ -293,6 +293,44 @@ typedef struct ronn_artifact_footer_v1 {
   uint8_t sha256[32];       /* SHA-256 of the first payload_size bytes of the file */
 } ronn_artifact_footer_v1; /* 96 bytes */
 
+/* ---------------------------------------------------------------------------------------------
+ * Signature (optional): the last sizeof(ronn_artifact_signature_v1) bytes of the payload, just
+ * before the footer, so the footer's SHA-256 covers it and runtimes that do not check signatures
+ * load signed artifacts unchanged. Written by `ronn-aot sign` / `compile --sign-key`.
+ *
+ * The Ed25519 signature (RFC 8032, pure) is over the 112-byte ronn_signature_message_v1 built
+ * from the file: the context string, the SHA-256 of the first signed_size bytes (everything
+ * before this block), and the footer's layout fields. A loader with trusted keys recomputes the
+ * message from the bytes it read and verifies it before dlopen.
+ * ------------------------------------------------------------------------------------------- */
+
+#define RONN_SIGNATURE_MAGIC "RONNSIG1"
+#define RONN_SIGNATURE_VERSION 1u
+#define RONN_SIGNATURE_ED25519 1u
+#define RONN_SIGNATURE_CONTEXT "ronn-aot artifact signature v1" /* NUL-padded to 32 bytes */
+
+typedef struct ronn_artifact_signature_v1 {
+  char magic[8];          /* RONN_SIGNATURE_MAGIC, not NUL-terminated */
+  uint32_t version;       /* RONN_SIGNATURE_VERSION */
+  uint32_t block_size;    /* sizeof(ronn_artifact_signature_v1) */
+  uint32_t algorithm;     /* RONN_SIGNATURE_ED25519 */
+  uint32_t reserved;      /* 0 */
+  uint64_t signed_size;   /* bytes before this block: footer.payload_size - block_size */
+  uint8_t public_key[32]; /* the signer's Ed25519 key; its id is the first 8 bytes of its SHA-256 */
+  uint8_t signature[64];  /* R || S */
+} ronn_artifact_signature_v1; /* 128 bytes */
+
+typedef struct ronn_signature_message_v1 {
+  char context[32];          /* RONN_SIGNATURE_CONTEXT, NUL-padded */
+  uint8_t sha256[32];        /* SHA-256 of the file's first signed_size bytes */
+  uint64_t signed_size;      /* the rest: little-endian, as in the footer */
+  uint64_t plan_file_offset;
+  uint64_t plan_size;
+  uint64_t weights_file_offset;
+  uint64_t weights_size;
+  uint64_t code_size;
+} ronn_signature_message_v1; /* 112 bytes */
+
 #ifdef __cplusplus
 }
 #endif

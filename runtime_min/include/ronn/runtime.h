@@ -34,7 +34,11 @@ typedef enum ronn_status_code {
   RONN_KERNEL_FAILED = 7,    /* a kernel reported an error while running */
   RONN_OUT_OF_MEMORY = 8,
   RONN_UNAVAILABLE = 9,      /* a required device or driver is missing */
-  RONN_INTERNAL = 10
+  RONN_INTERNAL = 10,
+  /* Signature policy (trusted keys set, or a signature required; see ronn_model_options): */
+  RONN_UNSIGNED_ARTIFACT = 11, /* the artifact carries no signature: sign it (ronn-aot sign) */
+  RONN_UNTRUSTED_SIGNER = 12,  /* signed, but by a key that is not trusted here */
+  RONN_BAD_SIGNATURE = 13      /* the signature does not verify: modified after signing */
 } ronn_status_code;
 
 typedef struct ronn_status ronn_status;
@@ -77,12 +81,34 @@ typedef struct ronn_tensor {
 
 /* ---- model --------------------------------------------------------------------------------- */
 
+/* An Ed25519 public key (RFC 8032 encoding), trusted to sign artifacts. */
+typedef struct ronn_public_key {
+  uint8_t bytes[32];
+} ronn_public_key;
+
+/* Reads a public key file: PEM "PUBLIC KEY" (what `ronn-aot keygen` writes as KEY.pub, and
+ * `openssl pkey -pubout` for an Ed25519 key) or the raw 32 bytes. Thread-safe. */
+ronn_status* ronn_public_key_read(const char* path, ronn_public_key* out_key);
+
 typedef struct ronn_model_options {
   int verify_integrity; /* nonzero (default): check the footer's SHA-256 before loading */
+  /* Signed artifacts. With trusted keys, or with require_signature, an artifact loads only when
+   * it carries a valid Ed25519 signature by one of the trusted keys, checked on the bytes read
+   * before dlopen (the SHA-256 is then checked whatever verify_integrity says). Without either,
+   * signatures are ignored. When trusted_keys is NULL, the files named in the environment
+   * variable RONN_TRUSTED_KEYS (paths separated by ':') are trusted instead, and
+   * RONN_REQUIRE_SIGNATURE=1 turns require_signature on: a device-wide policy that callers can
+   * only tighten. */
+  const ronn_public_key* trusted_keys; /* borrowed for the call to ronn_model_load; NULL: none */
+  size_t num_trusted_keys;
+  int require_signature; /* nonzero: refuse unsigned artifacts, even with no key trusted */
 } ronn_model_options;
+/* Defaults: verify_integrity 1, no trusted keys, require_signature 0. New fields are added at
+ * the end: always initialize with this before setting fields. */
 void ronn_model_options_initialize(ronn_model_options* out_options);
 
-/* Opens and verifies the artifact at `path`. `options` may be NULL (defaults).
+/* Opens and verifies the artifact at `path` (footer, SHA-256, signature when the options ask),
+ * then dlopens the very file descriptor it verified. `options` may be NULL (defaults).
  * On success *out_model holds one reference the caller owns; on failure it is NULL. */
 ronn_status* ronn_model_load(const char* path, const ronn_model_options* options,
                              ronn_model** out_model);

@@ -27,8 +27,13 @@ class Tensor(ctypes.Structure):
                 ("ndim", ctypes.c_int32), ("shape", ctypes.POINTER(ctypes.c_int64))]
 
 
+class PublicKey(ctypes.Structure):
+    _fields_ = [("bytes", ctypes.c_uint8 * 32)]
+
+
 class ModelOptions(ctypes.Structure):
-    _fields_ = [("verify_integrity", ctypes.c_int)]
+    _fields_ = [("verify_integrity", ctypes.c_int), ("trusted_keys", ctypes.POINTER(PublicKey)),
+                ("num_trusted_keys", ctypes.c_size_t), ("require_signature", ctypes.c_int)]
 
 
 class SessionOptions(ctypes.Structure):
@@ -73,6 +78,7 @@ def _declare(lib: ctypes.CDLL) -> None:
         "ronn_status_get_message": (ctypes.c_char_p, [status]),
         "ronn_status_free": (None, [status]),
         "ronn_status_code_name": (ctypes.c_char_p, [ctypes.c_int]),
+        "ronn_public_key_read": (status, [ctypes.c_char_p, ctypes.POINTER(PublicKey)]),
         "ronn_model_options_initialize": (None, [ctypes.POINTER(ModelOptions)]),
         "ronn_model_load": (status, [ctypes.c_char_p, ctypes.POINTER(ModelOptions),
                                      ctypes.POINTER(handle)]),

@@ -90,10 +90,18 @@ class InferenceSession:
     `num_threads` = 0 uses one thread per CPU; 1 runs on the calling thread only. One call to
     run() executes at a time per session (concurrent calls are serialised); use one session per
     thread for parallel inference.
+
+    `trusted_keys` (paths of Ed25519 public-key files, e.g. the KEY.pub of `ronn-aot keygen`, or
+    raw 32-byte keys) and `require_signature` make the load refuse artifacts that are not signed
+    by one of those keys, checked before the library is loaded (RonnRuntimeError codes
+    UNSIGNED_ARTIFACT, UNTRUSTED_SIGNER, BAD_SIGNATURE). Without them, RONN_TRUSTED_KEYS and
+    RONN_REQUIRE_SIGNATURE in the environment apply.
     """
 
     def __init__(self, path: str | os.PathLike[str], num_threads: int = 0, *,
-                 verify_integrity: bool = True) -> None:
+                 verify_integrity: bool = True,
+                 trusted_keys: Sequence[str | os.PathLike[str] | bytes] | None = None,
+                 require_signature: bool = False) -> None:
         self._lib = _capi.library()
         self._model: int | None = None
         self._session: int | None = None
@@ -103,6 +111,11 @@ class InferenceSession:
         options = _capi.ModelOptions()
         lib.ronn_model_options_initialize(ctypes.byref(options))
         options.verify_integrity = 1 if verify_integrity else 0
+        options.require_signature = 1 if require_signature else 0
+        keys = self._read_keys(trusted_keys or [])
+        if keys:
+            options.trusted_keys = keys
+            options.num_trusted_keys = len(keys)
         model = ctypes.c_void_p()
         _capi.check(lib, lib.ronn_model_load(os.fsencode(self.path), ctypes.byref(options),
                                              ctypes.byref(model)))
@@ -128,6 +141,22 @@ class InferenceSession:
             tensor.dtype.code, tensor.dtype.bits, tensor.dtype.lanes = arg._dl
             tensor.ndim = len(arg.shape)
             tensor.shape = (ctypes.c_int64 * max(1, len(arg.shape)))(*arg.shape)
+
+    def _read_keys(self, keys: Sequence[str | os.PathLike[str] | bytes]) -> Any:
+        if isinstance(keys, (str, bytes, os.PathLike)):
+            raise RonnRuntimeError("INVALID_ARGUMENT",
+                                   "trusted_keys must be a list of public-key files or keys")
+        array = (_capi.PublicKey * max(1, len(keys)))()
+        for slot, key in zip(array, keys):
+            if isinstance(key, bytes):
+                if len(key) != 32:
+                    raise RonnRuntimeError("INVALID_ARGUMENT",
+                                           f"a raw Ed25519 public key is 32 bytes, got {len(key)}")
+                ctypes.memmove(slot.bytes, key, 32)
+            else:
+                _capi.check(self._lib, self._lib.ronn_public_key_read(os.fsencode(key),
+                                                                       ctypes.byref(slot)))
+        return array if keys else None
 
     def _info(self, getter: Any, index: int) -> NodeArg:
         info = _capi.TensorInfo()
