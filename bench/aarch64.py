@@ -161,12 +161,14 @@ class Engine:
         return qemu
 
     def run(self, runs: int, threads: int, out_dir: Path, count: Path | None = None,
-            per_thread: bool = False) -> tuple[float, float]:
+            per_thread: bool = False, blocks: Path | None = None) -> tuple[float, float]:
         """(wall seconds, user+sys seconds) of one emulated process; its count in `count` (with
-        `per_thread`, also each guest thread's)."""
+        `per_thread`, also each guest thread's; with `blocks`, each executed block's, by file
+        offset: bench.aarch64_profile)."""
         qemu = ["qemu-aarch64", "-cpu", self.cpu, "-L", str(self.sysroot())]
         if count is not None:
-            qemu += ["-plugin", f"{self.counter},out={count}" + (",threads=on" if per_thread else "")]
+            qemu += ["-plugin", f"{self.counter},out={count}" + (",threads=on" if per_thread else "")
+                     + (f",blocks={blocks}" if blocks is not None else "")]
         before = resource.getrusage(resource.RUSAGE_CHILDREN)
         t0 = time.perf_counter()
         _run(self.wrap(qemu + self.guest(runs, threads, out_dir)), f"{self.name} under qemu")
@@ -308,6 +310,8 @@ def main(argv: list[str] | None = None) -> int:
     ap.add_argument("model", type=Path)
     ap.add_argument("--target", default="aarch64", help="ronn-aot target (default aarch64)")
     ap.add_argument("--artifact", type=Path, help="an artifact compiled already (default: compile the model)")
+    ap.add_argument("--ronn-run", type=Path,
+                    help="a ronn-run built for the target already (default: build runtime_min's into the cache)")
     ap.add_argument("--cpu", default="cortex-a72", help="qemu -cpu model for both engines (default cortex-a72)")
     ap.add_argument("--runs", type=int, default=2, help="N of the 2N - N difference (default 2)")
     ap.add_argument("--threads", type=int, default=2,
@@ -326,7 +330,8 @@ def main(argv: list[str] | None = None) -> int:
     counter = ensure_counter()
     inputs = make_inputs(args.model, work)
     artifact = args.artifact or compile_artifact(args.model, args.target, work / f"{args.model.stem}.so")
-    engines: list[Engine] = [RonnEngine(args.cpu, counter, ensure_ronn_run(args.target), artifact, inputs)]
+    engines: list[Engine] = [RonnEngine(args.cpu, counter, args.ronn_run or ensure_ronn_run(args.target), artifact,
+                                        inputs)]
     if not args.skip_ort:
         engines.append(OrtEngine(args.cpu, counter, ensure_sysroot(), ensure_site(), ensure_cpuinfo(),
                                  args.model.resolve(), work / "inputs"))
