@@ -1,4 +1,4 @@
-"""The `ronn-aot` command line: compile, run, inspect, bench, demo.
+"""The `ronn-aot` command line: compile, run, inspect, keygen, sign, bench, demo.
 
 Exit codes: 0 success; 1 generic ronn-aot error; 2 usage; 3 invalid model; 4 unsupported operator;
 5 shape problem; 6 unknown target; 7 missing or failing toolchain; 8 compiler bug;
@@ -48,6 +48,10 @@ def _compile(args: argparse.Namespace) -> int:
                                 args.bitnet_kernel)
     art = compile_model(args.model, opts)
     print(f"wrote {art.path} ({art.path.stat().st_size} bytes, target {art.target}, -O{art.opt_level})")
+    if args.sign_key:
+        from .artifact.signing import sign
+
+        print(f"signed {art.path} with key {sign(art.path, args.sign_key).key_id}")
     if args.report:
         print(format_compile_report(art))
     return 0
@@ -111,7 +115,9 @@ def _run(args: argparse.Namespace) -> int:
     import ronn_runtime
 
     try:
-        sess = ronn_runtime.InferenceSession(str(args.artifact), num_threads=args.threads)
+        sess = ronn_runtime.InferenceSession(str(args.artifact), num_threads=args.threads,
+                                             trusted_keys=args.trusted_key,
+                                             require_signature=args.require_signature)
         outputs = sess.run(None, _load_inputs(args.input or []))
     except ronn_runtime.RonnRuntimeError as e:
         print(f"ronn-aot: error: {e}", file=sys.stderr)
@@ -134,6 +140,23 @@ def _inspect(args: argparse.Namespace) -> int:
 
     info = inspect_artifact(args.artifact)
     print(json.dumps(info.to_dict(), indent=2) if args.json else format_info(info))
+    return 0
+
+
+def _keygen(args: argparse.Namespace) -> int:
+    from .artifact.signing import key_id, keygen, load_public_key
+
+    private, public = keygen(args.out, force=args.force)
+    print(f"wrote {private} (private: keep it secret, it signs artifacts) and {public} (public: "
+          f"give it to devices as a trusted key); key id {key_id(load_public_key(public))}")
+    return 0
+
+
+def _sign(args: argparse.Namespace) -> int:
+    from .artifact.signing import sign
+
+    signature = sign(args.artifact, args.key)
+    print(f"signed {args.artifact} with key {signature.key_id}")
     return 0
 
 
@@ -160,7 +183,8 @@ def _bench(args: argparse.Namespace) -> int:
         print("ronn-aot: --plot needs matplotlib, which is not installed (pip install matplotlib); "
               "benchmarking without the plot", file=sys.stderr)
         args.plot = None
-    plan = RoundPlan(rounds=args.rounds, min_runs=args.repeat, min_seconds=args.round_seconds, warmup=args.warmup)
+    plan = RoundPlan(rounds=args.rounds, min_runs=args.repeat, min_seconds=args.round_seconds, warmup=args.warmup,
+                     settle=args.settle)
     result = run_bench(args.model, target=args.target, threads=args.threads, plan=plan,
                        opt_level=args.opt_level, peer_isa=args.peer_isa, same_process=args.same_process)
     print(result.format())
@@ -203,6 +227,8 @@ def build_parser() -> argparse.ArgumentParser:
     c.add_argument("--bitnet-kernel", default="auto", choices=["auto", "popcount", "vnni"],
                    help="kernel family of quantized layers: auto (default: AVX-512 VNNI int8 dot products where "
                         "the target has them and activations are ints, bit-serial popcount elsewhere)")
+    c.add_argument("--sign-key", metavar="KEY",
+                   help="sign the artifact with this Ed25519 private key (from `ronn-aot keygen`)")
     c.set_defaults(fn=_compile)
 
     t = sub.add_parser("tune", help="tune a model's kernels with MetaSchedule into schedules/<target>/")
@@ -225,7 +251,21 @@ def build_parser() -> argparse.ArgumentParser:
     r.add_argument("--input", action="append", metavar="NAME=FILE.npy")
     r.add_argument("--output-dir", help="save each output as <name>.npy here instead of printing")
     r.add_argument("--threads", type=int, default=0, help="worker threads (0: all CPUs)")
+    r.add_argument("--trusted-key", action="append", metavar="KEY.pub",
+                   help="load only if signed by this public key (repeatable)")
+    r.add_argument("--require-signature", action="store_true", help="refuse unsigned artifacts")
     r.set_defaults(fn=_run)
+
+    k = sub.add_parser("keygen", help="make an Ed25519 key pair for signing artifacts: KEY and KEY.pub")
+    k.add_argument("--out", required=True, metavar="KEY", help="private key path; the public key is KEY.pub")
+    k.add_argument("--force", action="store_true", help="replace existing key files")
+    k.set_defaults(fn=_keygen)
+
+    g = sub.add_parser("sign", help="sign an artifact (replacing an earlier signature) for devices that "
+                                    "trust the key")
+    g.add_argument("artifact")
+    g.add_argument("--key", required=True, metavar="KEY", help="Ed25519 private key (ronn-aot keygen)")
+    g.set_defaults(fn=_sign)
 
     i = sub.add_parser("inspect", help="show an artifact's inputs, outputs, target, sizes and hash")
     i.add_argument("artifact")
@@ -244,6 +284,10 @@ def build_parser() -> argparse.ArgumentParser:
     b.add_argument("--round-seconds", type=float, default=1.0,
                    help="and at least this long a round, in seconds (default 1.0)")
     b.add_argument("--warmup", type=int, default=5, help="untimed runs first in each round (default 5)")
+    b.add_argument("--settle", type=int, default=5,
+                   help="run a round again when the machine was disturbed during it (a CPU slower than the "
+                        "run's fastest, other processes busy, or steal time), up to this many extra rounds; "
+                        "0 keeps every round and flags the disturbed ones (default 5)")
     b.add_argument("--same-process", action="store_true",
                    help="diagnostic: time both engines in ONE process, alternating in blocks (their thread "
                         "pools disturb each other: not what a user gets)")

@@ -7,6 +7,7 @@ from pathlib import Path
 from typing import Any
 
 from .format import ArtifactFormatError, Footer, Plan, Storage, read_footer, read_plan
+from .signing import Signature, SigningError, read_signature
 from ..errors import ArtifactError
 
 
@@ -16,6 +17,7 @@ class ArtifactInfo:
     file_size: int
     footer: Footer
     plan: Plan
+    signature: Signature | None = None  # found, not verified: the runtime checks it against its keys
 
     @property
     def metadata(self) -> dict[str, Any]:
@@ -38,6 +40,7 @@ class ArtifactInfo:
             "arena_bytes": self.plan.arena_size, "kernels": len(kernels), "steps": len(self.plan.steps),
             "weight_tensors": sum(1 for t in self.plan.tensors if t.storage == Storage.WEIGHTS),
             "sha256": self.footer.sha256.hex(),
+            "signer_key_id": self.signature.key_id if self.signature else None,
             **({"bitnet": self.metadata["bitnet"]} if "bitnet" in self.metadata else {}),
         }
 
@@ -50,9 +53,10 @@ def inspect_artifact(path: str | Path) -> ArtifactInfo:
     try:
         footer = read_footer(path)
         plan = read_plan(path, footer)
-    except ArtifactFormatError as e:
+        signature = read_signature(path)
+    except (ArtifactFormatError, SigningError) as e:
         raise ArtifactError(str(e)) from e
-    return ArtifactInfo(path, path.stat().st_size, footer, plan)
+    return ArtifactInfo(path, path.stat().st_size, footer, plan, signature)
 
 
 def format_info(info: ArtifactInfo) -> str:
@@ -71,6 +75,8 @@ def format_info(info: ArtifactInfo) -> str:
         f"plan bytes:   {d['plan_bytes']}",
         f"arena bytes:  {d['arena_bytes']}",
         f"sha256:       {d['sha256']}   (verified)",
+        f"signed by:    key {d['signer_key_id']}   (Ed25519; checked at load against trusted keys)"
+        if d["signer_key_id"] else "signed by:    nobody (unsigned; `ronn-aot sign` signs it)",
         *([_bitnet_line(d["bitnet"])] if "bitnet" in d else []),
     ])
 

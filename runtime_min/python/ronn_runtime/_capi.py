@@ -97,7 +97,12 @@ def _declare(lib: ctypes.CDLL) -> None:
                                       ctypes.POINTER(Tensor), ctypes.c_size_t]),
     }
     for name, (restype, argtypes) in signatures.items():
-        fn = getattr(lib, name)
+        try:
+            fn = getattr(lib, name)
+        except AttributeError:
+            raise RonnRuntimeError(
+                "LOAD_FAILED", f"{lib._name} does not export {name}: it is older than this binding; "
+                f"rebuild it (make -C runtime_min) or install a matching ronn-runtime") from None
         fn.restype = restype
         fn.argtypes = argtypes
 
