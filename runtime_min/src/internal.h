@@ -122,6 +122,7 @@ const char* ronn_plan_string(const ronn_plan* plan, uint32_t offset);
 struct ronn_model {
   uint32_t refcount; /* atomic */
   void* library;     /* dlopen handle */
+  int library_fd;    /* the verified file the library was loaded from (owned), or -1 */
   const ronn_artifact_v1* artifact;
   const uint8_t* weights; /* what kernels read: artifact->weights, or weights_copy */
   void* weights_copy;     /* owned: the weights on huge pages (platform/memory.c), or NULL */

@@ -125,6 +125,7 @@ static void destroy(ronn_model* model) {
   free(model->outputs);
   free(model->input_align);
   if (model->library != NULL) dlclose(model->library);
+  if (model->library_fd >= 0) close(model->library_fd);
   free(model);
 }
 
@@ -203,6 +204,11 @@ ronn_status* ronn_model_load(const char* path, const ronn_model_options* options
   }
   model->refcount = 1;
   status = open_library(path, file.fd, &model->library);
+  /* The loader knows the library by its name, /proc/self/fd/<fd>: the descriptor stays open as
+   * long as the library is loaded, or the next artifact opened on the same number would be
+   * "found" already loaded and get this one's code. */
+  model->library_fd = status == NULL ? file.fd : -1;
+  if (status == NULL) file.fd = -1;
   ronn_artifact_file_close(&file);
   if (status == NULL) {
     void* symbol = dlsym(model->library, RONN_ARTIFACT_QUERY_SYMBOL);
