@@ -132,6 +132,10 @@ struct ronn_model {
   uint64_t* input_align; /* per graph input: the alignment its caller data needs to be read in place */
   const ronn_artifact_device_v1* device_ext; /* NULL for CPU artifacts */
   ronn_device_module device;                 /* valid when device_ext != NULL */
+  /* Dual artifacts (RONN_ARTIFACT_FLAG_DUAL, router.c): System 1 (owned; same library, kernels
+   * and weights, its own plan) and the router. NULL for plain artifacts. */
+  struct ronn_model* system1;
+  const ronn_dual_header_v1* router;
 };
 
 /* ---- errors.c: the message a kernel raised, kept per thread ---- */

@@ -7,6 +7,7 @@
 #include <unistd.h>
 
 #include "internal.h"
+#include "router.h"
 
 void ronn_model_options_initialize(ronn_model_options* out_options) {
   memset(out_options, 0, sizeof *out_options);
@@ -48,13 +49,15 @@ static ronn_status* check_descriptor(const char* path, const ronn_artifact_v1* a
                             "version %u: recompile the model with a matching ronn-aot",
                             path, a->abi_version, RONN_ABI_VERSION);
   }
-  if ((a->flags & ~RONN_ARTIFACT_FLAG_DEVICE) != 0) {
+  if ((a->flags & ~(RONN_ARTIFACT_FLAG_DEVICE | RONN_ARTIFACT_FLAG_DUAL)) != 0 ||
+      (a->flags & RONN_ARTIFACT_FLAG_DEVICE && a->flags & RONN_ARTIFACT_FLAG_DUAL)) {
     return ronn_make_status(RONN_ABI_MISMATCH,
                             "'%s': the artifact uses features (flags 0x%x) this runtime does not "
                             "know: update runtime_min",
                             path, a->flags);
   }
   uint32_t expected = (a->flags & RONN_ARTIFACT_FLAG_DEVICE) ? sizeof(ronn_artifact_with_device_v1)
+                      : (a->flags & RONN_ARTIFACT_FLAG_DUAL) ? sizeof(ronn_artifact_with_dual_v1)
                                                              : sizeof(ronn_artifact_v1);
   if (a->descriptor_size != expected) {
     return ronn_make_status(RONN_CORRUPT_ARTIFACT,
@@ -120,6 +123,7 @@ static ronn_status* build_io_info(ronn_model* model) {
 }
 
 static void destroy(ronn_model* model) {
+  ronn_model_release(model->system1);
   free(model->weights_copy);
   free(model->inputs);
   free(model->outputs);
@@ -127,6 +131,21 @@ static void destroy(ronn_model* model) {
   if (model->library != NULL) dlclose(model->library);
   if (model->library_fd >= 0) close(model->library_fd);
   free(model);
+}
+
+/* System 1 of a dual artifact: a model over the same library, kernels and weights with the dual
+ * blob's plan; owned by `model` (its library is NULL: only `model` closes it). */
+static ronn_status* load_system1(const char* path, ronn_model* model) {
+  const ronn_artifact_dual_v1* dual = &((const ronn_artifact_with_dual_v1*)model->artifact)->dual;
+  ronn_model* fast = (ronn_model*)calloc(1, sizeof *fast);
+  if (fast == NULL) return ronn_status_out_of_memory();
+  fast->refcount = 1;
+  fast->library_fd = -1;
+  fast->artifact = model->artifact;
+  model->system1 = fast;
+  ronn_status* status = ronn_dual_parse(path, dual, model->artifact, &model->plan, &fast->plan,
+                                        &model->router);
+  return status != NULL ? status : build_io_info(fast);
 }
 
 /* dlopen the descriptor that was verified, through /proc/self/fd: the checked bytes are the
@@ -238,12 +257,16 @@ ronn_status* ronn_model_load(const char* path, const ronn_model_options* options
                              model->device_ext != NULL ? &model->device : NULL, &model->plan);
   }
   if (status == NULL) status = build_io_info(model);
+  if (status == NULL && (model->artifact->flags & RONN_ARTIFACT_FLAG_DUAL)) {
+    status = load_system1(path, model);
+  }
   if (status != NULL) {
     destroy(model);
     return status;
   }
   model->weights = ronn_platform_weights_copy(model->artifact->weights, model->artifact->weights_size,
                                               &model->weights_copy);
+  if (model->system1 != NULL) model->system1->weights = model->weights;
   install_hooks(&model->artifact->hooks);
   if (model->device_ext != NULL) ronn_cuda_install_hooks(model->device_ext);
   *out_model = model;

@@ -4,9 +4,11 @@
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
+#include <math.h>
 #include <time.h>
 
 #include "internal.h"
+#include "router.h"
 
 struct ronn_session {
   ronn_model* model;
@@ -22,6 +24,9 @@ struct ronn_session {
   ronn_cuda_session* cuda; /* artifacts with device kernels: device arena, weights, stream */
   uint64_t* profile_ns;    /* RONN_PROFILE set: per step, nanoseconds summed over runs */
   uint64_t profile_runs;
+  int owns_pool;           /* 0 for System 1's session, which runs on its dual parent's pool */
+  ronn_session* fast;      /* dual artifacts: the session running System 1's plan (owned) */
+  ronn_route_stats route_stats;
 };
 
 /* ---- profiling (RONN_PROFILE=1): per-step wall time, printed when the session is released ---- */
@@ -70,8 +75,9 @@ void ronn_session_release(ronn_session* session) {
     print_profile(session);
     free(session->profile_ns);
   }
+  ronn_session_release(session->fast);
   ronn_cuda_session_release(session->cuda);
-  ronn_threadpool_destroy(session->pool);
+  if (session->owns_pool) ronn_threadpool_destroy(session->pool);
   free(session->arena);
   free(session->tensors);
   free(session->args);
@@ -123,8 +129,17 @@ static void prepare_tensors(ronn_session* session) {
   }
 }
 
+/* `pool` NULL: the session starts its own; else it runs on `pool` (owned by the caller). */
+static ronn_status* create_session(ronn_model* model, const ronn_session_options* options,
+                                   ronn_threadpool* pool, ronn_session** out_session);
+
 ronn_status* ronn_session_create(ronn_model* model, const ronn_session_options* options,
                                  ronn_session** out_session) {
+  return create_session(model, options, NULL, out_session);
+}
+
+static ronn_status* create_session(ronn_model* model, const ronn_session_options* options,
+                                   ronn_threadpool* pool, ronn_session** out_session) {
   if (out_session == NULL || model == NULL) {
     return ronn_make_status(RONN_INVALID_ARGUMENT, "ronn_session_create: model or out_session "
                                                    "is NULL");
@@ -179,7 +194,16 @@ ronn_status* ronn_session_create(ronn_model* model, const ronn_session_options* 
     return status;
   }
   prepare_tensors(session);
-  status = ronn_threadpool_create(options->num_threads, &session->pool);
+  if (pool != NULL) {
+    session->pool = pool;
+  } else {
+    session->owns_pool = 1;
+    status = ronn_threadpool_create(options->num_threads, &session->pool);
+  }
+  /* System 1 runs on the same threads: the two plans never run at the same time. */
+  if (status == NULL && model->system1 != NULL) {
+    status = create_session(model->system1, options, session->pool, &session->fast);
+  }
   if (status != NULL) {
     ronn_session_release(session);
     return status;
@@ -397,11 +421,9 @@ static ronn_status* run_steps(ronn_session* session) {
   return NULL;
 }
 
-ronn_status* ronn_session_run(ronn_session* session, const ronn_tensor* inputs,
-                              size_t num_inputs, ronn_tensor* outputs, size_t num_outputs) {
-  if (session == NULL) {
-    return ronn_make_status(RONN_INVALID_ARGUMENT, "ronn_session_run: session is NULL");
-  }
+/* Runs the session's one plan. */
+static ronn_status* run_plan(ronn_session* session, const ronn_tensor* inputs, size_t num_inputs,
+                             ronn_tensor* outputs, size_t num_outputs) {
   ronn_status* status = bind_inputs(session, inputs, num_inputs);
   if (status == NULL) status = check_outputs(session, outputs, num_outputs);
   if (status != NULL) return status;
@@ -449,4 +471,120 @@ ronn_status* ronn_session_run(ronn_session* session, const ronn_tensor* inputs,
   }
   ronn_threadpool_leave(previous);
   return status;
+}
+
+/* ---- routing (dual artifacts) ------------------------------------------------------------- */
+
+void ronn_run_options_initialize(ronn_run_options* out_options) {
+  out_options->route = RONN_ROUTE_DEFAULT;
+}
+
+int ronn_model_is_dual(const ronn_model* model) { return model != NULL && model->system1 != NULL; }
+
+ronn_status* ronn_session_route_stats(const ronn_session* session, ronn_route_stats* out_stats) {
+  if (session == NULL || out_stats == NULL) {
+    return ronn_make_status(RONN_INVALID_ARGUMENT, "ronn_session_route_stats: session or out_stats "
+                                                   "is NULL");
+  }
+  *out_stats = session->route_stats;
+  return NULL;
+}
+
+static const char* route_name(int32_t route) {
+  switch (route) {
+    case RONN_ROUTE_AUTO: return "auto";
+    case RONN_ROUTE_FAST: return "fast";
+    case RONN_ROUTE_FULL: return "full";
+    default: return "default";
+  }
+}
+
+/* AUTO: the complexity gate (before anything runs), then System 1 and its confidence check. */
+static ronn_status* run_auto(ronn_session* session, const ronn_tensor* inputs, size_t num_inputs,
+                             ronn_tensor* outputs, size_t num_outputs, int32_t* out_route,
+                             int* out_escalated) {
+  const ronn_model* model = session->model;
+  const ronn_dual_header_v1* router = model->router;
+  ronn_status* status = NULL;
+  *out_route = RONN_ROUTE_FULL;
+  if (router->router & RONN_ROUTER_COMPLEXITY) {
+    status = bind_inputs(session, inputs, num_inputs);
+    if (status != NULL) return status;
+    const ronn_tensor_info* info = &model->inputs[router->complexity_input];
+    const ronn_tensor* x = session->bound_inputs[router->complexity_input];
+    uint64_t last = info->ndim > 0 ? (uint64_t)info->shape[info->ndim - 1] : 1;
+    double score = ronn_router_complexity(router, (const float*)x->data, info->nbytes / 4, last);
+    if (!(score <= router->complexity_threshold)) {
+      return run_plan(session, inputs, num_inputs, outputs, num_outputs);
+    }
+  }
+  if ((router->router & RONN_ROUTER_CONFIDENCE) && router->confidence_threshold == INFINITY) {
+    return run_plan(session, inputs, num_inputs, outputs, num_outputs); /* calibrated: never fast */
+  }
+  status = run_plan(session->fast, inputs, num_inputs, outputs, num_outputs);
+  if (status != NULL || !(router->router & RONN_ROUTER_CONFIDENCE)) {
+    *out_route = RONN_ROUTE_FAST;
+    return status;
+  }
+  const ronn_tensor_info* info = &model->outputs[router->confidence_output];
+  double confidence =
+      ronn_router_confidence(router, (const float*)outputs[router->confidence_output].data,
+                             info->nbytes / 4, (uint64_t)info->shape[info->ndim - 1]);
+  if (confidence >= router->confidence_threshold) {
+    *out_route = RONN_ROUTE_FAST;
+    return NULL;
+  }
+  *out_escalated = 1;
+  return run_plan(session, inputs, num_inputs, outputs, num_outputs);
+}
+
+ronn_status* ronn_session_run_with_options(ronn_session* session, const ronn_run_options* options,
+                                           const ronn_tensor* inputs, size_t num_inputs,
+                                           ronn_tensor* outputs, size_t num_outputs) {
+  if (session == NULL) {
+    return ronn_make_status(RONN_INVALID_ARGUMENT, "ronn_session_run: session is NULL");
+  }
+  int32_t route = options != NULL ? options->route : RONN_ROUTE_DEFAULT;
+  if (route < RONN_ROUTE_DEFAULT || route > RONN_ROUTE_FULL) {
+    return ronn_make_status(RONN_INVALID_ARGUMENT, "unknown route %d: use RONN_ROUTE_DEFAULT, "
+                            "_AUTO, _FAST or _FULL", (int)route);
+  }
+  if (session->fast == NULL) {
+    if (route != RONN_ROUTE_DEFAULT) {
+      return ronn_make_status(RONN_INVALID_ARGUMENT,
+                              "route '%s' needs a dual artifact (System 1 + System 2: compile with "
+                              "`ronn-aot compile --dual ternary|binary`); this artifact has one "
+                              "plan: run it without a route",
+                              route_name(route));
+    }
+    return run_plan(session, inputs, num_inputs, outputs, num_outputs);
+  }
+  /* Check every argument before any plan runs, whichever plan would. */
+  ronn_status* status = bind_inputs(session, inputs, num_inputs);
+  if (status == NULL) status = check_outputs(session, outputs, num_outputs);
+  if (status != NULL) return status;
+  int32_t answered = route == RONN_ROUTE_FAST ? RONN_ROUTE_FAST : RONN_ROUTE_FULL;
+  int escalated = 0;
+  if (route == RONN_ROUTE_FAST) {
+    status = run_plan(session->fast, inputs, num_inputs, outputs, num_outputs);
+  } else if (route == RONN_ROUTE_FULL) {
+    status = run_plan(session, inputs, num_inputs, outputs, num_outputs);
+  } else {
+    status = run_auto(session, inputs, num_inputs, outputs, num_outputs, &answered, &escalated);
+  }
+  if (status != NULL) return status;
+  ronn_route_stats* stats = &session->route_stats;
+  stats->last_route = answered;
+  if (answered == RONN_ROUTE_FAST) {
+    stats->fast_runs++;
+  } else {
+    stats->full_runs++;
+    stats->escalated_runs += (uint64_t)escalated;
+  }
+  return NULL;
+}
+
+ronn_status* ronn_session_run(ronn_session* session, const ronn_tensor* inputs,
+                              size_t num_inputs, ronn_tensor* outputs, size_t num_outputs) {
+  return ronn_session_run_with_options(session, NULL, inputs, num_inputs, outputs, num_outputs);
 }

@@ -21,6 +21,7 @@ enum { EXIT_OK = 0, EXIT_USAGE = 2, EXIT_LOAD = 3, EXIT_INPUT = 4, EXIT_RUN = 5 
 static const char usage_text[] =
     "usage: ronn-run MODEL.so [--input NAME=FILE.npy]... [--output-dir DIR] [--threads N]\n"
     "                [--repeat N] [--info] [--trusted-key PUB]... [--require-signature]\n"
+    "                [--route auto|fast|full]\n"
     "  --input NAME=FILE  bind graph input NAME to a .npy file (FILE alone: by position)\n"
     "  --output-dir DIR   write each output to DIR/<name>.npy\n"
     "  --threads N        worker threads including the caller (0: one per CPU, default)\n"
@@ -30,6 +31,9 @@ static const char usage_text[] =
     "                     of `ronn-aot keygen`); repeat for several keys\n"
     "  --require-signature  refuse unsigned artifacts (also: RONN_REQUIRE_SIGNATURE=1;\n"
     "                     RONN_TRUSTED_KEYS=A.pub:B.pub applies without --trusted-key)\n"
+    "  --route R          dual artifacts (ronn-aot compile --dual): auto (default: the\n"
+    "                     calibrated router), fast (System 1) or full (System 2); prints\n"
+    "                     which system answered and how many runs each answered\n"
     "exit codes: 0 ok, 2 usage, 3 load/artifact error, 4 input error, 5 run error\n";
 
 typedef struct options {
@@ -44,6 +48,7 @@ typedef struct options {
   const char** key_args;
   int num_keys;
   int require_signature;
+  int32_t route; /* ronn_route */
 } options;
 
 static int usage_error(const char* message, const char* detail) {
@@ -104,6 +109,16 @@ static int parse_args(int argc, char** argv, options* opts) {
       if (*value == '\0') return usage_error("--trusted-key needs a public key file", NULL);
       if (opts->num_keys == MAX_TRUSTED_KEYS) return usage_error("too many --trusted-key", NULL);
       opts->key_args[opts->num_keys++] = value;
+    } else if ((value = option_value(argc, argv, &i, "--route")) != NULL) {
+      if (strcmp(value, "auto") == 0) {
+        opts->route = RONN_ROUTE_AUTO;
+      } else if (strcmp(value, "fast") == 0) {
+        opts->route = RONN_ROUTE_FAST;
+      } else if (strcmp(value, "full") == 0) {
+        opts->route = RONN_ROUTE_FULL;
+      } else {
+        return usage_error("--route needs auto, fast or full, got ", value);
+      }
     } else if (strcmp(argv[i], "--require-signature") == 0) {
       opts->require_signature = 1;
     } else if (argv[i][0] == '-' && argv[i][1] != '\0') {
@@ -342,10 +357,13 @@ static int run_model(const options* opts, ronn_model* model, run_state* st) {
   session_options.num_threads = (int32_t)opts->threads;
   ronn_status* status = ronn_session_create(model, &session_options, &st->session);
   if (status != NULL) return report("cannot create a session", status, EXIT_RUN);
+  ronn_run_options run_options;
+  ronn_run_options_initialize(&run_options);
+  run_options.route = opts->route;
   for (long r = 0; r < opts->repeat; ++r) {
     double start = now_ms();
-    status = ronn_session_run(st->session, st->inputs, (size_t)opts->num_inputs, st->outputs,
-                              num_outputs);
+    status = ronn_session_run_with_options(st->session, &run_options, st->inputs,
+                                           (size_t)opts->num_inputs, st->outputs, num_outputs);
     st->latencies[r] = now_ms() - start;
     if (status != NULL) {
       int input_error = ronn_status_get_code(status) == RONN_INVALID_ARGUMENT;
@@ -353,6 +371,15 @@ static int run_model(const options* opts, ronn_model* model, run_state* st) {
     }
   }
   for (size_t o = 0; o < num_outputs; ++o) print_output(&st->output_info[o], st->outputs[o].data);
+  if (ronn_model_is_dual(model)) {
+    ronn_route_stats stats;
+    status = ronn_session_route_stats(st->session, &stats);
+    if (status != NULL) return report("cannot read the route counters", status, EXIT_RUN);
+    printf("answered by: %s; runs answered by System 1 %llu, by System 2 %llu (%llu escalated)\n",
+           stats.last_route == RONN_ROUTE_FAST ? "System 1 (fast)" : "System 2 (full)",
+           (unsigned long long)stats.fast_runs, (unsigned long long)stats.full_runs,
+           (unsigned long long)stats.escalated_runs);
+  }
   if (opts->repeat_given) {
     qsort(st->latencies, (size_t)opts->repeat, sizeof(double), compare_doubles);
     size_t n = (size_t)opts->repeat;

@@ -275,6 +275,75 @@ typedef struct ronn_device_kernel_v1 {
 } ronn_device_kernel_v1;   /* 24 bytes */
 
 /* ---------------------------------------------------------------------------------------------
+ * Dual extension (optional, v1-compatible): System 1 / System 2 in one artifact.
+ *
+ * The descriptor's plan is System 2 (the model at full precision). The dual blob adds System 1
+ * (the same model with BitNet layers) as a second plan over the SAME kernel table and weights
+ * blob (weights both use are stored once), and the router that picks one per run. Both plans
+ * have the same graph inputs and outputs (names, dtypes, shapes). The router is data only:
+ *   router & RONN_ROUTER_COMPLEXITY: before anything runs, score = bias + sum(weights[i] *
+ *     feature[i](input complexity_input)); System 2 answers when !(score <= complexity_threshold);
+ *   router & RONN_ROUTER_CONFIDENCE: System 1 runs; its output confidence_output (float32, last
+ *     axis = classes, each other axis a row) gives the least confident row's signal; System 1's
+ *     answer stands when signal >= confidence_threshold, else System 2 runs (+inf: never run
+ *     System 1). Without either bit System 1 answers.
+ * Dual artifacts are CPU-only: the compiler refuses --dual for device targets and a loader
+ * refuses a descriptor with both RONN_ARTIFACT_FLAG_DEVICE and RONN_ARTIFACT_FLAG_DUAL.
+ * ------------------------------------------------------------------------------------------- */
+
+#define RONN_ARTIFACT_FLAG_DUAL 0x2u /* the descriptor is a ronn_artifact_with_dual_v1 */
+
+typedef struct ronn_artifact_dual_v1 {
+  const uint8_t* blob;      /* the dual blob (ronn_dual_header_v1 first), 8-byte aligned */
+  uint64_t blob_size;
+} ronn_artifact_dual_v1;
+
+typedef struct ronn_artifact_with_dual_v1 {
+  ronn_artifact_v1 base;
+  ronn_artifact_dual_v1 dual;
+} ronn_artifact_with_dual_v1;
+
+#define RONN_DUAL_MAGIC 0x4c554452u /* "RDUL" little-endian */
+#define RONN_DUAL_VERSION 1u
+#define RONN_DUAL_MAX_FEATURES 8u
+
+#define RONN_ROUTER_COMPLEXITY 0x1u
+#define RONN_ROUTER_CONFIDENCE 0x2u
+
+/* Confidence signals (higher = more confident), over the class probabilities of a row: the
+ * softmax of the row when confidence_flags has RONN_CONFIDENCE_SOFTMAX, else the row itself. */
+#define RONN_SIGNAL_MAX_PROB 1u    /* the largest probability */
+#define RONN_SIGNAL_MARGIN 2u      /* largest minus second largest */
+#define RONN_SIGNAL_NEG_ENTROPY 3u /* sum p*ln(p) over p > 0 */
+#define RONN_CONFIDENCE_SOFTMAX 0x1u
+
+/* Complexity features, each over the whole input tensor (float32), computed in double. */
+#define RONN_FEATURE_MEAN 1u
+#define RONN_FEATURE_STD 2u                 /* population standard deviation */
+#define RONN_FEATURE_MEAN_ABS_DIFF 3u       /* mean |x[i+1]-x[i]| along the last axis */
+#define RONN_FEATURE_FRACTION_ABOVE_MEAN 4u /* fraction of elements > the mean */
+
+typedef struct ronn_dual_header_v1 {
+  uint32_t magic;               /* RONN_DUAL_MAGIC */
+  uint32_t version;             /* RONN_DUAL_VERSION */
+  uint32_t header_size;         /* sizeof(ronn_dual_header_v1) */
+  uint32_t router;              /* RONN_ROUTER_* bits */
+  uint64_t plan_offset;         /* System 1's plan blob (ronn_plan_header_v1 first), 8-aligned */
+  uint64_t plan_size;
+  uint32_t confidence_output;   /* output index */
+  uint32_t confidence_signal;   /* RONN_SIGNAL_* */
+  uint32_t confidence_flags;    /* RONN_CONFIDENCE_* */
+  uint32_t complexity_input;    /* input index */
+  double confidence_threshold;
+  uint32_t complexity_num_features; /* <= RONN_DUAL_MAX_FEATURES */
+  uint32_t reserved0;
+  uint32_t complexity_features[RONN_DUAL_MAX_FEATURES]; /* RONN_FEATURE_* */
+  double complexity_weights[RONN_DUAL_MAX_FEATURES];
+  double complexity_bias;
+  double complexity_threshold;
+} ronn_dual_header_v1; /* 176 bytes */
+
+/* ---------------------------------------------------------------------------------------------
  * Footer: the last sizeof(ronn_artifact_footer_v1) bytes of the artifact file.
  * ------------------------------------------------------------------------------------------- */
 

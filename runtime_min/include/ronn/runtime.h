@@ -150,6 +150,44 @@ void ronn_session_release(ronn_session* session); /* joins the workers; NULL is 
 ronn_status* ronn_session_run(ronn_session* session, const ronn_tensor* inputs,
                               size_t num_inputs, ronn_tensor* outputs, size_t num_outputs);
 
+/* ---- System 1 / System 2 (dual artifacts: `ronn-aot compile --dual`) -------------------------
+ * A dual artifact holds two plans over the same inputs and outputs: System 1 (BitNet layers, fast)
+ * and System 2 (full precision), and a router calibrated at compile time. A run picks one: */
+typedef enum ronn_route {
+  RONN_ROUTE_DEFAULT = 0, /* plain artifacts: their one plan; dual artifacts: RONN_ROUTE_AUTO */
+  RONN_ROUTE_AUTO = 1,    /* the artifact's router decides, per run (dual artifacts only) */
+  RONN_ROUTE_FAST = 2,    /* System 1 (dual artifacts only) */
+  RONN_ROUTE_FULL = 3     /* System 2 (dual artifacts only) */
+} ronn_route;
+
+typedef struct ronn_run_options {
+  int32_t route; /* ronn_route; a route other than DEFAULT on a plain artifact is
+                    RONN_INVALID_ARGUMENT */
+} ronn_run_options;
+/* Defaults: RONN_ROUTE_DEFAULT. New fields are added at the end: initialize with this first. */
+void ronn_run_options_initialize(ronn_run_options* out_options);
+
+/* ronn_session_run with options (NULL: defaults). Same contract as ronn_session_run; with route
+ * AUTO, System 1 may run first and System 2 after it (the outputs hold the answer of the system
+ * that answered). */
+ronn_status* ronn_session_run_with_options(ronn_session* session, const ronn_run_options* options,
+                                           const ronn_tensor* inputs, size_t num_inputs,
+                                           ronn_tensor* outputs, size_t num_outputs);
+
+/* Nonzero when the model is a dual artifact. */
+int ronn_model_is_dual(const ronn_model* model);
+
+/* What a session's runs did so far. Runs that failed are not counted. */
+typedef struct ronn_route_stats {
+  uint64_t fast_runs;      /* answered by System 1 */
+  uint64_t full_runs;      /* answered by System 2 (escalated ones included) */
+  uint64_t escalated_runs; /* System 1 ran, the router judged it unsure, System 2 answered */
+  int32_t last_route;      /* RONN_ROUTE_FAST or RONN_ROUTE_FULL: who answered the last
+                              successful run; RONN_ROUTE_DEFAULT before any */
+} ronn_route_stats;
+/* Fills *out_stats; the same thread rules as ronn_session_run. */
+ronn_status* ronn_session_route_stats(const ronn_session* session, ronn_route_stats* out_stats);
+
 #ifdef __cplusplus
 }
 #endif

@@ -40,6 +40,18 @@ class SessionOptions(ctypes.Structure):
     _fields_ = [("num_threads", ctypes.c_int32)]
 
 
+class RunOptions(ctypes.Structure):
+    _fields_ = [("route", ctypes.c_int32)]
+
+
+class RouteStats(ctypes.Structure):
+    _fields_ = [("fast_runs", ctypes.c_uint64), ("full_runs", ctypes.c_uint64),
+                ("escalated_runs", ctypes.c_uint64), ("last_route", ctypes.c_int32)]
+
+
+ROUTES = {"auto": 1, "fast": 2, "full": 3}  # ronn_route (0: the artifact's default)
+
+
 def bundled(name: str) -> list[Path]:
     """Where a file built by runtime_min's make (the library, ronn-run) is looked for, in order:
     inside this package (wheels), next to it, then the source checkout's build tree
@@ -95,6 +107,12 @@ def _declare(lib: ctypes.CDLL) -> None:
         "ronn_session_release": (None, [handle]),
         "ronn_session_run": (status, [handle, ctypes.POINTER(Tensor), ctypes.c_size_t,
                                       ctypes.POINTER(Tensor), ctypes.c_size_t]),
+        "ronn_run_options_initialize": (None, [ctypes.POINTER(RunOptions)]),
+        "ronn_session_run_with_options": (status, [handle, ctypes.POINTER(RunOptions),
+                                                   ctypes.POINTER(Tensor), ctypes.c_size_t,
+                                                   ctypes.POINTER(Tensor), ctypes.c_size_t]),
+        "ronn_model_is_dual": (ctypes.c_int, [handle]),
+        "ronn_session_route_stats": (status, [handle, ctypes.POINTER(RouteStats)]),
     }
     for name, (restype, argtypes) in signatures.items():
         try:

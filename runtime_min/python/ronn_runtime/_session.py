@@ -132,6 +132,8 @@ class InferenceSession:
         _capi.check(lib, lib.ronn_session_create(self._model, ctypes.byref(session_options),
                                                  ctypes.byref(session)))
         self._session = session.value
+        self._run_options = _capi.RunOptions()
+        lib.ronn_run_options_initialize(ctypes.byref(self._run_options))
         # Argument arrays are built once; a run only fills in data pointers.
         self._input_index = {arg.name: i for i, arg in enumerate(self._inputs)}
         self._input_names = [arg.name.encode(errors="surrogateescape") for arg in self._inputs]
@@ -204,10 +206,17 @@ class InferenceSession:
         return array if array.flags.c_contiguous else np.ascontiguousarray(array)
 
     def run(self, output_names: Sequence[str] | None, input_feed: Mapping[str, Any],
-            run_options: Any = None) -> list[np.ndarray]:
-        """Run the model. Returns the outputs named in `output_names` (all when None), in order."""
+            run_options: Any = None, *, route: str | None = None) -> list[np.ndarray]:
+        """Run the model. Returns the outputs named in `output_names` (all when None), in order.
+
+        `route` (dual artifacts, `ronn-aot compile --dual`): "auto" (the default there: the
+        artifact's calibrated router picks System 1 or System 2 for this input), "fast" (System 1)
+        or "full" (System 2); `last_route` then says which answered. Plain artifacts take no route."""
         del run_options  # accepted for onnxruntime compatibility
         self._require_open()
+        if route is not None and route not in _capi.ROUTES:
+            raise RonnRuntimeError("INVALID_ARGUMENT",
+                                   f"route must be one of {', '.join(_capi.ROUTES)}, got {route!r}")
         if not isinstance(input_feed, Mapping):
             raise RonnRuntimeError("INVALID_ARGUMENT",
                                    "input_feed must be a dict {input name: numpy array}")
@@ -248,10 +257,37 @@ class InferenceSession:
                 tensor.shape = array.ctypes.shape_as(ctypes.c_int64)
             for tensor, result in zip(self._c_outputs, results):
                 tensor.data = result.ctypes.data
-            status = self._lib.ronn_session_run(self._session, self._c_inputs, len(arrays),
-                                                self._c_outputs, len(results))
+            self._run_options.route = 0 if route is None else _capi.ROUTES[route]
+            status = self._lib.ronn_session_run_with_options(
+                self._session, ctypes.byref(self._run_options), self._c_inputs, len(arrays),
+                self._c_outputs, len(results))
         _capi.check(self._lib, status)
         return [results[output_index[n]] for n in wanted]
+
+    @property
+    def is_dual(self) -> bool:
+        """Whether the artifact holds System 1 and System 2 (`ronn-aot compile --dual`)."""
+        self._require_open()
+        return bool(self._lib.ronn_model_is_dual(self._model))
+
+    def _route_stats(self) -> _capi.RouteStats:
+        self._require_open()
+        stats = _capi.RouteStats()
+        _capi.check(self._lib, self._lib.ronn_session_route_stats(self._session, ctypes.byref(stats)))
+        return stats
+
+    @property
+    def last_route(self) -> str | None:
+        """Which system answered the last successful run of a dual artifact: "fast" (System 1)
+        or "full" (System 2); None before any run and for plain artifacts."""
+        return {2: "fast", 3: "full"}.get(self._route_stats().last_route)
+
+    @property
+    def route_counts(self) -> dict[str, int]:
+        """Runs answered by System 1 ("fast") and System 2 ("full"), and how many of the latter
+        were escalated from System 1 ("escalated"), since the session was created."""
+        stats = self._route_stats()
+        return {"fast": stats.fast_runs, "full": stats.full_runs, "escalated": stats.escalated_runs}
 
     def close(self) -> None:
         """Release the session and the model now instead of at garbage collection."""
