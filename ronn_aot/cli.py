@@ -16,6 +16,7 @@ from typing import Any, Sequence
 from .errors import RonnError
 from .stages.freeze import parse_freeze_input
 from .options import DEFAULT_OPT_LEVEL, CompileOptions, parse_input_shape
+from .dual.routers import ROUTERS
 from .tools.peer_isa import PEER_ISA_MODES
 
 RUNTIME_EXIT = 10
@@ -36,8 +37,27 @@ def _compile(args: argparse.Namespace) -> int:
         opts = opts.with_dump_ir(args.dump_ir)
     if args.no_records:
         opts = opts.with_records(False)
-    if args.bitnet_calibration and not args.bitnet:
-        raise RonnError("--bitnet-calibration needs --bitnet ternary|binary")
+    if args.bitnet_calibration and not (args.bitnet or args.dual):
+        raise RonnError("--bitnet-calibration needs --bitnet ternary|binary (or --dual ternary|binary)")
+    route_flags = [f for f, v in (("--route", args.route), ("--route-calibration", args.route_calibration),
+                                  ("--route-output", args.route_output), ("--route-signal", args.route_signal))
+                   if v is not None]
+    if route_flags and not args.dual:
+        raise RonnError(f"{', '.join(route_flags)} configure a dual artifact: add --dual ternary|binary")
+    if args.dual:
+        if args.bitnet:
+            raise RonnError("--dual takes System 1's quantization itself (--dual ternary|binary, with the "
+                            "--bitnet-* options); drop --bitnet")
+        bitnet_calibration = None
+        if args.bitnet_calibration:
+            from .bitnet.calibrate import load_npz, model_input_names
+
+            bitnet_calibration = load_npz(args.bitnet_calibration, model_input_names(args.model))
+        opts = opts.with_dual(args.dual, args.route or "confidence", args.route_calibration,
+                              args.route_min_agreement, activation_bits=args.bitnet_act_bits,
+                              layers=args.bitnet_layers, kernel=args.bitnet_kernel,
+                              bitnet_calibration=bitnet_calibration, output=args.route_output,
+                              signal=args.route_signal)
     if args.bitnet:
         calibration = None
         if args.bitnet_calibration:
@@ -118,7 +138,9 @@ def _run(args: argparse.Namespace) -> int:
         sess = ronn_runtime.InferenceSession(str(args.artifact), num_threads=args.threads,
                                              trusted_keys=args.trusted_key,
                                              require_signature=args.require_signature)
-        outputs = sess.run(None, _load_inputs(args.input or []))
+        outputs = sess.run(None, _load_inputs(args.input or []), route=args.route)
+        if args.route is not None or sess.is_dual:
+            print(f"answered by: {'System 1 (fast)' if sess.last_route == 'fast' else 'System 2 (full)'}")
     except ronn_runtime.RonnRuntimeError as e:
         print(f"ronn-aot: error: {e}", file=sys.stderr)
         return RUNTIME_EXIT
@@ -229,6 +251,25 @@ def build_parser() -> argparse.ArgumentParser:
                         "the target has them and activations are ints, bit-serial popcount elsewhere)")
     c.add_argument("--sign-key", metavar="KEY",
                    help="sign the artifact with this Ed25519 private key (from `ronn-aot keygen`)")
+    c.add_argument("--dual", choices=["ternary", "binary"],
+                   help="ONE artifact holding System 1 (the model with ternary/binary BitNet layers, as the "
+                        "--bitnet-* options choose them) and System 2 (the model at full precision), and a "
+                        "router picking one per run (run with route=auto|fast|full)")
+    c.add_argument("--route", choices=sorted(ROUTERS),
+                   help="the dual artifact's router: confidence (default: run System 1, escalate when unsure), "
+                        "complexity (decide from input statistics before running), both")
+    c.add_argument("--route-calibration", metavar="FILE.npz",
+                   help="calibration inputs for the router's thresholds (inputs only: agreement is measured "
+                        "against System 2's own outputs; same .npz layout as --bitnet-calibration); needed "
+                        "with --dual")
+    c.add_argument("--route-min-agreement", type=float, default=0.99, metavar="F",
+                   help="route=auto must answer as System 2 on at least this fraction of the calibration "
+                        "inputs (default 0.99); the thresholds reach it at the least expected latency")
+    c.add_argument("--route-output", metavar="NAME",
+                   help="the output confidence and agreement are read from (default: the first float "
+                        "output with a class axis)")
+    c.add_argument("--route-signal", choices=["max_prob", "margin", "neg_entropy"],
+                   help="the confidence signal (default: the one calibration finds cheapest)")
     c.set_defaults(fn=_compile)
 
     t = sub.add_parser("tune", help="tune a model's kernels with MetaSchedule into schedules/<target>/")
@@ -254,6 +295,8 @@ def build_parser() -> argparse.ArgumentParser:
     r.add_argument("--trusted-key", action="append", metavar="KEY.pub",
                    help="load only if signed by this public key (repeatable)")
     r.add_argument("--require-signature", action="store_true", help="refuse unsigned artifacts")
+    r.add_argument("--route", choices=["auto", "fast", "full"],
+                   help="dual artifacts: auto (default: the calibrated router), fast (System 1), full (System 2)")
     r.set_defaults(fn=_run)
 
     k = sub.add_parser("keygen", help="make an Ed25519 key pair for signing artifacts: KEY and KEY.pub")

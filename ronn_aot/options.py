@@ -10,6 +10,7 @@ from .errors import RonnError
 
 if TYPE_CHECKING:
     from .bitnet import ActStats, BitnetConfig
+    from .dual import DualConfig
 
 # O3 by default: on x86-64 its NHWC layout is what the fastest convolution schedules are written
 # for (ronn_aot/passes/layout.py); the levels below exist to bisect a miscompile or a slowdown.
@@ -32,6 +33,7 @@ class CompileOptions:
     bitnet: BitnetConfig | None = None  # ternary / binary quantization of Conv, Gemm, MatMul weights
     use_records: bool = True  # apply the target's tuning records (schedules/<target>/) where they won
     frozen_inputs: Mapping[str, Any] = field(default_factory=dict)  # input name -> numpy array (a constant)
+    dual: DualConfig | None = None  # System 1 (BitNet) + System 2 (full precision) + router in one artifact
 
     def with_target(self, name: str) -> CompileOptions:
         return replace(self, target=name)
@@ -79,6 +81,31 @@ class CompileOptions:
         stats, feeds = parse_calibration(calibration)
         return replace(self, bitnet=BitnetConfig(weights, activation_bits, parse_layers(layers), stats, feeds,
                                                         kernel=kernel))
+
+
+    def with_dual(self, weights: str, route: str = "confidence", calibration: Any = None,
+                  min_agreement: float = 0.99, *, activation_bits: int = 8, layers: str | Sequence[int] | None = None,
+                  kernel: str = "auto", bitnet_calibration: Sequence[Mapping[str, Any]] | None = None,
+                  output: str | int | None = None, signal: str | None = None,
+                  latency_ms: tuple[float, float] | None = None) -> CompileOptions:
+        """One artifact holding System 1 (the model with `weights` "ternary" or "binary" BitNet layers,
+        as `with_bitnet` takes them) and System 2 (the model at full precision), and a router that
+        picks one per run (`route`: "confidence", "complexity" or "both"; see ronn_aot.dual).
+
+        calibration: inputs only (a list of feeds, or an .npz path); the router's thresholds are set
+        on them so that route="auto" answers as System 2 on at least `min_agreement` of them, at
+        the least expected latency. output / signal / latency_ms: see `ronn_aot.dual.DualConfig`."""
+        from .bitnet import BitnetConfig, parse_calibration, parse_layers
+        from .dual import DualConfig
+        from .dual.config import parse_signal
+
+        stats, feeds = parse_calibration(bitnet_calibration)
+        bitnet = BitnetConfig(weights, activation_bits, parse_layers(layers), stats, feeds, kernel=kernel)
+        if calibration is not None and not isinstance(calibration, (str, Path)):
+            calibration = tuple(calibration)
+        return replace(self, dual=DualConfig(bitnet, route, calibration, float(min_agreement), output,
+                                             parse_signal(signal),
+                                             None if latency_ms is None else tuple(map(float, latency_ms))))
 
 
 def parse_input_shape(text: str) -> tuple[str, tuple[int, ...]]:

@@ -17,7 +17,7 @@ from typing import Any
 import onnx
 
 from . import __version__
-from .artifact.format import DeviceModule, Footer, encode_device_module, encode_plan
+from .artifact.format import DeviceModule, Footer, Plan, encode_device_module, encode_plan
 from .backends.llvm_cpu import compile_kernels
 from .backends.cuda import compile_device_kernels
 from .stages.freeze import freeze_inputs
@@ -64,12 +64,26 @@ def _default_output(model: str | Path | onnx.ModelProto, target: str) -> Path:
     return Path.cwd() / f"{stem}-{target}.so"
 
 
-def compile(model: str | Path | onnx.ModelProto, options: CompileOptions | None = None) -> Artifact:
-    """Compile an ONNX model (a path or a ModelProto) into one artifact file."""
-    options = options or CompileOptions()
+@dataclass
+class BuiltSystem:
+    """One model compiled down to object files and a plan: what `pack` links into an artifact."""
+
+    imported: ImportedModel
+    lower_report: LowerReport
+    scheduled: ScheduleReport
+    built: BuiltPlan
+    plan: Plan
+    objects: list[Path]
+    device_blob: bytes
+    placement: Placement | None
+    device_module: DeviceModule | None
+    stage_seconds: dict[str, float]
+
+
+def build(model: str | Path | onnx.ModelProto, options: CompileOptions, work: Path) -> BuiltSystem:
+    """Every stage before pack (import, lower, plan, schedule, align, codegen), objects into `work`."""
     target = get_target(options.target)
     tvm_target = target.tvm_target(options.num_threads)
-    out_path = options.output_path or _default_output(model, target.name)
     times: dict[str, float] = {}
 
     def timed(name: str, fn: Any, *args: Any) -> Any:
@@ -109,22 +123,39 @@ def compile(model: str | Path | onnx.ModelProto, options: CompileOptions | None 
     lowered, plan = timed("align", relax_input_alignment, lowered, plan, built.kernels, frozenset(on_device))
     host_target = tvm_target if target.cuda is None else tvm_target.host
 
+    objects = []
+    if timed("codegen", compile_kernels, lowered, built.kernels, host_target, work / "kernels.o",
+             frozenset(on_device)):
+        objects.append(work / "kernels.o")
+    device_blob = b""
+    if placement is not None and target.cuda is not None:
+        device = timed("codegen_cuda", compile_device_kernels, lowered, built.kernels, on_device,
+                       tvm_target, target.cuda, work)
+        device.module.arena_size = placement.device_arena_size
+        device_module = device.module
+        objects.append(device.host_object)
+        device_blob = encode_device_module(device.module)
+    return BuiltSystem(imported, report, scheduled, built, plan, objects, device_blob, placement, device_module,
+                       times)
+
+
+def compile(model: str | Path | onnx.ModelProto, options: CompileOptions | None = None) -> Artifact:
+    """Compile an ONNX model (a path or a ModelProto) into one artifact file."""
+    options = options or CompileOptions()
+    if options.dual is not None:  # System 1 (BitNet) + System 2 (full precision) + a router
+        from .dual.compile import compile_dual
+
+        return compile_dual(model, options)
+    target = get_target(options.target)
+    out_path = options.output_path or _default_output(model, target.name)
     with tempfile.TemporaryDirectory(prefix="ronn-aot-") as tmp:
         work = Path(tmp)
-        objects = []
-        if timed("codegen", compile_kernels, lowered, built.kernels, host_target, work / "kernels.o",
-                 frozenset(on_device)):
-            objects.append(work / "kernels.o")
-        device_blob = b""
-        if placement is not None and target.cuda is not None:
-            device = timed("codegen_cuda", compile_device_kernels, lowered, built.kernels, on_device,
-                           tvm_target, target.cuda, work)
-            device.module.arena_size = placement.device_arena_size
-            device_module = device.module
-            objects.append(device.host_object)
-            device_blob = encode_device_module(device.module)
-        footer = timed("pack", pack, target, objects, built.kernels, encode_plan(plan), built.weights, work,
-                       out_path, device_blob)
-    return Artifact(out_path, target.name, options.opt_level, imported.inputs, imported.outputs, footer,
-                    plan.arena_size, len(built.kernels), len(plan.steps), report, scheduled, times,
-                    placement, device_module)
+        system = build(model, options, work)
+        t0 = time.perf_counter()
+        footer = pack(target, system.objects, system.built.kernels, encode_plan(system.plan),
+                      system.built.weights, work, out_path, system.device_blob)
+        system.stage_seconds["pack"] = time.perf_counter() - t0
+    return Artifact(out_path, target.name, options.opt_level, system.imported.inputs, system.imported.outputs,
+                    footer, system.plan.arena_size, len(system.built.kernels), len(system.plan.steps),
+                    system.lower_report, system.scheduled, system.stage_seconds, system.placement,
+                    system.device_module)

@@ -8,6 +8,7 @@ from typing import Any
 
 from .format import ArtifactFormatError, Footer, Plan, Storage, read_footer, read_plan
 from .signing import Signature, SigningError, read_signature
+from ..dual.format import read_dual
 from ..errors import ArtifactError
 
 
@@ -18,6 +19,7 @@ class ArtifactInfo:
     footer: Footer
     plan: Plan
     signature: Signature | None = None  # found, not verified: the runtime checks it against its keys
+    router: Any = None  # dual artifacts: the RouterParams decoded from the dual blob
 
     @property
     def metadata(self) -> dict[str, Any]:
@@ -42,6 +44,8 @@ class ArtifactInfo:
             "sha256": self.footer.sha256.hex(),
             "signer_key_id": self.signature.key_id if self.signature else None,
             **({"bitnet": self.metadata["bitnet"]} if "bitnet" in self.metadata else {}),
+            **({"dual": {**self.metadata.get("dual", {}), "rule": self.router.describe()}}
+               if self.router is not None else {}),
         }
 
 
@@ -54,9 +58,10 @@ def inspect_artifact(path: str | Path) -> ArtifactInfo:
         footer = read_footer(path)
         plan = read_plan(path, footer)
         signature = read_signature(path)
+        dual = read_dual(path)
     except (ArtifactFormatError, SigningError) as e:
         raise ArtifactError(str(e)) from e
-    return ArtifactInfo(path, path.stat().st_size, footer, plan, signature)
+    return ArtifactInfo(path, path.stat().st_size, footer, plan, signature, dual[0] if dual else None)
 
 
 def format_info(info: ArtifactInfo) -> str:
@@ -78,7 +83,32 @@ def format_info(info: ArtifactInfo) -> str:
         f"signed by:    key {d['signer_key_id']}   (Ed25519; checked at load against trusted keys)"
         if d["signer_key_id"] else "signed by:    nobody (unsigned; `ronn-aot sign` signs it)",
         *([_bitnet_line(d["bitnet"])] if "bitnet" in d else []),
+        *(_dual_lines(d["dual"]) if "dual" in d else []),
     ])
+
+
+def _dual_lines(d: dict[str, Any]) -> list[str]:
+    """System 1 / System 2: the router, its calibration, and both plans' bytes."""
+    c, s1, s2 = d.get("calibration", {}), d.get("system1", {}), d.get("system2", {})
+    plain = d.get("plain_artifact_bytes", {})
+    lines = [f"dual:         System 2 = the plan above (full precision); System 1 = "
+             f"{s1.get('bitnet', {}).get('mode', '?')}",
+             f"router:       {d.get('router')}: {d['rule']}"]
+    if c:
+        lines.append(f"calibrated:   on {c['inputs']} inputs ({d.get('calibrated_on')}): fast fraction "
+                     f"{c['fast_fraction']:.3f}, agreement with System 2 {c['agreement']:.4f} (min "
+                     f"{c['min_agreement']}; System 1 alone {c['system1_agreement']:.4f}); expected "
+                     f"{c['expected_ms']:.4f} ms/run vs System 1 {c['system1_ms']:.4f}, System 2 "
+                     f"{c['system2_ms']:.4f}")
+    lines += [f"System 1:     {s1.get('kernels')} kernels, plan {s1.get('plan_bytes')} B, arena "
+              f"{s1.get('arena_bytes')} B, weights {s1.get('own_weight_bytes')} B own + "
+              f"{s1.get('shared_weight_bytes')} B shared with System 2",
+              f"System 2:     {s2.get('kernels')} kernels, arena {s2.get('arena_bytes')} B, weights "
+              f"{s2.get('weight_bytes')} B"]
+    if plain:
+        lines.append(f"vs separate:  System 2 alone {plain['system2_artifact']} B + System 1 alone "
+                     f"{plain['system1_artifact']} B = {plain['system2_artifact'] + plain['system1_artifact']} B")
+    return lines
 
 
 def _bitnet_line(b: dict[str, Any]) -> str:

@@ -9,6 +9,7 @@ from pathlib import Path
 from ..artifact import elf
 from .. import resources
 from ..artifact.format import DEVICE_SECTION, Footer, append_footer
+from ..dual.format import DUAL_SECTION
 from ..backends.llvm_cpu import kernel_symbol
 from ..errors import CompilationError, ToolchainError
 from ..targets import Target
@@ -26,17 +27,24 @@ _DEVICE_HOOK_SLOTS = ("__TVMFFIFunctionCall", "__TVMFFIEnvModLookupFromImports",
 _VERSION_SCRIPT = "{ global: ronn_artifact_query; local: *; };\n"
 
 
-def glue_source(kernel_names: list[str], plan_size: int, weights_size: int, device_size: int = 0) -> str:
+def glue_source(kernel_names: list[str], plan_size: int, weights_size: int, device_size: int = 0,
+                dual_size: int = 0) -> str:
     """C source of the descriptor, kernel table and hook slots; with `device_size` > 0, the
-    descriptor carries the device extension (ronn_artifact_with_device_v1)."""
+    descriptor carries the device extension (ronn_artifact_with_device_v1); with `dual_size` > 0,
+    the dual extension (ronn_artifact_with_dual_v1: System 1's plan and the router)."""
+    if device_size and dual_size:
+        raise CompilationError("an artifact carries the device extension or the dual one, not both")
+    kind = ("ronn_artifact_with_device_v1" if device_size else
+            "ronn_artifact_with_dual_v1" if dual_size else "ronn_artifact_v1")
+    flags = "RONN_ARTIFACT_FLAG_DEVICE" if device_size else "RONN_ARTIFACT_FLAG_DUAL" if dual_size else "0u"
     decls = "\n".join(f"extern int __tvm_ffi_{kernel_symbol(i, n)}(void*, const void*, int32_t, void*);"
                       for i, n in enumerate(kernel_names))
     table = ",\n  ".join(f"__tvm_ffi_{kernel_symbol(i, n)}" for i, n in enumerate(kernel_names))
     slots = "\n".join(f"__attribute__((weak)) void* {s} = 0;" for s in _HOOK_SLOTS)
-    base = (f"""RONN_ABI_VERSION, (uint32_t)sizeof({'ronn_artifact_with_device_v1' if device_size else 'ronn_artifact_v1'}),
+    base = (f"""RONN_ABI_VERSION, (uint32_t)sizeof({kind}),
   ronn_plan_blob, {plan_size}u,
   ronn_weights_blob, {weights_size}u,
-  {len(kernel_names)}u, {'RONN_ARTIFACT_FLAG_DEVICE' if device_size else '0u'}, ronn_kernels,
+  {len(kernel_names)}u, {flags}, ronn_kernels,
   {{&__TVMBackendAllocWorkspace, &__TVMBackendFreeWorkspace, &__TVMBackendParallelLaunch,
    &__TVMBackendParallelBarrier, (void**)&ronn_error_hook}},""")
     if device_size:
@@ -49,6 +57,15 @@ static const ronn_artifact_with_device_v1 ronn_descriptor = {{
   {{{base}}},
   {{ronn_device_blob, {device_size}u,
    {{{", ".join("&" + s for s in _DEVICE_HOOK_SLOTS)}}}}},
+}};
+"""
+        base_ref = "&ronn_descriptor.base"
+    elif dual_size:
+        descriptor = f"""extern const uint8_t ronn_dual_blob[];
+
+static const ronn_artifact_with_dual_v1 ronn_descriptor = {{
+  {{{base}}},
+  {{ronn_dual_blob, {dual_size}u}},
 }};
 """
         base_ref = "&ronn_descriptor.base"
@@ -86,7 +103,8 @@ const ronn_artifact_v1* ronn_artifact_query(uint32_t abi_version) {{
 """
 
 
-def blobs_assembly(plan_bin: Path, weights_bin: Path, device_bin: Path | None = None) -> str:
+def blobs_assembly(plan_bin: Path, weights_bin: Path, device_bin: Path | None = None,
+                   dual_bin: Path | None = None) -> str:
     """Assembly that embeds the plan, the weights (and the device module) in their own read-only
     sections.
 
@@ -100,6 +118,7 @@ def blobs_assembly(plan_bin: Path, weights_bin: Path, device_bin: Path | None = 
     return (blob(".ronn_plan", "ronn_plan_blob", plan_bin, 8)
             + blob(".ronn_weights", "ronn_weights_blob", weights_bin, 64)
             + (blob(DEVICE_SECTION, "ronn_device_blob", device_bin, 64) if device_bin is not None else "")
+            + (blob(DUAL_SECTION, "ronn_dual_blob", dual_bin, 64) if dual_bin is not None else "")
             + '.section .note.GNU-stack,"",%progbits\n')
 
 
@@ -110,9 +129,11 @@ def _run(cmd: list[str], what: str) -> None:
 
 
 def pack(target: Target, kernel_objs: list[Path], kernel_names: list[str], plan_blob: bytes,
-         weights_blob: bytes, workdir: Path, out_path: Path, device_blob: bytes = b"") -> Footer:
+         weights_blob: bytes, workdir: Path, out_path: Path, device_blob: bytes = b"",
+         dual_blob: bytes = b"") -> Footer:
     """Link everything into `out_path`, strip it and append the footer. `device_blob` (an encoded
-    DeviceModule) makes an artifact with the device extension."""
+    DeviceModule) makes an artifact with the device extension, `dual_blob` (System 1's plan and
+    the router, `ronn_aot.dual.format`) one with the dual extension."""
     cc, strip = target.toolchain.require()
     plan_bin, weights_bin = workdir / "plan.bin", workdir / "weights.bin"
     plan_bin.write_bytes(plan_blob)
@@ -121,8 +142,12 @@ def pack(target: Target, kernel_objs: list[Path], kernel_names: list[str], plan_
     if device_bin is not None:
         device_bin.write_bytes(device_blob)
     glue_c, blobs_s, vscript = workdir / "glue.c", workdir / "blobs.S", workdir / "exports.map"
-    glue_c.write_text(glue_source(kernel_names, len(plan_blob), len(weights_blob), len(device_blob)))
-    blobs_s.write_text(blobs_assembly(plan_bin, weights_bin, device_bin))
+    dual_bin = workdir / "dual.bin" if dual_blob else None
+    if dual_bin is not None:
+        dual_bin.write_bytes(dual_blob)
+    glue_c.write_text(glue_source(kernel_names, len(plan_blob), len(weights_blob), len(device_blob),
+                                  len(dual_blob)))
+    blobs_s.write_text(blobs_assembly(plan_bin, weights_bin, device_bin, dual_bin))
     vscript.write_text(_VERSION_SCRIPT)
     out_path.parent.mkdir(parents=True, exist_ok=True)
     tmp = out_path.with_name(out_path.name + ".tmp")
