@@ -21,7 +21,7 @@ from ronn_aot.tools.bench import random_feeds
 from ronn_aot.options import DEFAULT_OPT_LEVEL
 from ronn_aot.tools.peer_isa import masked_env
 from ronn_aot.stages.schedule import TUNED
-from ronn_aot.tools.timing import Engine, RoundPlan, time_engines
+from ronn_aot.tools.timing import Engine, RoundPlan, RunReport, ratio, time_engines
 
 
 def compile_both(model: Path, target: str, opt_level: int, out: Path) -> tuple[Any, Any]:
@@ -40,6 +40,7 @@ def main(argv: list[str] | None = None) -> int:
     p.add_argument("--rounds", type=int, default=5)
     p.add_argument("--repeat", type=int, default=10, help="at least this many timed runs a round")
     p.add_argument("--round-seconds", type=float, default=1.0)
+    p.add_argument("--settle", type=int, default=5, help="extra rounds to replace disturbed ones (default 5)")
     p.add_argument("-O", dest="opt_level", type=int, default=DEFAULT_OPT_LEVEL)
     args = p.parse_args(argv)
 
@@ -49,8 +50,10 @@ def main(argv: list[str] | None = None) -> int:
         feeds = random_feeds(tuned.inputs)
         engines = [Engine("records", "ronn", tuned.path), Engine("rules", "ronn", rules.path),
                    Engine("onnxruntime", "ort", Path(args.model), masked_env(args.target))]
-        plan = RoundPlan(rounds=args.rounds, min_runs=args.repeat, min_seconds=args.round_seconds)
-        timings, _ = time_engines(engines, feeds, args.threads, plan)
+        plan = RoundPlan(rounds=args.rounds, min_runs=args.repeat, min_seconds=args.round_seconds,
+                         settle=args.settle)
+        machine = RunReport()
+        timings, _ = time_engines(engines, feeds, args.threads, plan, report=machine)
     med = {k: t.median for k, t in timings.items()}
     print(f"{Path(args.model).name} on {args.target}, {args.threads} threads, each in its own process, median "
           f"of {args.rounds} alternating rounds [min-max]; {n_tuned} of {len(tuned.schedule_report.rule_of)} "
@@ -58,8 +61,9 @@ def main(argv: list[str] | None = None) -> int:
     for name in ("records", "rules"):
         lo, hi = timings[name].spread
         print(f"  {name:<12} {med[name]:9.3f} ms [{lo:.3f}-{hi:.3f}]   ratio to onnxruntime "
-              f"{med[name] / med['onnxruntime']:.3f}")
-    print(f"  onnxruntime  {med['onnxruntime']:9.3f} ms   records / rules {med['records'] / med['rules']:.3f}")
+              f"{ratio(timings[name], timings['onnxruntime']):.3f} (median of the rounds' ratios)")
+    print(f"  onnxruntime  {med['onnxruntime']:9.3f} ms   records / rules {ratio(timings['records'], timings['rules']):.3f}")
+    print(f"  {machine.describe()}")
     return 0
 
 

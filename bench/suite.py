@@ -67,6 +67,8 @@ def main(argv: list[str] | None = None) -> int:
     p.add_argument("--rounds", type=int, default=5, help="rounds per runtime, alternating (default 5)")
     p.add_argument("--repeat", type=int, default=10, help="at least this many timed runs a round (default 10)")
     p.add_argument("--round-seconds", type=float, default=1.0, help="and at least this long a round (default 1)")
+    p.add_argument("--settle", type=int, default=5,
+                   help="extra rounds allowed per model to replace rounds the machine disturbed (default 5)")
     p.add_argument("-O", dest="opt_level", type=int, default=DEFAULT_OPT_LEVEL)
     p.add_argument("--only", nargs="*", choices=sorted(SUITE))
     p.add_argument("--readme", action="store_true", help="write the table into the README's suite:<target> block")
@@ -76,7 +78,7 @@ def main(argv: list[str] | None = None) -> int:
     env = masked_env(args.target, args.peer_isa)
     if env is not None:  # numpy's BLAS chooses its kernels at import: the whole suite runs in the child
         return rerun_masked(["bench.suite", *(sys.argv[1:] if argv is None else argv)], env)
-    plan = RoundPlan(rounds=args.rounds, min_runs=args.repeat, min_seconds=args.round_seconds)
+    plan = RoundPlan(rounds=args.rounds, min_runs=args.repeat, min_seconds=args.round_seconds, settle=args.settle)
     lines: list[str] = []
 
     def emit(line: str) -> None:
@@ -86,6 +88,7 @@ def main(argv: list[str] | None = None) -> int:
     emit(f"| model | ronn-aot ms | onnxruntime ms | ratio | notes |  ({args.target}, {args.threads} threads, "
           f"-O{args.opt_level}, each runtime in its own process: median of {args.rounds} alternating rounds "
           f"of >= {args.repeat} runs and >= {args.round_seconds:g} s, [min-max of the round medians]; "
+          f"ratio: median of the rounds' ratios; "
           f"onnxruntime and numpy on: {describe()})")
     emit("|---|---|---|---|---|")
     for name in args.only or SUITE:
@@ -96,6 +99,10 @@ def main(argv: list[str] | None = None) -> int:
         r: BenchResult = run_bench(path, target=args.target, threads=args.threads, plan=plan,
                                    opt_level=args.opt_level)
         notes = f"max abs diff {r.max_abs_diff:.1e}, compile {r.compile_s:.0f} s"
+        if r.machine is not None and (r.machine.dropped or r.machine.disturbed):
+            kept = r.machine.ran - len(r.machine.dropped)
+            notes += (f"; {len(r.machine.dropped)} disturbed rounds rerun" if r.machine.dropped
+                      else f"; {len(r.machine.disturbed)} of {kept} rounds DISTURBED")
         if name.startswith("matmul"):
             n = int(name.split("-")[1])
             ours = 2 * n**3 / (r.ronn_median / 1e3) / 1e9

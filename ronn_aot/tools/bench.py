@@ -19,7 +19,7 @@ import numpy as np
 from ..errors import RonnError
 from ..options import DEFAULT_OPT_LEVEL, CompileOptions
 from .peer_isa import WHOLE_ISA, describe, masked_env, unmasked_env
-from .timing import Engine, RoundPlan, Timing, ratio_spread, time_engines
+from .timing import Engine, RoundPlan, RunReport, Timing, ratio, ratio_spread, time_engines
 
 
 @dataclass
@@ -34,6 +34,7 @@ class BenchResult:
     max_abs_diff: float = 0.0
     peers: str = WHOLE_ISA  # what onnxruntime could use: peer_isa.describe() in its process
     same_process: bool = False
+    machine: RunReport | None = None  # how the rounds went (own-process timing only)
 
     @property
     def ronn_ms(self) -> list[float]:
@@ -53,15 +54,17 @@ class BenchResult:
 
     @property
     def ratio(self) -> float:
-        return self.ronn_median / self.ort_median
+        """The median of the per-round ratios (each round's pair ran back to back)."""
+        return ratio(self.ronn, self.ort)
 
     def method(self) -> str:
         p = self.plan
         if self.same_process:
             return (f"SAME PROCESS (diagnostic: the two thread pools disturb each other), alternating blocks, "
                     f"{p.rounds} blocks of {p.min_runs} runs")
+        settle = f", disturbed rounds run again (up to {p.settle} more)" if p.settle else ""
         return (f"each runtime in its own process, {p.rounds} alternating rounds of >= {p.min_runs} runs "
-                f"and >= {p.min_seconds:g} s")
+                f"and >= {p.min_seconds:g} s{settle}")
 
     def format(self) -> str:
         lo, hi = ratio_spread(self.ronn, self.ort)
@@ -72,8 +75,9 @@ class BenchResult:
                 f"  onnxruntime on: {self.peers}\n"
                 f"  ronn-aot     {self.ronn_median:9.3f} ms  ({rl:.3f}-{rh:.3f})\n"
                 f"  onnxruntime  {self.ort_median:9.3f} ms  ({ol:.3f}-{oh:.3f})\n"
-                f"  ratio ronn-aot / onnxruntime = {self.ratio:.3f}  (per round {lo:.3f}-{hi:.3f})   "
-                f"(max |difference| of outputs {self.max_abs_diff:.2e})")
+                f"  ratio ronn-aot / onnxruntime = {self.ratio:.3f}, the median of the rounds' ratios "
+                f"(per round {lo:.3f}-{hi:.3f})   (max |difference| of outputs {self.max_abs_diff:.2e})"
+                + (f"\n  {self.machine.describe()}" if self.machine is not None else ""))
 
 
 def random_feeds(inputs: list[Any], seed: int = 0) -> dict[str, np.ndarray]:
@@ -132,9 +136,11 @@ def run_bench(model: str | Path, target: str = "host", threads: int = 0, plan: R
         # Only onnxruntime's child sees the target's CPU (masked); ours sees the host as it is.
         engines = [Engine("ronn-aot", "ronn", art.path, unmasked_env()),
                    Engine("onnxruntime", "ort", model_path, masked_env(art.target, peer_isa))]
-        timings, outs = time_engines(engines, feeds, n, plan, outputs=True)
+        machine = RunReport()
+        timings, outs = time_engines(engines, feeds, n, plan, outputs=True, report=machine)
         ronn, ort = timings["ronn-aot"], timings["onnxruntime"]
         peers, diff = ort.peers, max_abs_diff(outs["ronn-aot"], outs["onnxruntime"])
+        return BenchResult(model_path.name, art.target, n, plan, compile_s, ronn, ort, diff, peers, False, machine)
     return BenchResult(model_path.name, art.target, n, plan, compile_s, ronn, ort, diff, peers, same_process)
 
 

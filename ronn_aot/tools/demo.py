@@ -12,7 +12,7 @@ from .. import models
 from .bench import cpu_count
 from ..options import DEFAULT_OPT_LEVEL, CompileOptions
 from .peer_isa import groups_unhidden
-from .timing import Engine, RoundPlan, time_engines
+from .timing import Engine, RoundPlan, ratio, time_engines
 
 
 def runtime_library_path() -> Path:
@@ -56,7 +56,7 @@ def run_demo(image: str | None = None, target: str = "host", threads: int = 0, o
                         {input_name: x}, n, plan)
     ours, theirs = t["ronn-aot"].median, t["onnxruntime"].median
     print(f"latency:  ronn-aot {ours:.2f} ms, onnxruntime {theirs:.2f} ms ({n} threads, each in its own "
-          f"process, median of {plan.rounds} alternating rounds; ratio {ours / theirs:.2f}; "
+          f"process, median of {plan.rounds} alternating rounds; ratio {ratio(t['ronn-aot'], t['onnxruntime']):.2f}; "
           f"onnxruntime on {t['onnxruntime'].peers})")
     lacking = groups_unhidden(art.target)
     if lacking:

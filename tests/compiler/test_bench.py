@@ -17,7 +17,9 @@ from ronn_aot.cli import main as cli_main
 from ronn_aot.errors import RonnError
 from ronn_aot.tools.peer_isa import groups_to_hide
 from ronn_aot.targets import get_target
-from ronn_aot.tools.timing import Engine, RoundPlan, Timing, ratio_spread, time_engines
+from ronn_aot.tools import timing
+from ronn_aot.tools.timing import (Engine, MachineState, RoundPlan, RunReport, Timing, probe_ms, ratio, ratio_spread,
+                                    time_engines)
 
 
 @pytest.fixture(scope="module")
@@ -36,7 +38,10 @@ def test_each_round_is_a_process_of_its_own(model_path: Path, tmp_path: Path) ->
         assert min(t.samples) > 0
         assert os.getpid() not in t.pids and len(set(t.pids)) == 3
     assert not set(r.ronn.pids) & set(r.ort.pids)
-    assert r.ratio == pytest.approx(r.ronn_median / r.ort_median)
+    assert r.ratio == pytest.approx(statistics.median(x / y for x, y in zip(r.ronn.round_medians, r.ort.round_medians)))
+    # each child recorded the machine's state around its runs
+    assert len(r.ronn.machine) == len(r.ronn.rounds) and all(s.probe_ms > 0 for s in r.ronn.machine)
+    assert r.machine is not None and r.machine.ran >= 3 and "machine over the kept rounds" in r.format()
     assert r.max_abs_diff < 1e-4
     # onnxruntime's child sees the target's CPU (AVX-512 hidden for x86_64-avx2 on an AVX-512 host)
     hidden = groups_to_hide(get_target(r.target))
@@ -50,6 +55,7 @@ def test_median_of_round_medians_and_spreads() -> None:
     assert a.round_medians == [2.0, 3.0, 2.5]
     assert a.median == 2.5 and a.spread == (2.0, 3.0)
     assert ratio_spread(a, b) == (0.625, 1.5)
+    assert ratio(a, b) == 1.0  # the median of 1.0, 1.5, 0.625: not 2.5 / 2.0
     assert a.median == statistics.median(a.round_medians)
 
 
@@ -87,3 +93,88 @@ def test_cli_own_process_and_same_process(model_path: Path, capfd: pytest.Captur
     assert cli_main(["bench", str(model_path), "--threads", "1", "--rounds", "2", "--repeat", "3",
                      "--same-process"]) == 0
     assert "SAME PROCESS (diagnostic" in capfd.readouterr().out
+
+
+def _fake_children(monkeypatch: pytest.MonkeyPatch, states: list[MachineState], ms: list[float]) -> list[int]:
+    """Replace the child processes by a script: the i-th child sees states[i] and times ms[i]."""
+    calls: list[int] = []
+
+    def fake(engine: Engine, *args: object) -> tuple[list[float], str, int, MachineState]:
+        i = len(calls)
+        calls.append(i)
+        return [ms[i]], "", 1000 + i, states[i]
+
+    monkeypatch.setattr(timing, "_run_child", fake)
+    return calls
+
+
+def test_disturbed_rounds_run_again_and_are_dropped(monkeypatch: pytest.MonkeyPatch) -> None:
+    calm, slow, busy = MachineState(5.0, 0.0, 0.0), MachineState(6.5, 0.0, 0.0), MachineState(5.0, 0.4, 0.0)
+    # round 0 calm, round 1 in a slow CPU state, round 2 with another process busy, rounds 3-4 calm;
+    # children in run order: a b, b a, a b, b a, a b
+    states = [calm, calm, slow, slow, calm, busy, calm, calm, calm, calm]
+    ms = [1.0, 2.0, 2.9, 1.5, 1.0, 2.0, 2.0, 1.0, 1.0, 2.0]
+    calls = _fake_children(monkeypatch, states, ms)
+    engines = [Engine("a", "ronn", Path("a.so")), Engine("b", "ronn", Path("b.so"))]
+    report = RunReport()
+    timings, _ = time_engines(engines, {}, 1, RoundPlan(rounds=3, settle=5), report=report)
+    assert len(calls) == 10 and report.ran == 5
+    assert report.disturbed == [1, 2] and report.dropped == [1, 2]
+    assert timings["a"].round_medians == [1.0, 1.0, 1.0] and ratio(timings["a"], timings["b"]) == 0.5
+    assert "2 disturbed round(s) of 5 run again and dropped" in report.describe()
+
+
+def test_without_settle_disturbed_rounds_are_kept_and_flagged(monkeypatch: pytest.MonkeyPatch) -> None:
+    calm, stolen = MachineState(5.0, 0.0, 0.0), MachineState(5.0, 0.0, 0.2)
+    _fake_children(monkeypatch, [calm, calm, stolen, calm], [1.0, 2.0, 1.0, 2.0])
+    report = RunReport()
+    timings, _ = time_engines([Engine("a", "ronn", Path("a.so")), Engine("b", "ronn", Path("b.so"))], {}, 1,
+                              RoundPlan(rounds=2), report=report)
+    assert len(timings["a"].rounds) == 2 and report.disturbed == [1] and report.dropped == []
+    assert "DISTURBED" in report.describe()
+
+
+def test_probe_is_slower_when_the_cpu_is_shared() -> None:
+    """The probe measures the CPU it runs on: with this process's CPU set narrowed to one CPU and
+    a busy child pinned there too, the best-of-3 probe is clearly slower than alone."""
+    import subprocess
+    import sys
+    import time
+
+    if not hasattr(os, "sched_setaffinity"):
+        pytest.skip("needs sched_setaffinity")
+    old = os.sched_getaffinity(0)
+    os.sched_setaffinity(0, {min(old)})
+    try:
+        alone = probe_ms(repeats=3)
+        hog = subprocess.Popen([sys.executable, "-c", "while True: pass"])
+        try:
+            time.sleep(0.2)
+            shared = probe_ms(repeats=3)
+        finally:
+            hog.kill()
+            hog.wait()
+    finally:
+        os.sched_setaffinity(0, old)
+    assert shared > alone * 1.3, (alone, shared)
+
+
+def test_other_processes_cpu_share_is_measured() -> None:
+    """A busy process beside an idle one shows as others' share of the CPUs (/proc/stat)."""
+    import subprocess
+    import sys
+    import time
+
+    if timing._cpu_jiffies() is None:
+        pytest.skip("needs /proc/stat")
+    ncpu = os.cpu_count() or 1
+    hog = subprocess.Popen([sys.executable, "-c", "while True: pass"])
+    try:
+        time.sleep(0.2)
+        before, cpu = timing._cpu_jiffies(), timing._own_cpu_seconds()
+        time.sleep(1.0)
+        others, steal = timing._others_and_steal(before, timing._cpu_jiffies(), timing._own_cpu_seconds() - cpu)
+    finally:
+        hog.kill()
+        hog.wait()
+    assert others >= 0.8 / ncpu and 0.0 <= steal <= 1.0, (others, steal)
