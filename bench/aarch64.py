@@ -10,11 +10,13 @@ first use: an aarch64 Python sysroot extracted from Debian's arm64 packages (nee
 the instruction counter (bench/aarch64/icount.c) and runtime_min's aarch64 build (ronn-run).
 
 Instructions per inference = (count with 2N runs - count with N runs) / N: start-up, loading and
-the session's set-up cancel. Counts are taken with one thread. The thread check runs --threads T
-with a counter per guest thread: each thread's share of the instructions per inference (two
-threads both working: about 50% / 50%; onnxruntime's spinning workers count too), and qemu's
-cpu/wall time per inference (only meaningful on an idle host, where qemu gets its threads' worth
-of cores, and with --runs of a few: it is a difference of two wall times). Both engines run under the same `-cpu` model, so onnxruntime picks the kernels it would
+the session's set-up cancel. Counts are taken with one intra-op thread, each guest thread counted
+on its own and summed (a shared counter loses increments when threads race). The thread check
+runs --threads T with a counter per guest thread: each thread's share of the instructions per
+inference (two threads both working: about 50% / 50%; onnxruntime's spinning workers count too),
+and qemu's cpu/wall time per inference (only meaningful on an idle host, where qemu gets its
+threads' worth of cores, and with --runs of a few: it is a difference of two wall times). Both
+engines run under the same `-cpu` model, so onnxruntime picks the kernels it would
 pick on that core (cortex-a72: NEON, no dotprod). onnxruntime's CPU detection reads
 /proc/cpuinfo, which under qemu-user is the x86 host's: it sees an Arm one, bind-mounted in a
 private mount namespace (unshare -m).
@@ -226,9 +228,13 @@ def measure(engine: Engine, runs: int, threads: int, work: Path, wall: bool = Tr
     thread check."""
     tag = engine.name
     c1, c2 = work / f"{tag}-n.txt", work / f"{tag}-2n.txt"
-    engine.run(runs, 1, work / f"{tag}-out", c1)
-    engine.run(2 * runs, 1, work / f"{tag}-out", c2)
-    per = (int(c2.read_text()) - int(c1.read_text())) / runs
+    # Counted per guest thread even at one intra-op thread: onnxruntime's process runs other
+    # threads (one executed 170 M instructions during MobileNet-v2's session set-up), and the
+    # shared inline counter loses the increments that race (the 2N - N difference of one model
+    # read 169 M, 177 M and 21 M per inference in three tries; per thread: 180.7 M every time).
+    engine.run(runs, 1, work / f"{tag}-out", c1, per_thread=True)
+    engine.run(2 * runs, 1, work / f"{tag}-out", c2, per_thread=True)
+    per = (sum(_per_thread(c2).values()) - sum(_per_thread(c1).values())) / runs
     w1 = w2 = 0.0
     if wall:
         w1, _ = engine.run(runs, 1, work / f"{tag}-out")

@@ -6,14 +6,16 @@
  *
  * Each translated block gets an inline 64-bit add of its instruction count, executed every time
  * the block runs: no callback per instruction, so counting costs little emulation speed. The add is
- * not atomic: with several guest threads a few increments may be lost, which is why the benchmark
- * counts with one thread.
+ * not atomic: qemu-user runs guest threads in parallel, and the increments that race are lost (in
+ * onnxruntime's process, where a second thread works during start-up, by tens of millions), so
+ * the benchmark counts with `threads=on`.
  *
  * With `threads=on` each block calls back instead, adding to a counter per guest thread (qemu-user
  * runs each guest thread as a vCPU of its own): slower, exact with any number of threads, and the
  * file gets a line "vcpu I COUNT" per thread after the total, which shows how the work was shared.
  *
- * With `blocks=FILE` each translated block also counts its own executions (inline, like the total),
+ * With `blocks=FILE` each translated block also counts its own executions (inline, like the total:
+ * exact for a one-thread process),
  * and at exit FILE gets a line "INSTRUCTIONS OFFSET PATH" per place in a mapped file that ran:
  * OFFSET is the block's offset in the file PATH that qemu mapped it from (found when the block is
  * translated, through its host address and the qemu process's own /proc/self/maps), so a reader can name the function with
