@@ -20,7 +20,7 @@ import onnx
 from ..artifact.format import encode_plan
 from ..errors import CompilationError, RonnError
 from ..options import CompileOptions
-from ..pipeline import Artifact, BuiltSystem, _default_output, build
+from ..build import Artifact, BuiltSystem, build, default_output
 from ..stages.pack import pack
 from ..targets import Target, get_target
 from . import signals
@@ -127,7 +127,7 @@ def compile_dual(model: str | Path | onnx.ModelProto, options: CompileOptions) -
 
         model = freeze_inputs(load_model(model), options.frozen_inputs)
         options = replace(options, frozen_inputs={})
-    out_path = options.output_path or _default_output(model, target.name)
+    out_path = options.output_path or default_output(model, target.name)
     full_opts = replace(options, dual=None, bitnet=None)
     fast_opts = replace(options, dual=None, bitnet=cfg.bitnet)
     t_start = time.perf_counter()
