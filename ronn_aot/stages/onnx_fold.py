@@ -16,6 +16,8 @@ import onnx
 from onnx import helper, numpy_helper
 from onnx.reference import ReferenceEvaluator
 
+from .onnx_unroll import unroll_static_loops
+
 MAX_FOLDED_ELEMENTS = 1 << 16
 _NONDETERMINISTIC = {"RandomNormal", "RandomNormalLike", "RandomUniform", "RandomUniformLike",
                      "Bernoulli", "Multinomial"}
@@ -51,9 +53,10 @@ MAX_ROUNDS = 16
 def fold_shape_arithmetic(model: onnx.ModelProto) -> onnx.ModelProto:
     """Replace nodes whose inputs are all known (or are Shape of a static tensor) by initializers,
     re-inferring shapes between rounds: a folded Reshape target gives its output a static shape,
-    whose Shape then folds in the next round (onnx's function expansions chain these)."""
+    whose Shape then folds in the next round (onnx's function expansions chain these). Ifs with a
+    known condition become their branch, Scans and Loops of static length their unrolled body."""
     for _ in range(MAX_ROUNDS):
-        folded = _inline_known_ifs(_fold_once(model))
+        folded = _unroll_loops(_inline_known_ifs(_fold_once(model)))
         if folded is model:
             break
         model = folded
@@ -83,6 +86,12 @@ def _inline_known_ifs(model: onnx.ModelProto) -> onnx.ModelProto:
     result = _with_nodes(model, nodes)
     result.graph.initializer.extend(inits)
     return _infer(result)
+
+
+def _unroll_loops(model: onnx.ModelProto) -> onnx.ModelProto:
+    values = {i.name: numpy_helper.to_array(i) for i in model.graph.initializer if int(np.prod(i.dims)) == 1}
+    unrolled = unroll_static_loops(model, values)
+    return model if unrolled is None else _infer(unrolled)
 
 
 def _with_nodes(model: onnx.ModelProto, nodes: list[onnx.NodeProto]) -> onnx.ModelProto:

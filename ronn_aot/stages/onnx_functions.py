@@ -12,6 +12,7 @@ from __future__ import annotations
 
 from typing import Callable, Iterable
 
+import numpy as np
 import onnx
 import onnx.inliner
 
@@ -25,6 +26,68 @@ _PREFER_EXPANSION: dict[str, Callable[[onnx.NodeProto], bool]] = {
     # TVM's rms_norm is right only over the last axis (axis 0 of a 2-D input fails in a TIR pass).
     "RMSNormalization": lambda node: any(a.name == "axis" and a.i != -1 for a in node.attribute),
 }
+
+
+def _zero_linear_attention_state(node: onnx.NodeProto, shapes: dict[str, tuple[int, ...]],
+                                 types: dict[str, int]) -> onnx.TensorProto | None:
+    """LinearAttention without past_state starts from a zero state (B, H_kv, d_k, d_v)."""
+    heads = next((a.i for a in node.attribute if a.name == "kv_num_heads"), 0)
+    key, value = node.input[1], node.input[2]
+    if not heads or key not in shapes or value not in shapes or len(shapes[key]) != 3:
+        return None
+    (b, _, hk), (_, _, hv) = shapes[key], shapes[value]
+    dtype = onnx.helper.tensor_dtype_to_np_dtype(types[node.input[0]])
+    return onnx.numpy_helper.from_array(np.zeros((b, heads, hk // heads, hv // heads), dtype),
+                                        f"{node.output[0]}__zero_past_state")
+
+
+def _no_linear_attention_decay(node: onnx.NodeProto, shapes: dict[str, tuple[int, ...]],
+                               types: dict[str, int]) -> onnx.TensorProto | None:
+    """LinearAttention without decay: a log-space decay of 0 per head (B, T, H_kv), exp(0) = 1."""
+    heads = next((a.i for a in node.attribute if a.name == "kv_num_heads"), 0)
+    key = node.input[1]
+    if not heads or key not in shapes or len(shapes[key]) != 3:
+        return None
+    b, t, _ = shapes[key]
+    dtype = onnx.helper.tensor_dtype_to_np_dtype(types[node.input[0]])
+    return onnx.numpy_helper.from_array(np.zeros((b, t, heads), dtype), f"{node.output[0]}__no_decay")
+
+
+# onnx's inliner asserts on an omitted optional input followed by a given one ("Type unknown
+# for ''"); where ONNX defines what the omitted input means, it is given that value.
+_OMITTED_INPUTS: dict[tuple[str, int], Callable[..., onnx.TensorProto | None]] = {
+    ("LinearAttention", 3): _zero_linear_attention_state,
+    ("LinearAttention", 4): _no_linear_attention_decay,
+}
+
+
+def _fill_omitted_inputs(model: onnx.ModelProto, ops: set[str]) -> onnx.ModelProto:
+    shapes, types = {}, {}
+    for vi in list(model.graph.value_info) + list(model.graph.input):
+        tt = vi.type.tensor_type
+        types[vi.name] = tt.elem_type
+        if tt.HasField("shape") and all(d.HasField("dim_value") for d in tt.shape.dim):
+            shapes[vi.name] = tuple(d.dim_value for d in tt.shape.dim)
+    for init in model.graph.initializer:
+        shapes[init.name], types[init.name] = tuple(init.dims), init.data_type
+    constants = []
+    for node in model.graph.node:
+        if node.op_type not in ops:
+            continue
+        for i, name in enumerate(node.input):
+            fill = _OMITTED_INPUTS.get((node.op_type, i))
+            if name or fill is None or all(not n for n in node.input[i:]):
+                continue
+            value = fill(node, shapes, types)
+            if value is not None:  # a Constant node, which shape inference types for the inliner
+                constants.append(onnx.helper.make_node("Constant", [], [value.name], value=value))
+                node.input[i] = value.name
+    if not constants:
+        return model
+    nodes = constants + list(model.graph.node)
+    del model.graph.node[:]
+    model.graph.node.extend(nodes)
+    return onnx.shape_inference.infer_shapes(model)
 
 
 def _has_function(op: str, opset: int) -> bool:
@@ -57,7 +120,7 @@ def expand_functions(model: onnx.ModelProto, opset: int, supported: Iterable[str
         if not ops:
             break
         # Context-dependent bodies read the inputs' types: give the inliner inferred ones.
-        model = onnx.shape_inference.infer_shapes(model)
+        model = _fill_omitted_inputs(onnx.shape_inference.infer_shapes(model), ops)
         try:
             expanded = onnx.inliner.inline_selected_functions(model, [("", op) for op in sorted(ops)],
                                                               inline_schema_functions=True)
