@@ -140,7 +140,7 @@ def compile_dual(model: str | Path | onnx.ModelProto, options: CompileOptions) -
         _check_systems(full, fast, cfg)
         feeds = calibration_feeds(cfg, full.imported.inputs)
 
-        def plain(system: BuiltSystem, where: Path) -> Path:
+        def plain(system: BuiltSystem, where: Path, target: Target = target) -> Path:
             pack(target, system.objects, system.built.kernels, encode_plan(system.plan), system.built.weights,
                  where, where / "plain.so")
             return where / "plain.so"
@@ -152,8 +152,10 @@ def compile_dual(model: str | Path | onnx.ModelProto, options: CompileOptions) -
             calibrated_on = host.name
             (work / "host_full").mkdir()
             (work / "host_fast").mkdir()
-            full_so = plain(build(model, replace(full_opts, target="host"), work / "host_full"), work / "host_full")
-            fast_so = plain(build(model, replace(fast_opts, target="host"), work / "host_fast"), work / "host_fast")
+            full_so = plain(build(model, replace(full_opts, target="host"), work / "host_full"), work / "host_full",
+                            host)
+            fast_so = plain(build(model, replace(fast_opts, target="host"), work / "host_fast"), work / "host_fast",
+                            host)
         t0 = time.perf_counter()
         params = calibrate(cfg, fast_so, full_so, feeds, [s.name for s in full.imported.inputs],
                            full.imported.outputs, options.num_threads or 0)

@@ -236,3 +236,52 @@ def test_runtime_refuses_a_malformed_router(built: dict[str, Path], tmp_path: Pa
         ronn_runtime.InferenceSession(str(path))
     assert e.value.code == "CORRUPT_ARTIFACT" and what in str(e.value)
     assert read_dual(built["both"])[0].kind == RouterKind.COMPLEXITY | RouterKind.CONFIDENCE
+
+
+@pytest.mark.cross
+def test_aarch64_dual_under_qemu(tmp_path: Path) -> None:
+    """An aarch64 dual artifact (calibrated on host builds of the same two systems) runs under
+    qemu: route=fast/full answer exactly as the plain aarch64 BitNet/fp32 artifacts."""
+    import subprocess
+
+    from ronn_aot.errors import ToolchainError
+    from ronn_aot.targets import get_target
+    from ronn_aot.tools.runtime_build import build_runtime
+
+    target = get_target("aarch64")
+    prefix = target.run.command_prefix(target.arch)
+    if prefix is None:
+        pytest.skip(f"{target.run.qemu} not found; install it with: apt-get install {target.run.qemu_package}")
+    try:
+        ronn_run = build_runtime(target).ronn_run
+    except ToolchainError as e:
+        pytest.skip(str(e))
+    model = classifier()
+    base = ronn_aot.CompileOptions().with_target("aarch64").with_optimization_level(2)
+    fp32 = ronn_aot.compile(model, base.with_output(tmp_path / "fp32.so")).path
+    bitnet = ronn_aot.compile(model, base.with_output(tmp_path / "bitnet.so").with_bitnet("ternary")).path
+    dual = ronn_aot.compile(model, base.with_output(tmp_path / "dual.so").with_dual(
+        "ternary", "confidence", CALIBRATION[:30], 0.9, latency_ms=LATENCY)).path
+    assert dual.read_bytes()[18] == 0xB7  # e_machine = EM_AARCH64
+    assert inspect_artifact(dual).metadata["dual"]["calibrated_on"] != "aarch64"
+    np.save(tmp_path / "x.npy", FRESH[0]["x"])
+
+    def qemu_run(path: Path, *route: str) -> tuple[np.ndarray, str]:
+        out = tmp_path / f"out_{path.stem}_{'_'.join(route)}"
+        proc = subprocess.run([*prefix, str(ronn_run), str(path), "--input", f"x={tmp_path / 'x.npy'}",
+                               "--output-dir", str(out), "--threads", "2", *route],
+                              capture_output=True, text=True, timeout=600)
+        assert proc.returncode == 0, proc.stderr
+        return np.load(out / "y.npy"), proc.stdout
+
+    fast, text = qemu_run(dual, "--route", "fast")
+    assert "answered by: System 1 (fast)" in text
+    np.testing.assert_array_equal(fast, qemu_run(bitnet)[0])
+    full, text = qemu_run(dual, "--route", "full")
+    assert "answered by: System 2 (full)" in text
+    np.testing.assert_array_equal(full, qemu_run(fp32)[0])
+    params, _ = read_dual(dual)
+    auto, text = qemu_run(dual)
+    expected = route_of(params, FRESH[0]["x"], fast)
+    assert f"answered by: System {1 if expected == 'fast' else 2}" in text
+    np.testing.assert_array_equal(auto, fast if expected == "fast" else full)
