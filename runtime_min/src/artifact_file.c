@@ -103,6 +103,48 @@ static int read_at(int fd, void* out, size_t size, uint64_t offset) {
   return 0;
 }
 
+static uint16_t load_u16(const uint8_t* p) { return (uint16_t)(p[0] | p[1] << 8); }
+
+/* The ELF program headers, read as the dynamic loader will map them: every segment's file bytes
+ * must lie inside the payload. The loader maps segments without comparing them with the file's
+ * size, and touching a mapped page past the end of a file raises SIGBUS: a truncated artifact
+ * (re-sealed, or loaded without the hash check) would kill the process inside dlopen. */
+static ronn_status* check_elf(const char* path, const ronn_artifact_file* file) {
+  uint8_t header[64];
+  uint64_t payload = file->footer.payload_size;
+  if (payload < sizeof header || read_at(file->fd, header, sizeof header, 0) ||
+      memcmp(header, "\177ELF", 4) != 0 || (header[4] != 1 && header[4] != 2) || header[5] != 1) {
+    return ronn_make_status(RONN_CORRUPT_ARTIFACT,
+                            "'%s' does not start with a little-endian ELF header: it is not a "
+                            "ronn-aot artifact, or it is corrupted",
+                            path);
+  }
+  int wide = header[4] == 2; /* ELFCLASS64 */
+  uint64_t table = wide ? load_u64(header + 0x20) : load_u32(header + 0x1c);
+  uint32_t entry = load_u16(header + (wide ? 0x36 : 0x2a));
+  uint32_t count = load_u16(header + (wide ? 0x38 : 0x2c));
+  if (entry != (wide ? 56u : 32u) || !region_fits(table, (uint64_t)entry * count, payload)) {
+    return ronn_make_status(RONN_CORRUPT_ARTIFACT,
+                            "'%s': the ELF program header table lies outside the file", path);
+  }
+  for (uint32_t i = 0; i < count; ++i) {
+    uint8_t ph[56];
+    if (read_at(file->fd, ph, entry, table + (uint64_t)i * entry)) {
+      return ronn_make_status(RONN_IO_ERROR, "'%s': cannot read ELF program header %u", path, i);
+    }
+    uint64_t offset = wide ? load_u64(ph + 8) : load_u32(ph + 4);
+    uint64_t size = wide ? load_u64(ph + 32) : load_u32(ph + 16);
+    if (!region_fits(offset, size, payload)) {
+      return ronn_make_status(RONN_CORRUPT_ARTIFACT,
+                              "'%s': ELF segment %u (file bytes %llu + %llu) lies past the end of "
+                              "the artifact's %llu bytes: the file is truncated",
+                              path, i, (unsigned long long)offset, (unsigned long long)size,
+                              (unsigned long long)payload);
+    }
+  }
+  return NULL;
+}
+
 /* The signature block, when the payload ends with one (its magic); a block with another version
  * or size is kept as found so that signature.c can say what is wrong with it. */
 static ronn_status* read_signature(const char* path, ronn_artifact_file* file) {
@@ -202,6 +244,7 @@ ronn_status* ronn_artifact_file_open(const char* path, int verify_hash,
     out_file->size = (uint64_t)info.st_size;
     decode_footer(raw, &out_file->footer);
     status = check_footer(path, &out_file->footer, out_file->size);
+    if (status == NULL) status = check_elf(path, out_file);
     if (status == NULL) status = read_signature(path, out_file);
     if (status == NULL && verify_hash) status = check_hash(path, out_file);
   }

@@ -112,6 +112,30 @@ int ronn_storage_on_device(uint8_t storage) {
   return storage == RONN_STORAGE_DEVICE_ARENA || storage == RONN_STORAGE_DEVICE_WEIGHTS;
 }
 
+/* A tensor bigger than this, or an arena far bigger than its tensors reach, comes from a
+ * corrupted or hostile plan: callers would allocate it (inputs, outputs) or the session would. */
+#define MAX_TENSOR_BYTES (1ull << 40)
+#define ARENA_SLACK (64u * 1024u)
+
+/* The arena bytes the plan's tensors and staging areas reach (all were checked to lie inside). */
+static uint64_t arena_reach(const ronn_plan* plan) {
+  const ronn_plan_header_v1* h = plan->header;
+  uint64_t reach = 0;
+  for (uint32_t i = 0; i < h->num_tensors; ++i) {
+    const ronn_plan_tensor_v1* t = &plan->tensors[i];
+    if (t->storage == RONN_STORAGE_ARENA && t->offset + t->nbytes > reach) {
+      reach = t->offset + t->nbytes;
+    }
+  }
+  for (uint64_t i = 0; i < (uint64_t)h->num_inputs + h->num_outputs; ++i) {
+    uint32_t id = i < h->num_inputs ? plan->inputs[i] : plan->outputs[i - h->num_inputs];
+    if (plan->stages[i] + plan->tensors[id].nbytes > reach) {
+      reach = plan->stages[i] + plan->tensors[id].nbytes;
+    }
+  }
+  return reach;
+}
+
 static ronn_status* check_tensor(const checker* c, const ronn_plan* plan, uint32_t id,
                                  uint64_t weights_size, const ronn_device_module* device) {
   const ronn_plan_header_v1* h = plan->header;
@@ -143,6 +167,11 @@ static ronn_status* check_tensor(const checker* c, const ronn_plan* plan, uint32
   if (elements > UINT64_MAX / element_size || elements * element_size != t->nbytes) {
     return corrupt("invalid execution plan: %s %llu: nbytes %llu does not match its shape and "
                    "dtype",
+                   "tensor", id, t->nbytes);
+  }
+  if (t->nbytes > MAX_TENSOR_BYTES) {
+    return corrupt("invalid execution plan: %s %llu declares %llu bytes, more than any device "
+                   "holds (1 TiB): refused before anything is allocated",
                    "tensor", id, t->nbytes);
   }
   if (t->align != 0) {
@@ -324,6 +353,15 @@ ronn_status* ronn_plan_parse(const uint8_t* blob, uint64_t size, uint32_t num_ke
     }
   }
   if (status != NULL) return status;
+  /* The compiler's arena is exactly what its tensors reach (up to alignment); much more is a
+   * request for memory nothing uses, refused before a session allocates and clears it. */
+  uint64_t reach = arena_reach(&plan);
+  if (h->arena_size > reach + reach / 8 + ARENA_SLACK) {
+    return ronn_make_status(RONN_CORRUPT_ARTIFACT,
+                            "invalid execution plan: it asks for a %llu-byte arena but its "
+                            "tensors reach only %llu bytes: refused before allocating",
+                            (unsigned long long)h->arena_size, (unsigned long long)reach);
+  }
   plan.metadata = ronn_plan_string(&plan, h->metadata_string);
   *out_plan = plan;
   return NULL;

@@ -13,15 +13,16 @@ import pytest
 
 sys.path.insert(0, str(Path(__file__).resolve().parent))
 
-from runtime_helpers import RuntimeBuild, make_fixture, make_runtime  # noqa: E402
+from runtime_helpers import RuntimeBuild, extra_make_flags, make_fixture, make_runtime  # noqa: E402
 
 
 @pytest.fixture(scope="session")
 def runtime(tmp_path_factory: pytest.TempPathFactory) -> Iterator[RuntimeBuild]:
-    """A fresh build of runtime_min; the Python binding is pointed at its library."""
+    """A fresh build of runtime_min; the Python binding is pointed at its library.
+    RONN_TEST_MAKE_FLAGS adds make arguments (`make check-asan` builds with sanitizers)."""
     if shutil.which("gcc") is None or shutil.which("make") is None:
         pytest.skip("gcc and make are needed to build runtime_min")
-    built = make_runtime(tmp_path_factory.mktemp("runtime") / "host")
+    built = make_runtime(tmp_path_factory.mktemp("runtime") / "host", *extra_make_flags())
     previous = os.environ.get("RONN_RUNTIME_LIBRARY")
     os.environ["RONN_RUNTIME_LIBRARY"] = str(built.library)
     yield built

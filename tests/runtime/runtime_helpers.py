@@ -3,7 +3,9 @@ ambiguous when pytest collects several test folders in one run."""
 
 from __future__ import annotations
 
+import os
 import re
+import shlex
 import subprocess
 import sys
 from dataclasses import dataclass
@@ -28,6 +30,12 @@ class RuntimeBuild:
     library: Path
     static_library: Path
     ronn_run: Path
+
+
+def extra_make_flags() -> list[str]:
+    """make arguments from RONN_TEST_MAKE_FLAGS, for every build of the test session
+    (`make check-asan` runs the runtime tests on a library built with sanitizers)."""
+    return shlex.split(os.environ.get("RONN_TEST_MAKE_FLAGS", ""))
 
 
 def make_runtime(build_dir: Path, *make_args: str) -> RuntimeBuild:
