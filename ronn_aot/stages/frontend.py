@@ -3,6 +3,7 @@ Relax with TVM's ONNX frontend."""
 
 from __future__ import annotations
 
+import re
 from dataclasses import dataclass
 from pathlib import Path
 from typing import Any, Mapping
@@ -64,7 +65,26 @@ def load_model(model: str | Path | onnx.ModelProto) -> onnx.ModelProto:
     except onnx.checker.ValidationError as e:
         raise InvalidModelError(f"the model fails onnx's checker: {str(e).strip().splitlines()[0]}; "
                                 "fix or re-export the model") from e
+    except UnicodeDecodeError as e:  # the checker decodes names and strings as it reads them
+        raise InvalidModelError(f"the model holds a name or string that is not valid UTF-8 ({e}); "
+                                "the file is corrupted or was not written by an ONNX exporter") from e
+    _check_initializers(proto)
     return proto
+
+
+def _check_initializers(model: onnx.ModelProto) -> None:
+    """Every initializer's data must match its dims and type (the checker does not look): the
+    graph passes read them with numpy_helper, which would fail deep inside a pass instead."""
+    from onnx import numpy_helper
+
+    for init in model.graph.initializer:
+        try:
+            numpy_helper.to_array(init)
+        except Exception as e:  # onnx raises ValueError, TypeError or KeyError by what is wrong
+            raise InvalidModelError(
+                f"initializer {init.name!r} (dims {list(init.dims)}, element type "
+                f"{_elem_type_name(init.data_type)}) does not hold data of that shape and type ({e}); "
+                "the file is corrupted: export the model again") from e
 
 
 def opset_of(model: onnx.ModelProto) -> int:
@@ -96,7 +116,7 @@ def resolve_input_specs(model: onnx.ModelProto,
         dtype = _ONNX_DTYPES.get(tt.elem_type)
         if dtype is None:
             raise InvalidModelError(
-                f"input {vi.name!r} has element type {onnx.TensorProto.DataType.Name(tt.elem_type)}, "
+                f"input {vi.name!r} has element type {_elem_type_name(tt.elem_type)}, "
                 f"which the runtime cannot take; supported: {sorted(set(_ONNX_DTYPES.values()))}")
         declared = [d.dim_value if d.HasField("dim_value") else (d.dim_param or None)
                     for d in tt.shape.dim]
@@ -123,6 +143,14 @@ def resolve_input_specs(model: onnx.ModelProto,
             shape = tuple(int(d) for d in declared)  # type: ignore[arg-type]
         specs.append(TensorSpec(vi.name, dtype, tuple(shape)))
     return specs
+
+
+def _elem_type_name(code: int) -> str:
+    """onnx's name of an element type code, or the number when onnx has none (a corrupted model)."""
+    try:
+        return str(onnx.TensorProto.DataType.Name(code))
+    except ValueError:
+        return f"{code} (not an ONNX element type)"
 
 
 def _fmt(dims: list[Any]) -> str:
@@ -218,8 +246,15 @@ def import_model(model: str | Path | onnx.ModelProto,
     except RonnError:  # a converter of ours refused the node, with its own message
         raise
     except Exception as e:
-        raise CompilationError(f"TVM's ONNX frontend could not import the model: "
-                               f"{str(e).strip().splitlines()[-1] if str(e).strip() else type(e).__name__}") from e
+        text = str(e).strip()
+        # TVM prefixes the converter's error with "Error converting operator Conv, with inputs: ..."
+        node = re.search(r"Error converting operator (\w+)", text)
+        raise CompilationError(
+            f"TVM's ONNX frontend could not import the model"
+            + (f" at its {node.group(1)} node" if node else "")
+            + f": {text.splitlines()[-1] if text else type(e).__name__}. Mismatched shapes or "
+            "attributes in the model cause this; if onnxruntime runs the model, it is a ronn-aot bug: "
+            "please report it with the model") from e
     outputs = [o.name for o in proto.graph.output]
     return ImportedModel(proto, specs, outputs, opset_of(proto), mod)
 

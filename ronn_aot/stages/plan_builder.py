@@ -14,7 +14,7 @@ from typing import Any
 import numpy as np
 
 from ..artifact.format import Plan, PlanStep, PlanTensor, StepKind, Storage, align_up, tensor_nbytes
-from ..errors import CompilationError
+from ..errors import CompilationError, ShapeError
 from .frontend import TensorSpec
 
 
@@ -39,6 +39,10 @@ class _Tensor:
 
 
 _SHAPE_VALUE = object()  # a Relax shape value; never a kernel argument
+# No device this compiler targets holds a tensor of 2^36 elements (256 GiB of float32); a bigger
+# one comes from a corrupted or hostile model, and its offsets would overflow the artifact's
+# 64-bit fields further on.
+MAX_TENSOR_ELEMENTS = 1 << 36
 
 
 @dataclass
@@ -62,6 +66,17 @@ def _shape_of(ty: Any, what: str) -> tuple[str, tuple[int, ...]]:
             raise CompilationError(f"{what} has a dynamic dimension {d} after import; "
                                    "give static shapes with --input-shape")
         dims.append(int(d.value))
+    if any(d < 0 for d in dims):
+        raise ShapeError(f"{what} has the negative shape {tuple(dims)}: an operator's attributes do not "
+                         "fit its input (a window or padding larger than the input, a bad axis or "
+                         "slice); check the attributes of the operator that produces it")
+    elements = 1
+    for d in dims:
+        elements *= d
+    if elements > MAX_TENSOR_ELEMENTS:
+        raise ShapeError(f"{what} of shape {tuple(dims)} has {elements:,} elements, more than the "
+                         f"{MAX_TENSOR_ELEMENTS:,} a tensor may: check the model's input shapes and "
+                         "the dimensions it computes")
     return str(ty.dtype), tuple(dims)
 
 

@@ -1,0 +1,102 @@
+"""Mutated ONNX models into the compiler: only RonnError may come out. A fast subset of
+`python -m bench.fuzz models` (the long run is `--count 10000 --jobs 2`), and one regression test
+per bug the fuzzer found, each with the error class and the message a user gets."""
+
+from __future__ import annotations
+
+import os
+import sys
+from pathlib import Path
+
+import numpy as np
+import onnx
+import pytest
+from onnx import TensorProto, helper, numpy_helper
+
+import ronn_aot
+
+sys.path.insert(0, str(Path(__file__).resolve().parents[2]))  # the repository root, for bench/
+from bench.fuzz.cli import main as fuzz_main  # noqa: E402
+from bench.fuzz.models import seeds  # noqa: E402
+
+COUNT = int(os.environ.get("RONN_FUZZ_MODELS", "200"))
+
+
+def test_mutated_models_give_only_ronn_errors(tmp_path: Path, capsys: pytest.CaptureFixture[str]) -> None:
+    code = fuzz_main(["models", "--count", str(COUNT), "--seed", "7", "--jobs", "2",
+                      "--out", str(tmp_path / "findings")])
+    out = capsys.readouterr().out
+    assert code == 0, out
+    assert "findings (crashes, hangs, other exceptions): 0" in out
+    assert " OK" in out and "RonnError:InvalidModelError" in out
+
+
+def compile_error(model: onnx.ModelProto | Path, tmp_path: Path) -> ronn_aot.RonnError:
+    with pytest.raises(ronn_aot.RonnError) as err:
+        ronn_aot.compile(model, ronn_aot.CompileOptions().with_output(tmp_path / "m.so"))
+    return err.value
+
+
+def test_pooling_window_larger_than_its_input(tmp_path: Path) -> None:
+    """MaxPool's window of 255 on an 8-wide input: TVM infers a negative dimension, which used to
+    reach the plan encoder (struct.error)."""
+    model = seeds()[1]
+    pool = next(n for n in model.graph.node if n.op_type == "MaxPool")
+    next(a for a in pool.attribute if a.name == "kernel_shape").ints[:] = [2, 255]
+    err = compile_error(model, tmp_path)
+    assert isinstance(err, ronn_aot.ShapeError)
+    assert "negative shape" in str(err) and "attributes" in str(err)
+
+
+def test_initializer_data_longer_than_its_dims(tmp_path: Path) -> None:
+    """onnx's checker only refuses data shorter than the dims; longer data used to fail as a numpy
+    ValueError inside a graph pass."""
+    model = seeds()[1]
+    weight = model.graph.initializer[0]
+    assert len(numpy_helper.to_array(weight).tobytes()) == 4 * 3 * 3 * 3 * 4
+    weight.dims[:] = [4, 1, 3, 3]
+    err = compile_error(model, tmp_path)
+    assert isinstance(err, ronn_aot.InvalidModelError)
+    assert repr(weight.name) in str(err) and "export the model again" in str(err)
+
+
+def test_input_of_an_unknown_element_type(tmp_path: Path) -> None:
+    """onnx names no element type 40: used to raise ValueError while building the message."""
+    model = seeds()[0]
+    model.graph.input[0].type.tensor_type.elem_type = 40
+    path = tmp_path / "model.onnx"
+    path.write_bytes(model.SerializeToString())
+    err = compile_error(path, tmp_path)
+    assert isinstance(err, ronn_aot.InvalidModelError)
+
+
+def test_names_that_are_not_utf8(tmp_path: Path) -> None:
+    """The checker decodes names as it reads them: a corrupted byte used to escape as
+    UnicodeDecodeError."""
+    model = seeds()[0]
+    data = model.SerializeToString().replace(b"Relu", b"R\xcdlu", 1)
+    path = tmp_path / "model.onnx"
+    path.write_bytes(data)
+    err = compile_error(path, tmp_path)
+    assert isinstance(err, ronn_aot.InvalidModelError)
+
+
+def test_input_dimension_bomb(tmp_path: Path) -> None:
+    """A declared dimension of 2^40 is refused before anything is allocated."""
+    graph = helper.make_graph([helper.make_node("Relu", ["x"], ["y"])], "g",
+                              [helper.make_tensor_value_info("x", TensorProto.FLOAT, [2**40, 4])],
+                              [helper.make_tensor_value_info("y", TensorProto.FLOAT, [2**40, 4])])
+    model = helper.make_model(graph, opset_imports=[helper.make_opsetid("", 17)])
+    err = compile_error(model, tmp_path)
+    assert isinstance(err, ronn_aot.ShapeError)
+    assert "elements" in str(err)
+
+
+def test_seeds_compile_and_run(tmp_path: Path) -> None:
+    """The fuzzer's seed graphs are valid models that compile (else every mutation of them only
+    exercises the checker)."""
+    for i, model in enumerate(seeds()):
+        art = ronn_aot.compile(model, ronn_aot.CompileOptions().with_output(tmp_path / f"s{i}.so"))
+        feeds = {s.name: np.zeros(s.shape, s.dtype) for s in art.inputs}
+        with art.session(1) as sess:
+            assert all(np.isfinite(o).all() for o in sess.run(None, feeds))
