@@ -12,7 +12,6 @@ from __future__ import annotations
 
 from typing import Callable, Iterable
 
-import numpy as np
 import onnx
 import onnx.inliner
 
@@ -28,63 +27,100 @@ _PREFER_EXPANSION: dict[str, Callable[[onnx.NodeProto], bool]] = {
 }
 
 
-def _zero_linear_attention_state(node: onnx.NodeProto, shapes: dict[str, tuple[int, ...]],
-                                 types: dict[str, int]) -> onnx.TensorProto | None:
-    """LinearAttention without past_state starts from a zero state (B, H_kv, d_k, d_v)."""
-    heads = next((a.i for a in node.attribute if a.name == "kv_num_heads"), 0)
-    key, value = node.input[1], node.input[2]
-    if not heads or key not in shapes or value not in shapes or len(shapes[key]) != 3:
+def _function_body(node: onnx.NodeProto, opset: int, types: dict[str, onnx.TypeProto]) -> onnx.FunctionProto | None:
+    """onnx's definition of `node` at `opset` (context-dependent bodies are built for its
+    attributes and input types; an omitted input has an empty type)."""
+    schema = onnx.defs.get_schema(node.op_type, opset, "")
+    body = onnx.FunctionProto()
+    if schema.has_context_dependent_function:
+        if any(n and n not in types for n in node.input):
+            return None
+        arg_types = [types[n].SerializeToString() if n else onnx.TypeProto().SerializeToString() for n in node.input]
+        try:
+            body.ParseFromString(schema.get_context_dependent_function(node.SerializeToString(), arg_types))
+        except Exception:  # noqa: BLE001 - the builder refuses these attributes or types
+            return None
+        return body
+    if schema.has_function:
+        fn = schema.get_function_with_opset_version(opset) if hasattr(schema, "get_function_with_opset_version") else None
+        return fn if fn is not None else schema.function_body
+    return None
+
+
+def _expand_node(node: onnx.NodeProto, opset: int, types: dict[str, onnx.TypeProto], prefix: str
+                 ) -> list[onnx.NodeProto] | None:
+    """`node` replaced by its function body, names made unique by `prefix`: for nodes with an
+    omitted optional input followed by a given one, on which onnx's inliner asserts ("Type unknown
+    for ''") where the body itself handles the omission."""
+    body = _function_body(node, opset, types)
+    if body is None:
         return None
-    (b, _, hk), (_, _, hv) = shapes[key], shapes[value]
-    dtype = onnx.helper.tensor_dtype_to_np_dtype(types[node.input[0]])
-    return onnx.numpy_helper.from_array(np.zeros((b, heads, hk // heads, hv // heads), dtype),
-                                        f"{node.output[0]}__zero_past_state")
+    attrs = {a.name: a for a in node.attribute}
+    names = {formal: actual for formal, actual in zip(body.input, node.input)}
+    names.update({formal: "" for formal in body.input[len(node.input):]})
+    outputs = dict(zip(body.output, node.output))
+    nodes = []
+    for n in body.node:
+        copy = onnx.NodeProto()
+        copy.CopyFrom(n)
+        copy.name = f"{prefix}_{n.name}" if n.name else ""
+        del copy.input[:]
+        copy.input.extend(names.get(i, f"{prefix}_{i}") if i else "" for i in n.input)
+        del copy.output[:]
+        for o in n.output:
+            names[o] = outputs.get(o) or (f"{prefix}_{o}" if o else "")
+            copy.output.append(names[o])
+        del copy.attribute[:]
+        for a in n.attribute:
+            if a.ref_attr_name:  # an attribute of the function: the node's value, or left at its default
+                if a.ref_attr_name in attrs:
+                    value = onnx.AttributeProto()
+                    value.CopyFrom(attrs[a.ref_attr_name])
+                    value.name = a.name
+                    copy.attribute.append(value)
+            else:
+                copy.attribute.append(a)
+                for g in [copy.attribute[-1].g] if a.type == onnx.AttributeProto.GRAPH else copy.attribute[-1].graphs:
+                    _rename_captured(g, names, prefix)
+        nodes.append(copy)
+    return nodes
 
 
-def _no_linear_attention_decay(node: onnx.NodeProto, shapes: dict[str, tuple[int, ...]],
-                               types: dict[str, int]) -> onnx.TensorProto | None:
-    """LinearAttention without decay: a log-space decay of 0 per head (B, T, H_kv), exp(0) = 1."""
-    heads = next((a.i for a in node.attribute if a.name == "kv_num_heads"), 0)
-    key = node.input[1]
-    if not heads or key not in shapes or len(shapes[key]) != 3:
-        return None
-    b, t, _ = shapes[key]
-    dtype = onnx.helper.tensor_dtype_to_np_dtype(types[node.input[0]])
-    return onnx.numpy_helper.from_array(np.zeros((b, t, heads), dtype), f"{node.output[0]}__no_decay")
+def _rename_captured(graph: onnx.GraphProto, names: dict[str, str], prefix: str) -> None:
+    """Rename, in a body's subgraph, the body values it reads from the enclosing scope."""
+    local = {i.name for i in graph.input} | {i.name for i in graph.initializer}
+    local |= {o for n in graph.node for o in n.output}
+    for n in graph.node:
+        for k, i in enumerate(n.input):
+            if i and i not in local:
+                n.input[k] = names.get(i, f"{prefix}_{i}")
+        for a in n.attribute:
+            for g in [a.g] if a.type == onnx.AttributeProto.GRAPH else a.graphs:
+                _rename_captured(g, {**names, **{x: x for x in local}}, prefix)
+    for o in graph.output:
+        if o.name not in local:
+            o.name = names.get(o.name, f"{prefix}_{o.name}")
 
 
-# onnx's inliner asserts on an omitted optional input followed by a given one ("Type unknown
-# for ''"); where ONNX defines what the omitted input means, it is given that value.
-_OMITTED_INPUTS: dict[tuple[str, int], Callable[..., onnx.TensorProto | None]] = {
-    ("LinearAttention", 3): _zero_linear_attention_state,
-    ("LinearAttention", 4): _no_linear_attention_decay,
-}
-
-
-def _fill_omitted_inputs(model: onnx.ModelProto, ops: set[str]) -> onnx.ModelProto:
-    shapes, types = {}, {}
-    for vi in list(model.graph.value_info) + list(model.graph.input):
-        tt = vi.type.tensor_type
-        types[vi.name] = tt.elem_type
-        if tt.HasField("shape") and all(d.HasField("dim_value") for d in tt.shape.dim):
-            shapes[vi.name] = tuple(d.dim_value for d in tt.shape.dim)
+def _expand_with_omitted_inputs(model: onnx.ModelProto, opset: int, ops: set[str]) -> onnx.ModelProto:
+    types = {vi.name: vi.type for vi in list(model.graph.value_info) + list(model.graph.input)}
     for init in model.graph.initializer:
-        shapes[init.name], types[init.name] = tuple(init.dims), init.data_type
-    constants = []
-    for node in model.graph.node:
-        if node.op_type not in ops:
-            continue
-        for i, name in enumerate(node.input):
-            fill = _OMITTED_INPUTS.get((node.op_type, i))
-            if name or fill is None or all(not n for n in node.input[i:]):
-                continue
-            value = fill(node, shapes, types)
-            if value is not None:  # a Constant node, which shape inference types for the inliner
-                constants.append(onnx.helper.make_node("Constant", [], [value.name], value=value))
-                node.input[i] = value.name
-    if not constants:
+        t = onnx.TypeProto()
+        t.tensor_type.elem_type = init.data_type
+        t.tensor_type.shape.dim.extend(onnx.TensorShapeProto.Dimension(dim_value=d) for d in init.dims)
+        types[init.name] = t
+    nodes: list[onnx.NodeProto] = []
+    changed = False
+    for i, node in enumerate(model.graph.node):
+        gaps = node.op_type in ops and any(not n and any(node.input[j:]) for j, n in enumerate(node.input))
+        expanded = _expand_node(node, opset, types, f"{node.output[0] or node.op_type}__fn{i}") if gaps else None
+        if expanded is None:
+            nodes.append(node)
+        else:
+            nodes.extend(expanded)
+            changed = True
+    if not changed:
         return model
-    nodes = constants + list(model.graph.node)
     del model.graph.node[:]
     model.graph.node.extend(nodes)
     return onnx.shape_inference.infer_shapes(model)
@@ -120,7 +156,13 @@ def expand_functions(model: onnx.ModelProto, opset: int, supported: Iterable[str
         if not ops:
             break
         # Context-dependent bodies read the inputs' types: give the inliner inferred ones.
-        model = _fill_omitted_inputs(onnx.shape_inference.infer_shapes(model), ops)
+        model = onnx.shape_inference.infer_shapes(model)
+        before = len(model.graph.node)
+        model = _expand_with_omitted_inputs(model, opset, ops)
+        changed |= len(model.graph.node) != before
+        ops = to_expand(model.graph, opset, supported)
+        if not ops:
+            continue
         try:
             expanded = onnx.inliner.inline_selected_functions(model, [("", op) for op in sorted(ops)],
                                                               inline_schema_functions=True)
