@@ -207,6 +207,27 @@ def check_dtypes(model: onnx.ModelProto) -> None:
                 f"model to one of those types")
 
 
+def check_required_inputs(model: onnx.ModelProto) -> None:
+    """An empty input name means "omitted", which only optional inputs may be: onnx's checker lets
+    `Concat(t, "")` through, and TVM's importer then crashes the process on the missing tensor."""
+    opset = opset_of(model)
+    optional = onnx.defs.OpSchema.FormalParameterOption.Optional
+    for node in model.graph.node:
+        if node.domain not in ("", "ai.onnx") or all(node.input):
+            continue
+        try:
+            formals = onnx.defs.get_schema(node.op_type, opset, "").inputs
+        except onnx.defs.SchemaError:
+            continue  # check_operators names unknown operators
+        for i, name in enumerate(node.input):
+            if not name and formals and formals[min(i, len(formals) - 1)].option != optional:
+                formal = formals[min(i, len(formals) - 1)].name
+                raise InvalidModelError(
+                    f"node {node.name or node.output[0] if node.output else node.op_type!r} ({node.op_type}): "
+                    f"input {i} ({formal}) is empty, but only optional inputs may be omitted; fix or "
+                    "re-export the model")
+
+
 def check_operators(model: onnx.ModelProto) -> None:
     """Fail early, naming the node, for operators neither our converters nor TVM's ONNX frontend
     can convert."""
@@ -231,6 +252,7 @@ def import_model(model: str | Path | onnx.ModelProto,
                          f"{str(e).strip().splitlines()[-1]}") from e
     proto = expand_functions(proto, opset_of(proto), supported_operators(opset_of(proto)))
     check_dtypes(proto)
+    check_required_inputs(proto)
     proto = fold_shape_arithmetic(proto)
     check_operators(proto)
 

@@ -100,3 +100,13 @@ def test_seeds_compile_and_run(tmp_path: Path) -> None:
         feeds = {s.name: np.zeros(s.shape, s.dtype) for s in art.inputs}
         with art.session(1) as sess:
             assert all(np.isfinite(o).all() for o in sess.run(None, feeds))
+
+
+def test_required_input_left_empty(tmp_path: Path) -> None:
+    """`Concat(t, "")` passes onnx's checker; TVM's importer then segfaulted the process."""
+    model = seeds()[2]
+    concat = next(n for n in model.graph.node if n.op_type == "Concat")
+    concat.input[1] = ""
+    err = compile_error(model, tmp_path)
+    assert isinstance(err, ronn_aot.InvalidModelError)
+    assert "Concat" in str(err) and "only optional inputs may be omitted" in str(err)
