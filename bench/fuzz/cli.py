@@ -127,7 +127,7 @@ def fuzz_artifacts(args: argparse.Namespace) -> int:
     out.mkdir(parents=True, exist_ok=True)
     work = Path(tempfile.mkdtemp(prefix="ronn-fuzz-artifacts-"))
     try:
-        driver = build_driver(Path(args.build) if args.build else work / "build", args.sanitize)
+        driver = build_driver(Path(args.build).resolve() if args.build else work / "build", args.sanitize)
         seeds, public = artifact_seeds(work, args.seed_artifact or [])
         tally = Tally(args.count, "artifacts" + (" (ASan+UBSan)" if args.sanitize else ""))
         env = {**os.environ, "ASAN_OPTIONS": "detect_leaks=1:allocator_may_return_null=1:exitcode=86",
