@@ -39,16 +39,40 @@ def graph_inputs(model: onnx.ModelProto) -> list[onnx.ValueInfoProto]:
     return [i for i in model.graph.input if i.name not in inits]
 
 
+# Nodes whose output depends on their input's shape only: what decides a shape stops there.
+_SHAPE_ONLY = {"Shape", "Size", "EyeLike", "ConstantOfShape"}
+_INTEGER_TYPES = {onnx.TensorProto.INT8, onnx.TensorProto.INT16, onnx.TensorProto.INT32, onnx.TensorProto.INT64,
+                  onnx.TensorProto.UINT8, onnx.TensorProto.UINT16, onnx.TensorProto.UINT32, onnx.TensorProto.UINT64}
+
+
 def shape_deciding_inputs(model: onnx.ModelProto) -> list[str]:
-    """Graph inputs that some node reads at a position of SHAPE_INPUTS (main graph only)."""
+    """Graph inputs that some node reads at a position of SHAPE_INPUTS (main graph only), and
+    integer graph inputs from which such a value is computed (CenterCropPad's expansion computes
+    Pad's pads from its `shape` input)."""
     names = {i.name for i in graph_inputs(model)}
-    found = []
+    integer = {i.name for i in graph_inputs(model) if i.type.tensor_type.elem_type in _INTEGER_TYPES}
+    found: list[str] = []
+    deciding: set[str] = set()
     for node in model.graph.node:
         if node.domain not in ("", "ai.onnx"):
             continue
         for pos in SHAPE_INPUTS.get(node.op_type, ()):
-            if pos < len(node.input) and node.input[pos] in names and node.input[pos] not in found:
-                found.append(node.input[pos])
+            if pos < len(node.input) and node.input[pos]:
+                deciding.add(node.input[pos])
+                if node.input[pos] in names and node.input[pos] not in found:
+                    found.append(node.input[pos])
+    producers = {o: n for n in model.graph.node for o in n.output}
+    stack = list(deciding)
+    while stack:
+        node = producers.get(stack.pop())
+        if node is None or node.op_type in _SHAPE_ONLY or node.domain not in ("", "ai.onnx"):
+            continue
+        for i in node.input:
+            if i and i not in deciding:
+                deciding.add(i)
+                stack.append(i)
+                if i in integer and i not in found:
+                    found.append(i)
     return found
 
 

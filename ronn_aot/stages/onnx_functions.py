@@ -102,7 +102,9 @@ def _rename_captured(graph: onnx.GraphProto, names: dict[str, str], prefix: str)
             o.name = names.get(o.name, f"{prefix}_{o.name}")
 
 
-def _expand_with_omitted_inputs(model: onnx.ModelProto, opset: int, ops: set[str]) -> onnx.ModelProto:
+def _expand_nodes(model: onnx.ModelProto, opset: int, ops: set[str], gaps_only: bool) -> onnx.ModelProto:
+    """`model` with the nodes of `ops` expanded by _expand_node (`gaps_only`: only those with an
+    omitted input before a given one)."""
     types = {vi.name: vi.type for vi in list(model.graph.value_info) + list(model.graph.input)}
     for init in model.graph.initializer:
         t = onnx.TypeProto()
@@ -112,8 +114,9 @@ def _expand_with_omitted_inputs(model: onnx.ModelProto, opset: int, ops: set[str
     nodes: list[onnx.NodeProto] = []
     changed = False
     for i, node in enumerate(model.graph.node):
-        gaps = node.op_type in ops and any(not n and any(node.input[j:]) for j, n in enumerate(node.input))
-        expanded = _expand_node(node, opset, types, f"{node.output[0] or node.op_type}__fn{i}") if gaps else None
+        gaps = any(not n and any(node.input[j:]) for j, n in enumerate(node.input))
+        chosen = node.op_type in ops and node.domain in ("", "ai.onnx") and (gaps or not gaps_only)
+        expanded = _expand_node(node, opset, types, f"{node.output[0] or node.op_type}__fn{i}") if chosen else None
         if expanded is None:
             nodes.append(node)
         else:
@@ -158,7 +161,7 @@ def expand_functions(model: onnx.ModelProto, opset: int, supported: Iterable[str
         # Context-dependent bodies read the inputs' types: give the inliner inferred ones.
         model = onnx.shape_inference.infer_shapes(model)
         before = len(model.graph.node)
-        model = _expand_with_omitted_inputs(model, opset, ops)
+        model = _expand_nodes(model, opset, ops, gaps_only=True)
         changed |= len(model.graph.node) != before
         ops = to_expand(model.graph, opset, supported)
         if not ops:
@@ -166,8 +169,12 @@ def expand_functions(model: onnx.ModelProto, opset: int, supported: Iterable[str
         try:
             expanded = onnx.inliner.inline_selected_functions(model, [("", op) for op in sorted(ops)],
                                                               inline_schema_functions=True)
-        except Exception:  # noqa: BLE001 - onnx's inliner asserts on untyped values: keep the node
-            break
+        except Exception:  # noqa: BLE001 - onnx's inliner asserts on values it cannot type
+            expanded = _expand_nodes(model, opset, ops, gaps_only=False)  # (a frozen initializer input)
+            if len(expanded.graph.node) == len(model.graph.node):
+                break
+            model, changed = expanded, True
+            continue
         if [n.op_type for n in expanded.graph.node] == [n.op_type for n in model.graph.node]:
             break  # the inliner could not expand them (no body for this opset): leave to the check
         model, changed = expanded, True
