@@ -258,6 +258,19 @@ static ronn_status* check_step(const checker* c, const ronn_plan* plan, uint32_t
                      "fewer kernels",
                      "step", index, s->kernel);
     }
+    /* Kernels take their outputs last (destination-passing style, as TVM's call_tir): the last
+     * argument is written, so it may not be the read-only weights (mapped from the file) or the
+     * caller's input (found by fuzzing: a re-sealed plan pointing a kernel's output at the
+     * weights crashed the process with a write fault). */
+    if (s->num_args > 0) {
+      uint8_t storage = plan->tensors[plan->args[s->args + s->num_args - 1]].storage;
+      if (storage == RONN_STORAGE_WEIGHTS || storage == RONN_STORAGE_DEVICE_WEIGHTS ||
+          storage == RONN_STORAGE_INPUT) {
+        return corrupt("invalid execution plan: %s %llu writes its output into a read-only "
+                       "tensor (weights or a graph input, storage %llu)",
+                       "step", index, storage);
+      }
+    }
     return NULL;
   }
   if (s->kind != RONN_STEP_COPY) {

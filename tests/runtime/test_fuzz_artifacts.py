@@ -57,3 +57,27 @@ def test_arena_bomb_is_refused_before_allocating(artifact: Path) -> None:
     with pytest.raises(ronn_runtime.RonnRuntimeError) as err:
         ronn_runtime.InferenceSession(artifact)
     assert err.value.code == "CORRUPT_ARTIFACT" and "refused before allocating" in err.value.message
+
+
+def test_kernel_writing_into_the_weights_is_refused(artifact: Path) -> None:
+    """Kernels take their outputs last; a re-sealed plan pointing a kernel's last argument at the
+    weights (mapped read-only from the file) crashed the process with a write fault (found by
+    the 10,000-artifact run on a compiled embedding model)."""
+    import struct
+
+    from ronn_aot.artifact.format import Storage, decode_plan, read_footer
+
+    data = bytearray(artifact.read_bytes())
+    footer = read_footer(artifact)
+    base = footer.plan_file_offset
+    plan = decode_plan(bytes(data[base:base + footer.plan_size]))
+    weights = next(i for i, t in enumerate(plan.tensors) if t.storage == Storage.WEIGHTS)
+    steps_offset, args_offset = struct.unpack_from("<I", data, base + 36)[0], struct.unpack_from("<I", data, base + 48)[0]
+    kind, _kernel, num_args, first = struct.unpack_from("<IIII", data, base + steps_offset)
+    assert kind == 0 and num_args > 0
+    struct.pack_into("<I", data, base + args_offset + 4 * (first + num_args - 1), weights)
+    data[-32:] = hashlib.sha256(bytes(data[:-FOOTER_SIZE])).digest()
+    artifact.write_bytes(bytes(data))
+    with pytest.raises(ronn_runtime.RonnRuntimeError) as err:
+        ronn_runtime.InferenceSession(artifact)
+    assert err.value.code == "CORRUPT_ARTIFACT" and "read-only" in err.value.message
