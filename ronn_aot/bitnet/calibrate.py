@@ -6,7 +6,7 @@ the same statistics are measured here once, over a few representative inputs, an
 constants: the scales no longer depend on the one input being run (nor couple the images of a
 batch), and the kernels skip the reduction.
 
-The layers are enumerated by `rewrite.find_layers` on the imported Relax module, exactly as the
+The layers are enumerated by `layers.find_layers` on the imported Relax module, exactly as the
 rewrite enumerates them, and their inputs are evaluated by running that same module (built
 unscheduled for the host CPU, returning the layers' input tensors instead of its outputs), so
 index i here is index i of `BitnetConfig.layers` by construction. The statistics of each layer's
@@ -37,7 +37,7 @@ if TYPE_CHECKING:
     import onnx
 
     from .config import BitnetConfig
-    from .rewrite import _Candidate
+    from .layers import _Candidate
 
 Feeds = Mapping[str, np.ndarray]
 
@@ -135,7 +135,7 @@ def _measure(probe: _Probe, args: list[list[np.ndarray]], stats: list[ActStats],
 
 
 def _layers(mod: Any) -> list[_Candidate]:
-    from .rewrite import find_layers
+    from .layers import find_layers
 
     return list(find_layers(mod[mod.get_global_var("main")]).values())
 
@@ -152,7 +152,7 @@ class _Probe:
         from tvm import relax
         from tvm.relax.expr_functor import PyExprMutator, mutator
 
-        from .rewrite import find_layers
+        from .layers import find_layers
 
         self.layers, self.chosen, self.bits = layers, sorted(chosen), config.activation_bits
         main_gv = mod.get_global_var("main")

@@ -15,7 +15,7 @@ from typing import Any
 
 import numpy as np
 
-from . import register_pass
+from ._registry import register_pass
 from ._rewrite import Rule, const, const_array, dtype_of, rule_pass, static_shape, use_counts
 
 

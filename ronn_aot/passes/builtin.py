@@ -8,7 +8,7 @@ from __future__ import annotations
 
 from typing import Any
 
-from . import register_pass
+from ._registry import register_pass
 
 
 def _relax() -> Any:

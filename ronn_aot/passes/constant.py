@@ -12,7 +12,7 @@ from typing import Any, Callable
 
 import numpy as np
 
-from . import register_pass
+from ._registry import register_pass
 from ._rewrite import const_array, shape_values
 
 

@@ -20,7 +20,7 @@ from __future__ import annotations
 
 from typing import Any
 
-from . import register_pass
+from ._registry import register_pass
 from ._rewrite import const_array, mutator_pass
 
 _SMALL_POWERS = (2.0, 3.0)

@@ -11,7 +11,7 @@ from __future__ import annotations
 
 from typing import Any
 
-from . import register_pass
+from ._registry import register_pass
 
 # Architecture (first field of the LLVM triple) -> desired conv2d layouts [data, weight]; an
 # architecture not listed keeps NCHW/OIHW. Choose the layout the target's convolution schedules

@@ -12,7 +12,7 @@ from typing import Any
 
 import numpy as np
 
-from . import register_pass
+from ._registry import register_pass
 from ._rewrite import Rule, dtype_of, rule_pass, shape_values, static_shape
 
 

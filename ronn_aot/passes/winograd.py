@@ -30,7 +30,7 @@ from typing import Any
 
 import numpy as np
 
-from . import register_pass
+from ._registry import register_pass
 from ._rewrite import const, const_array, mutator_pass, static_shape
 
 # Pixels (H x W) a convolution may have to be rewritten: measured up to ResNet-50's 56x56 maps.

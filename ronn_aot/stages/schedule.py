@@ -114,8 +114,7 @@ def schedule(mod: Any, kernels: list[str], target: Target, tvm_target: Any,
     `constant`: per kernel, the parameters that are weights at every call (prepack.py); rules may
     repack those, and `report.packed` says which they did. `use_records`: False schedules every
     kernel with the rules (the target's tuning database is not opened)."""
-    from ..tools.baselines import load_baselines, record_beats_rule, workload_key
-    from ..tools.tune import apply_records, database_dir, open_database
+    from .records import apply_records, database_dir, load_baselines, open_database, record_beats_rule, workload_key
 
     report = ScheduleReport()
     # Tuning records are keyed by the annotated kernel: a tuned schedule repacks weights as the

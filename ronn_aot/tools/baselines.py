@@ -29,29 +29,7 @@ import json
 from pathlib import Path
 from typing import Any
 
-BASELINES_FILE = "rule_baselines.json"
-
-
-def workload_key(func: Any) -> str:
-    import tvm_ffi
-
-    from .tune import workload_of
-
-    return str(tvm_ffi.structural_hash(workload_of(func, own_copy=False)))
-
-
-def baselines_path(database_dir: Path) -> Path:
-    return database_dir / BASELINES_FILE
-
-
-def load_baselines(database_dir: Path) -> dict[str, float]:
-    """Workload key -> seconds of the rule schedule, as measured when the kernel was tuned; 0 for
-    a kernel whose record was rejected in the model (no record beats a rule time of 0)."""
-    path = baselines_path(database_dir)
-    if not path.is_file():
-        return {}
-    return {k: 0.0 if v.get("rejected") else float(v["seconds"]) for k, v in json.loads(path.read_text()).items()}
-
+from ..stages.records import apply_records, baselines_path, workload_of
 
 def reject(database_dir: Path, reasons: dict[str, str]) -> None:
     """Mark the records of these kernels (workload key -> why) as not to be applied."""
@@ -77,39 +55,9 @@ def save_baselines(database_dir: Path, measured: dict[str, tuple[str, float]],
     path.write_text(json.dumps(data, indent=1, sort_keys=True) + "\n")
 
 
-def record_seconds(func: Any, tvm_target: Any, database: Any) -> float | None:
-    """Mean measured time of the best record for `func`, or None when it has none."""
-    from .tune import workload_of
-
-    rec = database.query_tuning_record(workload_of(func), tvm_target, "main")
-    if rec is None or not rec.run_secs:
-        return None
-    secs = [float(s) for s in rec.run_secs]
-    return sum(secs) / len(secs)
-
-
-# A record replaces its rule only when it measured at least this much faster: a kernel timed alone
-# gains a few percent that the model does not see (EfficientNet-Lite0: two records 2-3% faster in
-# their pairs, the model 1-5% slower with them; light ResNet-50's, 10-14% faster, made it faster).
-MIN_GAIN = 0.05
 # ... and the records that won their pairs are kept only when they make the model at least this
 # much faster, end to end (tune._confirm_in_model).
 MODEL_MIN_GAIN = 0.01
-
-
-def beats(record: float, rule: float) -> bool:
-    """Whether a record's time beats the rule's by the margin that makes it worth applying."""
-    return record < rule * (1.0 - MIN_GAIN)
-
-
-def record_beats_rule(func: Any, tvm_target: Any, database: Any, baselines: dict[str, float]) -> bool:
-    """Whether the best record of `func` was measured faster than its rule schedule, by MIN_GAIN
-    (True when no baseline was measured: databases made before baselines existed keep working)."""
-    base = baselines.get(workload_key(func))
-    if base is None:
-        return True
-    secs = record_seconds(func, tvm_target, database)
-    return secs is not None and beats(secs, base)
 
 
 def rule_workload(func: Any, constant: list[int], arch: str, tvm_target: Any) -> Any | None:
@@ -117,7 +65,6 @@ def rule_workload(func: Any, constant: list[int], arch: str, tvm_target: Any) ->
     as a workload module; None where no rule schedules it."""
     from ..stages.prepack import with_constant_params
     from ..stages.schedule import _first_rule
-    from .tune import workload_of
 
     found = _first_rule(with_constant_params(func, constant), arch, tvm_target, None, "baseline")
     return None if found is None else workload_of(found[0])
@@ -136,7 +83,6 @@ def record_is_rule(func: Any, constant: list[int], arch: str, tvm_target: Any, d
 
     from ..stages.prepack import with_constant_params
     from ..stages.schedule import scheduled_func
-    from .tune import apply_records
 
     annotated = with_constant_params(func, constant)
     tuned = apply_records(annotated, tvm_target, database)
@@ -152,7 +98,6 @@ def measure_pairs(funcs: list[tuple[Any, list[int]]], arch: str, tvm_target: Any
     """(rule, best record) seconds per call of each (func, constant parameters), the two measured
     one right after the other; None where either cannot be built or run."""
     from ..stages.prepack import with_constant_params
-    from .tune import apply_records
 
     mods: list[Any | None] = []
     for func, constant in funcs:
@@ -170,7 +115,6 @@ def measure(mods: list[Any | None], tvm_target: Any, number: int = 10, repeat: i
     from tvm.s_tir.meta_schedule.builder import BuilderInput, LocalBuilder
     from tvm.s_tir.meta_schedule.runner import EvaluatorConfig, LocalRunner, RunnerInput
 
-    from .tune import use_threads_in_runner
 
     todo = [i for i, m in enumerate(mods) if m is not None]
     out: list[float | None] = [None] * len(mods)
@@ -189,3 +133,15 @@ def measure(mods: list[Any | None], tvm_target: Any, number: int = 10, repeat: i
             secs = [float(x) for x in result.run_secs]
             out[i] = sum(secs) / len(secs)
     return out
+
+
+def use_threads_in_runner(num_cores: int) -> None:
+    """Make MetaSchedule's runner workers (started after this) run kernels on `num_cores` threads.
+    Without TVM_NUM_THREADS, TVM's thread pool takes half the logical CPUs (it assumes
+    hyper-threading): one thread on this 2-CPU machine, so every trial was timed single-threaded,
+    and records whose parallel loop had too few tasks to share (one thread's speed at two threads:
+    EfficientNet-Lite0's 14x14 convolutions, 0.13 ms against the rule's 0.07) won their pairs and
+    then lost in the model."""
+    import os
+
+    os.environ["TVM_NUM_THREADS"] = str(num_cores)

@@ -17,7 +17,6 @@ a rerun skips kernels that already have their share of trials.
 
 from __future__ import annotations
 
-import importlib.util
 import sys
 import time
 from dataclasses import dataclass, field
@@ -25,56 +24,16 @@ from pathlib import Path
 from typing import Any
 
 from ..backends import tir_pipeline
+from ..stages.records import database_dir, open_database, workload_of
 from ..options import CompileOptions
 from ..targets import Target, get_target
 from .timing import RoundPlan
 
-# The `ronn_aot.schedules` package (schedules/ in the checkout), found without importing the rules:
-# the databases ship inside it as package data.
-SCHEDULES_DIR = Path(__file__).resolve().parents[2] / "schedules"
-_spec = importlib.util.find_spec("ronn_aot.schedules")
-if _spec is not None and _spec.origin is not None:
-    SCHEDULES_DIR = Path(_spec.origin).resolve().parent
 # Candidates per search iteration: the evolutionary search (population 512, ~15 s on 2 cores for a
 # conv) runs once per batch, so a batch must be large enough to amortize it and small enough for
 # steady progress (building one candidate takes ~1-3 s).
 TRIALS_PER_ITER = 32
 MIN_TRIALS = 8  # the smallest share of trials a tuned kernel gets
-
-
-def database_dir(target: Target) -> Path:
-    return SCHEDULES_DIR / target.name
-
-
-def open_database(target: Target, create: bool = False) -> Any | None:
-    """The target's record database, or None when it has none (and `create` is False)."""
-    from tvm.s_tir import meta_schedule as ms
-
-    d = database_dir(target)
-    workload, records = d / "database_workload.json", d / "database_tuning_record.json"
-    if not create and not records.is_file():
-        return None
-    d.mkdir(parents=True, exist_ok=True)
-    return ms.database.JSONDatabase(str(workload), str(records), allow_missing=True,
-                                    module_equality="structural")
-
-
-def workload_of(func: Any, own_copy: bool = True) -> Any:
-    """The IRModule a kernel is tuned and looked up as (one PrimFunc named main), on its own copy
-    of the kernel's body. A TVM schedule edits a function it owns alone in place, statements
-    included, and `with_attr` copies only the function: replaying a record on a module of that
-    copy (query_schedule) rewrote the caller's kernel, so that the rule applied after it saw an
-    already scheduled loop nest. `own_copy=False`: sharing the body, for hashing only."""
-    import tvm
-
-    main = func.with_attr("global_symbol", "main")
-    return tvm.IRModule({"main": tvm.ir.load_json(tvm.ir.save_json(main)) if own_copy else main})
-
-
-def apply_records(func: Any, tvm_target: Any, database: Any) -> Any | None:
-    """The schedule of the kernel's best tuning record (a tvm.s_tir.Schedule, whose trace says
-    which weights it repacks), or None when the database has none."""
-    return database.query_schedule(workload_of(func), tvm_target, workload_name="main")
 
 
 @dataclass
@@ -165,7 +124,6 @@ def prune_database(target: Target) -> None:
     """Keep only each kernel's best record (all that compile reads: a full search is megabytes of
     records per model, and the database ships with the package), and save the trial counts so
     that a later run still knows what each kernel has had."""
-    import json
     import shutil
     import tempfile
 
@@ -207,7 +165,7 @@ def _space_generator(func: Any, arch: str, tvm_target: Any) -> Any:
     tunes the rule's own schedule (register and cache tiles) and keeps what makes it fast: its
     loop structure, its epilogue placement and its weights pre-packed at compile time.
     MetaSchedule's generic space (multi-level tiling on the kernel as lowered) lost to the rules on
-    every kernel tuned in session 3, largely because it cannot repack the constant weights. The
+    every kernel we tuned with it, largely because it cannot repack the constant weights. The
     BitNet kernels have their own spaces (`bitnet.schedule.design_space`)."""
     from tvm.s_tir import meta_schedule as ms
 
@@ -329,7 +287,7 @@ def tune(model: Any, options: CompileOptions, trials: int, work_dir: Path | None
 
 # Each artifact in its own processes (timing.time_engines), rounds alternating: two pools in one
 # process distort each other.
-MODEL_CHECK_PLAN = RoundPlan(rounds=5, min_runs=8, min_seconds=0.5)
+MODEL_CHECK_PLAN = RoundPlan(rounds=5, min_runs=8, min_seconds=0.5, settle=3)
 
 
 def _confirm_in_model(model: Any, options: CompileOptions, target: Target,
@@ -340,9 +298,10 @@ def _confirm_in_model(model: Any, options: CompileOptions, target: Target,
     import tempfile
 
     from .. import compile as compile_model
-    from .baselines import MODEL_MIN_GAIN, reject, workload_key
+    from ..stages.records import workload_key
+    from .baselines import MODEL_MIN_GAIN, reject
     from .bench import random_feeds
-    from .timing import Engine, time_engines
+    from .timing import Engine, ratio, time_engines
 
     threads = options.num_threads or 2
     with tempfile.TemporaryDirectory(prefix="ronn-tune-check-") as tmp:
@@ -352,10 +311,11 @@ def _confirm_in_model(model: Any, options: CompileOptions, target: Target,
         times = time_engines([Engine("records", "ronn", with_records.path), Engine("rules", "ronn", rules.path)],
                              feeds, threads, MODEL_CHECK_PLAN)[0]
     records_ms, rules_ms = times["records"].median, times["rules"].median
+    gain = ratio(times["records"], times["rules"])
     measured = (f"model with the {len(winners)} winning records {records_ms:.3f} ms, rules only "
-                f"{rules_ms:.3f} ms (each in its own processes, median of {MODEL_CHECK_PLAN.rounds} "
-                f"alternating rounds, {threads} threads)")
-    if records_ms <= rules_ms * (1.0 - MODEL_MIN_GAIN):
+                f"{rules_ms:.3f} ms, ratio {gain:.3f} (each in its own processes, median of "
+                f"{MODEL_CHECK_PLAN.rounds} alternating rounds, {threads} threads)")
+    if gain <= 1.0 - MODEL_MIN_GAIN:
         return f"{measured}: records kept", True
     reject(database_dir(target), {workload_key(kn.func): measured for kn in winners})
     return f"{measured}: not {MODEL_MIN_GAIN:.0%} faster, records rejected (the rules stay)", False
@@ -414,20 +374,10 @@ def _space_context(mod: Any, name: str, tvm_target: Any, num_cores: int, arch: s
                           logger=logger).clone()
 
 
-def use_threads_in_runner(num_cores: int) -> None:
-    """Make MetaSchedule's runner workers (started after this) run kernels on `num_cores` threads.
-    Without TVM_NUM_THREADS, TVM's thread pool takes half the logical CPUs (it assumes
-    hyper-threading): one thread on this 2-CPU machine, so every trial was timed single-threaded,
-    and records whose parallel loop had too few tasks to share (one thread's speed at two threads:
-    EfficientNet-Lite0's 14x14 convolutions, 0.13 ms against the rule's 0.07) won their pairs and
-    then lost in the model."""
-    import os
-
-    os.environ["TVM_NUM_THREADS"] = str(num_cores)
-
-
 def _builder_runner(num_cores: int) -> tuple[Any, Any]:
     from tvm.s_tir import meta_schedule as ms
+
+    from .baselines import use_threads_in_runner
 
     use_threads_in_runner(num_cores)
     # Generous timeouts: each builder/runner worker imports TVM first, which takes tens of seconds
@@ -462,7 +412,8 @@ def _record_baselines(kernels: list[Kernel], constant: dict[str, list[int]], tar
     """Measure the rule schedule of every kernel (`rule_seconds`) and store the times beside the
     records (baselines.py): compile applies a record only where it beat its rule. Measured anew on
     every run, so a rule improved since an earlier run is what the records are compared with."""
-    from .baselines import measure_rules, save_baselines, workload_key
+    from ..stages.records import workload_key
+    from .baselines import measure_rules, save_baselines
 
     seconds = measure_rules([(kn.func, constant.get(kn.name, [])) for kn in kernels], target.arch, tvm_target)
     for kn, s in zip(kernels, seconds):
@@ -501,8 +452,8 @@ def _pair_records(kernels: list[Kernel], constant: dict[str, list[int]], target:
                   database: Any) -> list[str]:
     """Time each kernel's rule and best record back to back, store the rule's time on the scale of
     the record's database time (baselines.py) and return the kernels whose record won the pair."""
-    from .baselines import (beats, load_baselines, measure_pairs, record_is_rule, record_seconds, reject,
-                            save_baselines, workload_key)
+    from ..stages.records import beats, load_baselines, record_seconds, workload_key
+    from .baselines import measure_pairs, record_is_rule, reject, save_baselines
 
     # Where the search found nothing better than the rule's own schedule (its seed), the rule
     # stays, with the time the seed was committed with.
@@ -520,8 +471,8 @@ def _pair_records(kernels: list[Kernel], constant: dict[str, list[int]], target:
         key = workload_key(kn.func)
         if pair is None:
             # Neither this pair nor the model check can vouch for the record, and the rule time
-            # from before the search would let compile apply it unchecked (session 8: a record
-            # that made light ResNet-50 0.3% slower). The rule stays.
+            # from before the search would let compile apply it unchecked (such a record once made light
+            # ResNet-50 0.3% slower). The rule stays.
             unpaired[key] = (kn.name, "its rule and best record could not be timed back to back "
                                       "after the search")
             continue

@@ -143,10 +143,10 @@ def test_vnni_design_space_points_are_bit_exact() -> None:
     from tvm import s_tir
     from tvm.s_tir import meta_schedule as ms
 
-    import ronn_aot.tools.tune as tune_mod
+    import ronn_aot.stages.records as records
 
     spec, x, v, packed = _case("dense", "ternary", 5)
-    mod = tune_mod.workload_of(vnni_kernel(spec))
+    mod = records.workload_of(vnni_kernel(spec))
     target = get_target(TARGET).tvm_target(2)
     ctx = ms.TuneContext(mod=mod, target=target, space_generator=ms.space_generator.ScheduleFn(design_space),
                          task_name="vnni").clone()

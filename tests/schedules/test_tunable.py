@@ -78,7 +78,7 @@ def test_sampled_points_match_the_unscheduled_kernel(case: str) -> None:
     from tvm.s_tir import Trace
 
     from ronn_aot.stages.prepack import _transform, packed_params
-    from ronn_aot.tools.tune import workload_of
+    from ronn_aot.stages.records import workload_of
 
     func, target, _, tunable = _space(case)
     rng = np.random.default_rng(0)

@@ -14,6 +14,7 @@ import pytest
 from onnx import helper
 
 import ronn_aot
+import ronn_aot.stages.records as records
 import ronn_aot.tools.tune as tune_mod
 from graphs import make_model
 from helpers import cpu_has_vnni, run_artifact
@@ -30,7 +31,7 @@ def _random_points(func: Any, count: int) -> list[Any]:
     from tvm import s_tir
     from tvm.s_tir import meta_schedule as ms
 
-    mod = tune_mod.workload_of(func)
+    mod = records.workload_of(func)
     target = get_target("host").tvm_target(2)
     ctx = ms.TuneContext(mod=mod, target=target, space_generator=ms.space_generator.ScheduleFn(design_space),
                          task_name="bitnet").clone()
@@ -84,7 +85,7 @@ def test_design_space_points_are_bit_exact(weights: str, bits: int) -> None:
 ])
 def test_tune_bitserial_then_compile_applies_record(target: str, kernel: str, tmp_path: Path,
                                                     monkeypatch: pytest.MonkeyPatch) -> None:
-    monkeypatch.setattr(tune_mod, "SCHEDULES_DIR", tmp_path / "schedules")
+    monkeypatch.setattr(records, "SCHEDULES_DIR", tmp_path / "schedules")
     rng = np.random.default_rng(5)
     x = rng.standard_normal((64, 256)).astype(np.float32)
     wt = (rng.standard_normal((256, 64)) / 16).astype(np.float32)
@@ -93,7 +94,7 @@ def test_tune_bitserial_then_compile_applies_record(target: str, kernel: str, tm
 
     summary = tune_mod.tune(model, options, trials=8)
     assert summary.untunable == [] and summary.tuned_now == summary.kernels
-    database = tune_mod.open_database(get_target(target))
+    database = records.open_database(get_target(target))
     assert database is not None
     tuned = [str(r.workload.mod["main"].attrs[SPEC_ATTR]) for r in database.get_all_tuning_records()
              if r.run_secs is not None and SPEC_ATTR in r.workload.mod["main"].attrs.keys()]
