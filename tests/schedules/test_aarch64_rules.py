@@ -15,8 +15,8 @@ from kernels import CASES, TARGET, kernel, tvm_target
 AARCH64 = "aarch64"
 # Where NEON's narrower vectors make another rule fit: the column sum's 3-wide inner axis is at
 # least half a 4-lane vector, so the pooling rule vectorizes it (AVX2's 8 lanes leave it to the
-# fallback).
-AARCH64_RULE = {"fallback": "cpu.pooling"}
+# fallback). The softmax takes cpu.softmax, registered for aarch64 only (exp computed inline).
+AARCH64_RULE = {"fallback": "cpu.pooling", "reduction": "cpu.softmax"}
 
 
 def _kinds(func: Any) -> tuple[int, set[int]]:
@@ -55,7 +55,8 @@ def test_cpu_rules_registered_for_aarch64() -> None:
 
     x86 = [r.name for r in rules_for("x86_64")]
     arm = [r.name for r in rules_for(AARCH64)]
-    assert arm == x86  # written once: the same rules, in the same order, fallback last
+    # written once: the same rules, in the same order, fallback last; aarch64 adds cpu.softmax
+    assert [r for r in arm if r != "cpu.softmax"] == x86
     assert arm[-1] == "cpu.fallback"
 
 
@@ -102,3 +103,22 @@ def test_neon_gemm_reads_a_by_lane(case: str) -> None:
     assert re.search(r'T\.sblock\("\w+_local"\)', text), text
     x86_func, _ = schedule_kernel(kernel(case), get_target(TARGET), tvm_target())
     assert "_local" not in x86_func.script()
+
+
+def test_neon_gemm_loads_a_lane_groups_per_k_loop() -> None:
+    """The by-lane tile runs LANE_GROUPS groups of K_UNROLL k per iteration of its k loop: A's
+    local tile is loaded in an unrolled loop of LANE_GROUPS under it (the loop's own instructions
+    amortized over twice the FMAs). x86's tiles broadcast A and keep their golden schedules."""
+    from tvm import s_tir, tirx
+
+    from ronn_aot.schedules.cpu.dense import K_UNROLL, LANE_GROUPS
+    from ronn_aot.stages.schedule import schedule_kernel
+    from ronn_aot.targets import get_target
+
+    func, _ = schedule_kernel(kernel("dense", AARCH64), get_target(AARCH64), tvm_target(AARCH64))
+    sch = s_tir.Schedule(func)
+    *_, k_loop, group, _rows, lanes = sch.get_loops(sch.get_sblock("x_local"))
+    assert int(sch.get(group).extent) == LANE_GROUPS and sch.get(group).kind == tirx.ForKind.UNROLLED
+    k = int(sch.get(sch.get_sblock("x_local")).reads[0].source.shape[-1])
+    assert int(sch.get(k_loop).extent) == k // (LANE_GROUPS * K_UNROLL)
+    assert int(sch.get(lanes).extent) == K_UNROLL and sch.get(lanes).kind == tirx.ForKind.VECTORIZED
