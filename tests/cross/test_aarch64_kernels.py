@@ -56,7 +56,7 @@ MODELS = {
     "depthwise": (CASES["depthwise_conv2d"][0], {"cpu.conv2d_nhwc"}),
     "mobile_block": (_mobile_block, {"cpu.conv2d_nhwc"}),
     "maxpool": (CASES["pooling"][0], {"cpu.pooling"}),
-    "softmax": (CASES["reduction"][0], {"cpu.reduction"}),
+    "softmax": (CASES["reduction"][0], {"cpu.softmax"}),
     "winograd": (CASES["winograd_input"][0], {"cpu.winograd_input", "cpu.winograd_output", "cpu.dense"}),
 }
 
