@@ -27,16 +27,19 @@ only some cases can hand the others to TVM's converter (`ctx.tvm_converter`).
 The converters, and what TVM's frontend lacks or gets wrong for each (see each file):
 conv_transpose (unlowerable at O3, naive, ignores output_shape), lstm / gru / rnn (missing;
 _recurrent.py holds what they share), lp_normalization (missing), layer_normalization (Mean and
-InvStdDev outputs were placeholders), bit_shift (out-of-range shifts undefined).
+InvStdDev outputs were placeholders), bit_shift (out-of-range shifts undefined), resize (other
+ranks, axes, antialias, aspect-ratio policies, non-whole scales), affine_grid, col2im and
+qlinear_matmul (missing), celu / eye_like / pow (float16 Celu, EyeLike's dtype, integer Pow).
 """
 
 from __future__ import annotations
 
 from ._registry import (ConvertContext, ConverterInfo, converter_for, converters_installed, register_converter,
                         registered_ops, unregister_converter)
-from . import (batch_normalization, bit_cast, bit_shift, conv_transpose, cum_sum, dropout,  # noqa: F401,E402
-               float16_accumulate, gru, is_inf, layer_normalization, lp_normalization, lstm, mod, one_hot, pow,
-               reduce_extreme, resize, rnn, roi_align, space_to_depth, squeeze, top_k)  # each registers its converter
+from . import (affine_grid, batch_normalization, bit_cast, bit_shift, celu, col2im, conv_transpose,  # noqa: F401,E402
+               cum_sum, dropout, eye_like, float16_accumulate, gru, is_inf, layer_normalization, lp_normalization,
+               lstm, mod, one_hot, pow, qlinear_matmul, reduce_extreme, resize, rnn, roi_align, space_to_depth,
+               squeeze, top_k)  # each registers its converter
 
 __all__ = ["ConvertContext", "ConverterInfo", "converter_for", "converters_installed", "register_converter",
            "registered_ops", "unregister_converter"]

@@ -111,7 +111,7 @@ def interpolate(ctx: ConvertContext, x: Any, resized: dict[int, tuple[float, int
             split = [*shape[:axis], n_out, k, *shape[axis + 1:]]
             gathered = ctx.emit(relax.op.reshape(gathered, split))
             w_shape = [1] * axis + [n_out, k] + [1] * (len(shape) - axis - 1)
-            weight = relax.const(taps.weight.reshape(w_shape).astype(compute))
+            weight = relax.const(taps.weight.reshape(w_shape).astype(compute), compute)
             y = ctx.emit(relax.op.sum(relax.op.multiply(gathered, weight), axis=[axis + 1]))
         if taps.extrapolated is not None:
             m_shape = [1] * axis + [n_out] + [1] * (len(shape) - axis - 1)
