@@ -110,3 +110,26 @@ def test_required_input_left_empty(tmp_path: Path) -> None:
     err = compile_error(model, tmp_path)
     assert isinstance(err, ronn_aot.InvalidModelError)
     assert "Concat" in str(err) and "only optional inputs may be omitted" in str(err)
+
+
+def test_gather_out_of_range_indices_stay_in_bounds(tmp_path: Path) -> None:
+    """Gather's kernel clamps indices (converters/gather.py): ids past the table, which TVM's
+    "fast" take read from outside the tensor, run without a fault; ids in range, negative ones
+    included, still match onnxruntime."""
+    import subprocess
+
+    onnxruntime = pytest.importorskip("onnxruntime")
+    model = seeds()[4]
+    art = ronn_aot.compile(model, ronn_aot.CompileOptions().with_output(tmp_path / "embed.so"))
+    ids = np.array([[0, 3, 9, -1, -10]], np.int64)
+    with art.session(1) as sess:
+        (got,) = sess.run(None, {"ids": ids})
+    (want,) = onnxruntime.InferenceSession(model.SerializeToString()).run(None, {"ids": ids})
+    np.testing.assert_array_equal(got, want)
+    script = ("import sys, numpy as np, ronn_runtime\n"
+              "s = ronn_runtime.InferenceSession(sys.argv[1], 1)\n"
+              "y, = s.run(None, {'ids': np.array([[10**12, -10**12, 10, 2**62, -11]], np.int64)})\n"
+              "assert np.isfinite(y).all()\n")
+    proc = subprocess.run([sys.executable, "-c", script, str(art.path)], capture_output=True, text=True,
+                          timeout=120)
+    assert proc.returncode == 0, proc.stderr[-2000:]
