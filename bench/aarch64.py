@@ -298,17 +298,86 @@ def compile_artifact(model: Path, target: str, out: Path) -> Path:
     return Path(art.path)
 
 
-def compare_outputs(model_path: Path, work: Path) -> float:
-    """Largest |ronn - onnxruntime| over the outputs of the one-thread runs (both aarch64)."""
+def compare_outputs(model_path: Path, work: Path, suffix: str = "out") -> float:
+    """Largest |ronn - onnxruntime| over the outputs of the runs whose outputs went to
+    `<engine>-<suffix>` (one thread: out; the thread check: out-t; both aarch64)."""
     import onnx
 
     names = [o.name for o in onnx.load(str(model_path), load_external_data=False).graph.output]
     worst = 0.0
     for i, name in enumerate(names):
-        ours = np.load(work / "ronn-aot-out" / f"{name.replace('/', '_')}.npy")
-        ref = np.load(work / "onnxruntime-out" / f"{i}.npy")
+        ours = np.load(work / f"ronn-aot-{suffix}" / f"{name.replace('/', '_')}.npy")
+        ref = np.load(work / f"onnxruntime-{suffix}" / f"{i}.npy")
         worst = max(worst, float(np.max(np.abs(ours.astype(np.float64) - ref))) if ref.size else 0.0)
     return worst
+
+
+def run_model(model: Path, target: str = "aarch64", cpu: str = "cortex-a72", runs: int = 2, threads: int = 2,
+              counts_only: bool = False, artifact: Path | None = None, ronn_run: Path | None = None,
+              skip_ort: bool = False) -> dict[str, object]:
+    """Both engines on `model` (see the module docstring); the summary bench.aarch64 prints and
+    writes with --json: each engine's Measured, and with both engines the instruction ratio and the
+    outputs' largest difference (one thread; and at `threads`)."""
+    if shutil.which("qemu-aarch64") is None:
+        raise SystemExit("bench.aarch64: qemu-aarch64 not found; install it with: apt-get install qemu-user")
+    work = CACHE / "runs" / f"{model.stem}-{target}"
+    shutil.rmtree(work, ignore_errors=True)
+    work.mkdir(parents=True)
+    counter = ensure_counter()
+    inputs = make_inputs(model, work)
+    artifact = artifact or compile_artifact(model, target, work / f"{model.stem}.so")
+    engines: list[Engine] = [RonnEngine(cpu, counter, ronn_run or ensure_ronn_run(target), artifact, inputs)]
+    if not skip_ort:
+        engines.append(OrtEngine(cpu, counter, ensure_sysroot(), ensure_site(), ensure_cpuinfo(), model.resolve(),
+                                 work / "inputs"))
+    results = [measure(e, runs, threads, work, not counts_only) for e in engines]
+    summary: dict[str, object] = {"model": model.name, "target": target, "cpu": cpu, "runs": runs,
+                                  "threads": threads, "results": [asdict(r) for r in results]}
+    if len(results) == 2:
+        summary.update(ratio=results[0].instructions / results[1].instructions,
+                       max_abs_diff=compare_outputs(model, work))
+        if threads > 1:
+            summary.update(max_abs_diff_threads=compare_outputs(model, work, "out-t"))
+    return summary
+
+
+def print_summary(summary: dict[str, object]) -> None:
+    results = [Measured(**r) for r in summary["results"]]  # type: ignore[attr-defined]
+    threads = summary["threads"]
+    print(f"\n{summary['model']}, qemu-aarch64 -cpu {summary['cpu']}, per inference, one thread "
+          f"(N = {summary['runs']}; emulated, not a board's latency):")
+    print(f"  {'engine':<12} {'instructions':>14} {'emulated ms':>12}   at {threads} threads: work per thread, cpu/wall")
+    for r in results:
+        check = (" / ".join(f"{s:.0%}" for s in r.thread_shares) + f", {r.cpu_over_wall:.2f}") if r.threads > 1 else "-"
+        print(f"  {r.engine:<12} {r.instructions / 1e6:>13.1f}M {r.emulated_ms:>12.0f}   {check}")
+    if "ratio" in summary:
+        line = (f"  ronn-aot / onnxruntime instructions: {summary['ratio']:.2f}; outputs' largest |difference|: "
+                f"{summary['max_abs_diff']:.2e}")
+        if "max_abs_diff_threads" in summary:
+            line += f" (at {threads} threads: {summary['max_abs_diff_threads']:.2e})"
+        print(line)
+
+
+def suite_row(name: str, summary: dict[str, object]) -> str:
+    """One markdown row of `bench.suite --target aarch64` (see suite_header)."""
+    ours, ort = (Measured(**r) for r in summary["results"])  # type: ignore[attr-defined]
+
+    def shares(m: Measured) -> str:
+        return " / ".join(f"{s:.0%}" for s in m.thread_shares) + f", {m.cpu_over_wall:.2f}"
+
+    wall = (f" | {ours.emulated_ms:.0f} | {ort.emulated_ms:.0f}" if ours.emulated_ms else " | - | -")
+    return (f"| {name} | {ours.instructions / 1e6:.1f} | {ort.instructions / 1e6:.1f} | {summary['ratio']:.2f}"
+            f"{wall} | {shares(ours)} | {shares(ort)} | {summary['max_abs_diff']:.1e}, "
+            f"{summary.get('max_abs_diff_threads', float('nan')):.1e} |")
+
+
+def suite_header(target: str, cpu: str, threads: int, runs: int) -> list[str]:
+    return [f"| model | ronn-aot M instr | onnxruntime M instr | ratio | ronn-aot emulated ms | onnxruntime emulated ms "
+            f"| ronn-aot at {threads} threads: work per thread, cpu/wall | onnxruntime at {threads} threads "
+            f"| max abs diff (1, {threads} threads) |  ({target} under qemu-aarch64 -cpu {cpu}, onnxruntime "
+            f"{ORT_VERSION}'s aarch64 build; instructions per inference on one thread, (2N - N) / N with "
+            f"N = {runs}; emulated, neither is a board's latency)",
+            "|---|---|---|---|---|---|---|---|---|"]
 
 
 def main(argv: list[str] | None = None) -> int:
@@ -322,40 +391,15 @@ def main(argv: list[str] | None = None) -> int:
     ap.add_argument("--runs", type=int, default=2, help="N of the 2N - N difference (default 2)")
     ap.add_argument("--threads", type=int, default=2,
                     help="threads of the thread check (each thread's share of the instructions, qemu's "
-                         "cpu/wall time); 1 skips it (the counts always use one thread)")
+                         "cpu/wall time, the outputs compared again); 1 skips it (the counts always use one thread)")
     ap.add_argument("--skip-ort", action="store_true", help="measure ronn-aot only")
     ap.add_argument("--counts-only", action="store_true", help="no emulated time (saves 3N runs per engine)")
     ap.add_argument("--json", type=Path, help="also write the results here")
     args = ap.parse_args(argv)
 
-    if shutil.which("qemu-aarch64") is None:
-        raise SystemExit("bench.aarch64: qemu-aarch64 not found; install it with: apt-get install qemu-user")
-    work = CACHE / "runs" / f"{args.model.stem}-{args.target}"
-    shutil.rmtree(work, ignore_errors=True)
-    work.mkdir(parents=True)
-    counter = ensure_counter()
-    inputs = make_inputs(args.model, work)
-    artifact = args.artifact or compile_artifact(args.model, args.target, work / f"{args.model.stem}.so")
-    engines: list[Engine] = [RonnEngine(args.cpu, counter, args.ronn_run or ensure_ronn_run(args.target), artifact,
-                                        inputs)]
-    if not args.skip_ort:
-        engines.append(OrtEngine(args.cpu, counter, ensure_sysroot(), ensure_site(), ensure_cpuinfo(),
-                                 args.model.resolve(), work / "inputs"))
-    results = [measure(e, args.runs, args.threads, work, not args.counts_only) for e in engines]
-
-    print(f"\n{args.model.name}, qemu-aarch64 -cpu {args.cpu}, per inference, one thread "
-          f"(N = {args.runs}; emulated, not a board's latency):")
-    print(f"  {'engine':<12} {'instructions':>14} {'emulated ms':>12}   at {args.threads} threads: work per thread, cpu/wall")
-    for r in results:
-        check = (" / ".join(f"{s:.0%}" for s in r.thread_shares) + f", {r.cpu_over_wall:.2f}") if r.threads > 1 else "-"
-        print(f"  {r.engine:<12} {r.instructions / 1e6:>13.1f}M {r.emulated_ms:>12.0f}   {check}")
-    summary: dict[str, object] = {"model": args.model.name, "cpu": args.cpu, "runs": args.runs,
-                                  "results": [asdict(r) for r in results]}
-    if len(results) == 2:
-        ratio = results[0].instructions / results[1].instructions
-        diff = compare_outputs(args.model, work)
-        summary.update(ratio=ratio, max_abs_diff=diff)
-        print(f"  ronn-aot / onnxruntime instructions: {ratio:.2f}; outputs' largest |difference|: {diff:.2e}")
+    summary = run_model(args.model, args.target, args.cpu, args.runs, args.threads, args.counts_only,
+                        args.artifact, args.ronn_run, args.skip_ort)
+    print_summary(summary)
     if args.json:
         args.json.write_text(json.dumps(summary, indent=2) + "\n")
     return 0

@@ -12,6 +12,11 @@ hidden from them for x86_64-avx2 on an AVX-512 host); `--peer-isa host` lets the
 
 Prints one markdown row per model (medians, ratio ronn-aot / onnxruntime) and, for the matmul,
 GFLOP/s of ronn-aot and numpy. Models whose ONNX file is missing are skipped with the reason.
+
+A target this machine runs under qemu (`--target aarch64`, `aarch64-dotprod`) is measured as
+bench/aarch64.py measures one model, against onnxruntime's own aarch64 build: instructions per
+inference on one thread, emulated time, the --threads check and the outputs compared
+([--cpu cortex-a72] [--qemu-runs 2] [--counts-only]). Emulated, neither is a board's latency.
 """
 
 from __future__ import annotations
@@ -26,6 +31,7 @@ import numpy as np
 import onnx
 
 from ronn_aot import models
+from ronn_aot.targets import get_target
 from ronn_aot.tools.bench import BenchResult, run_bench
 from ronn_aot.tools.timing import RoundPlan, ratio_spread
 from ronn_aot.options import DEFAULT_OPT_LEVEL
@@ -41,6 +47,7 @@ SUITE: dict[str, Path] = {
     "gpt2-random-2l-seq128": OUT / "gpt2_random_2l_seq128.onnx",
     "smollm2-4l-seq128": OUT / "smollm2_4l_seq128.onnx",
     "matmul-1024": OUT / "matmul_1024.onnx",
+    "mobilenetv2-224": OUT / "mobilenetv2_224.onnx",
 }
 
 
@@ -60,6 +67,32 @@ def numpy_matmul_gflops(n: int, threads: int, repeat: int) -> float:
     return 2 * n**3 / statistics.median(times) / 1e9
 
 
+def qemu_suite(args: argparse.Namespace, argv: list[str] | None) -> int:
+    """A target this machine runs under qemu (aarch64): instructions per inference against
+    onnxruntime's build for that architecture, emulated time, the thread check and the outputs
+    (bench/aarch64.py), one markdown row per model."""
+    from bench.aarch64 import run_model, suite_header, suite_row
+
+    lines = suite_header(args.target, args.cpu, args.threads, args.qemu_runs)
+    for line in lines:
+        print(line, flush=True)
+    for name in args.only or SUITE:
+        path = SUITE[name]
+        if not path.is_file():
+            line = f"| {name} | - | - | - | - | - | - | - | skipped: {path.name} missing, run `python -m bench.models.export` |"
+        else:
+            line = suite_row(name, run_model(path, args.target, args.cpu, args.qemu_runs, args.threads,
+                                             args.counts_only))
+        lines.append(line)
+        print(line, flush=True)
+    if args.readme:
+        from bench.readme import replace_block
+
+        command = " ".join(["python -m bench.suite", *(sys.argv[1:] if argv is None else argv)])
+        replace_block(f"suite:{args.target}", f"`{command}`:\n\n" + "\n".join(lines))
+    return 0
+
+
 def main(argv: list[str] | None = None) -> int:
     p = argparse.ArgumentParser(description=__doc__.splitlines()[0])
     p.add_argument("--threads", type=int, default=2)
@@ -74,7 +107,13 @@ def main(argv: list[str] | None = None) -> int:
     p.add_argument("--readme", action="store_true", help="write the table into the README's suite:<target> block")
     p.add_argument("--peer-isa", choices=PEER_ISA_MODES, default="target",
                    help="instruction set onnxruntime and numpy may use: the target's (default) or the host's")
+    p.add_argument("--cpu", default="cortex-a72", help="targets run under qemu (aarch64): its -cpu model")
+    p.add_argument("--qemu-runs", type=int, default=2,
+                   help="targets run under qemu: N of the instruction counts' (2N - N) / N (default 2)")
+    p.add_argument("--counts-only", action="store_true", help="targets run under qemu: no emulated time")
     args = p.parse_args(argv)
+    if get_target(args.target).run.mode == "qemu":
+        return qemu_suite(args, argv)
     env = masked_env(args.target, args.peer_isa)
     if env is not None:  # numpy's BLAS chooses its kernels at import: the whole suite runs in the child
         return rerun_masked(["bench.suite", *(sys.argv[1:] if argv is None else argv)], env)
