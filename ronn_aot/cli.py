@@ -205,6 +205,17 @@ def _bench(args: argparse.Namespace) -> int:
         print("ronn-aot: --plot needs matplotlib, which is not installed (pip install matplotlib); "
               "benchmarking without the plot", file=sys.stderr)
         args.plot = None
+    if args.labels and not args.route_sweep:
+        raise RonnError("--labels goes with --route-sweep DATA.npz")
+    if args.route_sweep:  # a dual artifact: quality against latency over the router's threshold
+        from .dual.sweep import plot as plot_sweep, route_sweep
+
+        sweep = route_sweep(args.model, args.route_sweep, args.labels, args.threads)
+        print(sweep.format())
+        if args.plot:
+            plot_sweep(sweep, Path(args.plot))
+            print(f"plot: {args.plot}")
+        return 0
     plan = RoundPlan(rounds=args.rounds, min_runs=args.repeat, min_seconds=args.round_seconds, warmup=args.warmup,
                      settle=args.settle)
     result = run_bench(args.model, target=args.target, threads=args.threads, plan=plan,
@@ -335,6 +346,11 @@ def build_parser() -> argparse.ArgumentParser:
                    help="diagnostic: time both engines in ONE process, alternating in blocks (their thread "
                         "pools disturb each other: not what a user gets)")
     b.add_argument("--plot", metavar="FILE.png", help="draw the comparison (needs matplotlib)")
+    b.add_argument("--route-sweep", metavar="DATA.npz",
+                   help="MODEL is a dual artifact (compile --dual): sweep its router's threshold over these "
+                        "inputs and report accuracy (or agreement with System 2) against latency per run for "
+                        "System 1, System 2 and the calibrated router")
+    b.add_argument("--labels", metavar="LABELS.npy", help="with --route-sweep: true classes, one row per input")
     b.add_argument("--peer-isa", choices=PEER_ISA_MODES, default="target",
                    help="instruction set onnxruntime may use: the target's (default; e.g. AVX-512 hidden "
                         "from it for x86_64-avx2 on an AVX-512 host) or all of the host's")

@@ -285,3 +285,28 @@ def test_aarch64_dual_under_qemu(tmp_path: Path) -> None:
     expected = route_of(params, FRESH[0]["x"], fast)
     assert f"answered by: System {1 if expected == 'fast' else 2}" in text
     np.testing.assert_array_equal(auto, fast if expected == "fast" else full)
+
+
+def test_route_sweep(built: dict[str, Path], tmp_path: Path, capsys: pytest.CaptureFixture[str]) -> None:
+    from ronn_aot.dual.sweep import route_sweep
+
+    xs = np.stack([f["x"] for f in FRESH])
+    np.savez(tmp_path / "data.npz", x=xs)
+    dual = ronn_runtime.InferenceSession(str(built["confidence"]), num_threads=1)
+    full = [dual.run(None, f, route="full")[0] for f in FRESH]
+    fast = [dual.run(None, f, route="fast")[0] for f in FRESH]
+    labels = np.array([int(o.argmax()) for o in full])
+    labels[:5] = (labels[:5] + 1) % 10  # System 2 is wrong on five "labelled" inputs
+    np.save(tmp_path / "labels.npy", labels)
+    sweep = route_sweep(built["confidence"], tmp_path / "data.npz", tmp_path / "labels.npy", threads=1, points=5)
+    assert sweep.metric == "accuracy" and sweep.runs == len(FRESH)
+    assert sweep.system2.quality == pytest.approx(1 - 5 / len(FRESH))
+    assert sweep.system1.quality == pytest.approx(np.mean([int(o.argmax()) == y for o, y in zip(fast, labels)]))
+    params, _ = read_dual(built["confidence"])
+    routed = [route_of(params, f["x"], o) for f, o in zip(FRESH, fast)]
+    assert sweep.router.fast_fraction == pytest.approx(np.mean([r == "fast" for r in routed]))
+    assert sweep.curve[0].fast_fraction == 0 and sweep.curve[-1].fast_fraction == 1
+    assert sweep.curve[0].quality == sweep.system2.quality and sweep.curve[-1].quality == sweep.system1.quality
+    assert "router (confidence, auto)" in sweep.format()
+    assert cli_main(["bench", str(built["fp32"]), "--route-sweep", str(tmp_path / "data.npz")]) == 1
+    assert "is a plain artifact: --route-sweep needs one compiled with --dual" in capsys.readouterr().err
