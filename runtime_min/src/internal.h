@@ -152,8 +152,8 @@ int ronn_workspace_free_hook(int device_type, int device_id, void* ptr);
 
 /* ---- threadpool.c ---- */
 typedef struct ronn_threadpool ronn_threadpool;
-/* num_threads counts the caller: a pool of N starts N-1 workers. */
-ronn_status* ronn_threadpool_create(int32_t num_threads, ronn_threadpool** out_pool);
+/* num_threads counts the caller: a pool of N starts N-1 workers. spin: a ronn_spin_mode. */
+ronn_status* ronn_threadpool_create(int32_t num_threads, int32_t spin, ronn_threadpool** out_pool);
 void ronn_threadpool_destroy(ronn_threadpool* pool);
 int32_t ronn_threadpool_size(const ronn_threadpool* pool);
 /* Makes `pool` the one that parallel launches on the calling thread use, returning the previous

@@ -66,7 +66,9 @@ static void print_profile(const ronn_session* session) {
 }
 
 void ronn_session_options_initialize(ronn_session_options* out_options) {
+  memset(out_options, 0, sizeof *out_options);
   out_options->num_threads = 0;
+  out_options->spin = RONN_SPIN_AUTO;
 }
 
 void ronn_session_release(ronn_session* session) {
@@ -198,7 +200,7 @@ static ronn_status* create_session(ronn_model* model, const ronn_session_options
     session->pool = pool;
   } else {
     session->owns_pool = 1;
-    status = ronn_threadpool_create(options->num_threads, &session->pool);
+    status = ronn_threadpool_create(options->num_threads, options->spin, &session->pool);
   }
   /* System 1 runs on the same threads: the two plans never run at the same time. */
   if (status == NULL && model->system1 != NULL) {

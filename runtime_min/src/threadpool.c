@@ -21,7 +21,8 @@
  * thread being waited for needs; each sign quarters the budget (down to a few microseconds),
  * and it doubles back over launches that show no such sign. An idle machine shows neither sign,
  * so there the pool spins as it always did.
- * RONN_SPIN=0 in the environment (read when a session is created) turns spinning off.
+ * RONN_SPIN_NEVER in the session options, or RONN_SPIN=0 in the environment (read when a session
+ * is created) under RONN_SPIN_AUTO, turns spinning off.
  *
  * Hooks are per loaded library, not per session, so a launch finds its pool through a
  * thread-local "current pool" set by ronn_session_run. A launch from a worker thread, from a
@@ -403,13 +404,19 @@ void ronn_threadpool_destroy(ronn_threadpool* pool) {
   free(pool);
 }
 
-ronn_status* ronn_threadpool_create(int32_t num_threads, ronn_threadpool** out_pool) {
+ronn_status* ronn_threadpool_create(int32_t num_threads, int32_t spin, ronn_threadpool** out_pool) {
   *out_pool = NULL;
   int32_t cpus = ronn_platform_num_cpus();
   if (num_threads < 0) {
     return ronn_make_status(RONN_INVALID_ARGUMENT,
                             "num_threads is %d: pass 0 (one per CPU) or a positive count",
                             (int)num_threads);
+  }
+  if (spin != RONN_SPIN_AUTO && spin != RONN_SPIN_NEVER && spin != RONN_SPIN_ALWAYS) {
+    return ronn_make_status(RONN_INVALID_ARGUMENT,
+                            "spin is %d: pass RONN_SPIN_AUTO (0), RONN_SPIN_NEVER (1) or "
+                            "RONN_SPIN_ALWAYS (2)",
+                            (int)spin);
   }
   int32_t size = num_threads == 0 ? cpus : num_threads;
   if (size > MAX_THREADS) size = MAX_THREADS;
@@ -422,9 +429,9 @@ ronn_status* ronn_threadpool_create(int32_t num_threads, ronn_threadpool** out_p
   }
   pool->size = size;
   const char* spin_env = getenv("RONN_SPIN");
-  pool->spin_max = spin_env != NULL && strcmp(spin_env, "0") == 0 ? 0
-                   : size <= cpus                                ? SPIN_DEDICATED
-                                                                 : SPIN_OVERSUBSCRIBED;
+  int never = spin == RONN_SPIN_NEVER ||
+              (spin == RONN_SPIN_AUTO && spin_env != NULL && strcmp(spin_env, "0") == 0);
+  pool->spin_max = never ? 0 : size <= cpus ? SPIN_DEDICATED : SPIN_OVERSUBSCRIBED;
   pool->spin = pool->spin_max;
   pool->workers = (worker*)workers;
   pool->sync.pool = pool;

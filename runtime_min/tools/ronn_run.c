@@ -20,11 +20,15 @@ enum { EXIT_OK = 0, EXIT_USAGE = 2, EXIT_LOAD = 3, EXIT_INPUT = 4, EXIT_RUN = 5 
 
 static const char usage_text[] =
     "usage: ronn-run MODEL.so [--input NAME=FILE.npy]... [--output-dir DIR] [--threads N]\n"
+    "                [--spin auto|on|off]\n"
     "                [--repeat N] [--info] [--trusted-key PUB]... [--require-signature]\n"
     "                [--route auto|fast|full]\n"
     "  --input NAME=FILE  bind graph input NAME to a .npy file (FILE alone: by position)\n"
     "  --output-dir DIR   write each output to DIR/<name>.npy\n"
     "  --threads N        worker threads including the caller (0: one per CPU, default)\n"
+    "  --spin MODE        how waiting threads wait: auto (spin briefly, less on a busy\n"
+    "                     machine; RONN_SPIN=0 turns it off), on, or off (sleep at once,\n"
+    "                     for CPUs shared with other work)\n"
     "  --repeat N         run N times and print min/median latency\n"
     "  --info             print the model's inputs, outputs and metadata, then exit\n"
     "  --trusted-key PUB  load only artifacts signed by this Ed25519 public key (a KEY.pub\n"
@@ -42,6 +46,7 @@ typedef struct options {
   int num_inputs;
   const char* output_dir;
   long threads;
+  int spin; /* a ronn_spin_mode */
   long repeat;
   int repeat_given;
   int info;
@@ -94,6 +99,16 @@ static int parse_args(int argc, char** argv, options* opts) {
     } else if ((value = option_value(argc, argv, &i, "--output-dir")) != NULL) {
       if (*value == '\0') return usage_error("--output-dir needs a directory", NULL);
       opts->output_dir = value;
+    } else if ((value = option_value(argc, argv, &i, "--spin")) != NULL) {
+      if (strcmp(value, "auto") == 0) {
+        opts->spin = RONN_SPIN_AUTO;
+      } else if (strcmp(value, "on") == 0) {
+        opts->spin = RONN_SPIN_ALWAYS;
+      } else if (strcmp(value, "off") == 0) {
+        opts->spin = RONN_SPIN_NEVER;
+      } else {
+        return usage_error("--spin needs auto, on or off, got ", value);
+      }
     } else if ((value = option_value(argc, argv, &i, "--threads")) != NULL) {
       if (parse_count(value, 0, &opts->threads)) {
         return usage_error("--threads needs a count >= 0, got ", value);
@@ -355,6 +370,7 @@ static int run_model(const options* opts, ronn_model* model, run_state* st) {
   ronn_session_options session_options;
   ronn_session_options_initialize(&session_options);
   session_options.num_threads = (int32_t)opts->threads;
+  session_options.spin = opts->spin;
   ronn_status* status = ronn_session_create(model, &session_options, &st->session);
   if (status != NULL) return report("cannot create a session", status, EXIT_RUN);
   ronn_run_options run_options;

@@ -128,11 +128,22 @@ uint64_t ronn_model_arena_size(const ronn_model* model);
 
 /* ---- session ------------------------------------------------------------------------------- */
 
+/* How a session's threads wait for work and for each other (ronn_session_options.spin). */
+typedef enum ronn_spin_mode {
+  RONN_SPIN_AUTO = 0,  /* spin briefly (~0.1-1 ms) before sleeping, less once the CPUs are found
+                          oversubscribed; RONN_SPIN=0 in the environment makes it RONN_SPIN_NEVER */
+  RONN_SPIN_NEVER = 1, /* sleep at once: for CPUs shared with other work (capture, a UI, another
+                          model), at the cost of a wake-up latency per parallel region */
+  RONN_SPIN_ALWAYS = 2 /* spin as RONN_SPIN_AUTO does, whatever RONN_SPIN says */
+} ronn_spin_mode;
+
 typedef struct ronn_session_options {
   int32_t num_threads; /* 0 (default): one per CPU this process may run on (its affinity
                           mask); 1: run on the caller only; N: the caller plus N-1 workers
                           (capped at 1024); negative: RONN_INVALID_ARGUMENT */
+  int32_t spin;        /* a ronn_spin_mode (default RONN_SPIN_AUTO); others: INVALID_ARGUMENT */
 } ronn_session_options;
+/* Defaults as above. New fields are added at the end: always initialize before setting fields. */
 void ronn_session_options_initialize(ronn_session_options* out_options);
 
 /* Creates a session: allocates its arena once and starts its worker threads. The session

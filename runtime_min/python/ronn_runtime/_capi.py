@@ -36,8 +36,11 @@ class ModelOptions(ctypes.Structure):
                 ("num_trusted_keys", ctypes.c_size_t), ("require_signature", ctypes.c_int)]
 
 
+SPIN_AUTO, SPIN_NEVER, SPIN_ALWAYS = 0, 1, 2  # ronn_spin_mode
+
+
 class SessionOptions(ctypes.Structure):
-    _fields_ = [("num_threads", ctypes.c_int32)]
+    _fields_ = [("num_threads", ctypes.c_int32), ("spin", ctypes.c_int32)]
 
 
 class RunOptions(ctypes.Structure):

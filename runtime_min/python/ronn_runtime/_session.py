@@ -91,6 +91,10 @@ class InferenceSession:
     run() executes at a time per session (concurrent calls are serialised); use one session per
     thread for parallel inference.
 
+    `spin`: None (default) lets waiting threads spin briefly before they sleep, less once the CPUs
+    are found oversubscribed (RONN_SPIN=0 in the environment turns it off); False makes them sleep
+    at once, for CPUs shared with other work; True spins whatever RONN_SPIN says.
+
     `trusted_keys` (paths of Ed25519 public-key files, e.g. the KEY.pub of `ronn-aot keygen`, or
     raw 32-byte keys) and `require_signature` make the load refuse artifacts that are not signed
     by one of those keys, checked before the library is loaded (RonnRuntimeError codes
@@ -99,6 +103,7 @@ class InferenceSession:
     """
 
     def __init__(self, path: str | os.PathLike[str], num_threads: int = 0, *,
+                 spin: bool | None = None,
                  verify_integrity: bool = True,
                  trusted_keys: Sequence[str | os.PathLike[str] | bytes] | None = None,
                  require_signature: bool = False) -> None:
@@ -128,6 +133,8 @@ class InferenceSession:
         session_options = _capi.SessionOptions()
         lib.ronn_session_options_initialize(ctypes.byref(session_options))
         session_options.num_threads = int(num_threads)
+        session_options.spin = (_capi.SPIN_AUTO if spin is None
+                                else _capi.SPIN_ALWAYS if spin else _capi.SPIN_NEVER)
         session = ctypes.c_void_p()
         _capi.check(lib, lib.ronn_session_create(self._model, ctypes.byref(session_options),
                                                  ctypes.byref(session)))
