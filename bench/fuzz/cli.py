@@ -167,16 +167,63 @@ def fuzz_artifacts(args: argparse.Namespace) -> int:
         shutil.rmtree(work, ignore_errors=True)
 
 
+def compiled_seeds(work: Path) -> list[str]:
+    """The model fuzzer's seed graphs, compiled for the host (for `inputs` without --seed-artifact)."""
+    import ronn_aot
+
+    from .models import seeds
+
+    paths = []
+    for i, model in enumerate(seeds()):
+        out = work / f"seed{i}.so"
+        ronn_aot.compile(model, ronn_aot.CompileOptions().with_output(out))
+        paths.append(str(out))
+    return paths
+
+
+def fuzz_inputs(args: argparse.Namespace) -> int:
+    out = Path(args.out)
+    out.mkdir(parents=True, exist_ok=True)
+    work = Path(tempfile.mkdtemp(prefix="ronn-fuzz-inputs-"))
+    try:
+        artifacts = [str(Path(p).resolve()) for p in args.seed_artifact or []] or compiled_seeds(work)
+        env = {**os.environ, "PYTHONPATH": os.pathsep.join([str(REPO), str(RUNTIME / "python")])}
+        if args.sanitize:
+            build = build_driver(work / "asan", True).parents[1]
+            env.update(RONN_RUNTIME_LIBRARY=str(build / "libronn_runtime.so"),
+                       LD_PRELOAD=" ".join(subprocess.run(["gcc", f"-print-file-name={lib}"], capture_output=True,
+                                                          text=True, check=True).stdout.strip()
+                                           for lib in ("libasan.so", "libubsan.so")),
+                       ASAN_OPTIONS="detect_leaks=0:exitcode=86", UBSAN_OPTIONS="halt_on_error=1")
+        tally = Tally(args.count, "inputs" + (" (ASan+UBSan runtime)" if args.sanitize else ""))
+
+        def record(item: str, result: str) -> None:
+            tally.add(item, result, result.startswith("BAD:") or result in (CRASH, HANG, EXIT_ERROR))
+
+        def parse(line: str) -> tuple[str, str] | None:
+            item, sep, result = line.partition("\t")
+            return (item, result) if sep and item.isdigit() else None
+
+        command = [sys.executable, "-m", "bench.fuzz.inputs", str(args.seed), *artifacts, "--"]
+        items = [str(i) for i in range(args.start, args.start + args.count)]
+        outcome = supervise(items, lambda rest: [*command, *rest], parse, args.timeout, env=env, on_result=record)
+        for item, detail in outcome.details.items():
+            (out / f"inputs-{args.seed}-{item.split('..')[0]}.stderr").write_text(detail)
+        return tally.report(out)
+    finally:
+        shutil.rmtree(work, ignore_errors=True)
+
+
 def main(argv: list[str] | None = None) -> int:
     p = argparse.ArgumentParser(prog="python -m bench.fuzz", description="Fuzz the compiler or the runtime.")
     sub = p.add_subparsers(dest="what", required=True)
-    for name in ("models", "artifacts"):
+    for name in ("models", "artifacts", "inputs"):
         s = sub.add_parser(name)
         s.add_argument("--count", type=int, default=1000)
         s.add_argument("--start", type=int, default=0, help="first case index (replay: --start I --count 1)")
         s.add_argument("--seed", type=int, default=0)
         s.add_argument("--out", default=f"fuzz-{name}", help="findings go here")
-        s.add_argument("--timeout", type=float, default=120.0 if name == "models" else 30.0,
+        s.add_argument("--timeout", type=float, default=30.0 if name == "artifacts" else 120.0,
                        help="seconds a case may take before it counts as a hang")
     models = sub.choices["models"]
     models.add_argument("--jobs", type=int, default=1, help="worker processes")
@@ -186,5 +233,10 @@ def main(argv: list[str] | None = None) -> int:
     artifacts.add_argument("--batch", type=int, default=250, help="artifacts per child process")
     artifacts.add_argument("--seed-artifact", action="append", metavar="SO",
                            help="also mutate this artifact (e.g. a compiled model)")
+    inputs = sub.choices["inputs"]
+    inputs.add_argument("--seed-artifact", action="append", metavar="SO",
+                        help="artifacts to feed (default: the model fuzzer's seeds, compiled here)")
+    inputs.add_argument("--sanitize", action="store_true", help="load runtime_min built with ASan+UBSan")
     args = p.parse_args(argv)
-    return fuzz_models(args) if args.what == "models" else fuzz_artifacts(args)
+    run = {"models": fuzz_models, "artifacts": fuzz_artifacts, "inputs": fuzz_inputs}[args.what]
+    return run(args)

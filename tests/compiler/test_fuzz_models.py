@@ -133,3 +133,13 @@ def test_gather_out_of_range_indices_stay_in_bounds(tmp_path: Path) -> None:
     proc = subprocess.run([sys.executable, "-c", script, str(art.path)], capture_output=True, text=True,
                           timeout=120)
     assert proc.returncode == 0, proc.stderr[-2000:]
+
+
+def test_random_inputs_give_outputs_or_runtime_errors(tmp_path: Path, capsys: pytest.CaptureFixture[str]) -> None:
+    """A fast subset of `python -m bench.fuzz inputs`: the seed graphs compiled, fed NaN,
+    infinities, out-of-range indices, wrong shapes, dtypes and names, misaligned and Fortran-order
+    arrays through the binding, in a child process."""
+    code = fuzz_main(["inputs", "--count", "300", "--seed", "7", "--out", str(tmp_path / "findings")])
+    out = capsys.readouterr().out
+    assert code == 0, out
+    assert "RonnRuntimeError:INVALID_ARGUMENT" in out and " OK" in out
