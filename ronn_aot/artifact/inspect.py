@@ -100,11 +100,11 @@ def _dual_lines(d: dict[str, Any]) -> list[str]:
                      f"{c['min_agreement']}; System 1 alone {c['system1_agreement']:.4f}); expected "
                      f"{c['expected_ms']:.4f} ms/run vs System 1 {c['system1_ms']:.4f}, System 2 "
                      f"{c['system2_ms']:.4f}")
-    lines += [f"System 1:     {s1.get('kernels')} kernels, plan {s1.get('plan_bytes')} B, arena "
-              f"{s1.get('arena_bytes')} B, weights {s1.get('own_weight_bytes')} B own + "
-              f"{s1.get('shared_weight_bytes')} B shared with System 2",
-              f"System 2:     {s2.get('kernels')} kernels, arena {s2.get('arena_bytes')} B, weights "
-              f"{s2.get('weight_bytes')} B"]
+    lines += [f"System 1:     {s1.get('kernels')} kernels, code {s1.get('code_bytes', '?')} B, plan "
+              f"{s1.get('plan_bytes')} B, arena {s1.get('arena_bytes')} B, weights {s1.get('own_weight_bytes')} B "
+              f"own + {s1.get('shared_weight_bytes')} B shared with System 2",
+              f"System 2:     {s2.get('kernels')} kernels, code {s2.get('code_bytes', '?')} B, plan (above), arena "
+              f"{s2.get('arena_bytes')} B, weights {s2.get('weight_bytes')} B"]
     if plain:
         lines.append(f"vs separate:  System 2 alone {plain['system2_artifact']} B + System 1 alone "
                      f"{plain['system1_artifact']} B = {plain['system2_artifact'] + plain['system1_artifact']} B")

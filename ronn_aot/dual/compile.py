@@ -17,7 +17,7 @@ from typing import Any
 import numpy as np
 import onnx
 
-from ..artifact.format import encode_plan
+from ..artifact.format import encode_plan, read_footer
 from ..errors import CompilationError, RonnError
 from ..options import CompileOptions
 from ..build import Artifact, BuiltSystem, build, default_output
@@ -169,13 +169,16 @@ def compile_dual(model: str | Path | onnx.ModelProto, options: CompileOptions) -
         fast_plan_blob = encode_plan(fast_plan)
         plain_bytes = {"system2_artifact": (work / "full" / "plain.so").stat().st_size,
                        "system1_artifact": (work / "fast" / "plain.so").stat().st_size}
+        # Each system's kernels alone: the code bytes of its plain artifact (both sit in the dual one).
+        code = {k: read_footer(work / k / "plain.so", verify=False).code_size for k in ("full", "fast")}
         full.plan.metadata = {**full.plan.metadata, "dual": {
             "router": params.name, "rule": params.describe(), "calibration": params.stats,
             "calibrated_on": calibrated_on, "calibration_seconds": round(calibrate_s, 2),
             "system1": {"bitnet": fast.plan.metadata.get("bitnet", {}), "plan_bytes": len(fast_plan_blob),
                         "arena_bytes": fast_plan.arena_size, "kernels": len(fast.built.kernels),
+                        "code_bytes": code["fast"],
                         "own_weight_bytes": shared.own_bytes, "shared_weight_bytes": shared.shared_bytes},
-            "system2": {"arena_bytes": full.plan.arena_size, "kernels": n2,
+            "system2": {"arena_bytes": full.plan.arena_size, "kernels": n2, "code_bytes": code["full"],
                         "weight_bytes": len(full.built.weights)},
             "plain_artifact_bytes": plain_bytes}}
         footer = pack(target, full.objects + fast_objects, full.built.kernels + fast.built.kernels,
