@@ -72,7 +72,8 @@ def test_kernel_writing_into_the_weights_is_refused(artifact: Path) -> None:
     base = footer.plan_file_offset
     plan = decode_plan(bytes(data[base:base + footer.plan_size]))
     weights = next(i for i, t in enumerate(plan.tensors) if t.storage == Storage.WEIGHTS)
-    steps_offset, args_offset = struct.unpack_from("<I", data, base + 36)[0], struct.unpack_from("<I", data, base + 48)[0]
+    steps_offset = struct.unpack_from("<I", data, base + 36)[0]
+    args_offset = struct.unpack_from("<I", data, base + 48)[0]
     kind, _kernel, num_args, first = struct.unpack_from("<IIII", data, base + steps_offset)
     assert kind == 0 and num_args > 0
     struct.pack_into("<I", data, base + args_offset + 4 * (first + num_args - 1), weights)
