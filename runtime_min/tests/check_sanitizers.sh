@@ -67,5 +67,5 @@ san_flags="$san_flags LDFLAGS=-fsanitize=address,undefined STRIP=true"
   LD_PRELOAD="$(gcc -print-file-name=libasan.so) $(gcc -print-file-name=libubsan.so)" \
   "$python" -m pytest -q -p no:cacheprovider tests/runtime/test_load_errors.py \
   tests/runtime/test_python_binding.py tests/runtime/test_c_api.py tests/runtime/test_ronn_run.py \
-  tests/runtime/test_signing.py tests/runtime/test_contention.py)
+  tests/runtime/test_signing.py tests/runtime/test_contention.py tests/runtime/test_spin_option.py)
 echo "check-asan: clean (ASan, UBSan, LeakSanitizer)"
