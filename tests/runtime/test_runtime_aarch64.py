@@ -75,3 +75,28 @@ def test_errors_under_qemu(cross: tuple[Path, Path], tmp_path: Path) -> None:
     proc = subprocess.run(["qemu-aarch64", "-L", str(SYSROOT), str(ronn_run), str(truncated)],
                           capture_output=True, text=True, timeout=300)
     assert proc.returncode == 3 and "CORRUPT_ARTIFACT" in proc.stderr
+
+
+def test_signed_fixture_and_rfc8032_vectors_under_qemu(cross: tuple[Path, Path], tmp_path: Path) -> None:
+    """The Ed25519 verifier cross-built: RFC 8032's vectors, and a signed aarch64 fixture loads
+    under its key and is refused under another."""
+    from ronn_aot.artifact import signing
+
+    ronn_run, fixture = cross
+    build = ronn_run.parent
+    make_runtime(build, f"CC={CROSS}gcc", f"AR={CROSS}ar", f"STRIP={CROSS}strip", "test-drivers")
+    vectors = Path(__file__).resolve().parent / "fixtures" / "rfc8032_ed25519.txt"
+    requests = "".join(f"verify {f[2]} {f[4]} {f[3]}\n" for f in
+                       (line.split() for line in vectors.read_text().splitlines() if not line.startswith("#")))
+    proc = subprocess.run(["qemu-aarch64", "-L", str(SYSROOT), str(build / "tests" / "ed25519_check")],
+                          input=requests, capture_output=True, text=True, timeout=120)
+    assert proc.returncode == 0 and proc.stdout.split() == ["1"] * 5, proc.stderr
+    private, public = signing.keygen(tmp_path / "key")
+    _, other = signing.keygen(tmp_path / "other")
+    signed = tmp_path / "signed.so"
+    shutil.copyfile(fixture, signed)
+    signing.sign(signed, private)
+    run = ["qemu-aarch64", "-L", str(SYSROOT), str(ronn_run), str(signed), "--info", "--trusted-key"]
+    assert subprocess.run([*run, str(public)], capture_output=True, timeout=120).returncode == 0
+    refused = subprocess.run([*run, str(other)], capture_output=True, text=True, timeout=120)
+    assert refused.returncode == 3 and "UNTRUSTED_SIGNER" in refused.stderr
