@@ -242,6 +242,8 @@ ronn_status* ronn_artifact_file_open(const char* path, int verify_hash,
                               strerror(errno));
   } else {
     out_file->size = (uint64_t)info.st_size;
+    out_file->changed_sec = (int64_t)info.st_ctim.tv_sec;
+    out_file->changed_nsec = (int64_t)info.st_ctim.tv_nsec;
     decode_footer(raw, &out_file->footer);
     status = check_footer(path, &out_file->footer, out_file->size);
     if (status == NULL) status = check_elf(path, out_file);
@@ -250,6 +252,20 @@ ronn_status* ronn_artifact_file_open(const char* path, int verify_hash,
   }
   if (status != NULL) ronn_artifact_file_close(out_file);
   return status;
+}
+
+ronn_status* ronn_artifact_file_unchanged(const char* path, const ronn_artifact_file* file) {
+  struct stat info;
+  if (fstat(file->fd, &info) != 0 || (uint64_t)info.st_size != file->size ||
+      (int64_t)info.st_ctim.tv_sec != file->changed_sec ||
+      (int64_t)info.st_ctim.tv_nsec != file->changed_nsec) {
+    return ronn_make_status(RONN_IO_ERROR,
+                            "'%s' changed while it was being loaded (written, renamed or replaced "
+                            "between its checks and its mapping): load it again once it is "
+                            "complete",
+                            path);
+  }
+  return NULL;
 }
 
 void ronn_artifact_file_close(ronn_artifact_file* file) {

@@ -56,6 +56,7 @@ typedef struct ronn_artifact_file {
   ronn_artifact_signature_v1 signature; /* decoded, unchecked; valid when has_signature */
   int hashed;                           /* the payload was hashed: signed_sha256 is valid */
   uint8_t signed_sha256[32];            /* SHA-256 of the bytes before the signature block */
+  int64_t changed_sec, changed_nsec;    /* the file's status change time (st_ctim) when opened */
 } ronn_artifact_file;
 
 /* Opens `path` and checks its footer (and, when verify_hash, the SHA-256 of every byte before
@@ -64,6 +65,10 @@ typedef struct ronn_artifact_file {
 ronn_status* ronn_artifact_file_open(const char* path, int verify_hash,
                                      ronn_artifact_file* out_file);
 void ronn_artifact_file_close(ronn_artifact_file* file);
+/* NULL when the open file still has the size and status change time it had when it was checked:
+ * any write to it since (by anyone: the change time cannot be set back) moves the change time,
+ * so bytes mapped after the check are the bytes that were checked. */
+ronn_status* ronn_artifact_file_unchanged(const char* path, const ronn_artifact_file* file);
 
 /* ---- signature.c ---- */
 /* Applies the load's signature policy to an opened (and hashed, when a signature is checked)
@@ -162,6 +167,11 @@ ronn_threadpool* ronn_threadpool_enter(ronn_threadpool* pool);
 void ronn_threadpool_leave(ronn_threadpool* previous);
 int ronn_parallel_launch_hook(ronn_parallel_lambda_fn lambda, void* cdata, int num_task);
 int ronn_parallel_barrier_hook(int task_id, void* penv);
+#ifdef RONN_TEST_HOOKS
+/* Test builds only: called by ronn_model_load between the file's checks and its dlopen (a test
+ * writes to the file there, as an attacker racing the loader would). */
+extern void (*ronn_test_after_check)(const char* path);
+#endif
 #ifdef RONN_TEST_HOOKS
 /* Test builds (-DRONN_TEST_HOOKS) only: worker 1 sleeps this many microseconds after each wake,
  * before it claims its task, as a descheduled worker would. */

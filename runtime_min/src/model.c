@@ -9,6 +9,10 @@
 #include "internal.h"
 #include "router.h"
 
+#ifdef RONN_TEST_HOOKS
+void (*ronn_test_after_check)(const char* path) = NULL;
+#endif
+
 void ronn_model_options_initialize(ronn_model_options* out_options) {
   memset(out_options, 0, sizeof *out_options);
   out_options->verify_integrity = 1;
@@ -222,13 +226,20 @@ ronn_status* ronn_model_load(const char* path, const ronn_model_options* options
     return ronn_status_out_of_memory();
   }
   model->refcount = 1;
+#ifdef RONN_TEST_HOOKS
+  if (ronn_test_after_check != NULL) ronn_test_after_check(path);
+#endif
   status = open_library(path, file.fd, &model->library);
+  /* A write between the checks and the mapping would load bytes nobody checked. */
+  ronn_status* changed =
+      status == NULL && file.hashed ? ronn_artifact_file_unchanged(path, &file) : NULL;
   /* The loader knows the library by its name, /proc/self/fd/<fd>: the descriptor stays open as
    * long as the library is loaded, or the next artifact opened on the same number would be
    * "found" already loaded and get this one's code. */
   model->library_fd = status == NULL ? file.fd : -1;
   if (status == NULL) file.fd = -1;
   ronn_artifact_file_close(&file);
+  if (status == NULL) status = changed;
   if (status == NULL) {
     void* symbol = dlsym(model->library, RONN_ARTIFACT_QUERY_SYMBOL);
     ronn_artifact_query_fn query;

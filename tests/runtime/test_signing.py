@@ -327,3 +327,65 @@ def test_cli_keygen_sign_inspect_run(fixture_so: Path, tmp_path: Path,
     unsigned = ["run", str(fixture_so), "--input", f"x={tmp_path / 'x.npy'}", "--require-signature"]
     assert main(unsigned) == 10
     assert "UNSIGNED_ARTIFACT" in capsys.readouterr().err
+
+
+RACE_DRIVER = r"""
+#include <fcntl.h>
+#include <stdio.h>
+#include <stdlib.h>
+#include <string.h>
+#include <unistd.h>
+
+#include "internal.h"
+
+static long offset;
+
+/* What an attacker racing the loader does: change a byte after the checks, before dlopen. */
+static void tamper(const char* path) {
+  int fd = open(path, O_WRONLY);
+  unsigned char byte = 0x5a;
+  if (fd < 0 || pwrite(fd, &byte, 1, offset) != 1) exit(9);
+  close(fd);
+}
+
+int main(int argc, char** argv) {
+  ronn_public_key key;
+  ronn_status* status = ronn_public_key_read(argv[2], &key);
+  if (status != NULL) return 8;
+  offset = atol(argv[3]);
+  if (strcmp(argv[4], "tamper") == 0) ronn_test_after_check = tamper;
+  ronn_model_options options;
+  ronn_model_options_initialize(&options);
+  options.trusted_keys = &key;
+  options.num_trusted_keys = 1;
+  ronn_model* model = NULL;
+  status = ronn_model_load(argv[1], &options, &model);
+  printf("%s: %s\n", ronn_status_code_name(ronn_status_get_code(status)), ronn_status_get_message(status));
+  ronn_status_free(status);
+  ronn_model_release(model);
+  return 0;
+}
+"""
+
+
+def test_a_write_between_the_checks_and_dlopen_is_refused(signed_so: Path, keys: dict[str, Path],
+                                                          tmp_path: Path) -> None:
+    """The loader checks the descriptor it maps; a write to the file in between (the test build's
+    hook writes one weight byte there) moves the file's change time, which cannot be set back,
+    and the load is refused instead of running bytes nobody checked."""
+    build = make_runtime(tmp_path / "build", "CFLAGS=-O2 -DRONN_TEST_HOOKS")
+    source = tmp_path / "race.c"
+    source.write_text(RACE_DRIVER)
+    exe = tmp_path / "race"
+    subprocess.run(["gcc", "-std=c99", "-O2", "-D_POSIX_C_SOURCE=200809L", "-DRONN_TEST_HOOKS",
+                    f"-I{RUNTIME_DIR / 'include'}", f"-I{RUNTIME_DIR / 'src'}", str(source),
+                    str(build.static_library), "-o", str(exe), "-lpthread", "-ldl", "-lm"], check=True)
+    weight = read_footer(signed_so).weights_file_offset + 8
+    for mode, expected in (("tamper", "IO_ERROR: "), ("none", "OK: OK")):
+        path = tmp_path / f"{mode}.so"
+        shutil.copyfile(signed_so, path)
+        proc = subprocess.run([str(exe), str(path), str(keys["public"]), str(weight), mode],
+                              capture_output=True, text=True, timeout=60)
+        assert proc.returncode == 0, proc.stderr
+        assert proc.stdout.startswith(expected), proc.stdout
+        assert mode == "none" or "changed while it was being loaded" in proc.stdout, proc.stdout
