@@ -49,12 +49,23 @@ class LayerSpec:
     conv: ConvGeometry | None = None
     static_stats: tuple[float, float] | None = None  # ActStats (scale, threshold) from calibration
     dot: str = "popcount"  # kernel family, one of quantize.DOTS
+    layout: str = "NCHW"  # a conv's input and output layout: "NCHW", or "NHWC" (vnni only, see nhwc.py)
+    bias: bool = False  # the epilogue adds a float32 bias per output channel (vnni only)
+    relu: bool = False  # ... then clamps at 0 (vnni only)
 
     def __post_init__(self) -> None:
         if self.dot not in DOTS:
             raise ValueError(f"unknown bitnet kernel family {self.dot!r}; choose one of {', '.join(DOTS)}")
         if self.dot == "vnni" and self.xnor:
             raise ValueError("the vnni kernels take int activations; sign activations (XNOR) are popcount only")
+        if not self.vnni and (self.nhwc or self.bias or self.relu):
+            raise ValueError("NHWC layers and fused bias / relu epilogues are vnni kernels only")
+        if self.nhwc and self.conv is None:
+            raise ValueError("layout NHWC is a convolution's; a dense layer has none")
+
+    @property
+    def nhwc(self) -> bool:
+        return self.layout == "NHWC"
 
     @property
     def vnni(self) -> bool:
@@ -96,9 +107,15 @@ class LayerSpec:
 
     @property
     def act_outputs(self) -> list[tuple[tuple[int, ...], str]]:
-        """(shape, dtype) of the pack kernel's outputs after the activations: stats[, rowsum]."""
-        acts = ((self.m, self.words), "uint32") if self.vnni else \
-            ((self.m, self.act_bits, self.words), word_dtype(self.word_bits))
+        """(shape, dtype) of the pack kernel's outputs: the activations, stats[, rowsum]."""
+        if self.nhwc:
+            from .nhwc import quads_shape
+
+            acts: tuple[tuple[int, ...], str] = (quads_shape(self), "uint32")
+        elif self.vnni:
+            acts = ((self.m, self.words), "uint32")
+        else:
+            acts = ((self.m, self.act_bits, self.words), word_dtype(self.word_bits))
         return [acts, ((3,), "float32")] + ([((self.m,), "int32")] if self.needs_rowsum else [])
 
     def to_json(self) -> str:
@@ -119,7 +136,7 @@ class LayerSpec:
         if self.conv is None:
             return (self.m, self.n)
         oh, ow = self.conv.out_hw
-        return (self.conv.batch, self.n, oh, ow)
+        return (self.conv.batch, oh, ow, self.n) if self.nhwc else (self.conv.batch, self.n, oh, ow)
 
 
 def _matrix_view(x: Any, spec: LayerSpec) -> Callable[[Any, Any], Any]:
@@ -146,12 +163,43 @@ def _matrix_view(x: Any, spec: LayerSpec) -> Callable[[Any, Any], Any]:
     return view
 
 
+def stats_compute(spec: LayerSpec, view: Callable[[Any, Any], Any], rows: int, cols: int) -> Any:
+    """The stats tensor float32[3] of int activations (or of fixed sign statistics): fixed, or
+    max |V| over the [rows, cols] matrix `view` (the block "amax") / qmax."""
+    from tvm import te, tirx
+
+    f32 = lambda v: tirx.const(v, "float32")  # noqa: E731
+    if spec.static_stats is not None:
+        fixed = ActStats(*spec.static_stats).vector(spec.act_bits)
+        return te.compute((3,), lambda i: tirx.if_then_else(
+            i == 0, f32(float(fixed[0])), tirx.if_then_else(i == 1, f32(float(fixed[1])), f32(float(fixed[2])))),
+            name="stats")
+    rm, rk = te.reduce_axis((0, rows), "rm"), te.reduce_axis((0, cols), "rk")
+    amax = te.compute((1,), lambda i: te.max(tirx.abs(view(rm, rk)), axis=[rm, rk]), name="amax")
+    return te.compute((3,), lambda i: tirx.if_then_else(
+        i == 0, tirx.max(amax[0], f32(EPS)) / f32(float(qmax(spec.act_bits))), f32(0.0)), name="stats")
+
+
+def quantize_code(v: Any, stats: Any, bits: int) -> Any:
+    """int32 code of the float `v`: round(v / scale) clamped to [-qmax, qmax] (reference.quantize_activations)."""
+    from tvm import tirx
+
+    q = float(qmax(bits))
+    return tirx.Cast("int32", tirx.max(tirx.min(tirx.round(v / stats[0]), tirx.const(q, "float32")),
+                                       tirx.const(-q, "float32")))
+
+
 def pack_kernel(spec: LayerSpec) -> Any:
     """PrimFunc (x) -> (X planes [M, bits, words], stats float32[3][, rowsum int32[M]]).
 
     stats = (dequantization scale, threshold, threshold code), see `ActStats.vector`.
     """
     from tvm import te, tirx
+
+    if spec.nhwc:
+        from .nhwc import quantize_nhwc_kernel
+
+        return quantize_nhwc_kernel(spec)
 
     g = spec.conv
     in_shape = (spec.m, spec.k) if g is None else (g.batch, g.channels, g.height, g.width)
@@ -162,12 +210,7 @@ def pack_kernel(spec: LayerSpec) -> Any:
     count = f32(float(spec.m * spec.k))
 
     one = f32(float(1 << THRESHOLD_FRACTION_BITS))
-    if spec.static_stats is not None:
-        fixed = ActStats(*spec.static_stats).vector(bits)
-        stats = te.compute((3,), lambda i: tirx.if_then_else(
-            i == 0, f32(float(fixed[0])), tirx.if_then_else(i == 1, f32(float(fixed[1])), f32(float(fixed[2])))),
-            name="stats")
-    elif spec.xnor:
+    if spec.xnor and spec.static_stats is None:
         rm, rk = te.reduce_axis((0, spec.m), "rm"), te.reduce_axis((0, spec.k), "rk")
         total = te.compute((1,), lambda i: te.sum(view(rm, rk), axis=[rm, rk]), name="total")
         rm2, rk2 = te.reduce_axis((0, spec.m), "rm2"), te.reduce_axis((0, spec.k), "rk2")
@@ -179,10 +222,7 @@ def pack_kernel(spec: LayerSpec) -> Any:
             i == 0, mean_dev[0] / one,
             tirx.if_then_else(i == 1, mean_dev[1], tirx.round(mean_dev[1] / mean_dev[0] * one))), name="stats")
     else:
-        rm, rk = te.reduce_axis((0, spec.m), "rm"), te.reduce_axis((0, spec.k), "rk")
-        amax = te.compute((1,), lambda i: te.max(tirx.abs(view(rm, rk)), axis=[rm, rk]), name="amax")
-        stats = te.compute((3,), lambda i: tirx.if_then_else(
-            i == 0, tirx.max(amax[0], f32(EPS)) / f32(float(qmax(bits))), f32(0.0)), name="stats")
+        stats = stats_compute(spec, view, spec.m, spec.k)
 
     k_pad = spec.k_pad
     if spec.xnor:
@@ -190,11 +230,8 @@ def pack_kernel(spec: LayerSpec) -> Any:
             tirx.all(k < spec.k, view(m, tirx.min(k, spec.k - 1)) >= stats[1]),
             tirx.const(1, "int32"), tirx.const(0, "int32")), name="code")
     else:
-        q = qmax(bits)
         code = te.compute((spec.m, k_pad), lambda m, k: tirx.if_then_else(
-            k < spec.k,
-            tirx.Cast("int32", tirx.max(tirx.min(tirx.round(view(m, tirx.min(k, spec.k - 1)) / stats[0]),
-                                                 f32(float(q))), f32(float(-q)))),
+            k < spec.k, quantize_code(view(m, tirx.min(k, spec.k - 1)), stats, bits),
             tirx.const(0, "int32")), name="code")
     if spec.vnni:
         def quad(m: Any, q: Any) -> Any:
@@ -277,11 +314,16 @@ def bitserial_kernel(spec: LayerSpec) -> Any:
 
 
 def vnni_kernel(spec: LayerSpec) -> Any:
-    """PrimFunc (A quads, stats, W [N/16, K/4, planes] uint64, scale, wsum) -> float32 output.
+    """PrimFunc (A quads, stats, W [N/16, K/4, planes] uint64, scale, wsum[, bias]) -> float32 output.
 
     Written in TVMScript, not TE: the dot block's body is one 16-lane VPDPBUSD on vectors (the
     int8 expansion of a weight word has no scalar TE form that LLVM would turn back into
-    VPMOVM2B). `schedule.schedule_vnni` tiles it like any block."""
+    VPMOVM2B). `schedule.schedule_vnni` tiles it like any block. For an NHWC conv (nhwc.py) A is
+    the zero-padded NHWC input in quads [B, H', W', C4 / 4] and the reduction index q a
+    (kh, kw, channel quad): the im2col matrix is read in place, never built; the output is NHWC.
+    The epilogue adds the bias (spec.bias) and clamps at 0 (spec.relu), each rounded as the
+    separate Relax add and relu were (an arithmetic fence keeps LLVM from fusing the
+    dequantizing multiply and the bias add into one FMA, which rounds once)."""
     from tvm import tirx
     from tvm.script import tirx as T
 
@@ -304,8 +346,19 @@ def vnni_kernel(spec: LayerSpec) -> Any:
     # No Broadcast nodes in the kernel: MetaSchedule's FLOP estimate (EstimateTIRFlops, run on
     # every tuned workload) has no case for them and aborts tuning. A stride-0 ramp load is the
     # broadcast (LLVM emits VPBROADCASTD), and zeros a stride-0 ramp of 0.
+    def quad(quads: Any, m: Any, q: Any) -> Any:  # row m, quad q of the layer's input matrix, broadcast
+        if not spec.nhwc:
+            return quads[m, tirx.Ramp(q, 0, VNNI_LANES)]
+        g = spec.conv
+        assert g is not None
+        (_, kw), (sh, sw), (dh, dw) = g.kernel, g.strides, g.dilation
+        c4 = quads.shape[3]
+        r, c = q // c4, q % c4
+        return quads[m // HW, m % HW // OW * sh + r // kw * dh, m % OW * sw + r % kw * dw,
+                     tirx.Ramp(c, 0, VNNI_LANES)]
+
     def dot(acc: Any, quads: Any, m: Any, q: Any, w: Any) -> Any:  # acc[i] += sum_j byte_j(quad) * w[4 i + j]
-        a = tirx.reinterpret("int8x64", quads[m, tirx.Ramp(q, 0, VNNI_LANES)])
+        a = tirx.reinterpret("int8x64", quad(quads, m, q))
         return tirx.call_llvm_pure_intrin("int32x16", "llvm.x86.avx512.vpdpbusd.512", acc, a, w)
 
     def zeros() -> Any:
@@ -314,19 +367,32 @@ def vnni_kernel(spec: LayerSpec) -> Any:
     def minus_plane(W: Any, g: Any, q: Any) -> Any:
         return W[g, q, 1] if ternary else W[g, q, 0]
 
-    def dequant(acc: Any, stats: Any, scale: Any, wsum: Any, m: Any, g: Any, lane: Any) -> Any:
+    def dequant(acc: Any, stats: Any, scale: Any, wsum: Any, bias: Any, m: Any, g: Any, lane: Any) -> Any:
         n = g * VNNI_LANES + lane
-        return T.Cast("float32", acc[m, g, lane] - wsum[n] * 128) * stats[0] * scale[n]
+        y = T.Cast("float32", acc[m, g, lane] - wsum[n] * 128) * stats[0] * scale[n]
+        if spec.bias:
+            y = tirx.call_llvm_pure_intrin("float32", "llvm.arithmetic.fence", y) + bias[n]
+        if spec.relu:
+            y = tirx.max(y, tirx.const(0.0, "float32"))
+        return y
 
     HW = OH * OW
+    nhwc = spec.nhwc
+    if nhwc:
+        from .nhwc import quads_shape
+
+        a_shape: tuple[int, ...] = quads_shape(spec)
+    else:
+        a_shape = (M, Q)
 
     # The output block iterates like the accumulators (row, group, lane), so that the schedule
     # can compute it inside each register tile, straight from the accumulators; a conv's row is
-    # an output pixel (b, h, w) of the NCHW result.
+    # an output pixel (b, h, w) of the NCHW or NHWC result. `bias` is a parameter only with
+    # spec.bias (removed below otherwise).
     @T.prim_func(s_tir=True)
-    def vnni(A: T.Buffer((M, Q), "uint32"), stats: T.Buffer((3,), "float32"), W: T.Buffer((G, Q, P), "uint64"),
+    def vnni(A: T.Buffer(a_shape, "uint32"), stats: T.Buffer((3,), "float32"), W: T.Buffer((G, Q, P), "uint64"),
              scale: T.Buffer((spec.n_pad,), "float32"), wsum: T.Buffer((spec.n_pad,), "int32"),
-             out: T.Buffer(out_shape, "float32")):
+             bias: T.Buffer((N,), "float32"), out: T.Buffer(out_shape, "float32")):
         T.func_attr({"tir.noalias": True})
         acc = T.sblock_alloc_buffer((M, G, VNNI_LANES), "int32")
         for m, g, q in T.grid(M, G, Q):
@@ -341,12 +407,18 @@ def vnni_kernel(spec: LayerSpec) -> Any:
                 vm, vg, vl = T.axis.remap("SSS", [m, g, lane])
                 # In the body, not a T.where: reverse_compute_at drops a block predicate.
                 if vg * VNNI_LANES + vl < N:
-                    if conv:
+                    if nhwc:
+                        out[vm // HW, vm % HW // OW, vm % OW, vg * VNNI_LANES + vl] = dequant(
+                            acc, stats, scale, wsum, bias, vm, vg, vl)
+                    elif conv:
                         out[vm // HW, vg * VNNI_LANES + vl, vm % HW // OW, vm % OW] = dequant(
-                            acc, stats, scale, wsum, vm, vg, vl)
+                            acc, stats, scale, wsum, bias, vm, vg, vl)
                     else:
-                        out[vm, vg * VNNI_LANES + vl] = dequant(acc, stats, scale, wsum, vm, vg, vl)
+                        out[vm, vg * VNNI_LANES + vl] = dequant(acc, stats, scale, wsum, bias, vm, vg, vl)
 
+    if not spec.bias:
+        params = [p for i, p in enumerate(vnni.params) if i != 5]
+        vnni = tirx.PrimFunc(params, vnni.body, vnni.ret_type, vnni.attrs)
     return vnni.with_attr(SPEC_ATTR, f"vnni:{spec.to_json()}")
 
 

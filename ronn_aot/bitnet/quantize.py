@@ -135,8 +135,27 @@ def pack_weights_vnni(w: np.ndarray, kind: str) -> PackedWeights:
     The kernel multiplies unsigned activation bytes (code + 128) with the expanded int8 weights,
     so `wsum` is what it subtracts back (128 * wsum): the sum over the padded reduction of the
     weights it expands, including the -1 that a binary weight's zero padding bit becomes."""
-    n, k = w.shape
     q, scale = quantize_weights(w, kind)
+    return _pack_values_vnni(q, scale, kind)
+
+
+def pack_conv_nhwc_vnni(w: np.ndarray, kind: str) -> PackedWeights:
+    """Quantize OIHW conv weights [N, C, KH, KW] as the [N, C * KH * KW] matrix (the same values
+    and scales as `pack_weights_vnni` of that matrix), then pack them in the reduction order of
+    an NHWC input: k = (kh * KW + kw) * C4 + c, channels padded with zero weights to C4, a
+    multiple of 4, so that one activation quad is 4 neighbouring channels of one pixel.
+    `values` holds the weights in that order, [N, KH * KW * C4]."""
+    n, c, kh, kw = w.shape
+    q, scale = quantize_weights(w.reshape(n, c * kh * kw), kind)
+    c4 = ceil_to(c, VNNI_GROUP)
+    hwc = np.zeros((n, kh, kw, c4), np.int8)
+    hwc[..., :c] = q.reshape(n, c, kh, kw).transpose(0, 2, 3, 1)
+    return _pack_values_vnni(hwc.reshape(n, kh * kw * c4), scale, kind)
+
+
+def _pack_values_vnni(q: np.ndarray, scale: np.ndarray, kind: str) -> PackedWeights:
+    """Pack quantized int8 weights [N, K] (0 where a binary layer pads) with their scales."""
+    n, k = q.shape
     n_pad, k_pad = ceil_to(n, VNNI_LANES), ceil_to(k, VNNI_GROUP)
     padded = np.zeros((n_pad, k_pad), np.int8)
     padded[:n, :k] = q

@@ -5,6 +5,11 @@ A layer is quantizable when its weights are a constant: `R.matmul(x, W)` with W 
 (or the transpose of one, as Gemm imports) and `R.nn.conv2d(x, W)` with groups = 1, NCHW/OIHW.
 The packed planes, scales and sums become ordinary Relax constants, which the plan builder
 stores in the weights blob as they are.
+
+On VNNI kernels a layer also takes in what follows it alone (`epilogue.py`): a constant bias add
+and a relu run in the kernel's epilogue, and a conv runs in NHWC (nhwc.py) with a following max pool
+carried out in NHWC, so that the transposes the rewrite leaves at its NCHW boundaries
+meet those of the O3 layout pass and cancel.
 """
 
 from __future__ import annotations
@@ -16,8 +21,10 @@ import numpy as np
 
 from ..errors import RonnError
 from .config import BitnetConfig
+from .epilogue import Chain, find_chains
 from .kernels import LayerSpec, layer_kernel, pack_kernel
-from .quantize import PackedWeights, pack_for
+from .nhwc import covers_input, nhwc_spec
+from .quantize import PackedWeights, pack_conv_nhwc_vnni, pack_for
 from .layers import _Candidate, _static_shape, find_layers
 
 _OPAQUE = 8  # relax OpPatternKind.kOpaque: FuseOps leaves these kernels alone
@@ -86,9 +93,66 @@ def quantize_module(mod: Any, config: BitnetConfig, target: Any = None) -> tuple
                         f"the model has {len(candidates)} quantizable layers (Conv / Gemm / MatMul with "
                         f"constant weights); give one ActStats per layer, or calibration inputs")
     report = BitnetReport(config, calibration_samples=samples, kernel=dot)
+    static = config.calibration is not None
+    chains = find_chains(mod[main_gv], candidates, chosen,
+                         lambda c: c.conv is not None and (static or covers_input(c.conv))) if dot == "vnni" else {}
+    absorbed = {v for chain in chains.values() for v in chain.absorbed}
 
     @mutator
     class _Rewriter(PyExprMutator):  # type: ignore[misc]
+        def visit_var_binding_(self, binding: Any) -> None:
+            if binding.var in absorbed:  # computed by the fused layer at its head
+                return
+            chain = chains.get(binding.var)
+            if chain is None:
+                super().visit_var_binding_(binding)
+                return
+            value = self._fused(chain)
+            tail = chain.tail
+            new = self.builder_.emit(value) if isinstance(tail, relax.DataflowVar) else self.builder_.emit_output(value)
+            self.set_var_remap(tail, new)
+
+        def _fused(self, chain: Chain) -> Any:
+            """The fused layer (kernels, NHWC pool, transposes): its value for the chain's tail."""
+            cand = chain.layer
+            n, k = (cand.weight.shape[0], int(np.prod(cand.weight.shape[1:])))
+            record = LayerRecord(cand.index, cand.op, (n, k), True, n * k * 4)
+            report.layers.append(record)
+            x = self.visit_expr(chain.call.args[0])
+            stats = config.calibration[cand.index] if config.calibration is not None else None
+            fixed = None if stats is None else (stats.scale, stats.threshold)
+            bias = chain.bias is not None
+            bb = self.builder_
+            if cand.conv is not None and chain.nhwc:
+                packed = pack_conv_nhwc_vnni(cand.weight, config.weights)
+                spec = nhwc_spec(cand.conv, n, config.weights, config.activation_bits, fixed, bias, chain.relu)
+                x = bb.emit(relax.op.permute_dims(x, [0, 2, 3, 1]))
+            else:
+                packed = pack_for(cand.weight.reshape(n, k), config.weights, dot)
+                spec = LayerSpec(_rows(x, cand), packed.k, packed.n, config.weights, config.activation_bits,
+                                 packed.word_bits, cand.conv, fixed, dot, bias=bias, relu=chain.relu)
+            y = self._emit_kernels(x, cand, spec, packed, record, [chain.bias] if bias else [])
+            if chain.pool is not None:
+                y = bb.emit(_nhwc_pool(chain.pool, y))
+            return relax.op.permute_dims(y, [0, 3, 1, 2]) if spec.nhwc else y
+
+        def _emit_kernels(self, x: Any, cand: _Candidate, spec: LayerSpec, packed: PackedWeights,
+                          record: LayerRecord, extra: list[np.ndarray]) -> Any:
+            """Emit the pack and multiply kernels of `spec` on the (2-D or conv) input `x`."""
+            bb = self.builder_
+            tag = f"bitnet_{cand.op}_{cand.index}"
+            # Scheduled later, in the schedule stage, by the `bitnet` rule (schedules/bitnet.py).
+            pack_gv = bb.add_func(pack_kernel(spec).with_attr("op_pattern", _OPAQUE), f"{tag}_pack")
+            mul_gv = bb.add_func(layer_kernel(spec).with_attr("op_pattern", _OPAQUE),
+                                 f"{tag}_{'vnni' if spec.vnni else 'bitserial'}")
+            outs = [relax.TensorType(shape, dtype) for shape, dtype in spec.act_outputs]
+            acts = bb.emit(relax.call_tir(pack_gv, [x], outs))
+            args = [bb.emit(relax.TupleGetItem(acts, i)) for i in range(len(outs))]
+            weights = [packed.planes, packed.scale] + ([packed.wsum] if spec.needs_wsum else []) + extra
+            record.packed_bytes = packed.packed_bytes(with_wsum=spec.needs_wsum)
+            args += [relax.const(w) for w in weights]
+            return bb.emit(relax.call_tir(mul_gv, args, relax.TensorType(spec.out_shape, "float32")))
+
         def visit_call_(self, call: Any) -> Any:
             cand = candidates.get(call)
             new = super().visit_call_(call)
@@ -105,28 +169,31 @@ def quantize_module(mod: Any, config: BitnetConfig, target: Any = None) -> tuple
             x = call.args[0]
             xs = _static_shape(x)
             assert xs is not None
-            m = int(np.prod(xs[:-1])) if cand.conv is None else cand.conv.m
             stats = config.calibration[cand.index] if config.calibration is not None else None
-            spec = LayerSpec(m, packed.k, packed.n, config.weights, config.activation_bits,
+            spec = LayerSpec(_rows(x, cand), packed.k, packed.n, config.weights, config.activation_bits,
                              packed.word_bits, cand.conv,
                              None if stats is None else (stats.scale, stats.threshold), dot)
-            bb = self.builder_
-            tag = f"bitnet_{cand.op}_{cand.index}"
-            # Scheduled later, in the schedule stage, by the `bitnet` rule (schedules/bitnet.py).
-            pack_gv = bb.add_func(pack_kernel(spec).with_attr("op_pattern", _OPAQUE), f"{tag}_pack")
-            mul_gv = bb.add_func(layer_kernel(spec).with_attr("op_pattern", _OPAQUE), f"{tag}_{'vnni' if spec.vnni else 'bitserial'}")
             if cand.conv is None and len(xs) != 2:
-                x = bb.emit(relax.op.reshape(x, (m, packed.k)))
-            outs = [relax.TensorType(shape, dtype) for shape, dtype in spec.act_outputs]
-            acts = bb.emit(relax.call_tir(pack_gv, [x], outs))
-            args = [bb.emit(relax.TupleGetItem(acts, i)) for i in range(len(outs))]
-            weights = [packed.planes, packed.scale] + ([packed.wsum] if spec.needs_wsum else [])
-            record.packed_bytes = packed.packed_bytes(with_wsum=spec.needs_wsum)
-            args += [relax.const(w) for w in weights]
-            y = bb.emit(relax.call_tir(mul_gv, args, relax.TensorType(spec.out_shape, "float32")))
+                x = self.builder_.emit(relax.op.reshape(x, (spec.m, packed.k)))
+            y = self._emit_kernels(x, cand, spec, packed, record, [])
             if cand.conv is None and len(xs) != 2:
-                y = bb.emit(relax.op.reshape(y, (*xs[:-1], packed.n)))
+                y = self.builder_.emit(relax.op.reshape(y, (*xs[:-1], packed.n)))
             return y
+
+    def _rows(x: Any, cand: _Candidate) -> int:
+        """M: rows of the layer's input matrix."""
+        if cand.conv is not None:
+            return cand.conv.m
+        xs = _static_shape(x)
+        assert xs is not None
+        return int(np.prod(xs[:-1]))
+
+    def _nhwc_pool(pool: Any, y: Any) -> Any:
+        """The NCHW max pool call `pool` on the NHWC tensor `y`, in NHWC."""
+        a = pool.attrs
+        return relax.op.nn.max_pool2d(y, [int(v) for v in a.pool_size], [int(v) for v in a.strides],
+                                      [int(v) for v in a.padding], [int(v) for v in a.dilation], bool(a.ceil_mode),
+                                      layout="NHWC", out_layout="NHWC")
 
     rewriter = _Rewriter(mod)
     new_main = rewriter.visit_expr(mod[main_gv])

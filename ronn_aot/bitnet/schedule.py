@@ -211,20 +211,22 @@ def schedule_vnni(sch: Any, spec: LayerSpec, choices: Choices | None = None, cor
 _ABSMAX_LANES, _ABSMAX_CHUNKS = 16, 4  # partial maxima: parallel chunks x lanes (the same on any machine)
 
 
-def _parallel_absmax(sch: Any, spec: LayerSpec) -> None:
+def _parallel_absmax(sch: Any, total: int, k_outer: bool = True) -> None:
     """The int activations' scale, max |V| over the whole input matrix, as 16 partial maxima per
     chunk, chunks in parallel (rfactor), combined at the end. Max is exact in any order, so this
     stays bit-exact; serially it was one dependent compare per element, half of a pack kernel's
     time (a 56x56x144 input: 0.42 of 0.73 ms). The reduction walks k outer, m inner: for a convolution the view's
     rows are neighbouring pixels, contiguous in the NCHW input. (The sums behind the sign
-    activations' statistics keep their serial order: a float sum is not exact in any order.)"""
-    total, chunks = spec.m * spec.k, _ABSMAX_CHUNKS
+    activations' statistics keep their serial order: a float sum is not exact in any order.)
+    `total` is the matrix's size; `k_outer` False keeps its rows outer (NHWC: channels contiguous)."""
+    chunks = _ABSMAX_CHUNKS
     if total % (chunks * _ABSMAX_LANES) or total < (1 << 14):
         return
     amax = sch.get_sblock("amax")
     _, rm, rk = sch.get_loops(amax)
-    sch.reorder(rk, rm)
-    p, ro, ri = sch.split(sch.fuse(rk, rm), factors=[chunks, None, _ABSMAX_LANES])
+    if k_outer:
+        sch.reorder(rk, rm)
+    p, ro, ri = sch.split(sch.fuse(rk, rm) if k_outer else sch.fuse(rm, rk), factors=[chunks, None, _ABSMAX_LANES])
     sch.reorder(p, ri, ro)
     partial = sch.rfactor(sch.fuse(p, ri), 0)
     pr, ro = sch.get_loops(partial)[-2:]
@@ -239,6 +241,8 @@ def schedule_pack(sch: Any, spec: LayerSpec, choices: Choices | None = None) -> 
     of `choices.vector` codes, rows in parallel. The max behind int scales is a parallel exact
     reduction (`_parallel_absmax`); the float sums behind sign statistics keep their serial order."""
     choices = choices or RuleChoices()
+    if spec.nhwc:
+        return schedule_quantize_nhwc(sch, spec, choices)
     planes, code = sch.get_sblock("quads" if spec.vnni else "planes"), sch.get_sblock("code")
     m = sch.get_loops(planes)[0]
     sch.compute_at(code, m)
@@ -250,9 +254,32 @@ def schedule_pack(sch: Any, spec: LayerSpec, choices: Choices | None = None) -> 
     sch.vectorize(inner)
     _parallel_outer(sch, [m], spec.m, spec.m * spec.k * spec.act_bits // 8)
     if spec.static_stats is None and not spec.xnor:
-        _parallel_absmax(sch, spec)
+        _parallel_absmax(sch, spec.m * spec.k)
     # No unrolling choice: with a 512-step unroll the statistics' reductions took minutes to
     # compile (64x256 layer), which stalls tuning.
+    return sch
+
+
+def schedule_quantize_nhwc(sch: Any, spec: LayerSpec, choices: Choices | None = None) -> Any:
+    """Schedule `nhwc.quantize_nhwc_kernel` in `sch`: one padded pixel at a time, its channels'
+    codes in vectors of `choices.vector` codes (kept local), then its quads as one vector;
+    pixels in parallel when there is enough work; max |x| as `_parallel_absmax`."""
+    choices = choices or RuleChoices()
+    quads, code = sch.get_sblock("quads"), sch.get_sblock("code")
+    b, h, w, _ = sch.get_loops(quads)
+    pixel = sch.fuse(b, h, w)
+    sch.compute_at(code, pixel)
+    channels = int(sch.get(sch.get_loops(code)[-1]).extent)  # C4: a multiple of 4
+    widths = [v for v in _CODE_VECTORS + [4] if channels % v == 0]
+    width = choices.vector(sch, widths, max(v for v in widths if v <= _RULE_CODE_VECTOR))
+    _, inner = sch.split(sch.get_loops(code)[-1], factors=[None, width])
+    sch.vectorize(inner)
+    sch.vectorize(sch.get_loops(quads)[-1])
+    g = spec.conv
+    assert g is not None
+    _parallel_outer(sch, [pixel], int(sch.get(pixel).extent), g.batch * g.height * g.width * channels)
+    if spec.static_stats is None:
+        _parallel_absmax(sch, g.batch * g.height * g.width * g.channels, k_outer=False)
     return sch
 
 

@@ -1,0 +1,129 @@
+"""What a quantized layer takes in from the ops after it (VNNI kernels): a chain
+
+    layer -> [add of a constant per-channel bias] -> [relu] -> [max pool, conv only]
+
+where each op is the only user of the one before. The bias add and the relu run in the layer
+kernel's epilogue (`kernels.vnni_kernel`), the pool (max: exact in any layout) in NHWC after an
+NHWC conv; the rewrite (rewrite.py) emits the chain's value for its last var and drops the rest.
+"""
+
+from __future__ import annotations
+
+from dataclasses import dataclass
+from typing import Any, Callable
+
+import numpy as np
+
+from .layers import _Candidate, _static_shape
+
+
+@dataclass
+class Chain:
+    """A quantized layer and the ops it absorbs."""
+
+    layer: _Candidate
+    call: Any  # the layer's relax.Call (conv2d / matmul)
+    tail: Any  # the var whose value the fused layer computes (the head's own var when it absorbs nothing)
+    absorbed: list[Any]  # vars of the absorbed ops' bindings (not the head's)
+    nhwc: bool  # a conv run in NHWC
+    bias: np.ndarray | None = None  # float32 [N]
+    relu: bool = False
+    pool: Any = None  # the NCHW max_pool2d call, re-emitted in NHWC
+
+
+def _vars_of(expr: Any) -> list[Any]:
+    from tvm import relax
+
+    found: list[Any] = []
+    relax.analysis.post_order_visit(expr, lambda e: found.append(e) if isinstance(e, relax.Var) else None)
+    return found
+
+
+def _bias(expr: Any, bindings: dict[Any, Any], n: int, shapes: tuple[tuple[int, ...], ...]) -> np.ndarray | None:
+    """The float32 [n] per-channel bias that `expr` holds (a constant, or a reshaped one) in one of `shapes`."""
+    import tvm
+    from tvm import relax
+
+    if isinstance(expr, relax.Var) and expr in bindings:
+        value = bindings[expr]
+        if not (isinstance(value, relax.Call) and isinstance(value.op, tvm.ir.Op) and value.op.name == "relax.reshape"
+                and isinstance(value.args[0], tvm.ir.GenericConst)):
+            return None
+        shape = _static_shape(value)
+        b = value.args[0].value.numpy()
+        if shape is None or b.size != int(np.prod(shape)):
+            return None
+        b = b.reshape(shape)
+    elif isinstance(expr, tvm.ir.GenericConst):
+        b = expr.value.numpy()
+    else:
+        return None
+    if b.dtype != np.float32 or tuple(b.shape) not in shapes:
+        return None
+    return np.ascontiguousarray(b.reshape(n))
+
+
+def find_chains(func: Any, candidates: dict[Any, _Candidate], chosen: set[int],
+                nhwc: Callable[[_Candidate], bool]) -> dict[Any, Chain]:
+    """The chains of the chosen layers of `func`, keyed by the layer's binding var. A conv is
+    one when `nhwc(layer)` (it runs in NHWC); a dense layer when its input is 2-D."""
+    import tvm
+    from tvm import relax
+
+    bindings: dict[Any, Any] = {}
+    users: dict[Any, list[Any]] = {}
+    order: list[Any] = []
+    for block in func.body.blocks:
+        for b in block.bindings:
+            bindings[b.var] = b.value
+            order.append(b)
+            for v in _vars_of(b.value):
+                users.setdefault(v, []).append(b)
+    for v in _vars_of(func.body.body):
+        users.setdefault(v, []).append(None)
+
+    def only_user(var: Any, op: str) -> Any:
+        """The binding of `var`'s only user when that is a call of `op`, else None."""
+        use = users.get(var, [])
+        if len(use) != 1 or use[0] is None:
+            return None
+        value = use[0].value
+        if isinstance(value, relax.Call) and isinstance(value.op, tvm.ir.Op) and value.op.name == op:
+            return use[0]
+        return None
+
+    chains: dict[Any, Chain] = {}
+    for b in order:
+        cand = candidates.get(b.value)
+        if cand is None or cand.index not in chosen:
+            continue
+        n = cand.weight.shape[0]
+        if cand.conv is not None:
+            if not nhwc(cand):
+                continue
+            bias_shapes: tuple[tuple[int, ...], ...] = ((1, n, 1, 1), (n, 1, 1))
+        else:
+            xs = _static_shape(b.value.args[0])
+            if xs is None or len(xs) != 2:
+                continue
+            bias_shapes = ((n,), (1, n))
+        chain = Chain(cand, b.value, b.var, [], cand.conv is not None)
+        head_shape = _static_shape(b.var)
+        add = only_user(chain.tail, "relax.add")
+        if add is not None and _static_shape(add.var) == head_shape:
+            lhs, rhs = add.value.args
+            other = rhs if lhs.same_as(chain.tail) else lhs
+            bias = _bias(other, bindings, n, bias_shapes)
+            if bias is not None and not other.same_as(chain.tail):
+                chain.bias, chain.tail = bias, add.var
+                chain.absorbed.append(add.var)
+        relu = only_user(chain.tail, "relax.nn.relu")
+        if relu is not None:
+            chain.relu, chain.tail = True, relu.var
+            chain.absorbed.append(relu.var)
+        pool = only_user(chain.tail, "relax.nn.max_pool2d") if chain.nhwc else None
+        if pool is not None and str(pool.value.attrs.layout) == "NCHW" and str(pool.value.attrs.out_layout) == "NCHW":
+            chain.pool, chain.tail = pool.value, pool.var
+            chain.absorbed.append(pool.var)
+        chains[b.var] = chain
+    return chains
