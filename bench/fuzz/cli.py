@@ -22,6 +22,12 @@ RUNTIME = REPO / "runtime_min"
 SANITIZE_FLAGS = "-O1 -g -fno-omit-frame-pointer -fsanitize=address,undefined -fno-sanitize-recover=all"
 
 
+def _at(out: Path, name: str) -> Path:
+    """`out / name`, making `out` first: --out appears only when there is a finding to keep."""
+    out.mkdir(parents=True, exist_ok=True)
+    return out / name
+
+
 class Tally:
     """Results of one run, printed as counts, with every finding (a result the target must never
     give) kept for the report."""
@@ -44,12 +50,13 @@ class Tally:
                       f"{len(self.findings)} findings", file=sys.stderr, flush=True)
 
     def report(self, out: Path) -> int:
+        """Print the counts and the findings (saved in `out`); 1 when there are findings."""
         print(f"{self.label}: {sum(self.counts.values())} cases in {time.monotonic() - self.start:.0f} s")
         for result, n in self.counts.most_common():
             print(f"  {n:6d}  {result}")
         print(f"  findings (crashes, hangs, other exceptions): {len(self.findings)}")
         if self.findings:
-            (out / "findings.txt").write_text("".join(f"{item}\t{result}\n" for item, result in self.findings))
+            _at(out, "findings.txt").write_text("".join(f"{item}\t{result}\n" for item, result in self.findings))
             for item, result in self.findings[:20]:
                 print(f"    {item}: {result[:300]}")
             print(f"  all of them in {out / 'findings.txt'}")
@@ -64,7 +71,6 @@ def fuzz_models(args: argparse.Namespace) -> int:
     from .models import case, seeds
 
     out = Path(args.out)
-    out.mkdir(parents=True, exist_ok=True)
     tally = Tally(args.count, "models")
     seed_models = seeds()
 
@@ -72,7 +78,7 @@ def fuzz_models(args: argparse.Namespace) -> int:
         bad = result.startswith("BAD:") or result in (CRASH, HANG, EXIT_ERROR)
         tally.add(item, result, bad)
         if bad and item.isdigit():  # keep the model that did it
-            (out / f"model-{args.seed}-{item}.onnx").write_bytes(case(args.seed, int(item), seed_models).data)
+            _at(out, f"model-{args.seed}-{item}.onnx").write_bytes(case(args.seed, int(item), seed_models).data)
 
     def parse(line: str) -> tuple[str, str] | None:
         item, sep, result = line.partition("\t")
@@ -83,7 +89,7 @@ def fuzz_models(args: argparse.Namespace) -> int:
         outcome = supervise(items, lambda rest: [*command, *rest], parse, args.timeout, on_result=record,
                             env={**os.environ, "PYTHONPATH": str(REPO)})
         for item, detail in outcome.details.items():
-            (out / f"model-{args.seed}-{item}.stderr").write_text(detail)
+            _at(out, f"model-{args.seed}-{item}.stderr").write_text(detail)
 
     items = [str(i) for i in range(args.start, args.start + args.count)]
     threads = [threading.Thread(target=run, args=(part,)) for part in _split(items, args.jobs)]
@@ -124,7 +130,6 @@ def fuzz_artifacts(args: argparse.Namespace) -> int:
     from .artifacts import mutate
 
     out = Path(args.out)
-    out.mkdir(parents=True, exist_ok=True)
     work = Path(tempfile.mkdtemp(prefix="ronn-fuzz-artifacts-"))
     try:
         driver = build_driver(Path(args.build).resolve() if args.build else work / "build", args.sanitize)
@@ -138,7 +143,7 @@ def fuzz_artifacts(args: argparse.Namespace) -> int:
             bad = result in (CRASH, HANG, EXIT_ERROR)
             tally.add(whats.get(item, item), result, bad)
             if bad and Path(item).is_file():
-                shutil.copyfile(item, out / Path(item).name)
+                shutil.copyfile(item, _at(out, Path(item).name))
 
         def parse(line: str) -> tuple[str, str] | None:
             path, sep, code = line.rpartition(": ")
@@ -161,7 +166,7 @@ def fuzz_artifacts(args: argparse.Namespace) -> int:
             outcome = supervise(items, lambda rest: [*command, *rest], parse, args.timeout, env=env,
                                 on_result=record)
             for item, detail in outcome.details.items():
-                (out / (Path(item.split("..")[0]).name + ".stderr")).write_text(detail)
+                _at(out, Path(item.split("..")[0]).name + ".stderr").write_text(detail)
         return tally.report(out)
     finally:
         shutil.rmtree(work, ignore_errors=True)
@@ -183,7 +188,6 @@ def compiled_seeds(work: Path) -> list[str]:
 
 def fuzz_inputs(args: argparse.Namespace) -> int:
     out = Path(args.out)
-    out.mkdir(parents=True, exist_ok=True)
     work = Path(tempfile.mkdtemp(prefix="ronn-fuzz-inputs-"))
     try:
         artifacts = [str(Path(p).resolve()) for p in args.seed_artifact or []] or compiled_seeds(work)
@@ -208,7 +212,7 @@ def fuzz_inputs(args: argparse.Namespace) -> int:
         items = [str(i) for i in range(args.start, args.start + args.count)]
         outcome = supervise(items, lambda rest: [*command, *rest], parse, args.timeout, env=env, on_result=record)
         for item, detail in outcome.details.items():
-            (out / f"inputs-{args.seed}-{item.split('..')[0]}.stderr").write_text(detail)
+            _at(out, f"inputs-{args.seed}-{item.split('..')[0]}.stderr").write_text(detail)
         return tally.report(out)
     finally:
         shutil.rmtree(work, ignore_errors=True)
