@@ -13,6 +13,7 @@ import sys
 from pathlib import Path
 from typing import Any, Sequence
 
+from .build import STAGE_NAMES
 from .errors import RonnError
 from .stages.freeze import parse_freeze_input
 from .options import DEFAULT_OPT_LEVEL, CompileOptions, parse_input_shape
@@ -66,6 +67,8 @@ def _compile(args: argparse.Namespace) -> int:
             calibration = load_npz(args.bitnet_calibration, model_input_names(args.model))
         opts = opts.with_bitnet(args.bitnet, args.bitnet_act_bits, args.bitnet_layers, calibration,
                                 args.bitnet_kernel)
+    if args.stop_after is not None and args.stop_after != "pack":
+        return _compile_partly(args, opts)
     art = compile_model(args.model, opts)
     print(f"wrote {art.path} ({art.path.stat().st_size} bytes, target {art.target}, -O{art.opt_level})")
     if args.sign_key:
@@ -74,6 +77,25 @@ def _compile(args: argparse.Namespace) -> int:
         print(f"signed {art.path} with key {sign(art.path, args.sign_key).key_id}")
     if args.report:
         print(format_compile_report(art))
+    return 0
+
+
+def _compile_partly(args: argparse.Namespace, opts: CompileOptions) -> int:
+    """--stop-after: the stages up to one, no artifact; with --dump-ir the IR after each."""
+    import tempfile
+
+    from .build import run_stages
+
+    if opts.dual is not None:
+        raise RonnError("--stop-after runs one model's stages; drop --dual (or stop after pack)")
+    with tempfile.TemporaryDirectory(prefix="ronn-aot-") as tmp:
+        state = run_stages(args.model, opts, Path(tmp), stop_after=args.stop_after)
+    ran = ", ".join(f"{n} {state.stage_seconds[n]:.2f} s" for n in state.done)
+    print(f"stopped after {args.stop_after}; stages run: {ran}")
+    if state.built is not None:
+        print(f"{len(state.built.kernels)} kernels, {len(state.plan.steps)} steps, arena {state.plan.arena_size} bytes")
+    if opts.dump_ir_dir is not None:
+        print(f"IR after each stage in {opts.dump_ir_dir}")
     return 0
 
 
@@ -243,7 +265,9 @@ def build_parser() -> argparse.ArgumentParser:
                    help="compile this input as a constant (e.g. a computed Reshape target, TopK's k, a Slice's "
                         "ends); the artifact no longer takes it (repeatable)")
     c.add_argument("--report", action="store_true", help="print per-pass timings and counts")
-    c.add_argument("--dump-ir", metavar="DIR", help="write the IR after each pass into DIR")
+    c.add_argument("--dump-ir", metavar="DIR", help="write the IR after each pass and each stage into DIR")
+    c.add_argument("--stop-after", metavar="STAGE", choices=STAGE_NAMES,
+                   help=f"run the stages up to this one and stop without an artifact ({', '.join(STAGE_NAMES)})")
     c.add_argument("--no-records", action="store_true",
                    help="schedule every kernel with the rules, ignoring the target's tuning records")
     c.add_argument("--bitnet", choices=["ternary", "binary"],

@@ -2,9 +2,9 @@
 
     import -> lower (graph passes, legalize, fuse, plan memory) -> plan -> schedule -> align -> codegen -> pack
 
-GPU targets add a place stage after schedule (host/device memory, copies) and build the device
-kernels with the CUDA backend (`codegen_cuda.py`) beside the host ones. The stages before pack
-are `build.build`; `--dual` (ronn_aot/dual) packs two builds, System 1 and System 2, into one.
+The stages before pack are the list `build.STAGES` (GPU targets add place, host/device memory and
+copies, and codegen_device, the device kernels with the target's device backend); `--dual` (ronn_aot/dual) packs
+two builds, System 1 and System 2, into one.
 """
 
 from __future__ import annotations

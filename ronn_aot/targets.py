@@ -138,6 +138,12 @@ class Target:
     cuda: CudaSpec | None = None  # set for GPU targets: kernels run on the device where they can
     isa: Isa | None = None  # CPU targets: vector width, registers, caches for the schedule rules
 
+    @property
+    def device_kind(self) -> str | None:
+        """The kind of device this target's kernels may run on ("cuda"), None for a CPU target:
+        what picks the device backend (ronn_aot.backends)."""
+        return "cuda" if self.cuda is not None else None
+
     def host_tvm_target(self, num_cores: int | None = None) -> Any:
         """The TVM target of the host code (LLVM for the CPU; a JSON-dict target, as TVM 0.27 wants)."""
         import tvm

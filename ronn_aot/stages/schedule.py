@@ -100,11 +100,14 @@ def schedule_kernel(func: Any, target: Target, tvm_target: Any,
     return (found[0], found[1]) if found is not None else (func, UNSCHEDULED)
 
 
-def _device_kernel(func: Any, tvm_target: Any, report: ScheduleReport, name: str) -> tuple[Any, str] | None:
-    """The first device rule's schedule that TVM's CUDA pipeline lowers, or None."""
-    from ..backends.cuda import lowering_error
+def _device_kernel(func: Any, target: Target, tvm_target: Any, report: ScheduleReport,
+                   name: str) -> tuple[Any, str] | None:
+    """The first device rule's schedule that the device backend lowers, or None."""
+    from ..backends import device_backend
 
-    found = _first_rule(func, "cuda", tvm_target, report, name, refuses=lambda f: lowering_error(f, tvm_target))
+    backend = device_backend(target)
+    found = _first_rule(func, target.device_kind, tvm_target, report, name,
+                        refuses=lambda f: backend.lowering_error(f, tvm_target))
     return (found[0], found[1]) if found is not None else None
 
 
@@ -127,15 +130,15 @@ def schedule(mod: Any, kernels: list[str], target: Target, tvm_target: Any,
     # database has no baselines at all.
     wanted = use_records and (not baselines or any(workload_key(f) in baselines for f in annotated_of.values()))
     database = open_database(target) if wanted else None
-    host_target = tvm_target if target.cuda is None else tvm_target.host
+    host_target = tvm_target if target.device_kind is None else tvm_target.host
     for name in kernels:
         gv = mod.get_global_var(name)
         annotated = annotated_of[name]
         tuned = apply_records(annotated, tvm_target, database) if database is not None else None
         if tuned is not None and not record_beats_rule(annotated, tvm_target, database, baselines):
             tuned = None  # the rule measured faster than the best record when it was tuned
-        on_device = None if target.cuda is None else _device_kernel(mod[gv], tvm_target, report, name)
-        if target.cuda is not None:
+        on_device = None if target.device_kind is None else _device_kernel(mod[gv], target, tvm_target, report, name)
+        if target.device_kind is not None:
             report.device_of[name] = "cuda" if on_device is not None else HOST
         packings: list[Packing] = []
         if on_device is not None:

@@ -19,7 +19,7 @@ from __future__ import annotations
 
 import sys
 import time
-from dataclasses import dataclass, field
+from dataclasses import dataclass, field, replace
 from pathlib import Path
 from typing import Any
 
@@ -217,9 +217,7 @@ def tune(model: Any, options: CompileOptions, trials: int, work_dir: Path | None
     of search. `work_dir` keeps MetaSchedule's logs (work_dir/logs)."""
     import tvm_ffi
 
-    from ..stages.frontend import import_model
-    from ..stages.lower import lower
-    from ..stages.plan_builder import build_plan
+    from ..build import run_stages
     from ..stages.prepack import constant_params, with_constant_params
 
     start = time.perf_counter()
@@ -227,13 +225,9 @@ def tune(model: Any, options: CompileOptions, trials: int, work_dir: Path | None
     target = get_target(options.target)
     num_cores = options.num_threads or 2
     tvm_target = target.tvm_target(num_cores)
-    imported = import_model(model, options.input_shapes)
-    if options.bitnet is not None:  # tune the bit-serial kernels the compile will use
-        from ..bitnet.rewrite import quantize_module
-
-        imported.mod, _ = quantize_module(imported.mod, options.bitnet, target)
-    lowered, _ = lower(imported.mod, tvm_target, target.name, options.opt_level)
-    built = build_plan(lowered, imported.inputs, imported.outputs, {})
+    # The kernels exactly as the compile plans them (frozen inputs and bit-serial layers included).
+    planned = run_stages(model, replace(options, num_threads=num_cores), Path("."), stop_after="plan")
+    lowered, built = planned.mod, planned.built
     calls: dict[int, int] = {}
     for step in built.plan.steps:
         if step.kind == 0:
