@@ -169,8 +169,9 @@ static ronn_status* read_signature(const char* path, ronn_artifact_file* file) {
 }
 
 /* One pass over the payload: the footer's SHA-256 and, for a signed file, the SHA-256 of the
- * bytes its signature covers (the state at the block's start, finalised on a copy). */
-static ronn_status* check_hash(const char* path, ronn_artifact_file* file) {
+ * bytes its signature covers (the state at the block's start, finalised on a copy). Each chunk
+ * hashed is also written to `copy` when it is a descriptor (the sealed private copy). */
+static ronn_status* check_hash(const char* path, ronn_artifact_file* file, int copy) {
   uint8_t* chunk = (uint8_t*)malloc(HASH_CHUNK);
   if (chunk == NULL) return ronn_status_out_of_memory();
   const ronn_artifact_footer_v1* footer = &file->footer;
@@ -192,6 +193,13 @@ static ronn_status* check_hash(const char* path, ronn_artifact_file* file) {
       status = ronn_make_status(RONN_CORRUPT_ARTIFACT,
                                 "'%s': could not read the file (it changed while being read?)",
                                 path);
+      break;
+    }
+    if (copy >= 0 && ronn_platform_sealed_copy_write(copy, chunk, want) != 0) {
+      status = ronn_make_status(RONN_OUT_OF_MEMORY,
+                                "'%s': no memory for the private copy a signed artifact is loaded "
+                                "from (%llu bytes)",
+                                path, (unsigned long long)file->size);
       break;
     }
     ronn_sha256_update(&ctx, chunk, want);
@@ -218,7 +226,29 @@ static ronn_status* check_hash(const char* path, ronn_artifact_file* file) {
   return NULL;
 }
 
-ronn_status* ronn_artifact_file_open(const char* path, int verify_hash,
+/* Hashes the payload into a sealed private copy, which then replaces the file's descriptor. */
+static ronn_status* hash_into_sealed_copy(const char* path, ronn_artifact_file* file) {
+  int copy = ronn_platform_sealed_copy_create();
+  if (copy < 0) return check_hash(path, file, -1); /* no such file here: map the file itself */
+  ronn_status* status = check_hash(path, file, copy);
+  if (status == NULL && (ronn_platform_sealed_copy_write(copy, file->footer_raw, FOOTER_SIZE) != 0 ||
+                         ronn_platform_sealed_copy_seal(copy) != 0)) {
+    status = ronn_make_status(RONN_OUT_OF_MEMORY,
+                              "'%s': could not complete and seal the private copy a signed "
+                              "artifact is loaded from",
+                              path);
+  }
+  if (status != NULL) {
+    close(copy);
+    return status;
+  }
+  close(file->fd);
+  file->fd = copy;
+  file->sealed = 1;
+  return NULL;
+}
+
+ronn_status* ronn_artifact_file_open(const char* path, int verify_hash, int private_copy,
                                      ronn_artifact_file* out_file) {
   memset(out_file, 0, sizeof *out_file);
   out_file->fd = open(path, O_RDONLY | O_CLOEXEC);
@@ -244,11 +274,14 @@ ronn_status* ronn_artifact_file_open(const char* path, int verify_hash,
     out_file->size = (uint64_t)info.st_size;
     out_file->changed_sec = (int64_t)info.st_ctim.tv_sec;
     out_file->changed_nsec = (int64_t)info.st_ctim.tv_nsec;
+    memcpy(out_file->footer_raw, raw, FOOTER_SIZE);
     decode_footer(raw, &out_file->footer);
     status = check_footer(path, &out_file->footer, out_file->size);
     if (status == NULL) status = check_elf(path, out_file);
     if (status == NULL) status = read_signature(path, out_file);
-    if (status == NULL && verify_hash) status = check_hash(path, out_file);
+    if (status == NULL && verify_hash) {
+      status = private_copy ? hash_into_sealed_copy(path, out_file) : check_hash(path, out_file, -1);
+    }
   }
   if (status != NULL) ronn_artifact_file_close(out_file);
   return status;

@@ -57,12 +57,16 @@ typedef struct ronn_artifact_file {
   int hashed;                           /* the payload was hashed: signed_sha256 is valid */
   uint8_t signed_sha256[32];            /* SHA-256 of the bytes before the signature block */
   int64_t changed_sec, changed_nsec;    /* the file's status change time (st_ctim) when opened */
+  uint8_t footer_raw[96];               /* the footer's bytes as read */
+  int sealed;                           /* fd is a sealed private copy of what was hashed */
 } ronn_artifact_file;
 
 /* Opens `path` and checks its footer (and, when verify_hash, the SHA-256 of every byte before
- * it) without mapping the file, so a truncated file fails here instead of faulting. On success
- * the caller owns out_file's descriptor (ronn_artifact_file_close); on failure it is closed. */
-ronn_status* ronn_artifact_file_open(const char* path, int verify_hash,
+ * it) without mapping the file, so a truncated file fails here instead of faulting. With
+ * private_copy (and verify_hash), the bytes are copied as they are hashed into a sealed private
+ * file that replaces the descriptor (where the platform has one: see `sealed`). On success the
+ * caller owns out_file's descriptor (ronn_artifact_file_close); on failure it is closed. */
+ronn_status* ronn_artifact_file_open(const char* path, int verify_hash, int private_copy,
                                      ronn_artifact_file* out_file);
 void ronn_artifact_file_close(ronn_artifact_file* file);
 /* NULL when the open file still has the size and status change time it had when it was checked:
@@ -200,6 +204,11 @@ void* ronn_cuda_workspace_alloc(uint64_t nbytes);
 int ronn_cuda_workspace_free(void* ptr);
 
 /* ---- platform/ ---- */
+/* A sealable private file (-1 where the platform has none), writing to it, and sealing it
+ * against any write, growth or shrinking (nonzero on failure). */
+int ronn_platform_sealed_copy_create(void);
+int ronn_platform_sealed_copy_write(int fd, const void* data, size_t size);
+int ronn_platform_sealed_copy_seal(int fd);
 int32_t ronn_platform_num_cpus(void);
 /* The weights the kernels should read: a copy on huge pages (*out_owned, to free()) where the
  * platform offers them and the weights span at least one, else `weights` itself (*out_owned NULL). */

@@ -190,7 +190,9 @@ static ronn_status* open_checked(const char* path, const ronn_model_options* opt
   int required = options->require_signature ||
                  (env_require != NULL && *env_require != '\0' && strcmp(env_require, "0") != 0);
   if (status == NULL) {
-    status = ronn_artifact_file_open(path, options->verify_integrity || required || num_keys > 0,
+    /* A signed load maps a sealed private copy of the bytes it verified. */
+    int signed_load = required || num_keys > 0;
+    status = ronn_artifact_file_open(path, options->verify_integrity || signed_load, signed_load,
                                      out_file);
   }
   if (status == NULL) {
@@ -232,7 +234,8 @@ ronn_status* ronn_model_load(const char* path, const ronn_model_options* options
   status = open_library(path, file.fd, &model->library);
   /* A write between the checks and the mapping would load bytes nobody checked. */
   ronn_status* changed =
-      status == NULL && file.hashed ? ronn_artifact_file_unchanged(path, &file) : NULL;
+      status == NULL && file.hashed && !file.sealed ? ronn_artifact_file_unchanged(path, &file)
+                                                    : NULL;
   /* The loader knows the library by its name, /proc/self/fd/<fd>: the descriptor stays open as
    * long as the library is loaded, or the next artifact opened on the same number would be
    * "found" already loaded and get this one's code. */
