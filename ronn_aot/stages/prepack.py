@@ -65,13 +65,16 @@ def _shape(param: Any) -> tuple[int, ...]:
 def packed_params(original: Any, sch: Any) -> list[Packing]:
     """The parameters whose layout the schedule `sch` transformed, with their IndexMaps (step 2)."""
     scheduled = sch.mod["main"]
+    # A schedule may also transform buffers of its own (cpu.dense packs A into a local copy):
+    # only maps of the parameter's rank can be its packing.
     maps = [inst.inputs[1] for inst in sch.trace.insts if inst.kind.name == "TransformLayout"]
     out = []
     for i, (p0, p1) in enumerate(zip(original.params, scheduled.params)):
         before, after = _shape(p0), _shape(p1)
         if before == after:
             continue
-        match = [m for m in maps if tuple(int(d) for d in m.map_shape(list(before))) == after]
+        match = [m for m in maps if len(m.initial_indices) == len(before)
+                 and tuple(int(d) for d in m.map_shape(list(before))) == after]
         if not match:
             raise CompilationError(f"parameter {i} of a kernel changed shape {before} -> {after} "
                                    "without a layout transformation in its schedule's trace")
