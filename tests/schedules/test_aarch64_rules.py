@@ -117,8 +117,34 @@ def test_neon_gemm_loads_a_lane_groups_per_k_loop() -> None:
 
     func, _ = schedule_kernel(kernel("dense", AARCH64), get_target(AARCH64), tvm_target(AARCH64))
     sch = s_tir.Schedule(func)
-    *_, k_loop, group, _rows, lanes = sch.get_loops(sch.get_sblock("x_local"))
+    tile = sch.get_loops(sch.get_sblock("x_global_local"))
+    update = [sch.get(lp) for lp in sch.get_loops(sch.get_sblock("matmul_update"))]
+    shared = [lp for lp in tile if any(sch.get(lp).same_as(u) for u in update)]
+    k_loop, group = shared[-2:]  # the tile sits in the group loop, under the k loop
     assert int(sch.get(group).extent) == LANE_GROUPS and sch.get(group).kind == tirx.ForKind.UNROLLED
-    k = int(sch.get(sch.get_sblock("x_local")).reads[0].source.shape[-1])
+    k = int(kernel("dense", AARCH64).params[0].ty.shape[-1])
     assert int(sch.get(k_loop).extent) == k // (LANE_GROUPS * K_UNROLL)
+    lanes = tile[-1]
     assert int(sch.get(lanes).extent) == K_UNROLL and sch.get(lanes).kind == tirx.ForKind.VECTORIZED
+
+
+def test_neon_gemm_packs_a_into_tile_rows() -> None:
+    """A matmul's A is copied into [M/MR, K/4, MR, 4] before the NEON GEMM (dense._pack_a), so a
+    tile's MR rows of 4 k are contiguous (ldp pairs); the local tile reads that copy, and the
+    weights keep their own packing."""
+    from tvm import s_tir
+
+    from ronn_aot.schedules.cpu.dense import K_UNROLL
+    from ronn_aot.stages.schedule import schedule_kernel
+    from ronn_aot.targets import get_target
+
+    before = kernel("dense", AARCH64)
+    func, _ = schedule_kernel(before, get_target(AARCH64), tvm_target(AARCH64))
+    sch = s_tir.Schedule(func)
+    m, k = (int(d) for d in before.params[0].ty.shape)
+    packed = sch.get(sch.get_sblock("x_global")).writes[0].source
+    mr = int(packed.shape[-2])
+    assert [int(d) for d in packed.shape] == [m // mr, k // K_UNROLL, mr, K_UNROLL]
+    assert sch.get(sch.get_sblock("x_global_local")).reads[0].source.same_as(packed)
+    x86_func, _ = schedule_kernel(kernel("dense"), get_target(TARGET), tvm_target())
+    assert "x_global" not in x86_func.script()
