@@ -37,7 +37,7 @@ from __future__ import annotations
 from ._registry import (ConvertContext, ConverterInfo, converter_for, converters_installed, register_converter,
                         registered_ops, unregister_converter)
 from . import (affine_grid, batch_normalization, bit_cast, bit_shift, celu, col2im, conv_integer, conv_transpose,  # noqa: F401,E402
-               cum_sum, det, dropout, eye_like, float16_accumulate, gather, gru, index_bounds, is_inf,
+               cum_sum, data_dependent, det, dropout, eye_like, float16_accumulate, gather, gru, index_bounds, is_inf,
                layer_normalization, lp_normalization, lstm, mod, one_hot, pow, qlinear_matmul, reduce_extreme,
                resize, rnn, roi_align, space_to_depth, reverse_sequence, squeeze, tensor_scatter, tfidf_vectorizer,
                top_k)  # each registers its converter

@@ -28,7 +28,7 @@ SHAPE_INPUTS: dict[str, frozenset[int]] = {op: frozenset(pos) for op, pos in {
     "BlackmanWindow": (0,), "HannWindow": (0,), "HammingWindow": (0,), "MelWeightMatrix": (0, 1, 2, 3, 4),
     "SplitToSequence": (1,), "ReduceSum": (1,), "ReduceMean": (1,), "ReduceMax": (1,), "ReduceMin": (1,),
     "ReduceProd": (1,), "ReduceL1": (1,), "ReduceL2": (1,), "ReduceLogSum": (1,), "ReduceLogSumExp": (1,),
-    "ReduceSumSquare": (1,), "NonMaxSuppression": (2, 3, 4), "Dropout": (1, 2),
+    "ReduceSumSquare": (1,), "NonMaxSuppression": (2, 3, 4), "Dropout": (1, 2), "Compress": (1,),
     "Loop": (0, 1),  # trip count and condition: a Loop of static length unrolls (onnx_unroll)
 }.items()}
 
