@@ -1,9 +1,22 @@
-/* Validation of the optional device blob (artifacts built for a GPU target). Everything the CUDA
- * path later reads without checks (image ranges, kernel names, the byte pool) is checked here at
- * load time, without a driver, so a corrupted blob is RONN_CORRUPT_ARTIFACT on any machine. */
+/* Validation of the optional device blob (artifacts built for a GPU target), and the table of
+ * device implementations. Everything a device implementation later reads without checks (image
+ * ranges, kernel names, the byte pool) is checked here at load time, without a driver, so a
+ * corrupted blob is RONN_CORRUPT_ARTIFACT on any machine. */
+#include <stdio.h>
 #include <string.h>
 
-#include "internal.h"
+#include "device.h"
+
+/* The device implementations, one per file (device.h). */
+static const ronn_device_ops* const devices[] = {&ronn_cuda_device_ops};
+#define NUM_DEVICES (sizeof devices / sizeof devices[0])
+
+const ronn_device_ops* ronn_device_ops_find(uint32_t device_type) {
+  for (size_t i = 0; i < NUM_DEVICES; ++i) {
+    if (devices[i]->device_type == device_type) return devices[i];
+  }
+  return NULL;
+}
 
 typedef char check_device_header_size[sizeof(ronn_device_header_v1) == 56 ? 1 : -1];
 typedef char check_device_image_size[sizeof(ronn_device_image_v1) == 24 ? 1 : -1];
@@ -36,11 +49,21 @@ ronn_status* ronn_device_module_parse(const uint8_t* blob, uint64_t size,
                             "the model",
                             h->version, RONN_DEVICE_VERSION);
   }
-  if (h->device_type != RONN_DEVICE_TYPE_CUDA) {
+  const ronn_device_ops* ops = ronn_device_ops_find(h->device_type);
+  if (ops == NULL) {
+    char known[128];
+    size_t used = 0;
+    known[0] = '\0';
+    for (size_t i = 0; i < NUM_DEVICES && used < sizeof known; ++i) {
+      int n = snprintf(known + used, sizeof known - used, "%s%s (device type %u)", i ? ", " : "",
+                       devices[i]->name, devices[i]->device_type);
+      if (n < 0) break;
+      used += (size_t)n;
+    }
     return ronn_make_status(RONN_UNAVAILABLE,
                             "the artifact's kernels are for DLPack device type %u; this runtime "
-                            "runs CUDA (device type %u) only",
-                            h->device_type, RONN_DEVICE_TYPE_CUDA);
+                            "runs %s only",
+                            h->device_type, known);
   }
   if (h->images_offset % 8 || h->kernels_offset % 8 ||
       !fits(h->images_offset, (uint64_t)h->num_images * sizeof(ronn_device_image_v1), size) ||
@@ -51,6 +74,7 @@ ronn_status* ronn_device_module_parse(const uint8_t* blob, uint64_t size,
   }
   if (h->num_images == 0) return corrupt("no device images", 0);
   ronn_device_module m;
+  m.ops = ops;
   m.header = h;
   m.images = (const ronn_device_image_v1*)(blob + h->images_offset);
   m.kernels = (const ronn_device_kernel_v1*)(blob + h->kernels_offset);

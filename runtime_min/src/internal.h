@@ -101,10 +101,12 @@ typedef struct ronn_plan {
 
 /* ---- device.c: the optional device blob ---- */
 #define RONN_MAX_DEVICE_PARAMS 1024u
-#define RONN_DL_CUDA 2 /* kDLCUDA */
+
+struct ronn_device_ops;
 
 /* Views into a validated device blob. */
 typedef struct ronn_device_module {
+  const struct ronn_device_ops* ops; /* the implementation for the blob's device type (device.h) */
   const ronn_device_header_v1* header;
   const ronn_device_image_v1* images;
   const ronn_device_kernel_v1* kernels;
@@ -181,27 +183,6 @@ extern void (*ronn_test_after_check)(const char* path);
  * before it claims its task, as a descheduled worker would. */
 extern uint32_t ronn_test_stall_worker_us;
 #endif
-
-/* ---- cuda/: the CUDA path (driver loaded with dlopen; see cuda/cuda.c) ---- */
-typedef struct ronn_cuda_session ronn_cuda_session;
-/* Loads the driver, picks an image for device 0, uploads the weights, allocates the device
- * arena. RONN_UNAVAILABLE (with the reason) when there is no driver, no GPU or no usable image. */
-ronn_status* ronn_cuda_session_create(const ronn_model* model, ronn_cuda_session** out_session);
-void ronn_cuda_session_release(ronn_cuda_session* session);
-uint8_t* ronn_cuda_arena(const ronn_cuda_session* session);   /* device addresses */
-uint8_t* ronn_cuda_weights(const ronn_cuda_session* session);
-int32_t ronn_cuda_device_id(const ronn_cuda_session* session);
-/* Bracket a run: makes the context current and the session the one the launch hooks use on this
- * thread; end waits for the stream and reports asynchronous errors (run_ok: no earlier error). */
-ronn_status* ronn_cuda_begin(ronn_cuda_session* session);
-ronn_status* ronn_cuda_end(ronn_cuda_session* session, int run_ok);
-/* A copy ordered on the session's stream; device-to-host copies are complete on return. */
-ronn_status* ronn_cuda_copy(ronn_cuda_session* session, void* dst, int dst_on_device,
-                            const void* src, int src_on_device, uint64_t nbytes);
-/* Installs the launch hooks into an artifact's device slots (once per load). */
-void ronn_cuda_install_hooks(const ronn_artifact_device_v1* device);
-void* ronn_cuda_workspace_alloc(uint64_t nbytes);
-int ronn_cuda_workspace_free(void* ptr);
 
 /* ---- platform/ ---- */
 /* A sealable private file (-1 where the platform has none), writing to it, and sealing it

@@ -6,7 +6,7 @@
 #include <string.h>
 #include <unistd.h>
 
-#include "internal.h"
+#include "device.h"
 #include "router.h"
 
 #ifdef RONN_TEST_HOOKS
@@ -282,7 +282,7 @@ ronn_status* ronn_model_load(const char* path, const ronn_model_options* options
                                               &model->weights_copy);
   if (model->system1 != NULL) model->system1->weights = model->weights;
   install_hooks(&model->artifact->hooks);
-  if (model->device_ext != NULL) ronn_cuda_install_hooks(model->device_ext);
+  if (model->device_ext != NULL) model->device.ops->install_hooks(model->device_ext);
   *out_model = model;
   return NULL;
 }

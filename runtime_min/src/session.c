@@ -7,7 +7,7 @@
 #include <math.h>
 #include <time.h>
 
-#include "internal.h"
+#include "device.h"
 #include "router.h"
 
 struct ronn_session {
@@ -21,7 +21,9 @@ struct ronn_session {
   size_t num_io_tensors;
   uint8_t** io_base;       /* per graph input then output: the buffer used in this run */
   const ronn_tensor** bound_inputs; /* per graph input: the caller tensor bound to it */
-  ronn_cuda_session* cuda; /* artifacts with device kernels: device arena, weights, stream */
+  const ronn_device_ops* device_ops; /* artifacts with device kernels: their device (device.h) */
+  ronn_device_session* device;       /* owned, with device_ops; NULL for CPU artifacts */
+  ronn_device_memory device_memory;
   uint64_t* profile_ns;    /* RONN_PROFILE set: per step, nanoseconds summed over runs */
   uint64_t profile_runs;
   int owns_pool;           /* 0 for System 1's session, which runs on its dual parent's pool */
@@ -78,7 +80,7 @@ void ronn_session_release(ronn_session* session) {
     free(session->profile_ns);
   }
   ronn_session_release(session->fast);
-  ronn_cuda_session_release(session->cuda);
+  if (session->device_ops != NULL) session->device_ops->session_release(session->device);
   if (session->owns_pool) ronn_threadpool_destroy(session->pool);
   free(session->arena);
   free(session->tensors);
@@ -108,11 +110,11 @@ static void prepare_tensors(ronn_session* session) {
     } else if (t->storage == RONN_STORAGE_WEIGHTS) {
       d->data = (void*)(uintptr_t)(session->model->weights + t->offset);
     } else if (ronn_storage_on_device(t->storage)) {
-      /* Device addresses: only kernels and the CUDA copies dereference them. */
-      d->device.device_type = RONN_DL_CUDA;
-      d->device.device_id = ronn_cuda_device_id(session->cuda);
-      d->data = (t->storage == RONN_STORAGE_DEVICE_ARENA ? ronn_cuda_arena(session->cuda)
-                                                         : ronn_cuda_weights(session->cuda)) +
+      /* Device addresses: only kernels and the device's copies dereference them. */
+      const ronn_device_memory* memory = &session->device_memory;
+      d->device.device_type = (int32_t)session->device_ops->device_type;
+      d->device.device_id = memory->device_id;
+      d->data = (t->storage == RONN_STORAGE_DEVICE_ARENA ? memory->arena : memory->weights) +
                 t->offset;
     } else {
       session->io_tensors[session->num_io_tensors++] = i;
@@ -190,7 +192,10 @@ static ronn_status* create_session(ronn_model* model, const ronn_session_options
   /* Touching the arena once here moves its page faults out of the first run. */
   memset(session->arena, 0, arena_bytes);
   ronn_status* status = NULL;
-  if (model->device_ext != NULL) status = ronn_cuda_session_create(model, &session->cuda);
+  if (model->device_ext != NULL) {
+    session->device_ops = model->device.ops;
+    status = session->device_ops->session_create(model, &session->device, &session->device_memory);
+  }
   if (status != NULL) {
     ronn_session_release(session);
     return status;
@@ -397,8 +402,9 @@ static ronn_status* run_steps(ronn_session* session) {
       int src_dev = ronn_storage_on_device(plan->tensors[src].storage);
       int dst_dev = ronn_storage_on_device(plan->tensors[dst].storage);
       if (nbytes > 0 && (src_dev || dst_dev)) {
-        ronn_status* status = ronn_cuda_copy(session->cuda, session->tensors[dst].data, dst_dev,
-                                             session->tensors[src].data, src_dev, nbytes);
+        ronn_status* status =
+            session->device_ops->copy(session->device, session->tensors[dst].data, dst_dev,
+                                      session->tensors[src].data, src_dev, nbytes);
         if (status != NULL) return status;
       } else if (nbytes > 0) {
         memcpy(session->tensors[dst].data, session->tensors[src].data, nbytes);
@@ -455,10 +461,11 @@ static ronn_status* run_plan(ronn_session* session, const ronn_tensor* inputs, s
     session->tensors[session->io_tensors[k]].data = session->io_base[slot] + t->offset;
   }
 
-  if (session->cuda != NULL) status = ronn_cuda_begin(session->cuda);
+  const ronn_device_ops* device = session->device_ops;
+  if (device != NULL) status = device->begin(session->device);
   if (status == NULL) status = run_steps(session);
-  if (session->cuda != NULL) {
-    ronn_status* end = ronn_cuda_end(session->cuda, status == NULL);
+  if (device != NULL) {
+    ronn_status* end = device->end(session->device, status == NULL);
     if (status == NULL) {
       status = end;
     } else {

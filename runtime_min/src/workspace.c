@@ -13,7 +13,7 @@
 #include <stdio.h>
 #include <stdlib.h>
 
-#include "internal.h"
+#include "device.h"
 
 #define CACHED_BLOCKS 8
 /* The header before each block: its capacity, padded so the block stays RONN_ALIGNMENT-aligned. */
@@ -104,9 +104,10 @@ void* ronn_workspace_alloc_hook(int device_type, int device_id, uint64_t nbytes,
   (void)device_id;
   (void)dtype_code_hint;
   (void)dtype_bits_hint;
-  if (device_type == RONN_DL_CUDA) {
-    /* Scratch between the launches of one device kernel; the CUDA path sets the message. */
-    return ronn_cuda_workspace_alloc(nbytes);
+  const ronn_device_ops* device = ronn_device_ops_find((uint32_t)device_type);
+  if (device != NULL) {
+    /* Scratch between the launches of one device kernel; the device sets the message. */
+    return device->workspace_alloc(nbytes);
   }
   if (device_type == RONN_DL_CPU && nbytes <= SIZE_MAX) {
     void* ptr = cpu_alloc(nbytes > 0 ? (size_t)nbytes : 1);
@@ -122,7 +123,8 @@ void* ronn_workspace_alloc_hook(int device_type, int device_id, uint64_t nbytes,
 
 int ronn_workspace_free_hook(int device_type, int device_id, void* ptr) {
   (void)device_id;
-  if (device_type == RONN_DL_CUDA) return ronn_cuda_workspace_free(ptr);
+  const ronn_device_ops* device = ronn_device_ops_find((uint32_t)device_type);
+  if (device != NULL) return device->workspace_free(ptr);
   cpu_free(ptr);
   return 0;
 }

@@ -8,7 +8,8 @@
  * uploaded once, and one stream on which every copy and launch of a run is ordered.
  *
  * TVM's host code launches device functions through the hooks of ronn_artifact_device_hooks_v1;
- * they find the running session through a thread-local pointer set by ronn_cuda_begin.
+ * they find the running session through a thread-local pointer set by cuda_begin. The rest of
+ * the runtime reaches this file only through ronn_cuda_device_ops (../device.h).
  * Process-wide state: the loaded driver (immutable once loaded) and the lock of init_once. */
 #include <dlfcn.h>
 #include <pthread.h>
@@ -16,7 +17,7 @@
 #include <stdlib.h>
 #include <string.h>
 
-#include "../internal.h"
+#include "../device.h"
 #include "cuda_driver.h"
 
 #define DRIVER_LIBRARY "libcuda.so.1"
@@ -104,7 +105,9 @@ typedef union param_value {
   double f64;
 } param_value;
 
-struct ronn_cuda_session {
+/* The device session (ronn_device_session, opaque outside this file). */
+typedef struct ronn_device_session ronn_cuda_session;
+struct ronn_device_session {
   const ronn_model* model;
   const ronn_device_module* module;
   CUdevice device;
@@ -117,7 +120,7 @@ struct ronn_cuda_session {
   CUdeviceptr weights;
   void** params;             /* launch scratch: max_params pointers into values */
   param_value* values;
-  ronn_cuda_session* previous; /* the session current on this thread before ronn_cuda_begin */
+  ronn_cuda_session* previous; /* the session current on this thread before cuda_begin */
   int context_pushed;
 };
 
@@ -136,18 +139,6 @@ static void set_current(ronn_cuda_session* session) {
   (void)pthread_setspecific(current_key, session);
 }
 
-uint8_t* ronn_cuda_arena(const ronn_cuda_session* session) {
-  return (uint8_t*)(uintptr_t)session->arena;
-}
-
-uint8_t* ronn_cuda_weights(const ronn_cuda_session* session) {
-  return (uint8_t*)(uintptr_t)session->weights;
-}
-
-int32_t ronn_cuda_device_id(const ronn_cuda_session* session) {
-  (void)session;
-  return DEVICE_ORDINAL;
-}
 
 static void format_images(const ronn_device_module* module, char* out, size_t size) {
   size_t used = 0;
@@ -280,7 +271,10 @@ static ronn_status* setup(ronn_cuda_session* s) {
   return status;
 }
 
-ronn_status* ronn_cuda_session_create(const ronn_model* model, ronn_cuda_session** out_session) {
+static void cuda_session_release(ronn_cuda_session* s);
+
+static ronn_status* cuda_session_create(const ronn_model* model, ronn_cuda_session** out_session,
+                                        ronn_device_memory* out_memory) {
   *out_session = NULL;
   ronn_status* status = require_driver();
   if (status != NULL) return status;
@@ -295,19 +289,22 @@ ronn_status* ronn_cuda_session_create(const ronn_model* model, ronn_cuda_session
   s->params = (void**)calloc(params, sizeof(void*));
   s->values = (param_value*)calloc(params, sizeof(param_value));
   if (s->functions == NULL || s->shared_opt_in == NULL || s->params == NULL || s->values == NULL) {
-    ronn_cuda_session_release(s);
+    cuda_session_release(s);
     return ronn_status_out_of_memory();
   }
   status = setup(s);
   if (status != NULL) {
-    ronn_cuda_session_release(s);
+    cuda_session_release(s);
     return status;
   }
+  out_memory->arena = (uint8_t*)(uintptr_t)s->arena;
+  out_memory->weights = (uint8_t*)(uintptr_t)s->weights;
+  out_memory->device_id = DEVICE_ORDINAL;
   *out_session = s;
   return NULL;
 }
 
-void ronn_cuda_session_release(ronn_cuda_session* s) {
+static void cuda_session_release(ronn_cuda_session* s) {
   if (s == NULL) return;
   if (s->context != NULL && driver.cuCtxPushCurrent(s->context) == CUDA_SUCCESS) {
     if (s->stream != NULL) {
@@ -329,7 +326,7 @@ void ronn_cuda_session_release(ronn_cuda_session* s) {
 
 /* ---- runs ------------------------------------------------------------------------------------ */
 
-ronn_status* ronn_cuda_begin(ronn_cuda_session* s) {
+static ronn_status* cuda_begin(ronn_cuda_session* s) {
   CUresult rc = driver.cuCtxPushCurrent(s->context);
   if (rc != CUDA_SUCCESS) return cuda_status(RONN_KERNEL_FAILED, rc, "cuCtxPushCurrent");
   s->context_pushed = 1;
@@ -338,7 +335,7 @@ ronn_status* ronn_cuda_begin(ronn_cuda_session* s) {
   return NULL;
 }
 
-ronn_status* ronn_cuda_end(ronn_cuda_session* s, int run_ok) {
+static ronn_status* cuda_end(ronn_cuda_session* s, int run_ok) {
   (void)run_ok;
   CUresult rc = driver.cuStreamSynchronize(s->stream);
   set_current(s->previous);
@@ -351,8 +348,8 @@ ronn_status* ronn_cuda_end(ronn_cuda_session* s, int run_ok) {
   return NULL;
 }
 
-ronn_status* ronn_cuda_copy(ronn_cuda_session* s, void* dst, int dst_on_device, const void* src,
-                            int src_on_device, uint64_t nbytes) {
+static ronn_status* cuda_copy(ronn_cuda_session* s, void* dst, int dst_on_device,
+                              const void* src, int src_on_device, uint64_t nbytes) {
   CUdeviceptr d = (CUdeviceptr)(uintptr_t)dst, sp = (CUdeviceptr)(uintptr_t)src;
   CUresult rc;
   const char* what;
@@ -483,7 +480,7 @@ static void install(void** slot, void* value) {
   if (slot != NULL) __atomic_store_n(slot, value, __ATOMIC_RELEASE);
 }
 
-void ronn_cuda_install_hooks(const ronn_artifact_device_v1* device) {
+static void cuda_install_hooks(const ronn_artifact_device_v1* device) {
   ronn_device_function_call_fn call = function_call;
   ronn_device_module_lookup_fn lookup = module_lookup;
   ronn_device_init_once_fn once = init_once;
@@ -499,7 +496,7 @@ void ronn_cuda_install_hooks(const ronn_artifact_device_v1* device) {
 
 /* ---- workspace ------------------------------------------------------------------------------- */
 
-void* ronn_cuda_workspace_alloc(uint64_t nbytes) {
+static void* cuda_workspace_alloc(uint64_t nbytes) {
   ronn_cuda_session* s = current();
   if (s == NULL) {
     ronn_error_set_message("MemoryError: a device workspace was requested outside a session run");
@@ -518,7 +515,7 @@ void* ronn_cuda_workspace_alloc(uint64_t nbytes) {
   return (void*)(uintptr_t)ptr;
 }
 
-int ronn_cuda_workspace_free(void* ptr) {
+static int cuda_workspace_free(void* ptr) {
   ronn_cuda_session* s = current();
   if (s == NULL || ptr == NULL) return ptr == NULL ? 0 : -1;
   CUdeviceptr p = (CUdeviceptr)(uintptr_t)ptr;
@@ -527,3 +524,16 @@ int ronn_cuda_workspace_free(void* ptr) {
   if (driver.cuStreamSynchronize(s->stream) != CUDA_SUCCESS) return -1;
   return driver.cuMemFree(p) == CUDA_SUCCESS ? 0 : -1;
 }
+
+const ronn_device_ops ronn_cuda_device_ops = {
+    .device_type = RONN_DEVICE_TYPE_CUDA,
+    .name = "CUDA",
+    .install_hooks = cuda_install_hooks,
+    .session_create = cuda_session_create,
+    .session_release = cuda_session_release,
+    .begin = cuda_begin,
+    .end = cuda_end,
+    .copy = cuda_copy,
+    .workspace_alloc = cuda_workspace_alloc,
+    .workspace_free = cuda_workspace_free,
+};
