@@ -54,6 +54,9 @@ DEFAULT_CASES = [
     "test_pow_types_float32_int64", "test_rms_normalization_2d_axis0", "test_spacetodepth_crd_mode_example",
     "test_dropout_default_mask_ratio", "test_attention_causal_boolmask_nan_robustness", "test_reduce_max_empty_set",
     "test_mod_float_edge_cases_fmod_0_float32", "test_reduce_max_bool_inputs",
+    "test_resize_downsample_scales_linear_antialias", "test_resize_upsample_sizes_nearest_axes_2_3",
+    "test_scan9_sum", "test_loop11", "test_center_crop_pad_crop_and_pad", "test_qlinearmatmul_2D_uint8_float32",
+    "test_col2im", "test_affine_grid_2d", "test_tensorscatter_circular", "test_det_nd",
 ]
 
 
