@@ -13,6 +13,9 @@ A quantized layer runs as two kernels, of one of two families (`LayerSpec.dot`):
   into int32 -> the same float32 output. Its cost does not grow with the activation bits, and a
   weight word expanded once serves a whole tile of rows: 2.6-3.4x faster than popcount at batch
   64 (4096x4096, one thread), 1.2-1.4x at batch 1 where both stream the same weight bytes.
+  A vnni convolution can run in NHWC instead (`nhwc.py`: the pack quantizes the input once, the
+  kernel reads the im2col view of it in place), and a vnni layer's epilogue can add a bias and
+  apply a relu (`epilogue.py` finds them in the graph).
 
 Arithmetic (see `reference.py`, which the kernels match bit for bit):
   int activations, ternary weights: acc = sum_b c_b * (popcount(X_b & W+) - popcount(X_b & W-))

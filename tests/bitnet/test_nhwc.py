@@ -202,3 +202,21 @@ def test_pooled_cnn_compiles_to_nhwc_kernels_bit_exact(static: bool, tmp_path: P
     for seed in range(3):
         x = np.random.default_rng(seed).standard_normal((1, 3, 12, 12)).astype(np.float32)
         np.testing.assert_array_equal(sess.run(None, {"x": x})[0], pooled_reference(x, w, "ternary", 8, stats))
+
+
+@needs_vnni
+def test_matmul_on_a_3d_input_keeps_its_reshapes_and_relu(tmp_path: Path) -> None:
+    """A dense layer on a [1, 4, 8] input is no chain (its input is not 2-D): reshaped around the
+    kernels, its relu a kernel of its own, the result still bit-exact."""
+    w = np.random.default_rng(0).standard_normal((8, 16)).astype(np.float32)
+    graph = helper.make_graph([helper.make_node("MatMul", ["x", "w"], ["y"]), helper.make_node("Relu", ["y"], ["z"])],
+                              "mm3", [helper.make_tensor_value_info("x", TensorProto.FLOAT, [1, 4, 8])],
+                              [helper.make_tensor_value_info("z", TensorProto.FLOAT, [1, 4, 16])],
+                              [numpy_helper.from_array(w, "w")])
+    model = helper.make_model(graph, opset_imports=[helper.make_opsetid("", 17)])
+    opts = ronn_aot.CompileOptions().with_target(TARGET).with_output(tmp_path / "mm3.so")
+    art = ronn_aot.compile(model, opts.with_bitnet("ternary", 8, "all"))
+    assert any("relu" in k for k in art.schedule_report.rule_of), art.schedule_report.rule_of
+    x = np.random.default_rng(1).standard_normal((1, 4, 8)).astype(np.float32)
+    expected = np.maximum(R.dense(x.reshape(4, 8), Q.pack_weights_vnni(w.T, "ternary"), 8), np.float32(0))
+    np.testing.assert_array_equal(art.session(num_threads=1).run(None, {"x": x})[0], expected.reshape(1, 4, 16))
