@@ -191,11 +191,13 @@ int ronn_platform_sealed_copy_create(void);
 int ronn_platform_sealed_copy_write(int fd, const void* data, size_t size);
 int ronn_platform_sealed_copy_seal(int fd);
 int32_t ronn_platform_num_cpus(void);
-/* The weights the kernels should read: a copy on huge pages (*out_owned, to free()) where the
- * platform offers them and the weights span at least one, else `weights` itself (*out_owned NULL). */
-const uint8_t* ronn_platform_weights_copy(const uint8_t* weights, uint64_t size, void** out_owned);
-/* A session's arena: RONN_ALIGNMENT-aligned, on huge pages where the platform offers them and it
- * spans at least one; to free(), NULL when out of memory. */
-void* ronn_platform_arena_alloc(size_t size);
+/* The weights the kernels should read: with huge_pages, a copy on huge pages (*out_owned, to
+ * free()) where the platform offers them and the weights span at least one, else `weights`
+ * itself (*out_owned NULL). */
+const uint8_t* ronn_platform_weights_copy(const uint8_t* weights, uint64_t size, int huge_pages,
+                                          void** out_owned);
+/* A session's arena: RONN_ALIGNMENT-aligned, with huge_pages on huge pages where the platform
+ * offers them and it spans at least one; to free(), NULL when out of memory. */
+void* ronn_platform_arena_alloc(size_t size, int huge_pages);
 
 #endif /* RONN_INTERNAL_H_ */

@@ -16,6 +16,7 @@ void (*ronn_test_after_check)(const char* path) = NULL;
 void ronn_model_options_initialize(ronn_model_options* out_options) {
   memset(out_options, 0, sizeof *out_options);
   out_options->verify_integrity = 1;
+  out_options->huge_pages = 1;
 }
 
 static void install(void** slot, void* function) {
@@ -279,7 +280,7 @@ ronn_status* ronn_model_load(const char* path, const ronn_model_options* options
     return status;
   }
   model->weights = ronn_platform_weights_copy(model->artifact->weights, model->artifact->weights_size,
-                                              &model->weights_copy);
+                                              options->huge_pages, &model->weights_copy);
   if (model->system1 != NULL) model->system1->weights = model->weights;
   install_hooks(&model->artifact->hooks);
   if (model->device_ext != NULL) model->device.ops->install_hooks(model->device_ext);

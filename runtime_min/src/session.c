@@ -24,14 +24,14 @@ struct ronn_session {
   const ronn_device_ops* device_ops; /* artifacts with device kernels: their device (device.h) */
   ronn_device_session* device;       /* owned, with device_ops; NULL for CPU artifacts */
   ronn_device_memory device_memory;
-  uint64_t* profile_ns;    /* RONN_PROFILE set: per step, nanoseconds summed over runs */
+  uint64_t* profile_ns;    /* options.profile set: per step, nanoseconds summed over runs */
   uint64_t profile_runs;
   int owns_pool;           /* 0 for System 1's session, which runs on its dual parent's pool */
   ronn_session* fast;      /* dual artifacts: the session running System 1's plan (owned) */
   ronn_route_stats route_stats;
 };
 
-/* ---- profiling (RONN_PROFILE=1): per-step wall time, printed when the session is released ---- */
+/* ---- profiling (options.profile): per-step wall time, printed when the session is released ---- */
 
 static uint64_t now_ns(void) {
   struct timespec ts;
@@ -71,6 +71,8 @@ void ronn_session_options_initialize(ronn_session_options* out_options) {
   memset(out_options, 0, sizeof *out_options);
   out_options->num_threads = 0;
   out_options->spin = RONN_SPIN_AUTO;
+  out_options->huge_pages = 1;
+  out_options->profile = 0;
 }
 
 void ronn_session_release(ronn_session* session) {
@@ -169,7 +171,7 @@ static ronn_status* create_session(ronn_model* model, const ronn_session_options
   session->model = model;
   size_t num_io = (size_t)h->num_inputs + h->num_outputs;
   size_t arena_bytes = h->arena_size > 0 ? (size_t)h->arena_size : RONN_ALIGNMENT;
-  session->arena = (uint8_t*)ronn_platform_arena_alloc(arena_bytes);
+  session->arena = (uint8_t*)ronn_platform_arena_alloc(arena_bytes, options->huge_pages);
   session->tensors = (ronn_dl_tensor*)calloc((size_t)h->num_tensors + 1, sizeof(ronn_dl_tensor));
   session->args = (ronn_ffi_any*)calloc(total_args + 1, sizeof(ronn_ffi_any));
   session->step_args = (size_t*)calloc((size_t)h->num_steps + 1, sizeof(size_t));
@@ -185,8 +187,7 @@ static ronn_status* create_session(ronn_model* model, const ronn_session_options
                             "out of memory creating a session (arena of %llu bytes)",
                             (unsigned long long)h->arena_size);
   }
-  const char* profile = getenv("RONN_PROFILE");
-  if (profile != NULL && profile[0] != '\0' && strcmp(profile, "0") != 0) {
+  if (options->profile) {
     session->profile_ns = (uint64_t*)calloc((size_t)h->num_steps + 1, sizeof(uint64_t));
   }
   /* Touching the arena once here moves its page faults out of the first run. */

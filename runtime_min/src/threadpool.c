@@ -21,8 +21,7 @@
  * thread being waited for needs; each sign quarters the budget (down to a few microseconds),
  * and it doubles back over launches that show no such sign. An idle machine shows neither sign,
  * so there the pool spins as it always did.
- * RONN_SPIN_NEVER in the session options, or RONN_SPIN=0 in the environment (read when a session
- * is created) under RONN_SPIN_AUTO, turns spinning off.
+ * RONN_SPIN_NEVER in the session options turns spinning off.
  *
  * Hooks are per loaded library, not per session, so a launch finds its pool through a
  * thread-local "current pool" set by ronn_session_run. A launch from a worker thread, from a
@@ -91,7 +90,7 @@ typedef struct __attribute__((aligned(64))) worker {
 struct ronn_threadpool {
   int32_t size;
   int32_t spin;     /* the current spin budget (atomic, relaxed: it is only a hint) */
-  int32_t spin_max; /* 0: never spin (RONN_SPIN=0) */
+  int32_t spin_max; /* 0: never spin (RONN_SPIN_NEVER) */
   uint32_t calm;    /* launches since the last sign of oversubscription */
   uint32_t launch;  /* the current launch's number, 1..TAKEN-1 */
   int busy; /* touched only by the thread running the session */
@@ -428,10 +427,7 @@ ronn_status* ronn_threadpool_create(int32_t num_threads, int32_t spin, ronn_thre
     return ronn_status_out_of_memory();
   }
   pool->size = size;
-  const char* spin_env = getenv("RONN_SPIN");
-  int never = spin == RONN_SPIN_NEVER ||
-              (spin == RONN_SPIN_AUTO && spin_env != NULL && strcmp(spin_env, "0") == 0);
-  pool->spin_max = never ? 0 : size <= cpus ? SPIN_DEDICATED : SPIN_OVERSUBSCRIBED;
+  pool->spin_max = spin == RONN_SPIN_NEVER ? 0 : size <= cpus ? SPIN_DEDICATED : SPIN_OVERSUBSCRIBED;
   pool->spin = pool->spin_max;
   pool->workers = (worker*)workers;
   pool->sync.pool = pool;

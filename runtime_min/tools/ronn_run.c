@@ -38,6 +38,8 @@ static const char usage_text[] =
     "  --route R          dual artifacts (ronn-aot compile --dual): auto (default: the\n"
     "                     calibrated router), fast (System 1) or full (System 2); prints\n"
     "                     which system answered and how many runs each answered\n"
+    "environment: RONN_PROFILE=1 prints per-step times at the end; RONN_HUGE_PAGES=0 keeps\n"
+    "  weights and arena off huge pages; RONN_SPIN=0 makes --spin auto sleep at once\n"
     "exit codes: 0 ok, 2 usage, 3 load/artifact error, 4 input error, 5 run error\n";
 
 typedef struct options {
@@ -55,6 +57,14 @@ typedef struct options {
   int require_signature;
   int32_t route; /* ronn_route */
 } options;
+
+/* The library reads no environment variable: the RONN_* ones are applied here, over the options.
+ * An unset or empty variable leaves `fallback`; "0" is off, anything else on. */
+static int env_flag(const char* name, int fallback) {
+  const char* value = getenv(name);
+  if (value == NULL || *value == '\0') return fallback;
+  return strcmp(value, "0") != 0;
+}
 
 static int usage_error(const char* message, const char* detail) {
   fprintf(stderr, "ronn-run: %s%s\n%s", message, detail != NULL ? detail : "", usage_text);
@@ -371,6 +381,9 @@ static int run_model(const options* opts, ronn_model* model, run_state* st) {
   ronn_session_options_initialize(&session_options);
   session_options.num_threads = (int32_t)opts->threads;
   session_options.spin = opts->spin;
+  if (opts->spin == RONN_SPIN_AUTO && !env_flag("RONN_SPIN", 1)) session_options.spin = RONN_SPIN_NEVER;
+  session_options.huge_pages = env_flag("RONN_HUGE_PAGES", session_options.huge_pages);
+  session_options.profile = env_flag("RONN_PROFILE", session_options.profile);
   ronn_status* status = ronn_session_create(model, &session_options, &st->session);
   if (status != NULL) return report("cannot create a session", status, EXIT_RUN);
   ronn_run_options run_options;
@@ -412,6 +425,7 @@ static ronn_status* load_model(const options* opts, ronn_model** out_model) {
   ronn_model_options model_options;
   ronn_model_options_initialize(&model_options);
   model_options.require_signature = opts->require_signature;
+  model_options.huge_pages = env_flag("RONN_HUGE_PAGES", model_options.huge_pages);
   ronn_public_key keys[MAX_TRUSTED_KEYS];
   ronn_status* status = NULL;
   for (int k = 0; k < opts->num_keys && status == NULL; ++k) {

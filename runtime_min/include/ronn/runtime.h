@@ -1,7 +1,19 @@
 /* runtime_min: the public C API for loading and running ronn-aot artifacts.
  *
- * Portable C99 + POSIX threads + dlopen. No global state: every object is reached through a
- * handle. Ownership and threading rules are stated on each function.
+ * Portable C99 + POSIX threads + dlopen. Every object is reached through a handle, and every
+ * knob is a field of an options struct: the library reads no environment variable (ronn-run
+ * and the Python binding apply the RONN_* variables to the options, as overrides). Ownership
+ * and threading rules are stated on each function.
+ *
+ * Global state, all of it internal and none of it configurable:
+ *   - per thread: the session running on it (its thread pool, and its device session on a GPU),
+ *     because the hooks a loaded artifact calls (parallel launch, device workspace) are slots
+ *     per loaded library, not per session, and find the running session that way; the message
+ *     of the last kernel error; a cache of the workspace blocks the thread freed last (released
+ *     when the thread ends);
+ *   - per process: the CUDA driver, loaded with dlopen at the first CUDA session and immutable
+ *     after, and a lock serialising the first initialisation of a device module;
+ *   - per loaded artifact library: its hook slots, written at each load with the same values.
  *
  *   ronn_model   - an opened, verified artifact (immutable, reference counted, thread-safe:
  *                  any thread may query it and create sessions from it concurrently).
@@ -102,9 +114,13 @@ typedef struct ronn_model_options {
   const ronn_public_key* trusted_keys; /* borrowed for the call to ronn_model_load; NULL: none */
   size_t num_trusted_keys;
   int require_signature; /* nonzero: refuse unsigned artifacts, even with no key trusted */
+  int huge_pages;        /* nonzero (default): where the platform offers transparent huge pages
+                            and the weights span one (2 MiB), kernels read a copy of them on huge
+                            pages (faster to stream; twice the memory: 0 keeps one copy).
+                            RONN_HUGE_PAGES=0 in the tools */
 } ronn_model_options;
-/* Defaults: verify_integrity 1, no trusted keys, require_signature 0. New fields are added at
- * the end: always initialize with this before setting fields. */
+/* Defaults: verify_integrity 1, no trusted keys, require_signature 0, huge_pages 1. New fields
+ * are added at the end: always initialize with this before setting fields. */
 void ronn_model_options_initialize(ronn_model_options* out_options);
 
 /* Opens and verifies the artifact at `path` (footer, SHA-256, signature when the options ask),
@@ -131,10 +147,10 @@ uint64_t ronn_model_arena_size(const ronn_model* model);
 /* How a session's threads wait for work and for each other (ronn_session_options.spin). */
 typedef enum ronn_spin_mode {
   RONN_SPIN_AUTO = 0,  /* spin briefly (~0.1-1 ms) before sleeping, less once the CPUs are found
-                          oversubscribed; RONN_SPIN=0 in the environment makes it RONN_SPIN_NEVER */
+                          oversubscribed (the tools make it RONN_SPIN_NEVER under RONN_SPIN=0) */
   RONN_SPIN_NEVER = 1, /* sleep at once: for CPUs shared with other work (capture, a UI, another
                           model), at the cost of a wake-up latency per parallel region */
-  RONN_SPIN_ALWAYS = 2 /* spin as RONN_SPIN_AUTO does, whatever RONN_SPIN says */
+  RONN_SPIN_ALWAYS = 2 /* spin as RONN_SPIN_AUTO does (the tools' RONN_SPIN does not change it) */
 } ronn_spin_mode;
 
 typedef struct ronn_session_options {
@@ -142,6 +158,10 @@ typedef struct ronn_session_options {
                           mask); 1: run on the caller only; N: the caller plus N-1 workers
                           (capped at 1024); negative: RONN_INVALID_ARGUMENT */
   int32_t spin;        /* a ronn_spin_mode (default RONN_SPIN_AUTO); others: INVALID_ARGUMENT */
+  int32_t huge_pages;  /* nonzero (default): an arena of 2 MiB or more goes on transparent huge
+                          pages where the platform offers them. RONN_HUGE_PAGES=0 in the tools */
+  int32_t profile;     /* nonzero: time every step, and print the steps slowest first to stderr
+                          when the session is released (default 0). RONN_PROFILE=1 in the tools */
 } ronn_session_options;
 /* Defaults as above. New fields are added at the end: always initialize before setting fields. */
 void ronn_session_options_initialize(ronn_session_options* out_options);

@@ -33,14 +33,16 @@ class PublicKey(ctypes.Structure):
 
 class ModelOptions(ctypes.Structure):
     _fields_ = [("verify_integrity", ctypes.c_int), ("trusted_keys", ctypes.POINTER(PublicKey)),
-                ("num_trusted_keys", ctypes.c_size_t), ("require_signature", ctypes.c_int)]
+                ("num_trusted_keys", ctypes.c_size_t), ("require_signature", ctypes.c_int),
+                ("huge_pages", ctypes.c_int)]
 
 
 SPIN_AUTO, SPIN_NEVER, SPIN_ALWAYS = 0, 1, 2  # ronn_spin_mode
 
 
 class SessionOptions(ctypes.Structure):
-    _fields_ = [("num_threads", ctypes.c_int32), ("spin", ctypes.c_int32)]
+    _fields_ = [("num_threads", ctypes.c_int32), ("spin", ctypes.c_int32),
+                ("huge_pages", ctypes.c_int32), ("profile", ctypes.c_int32)]
 
 
 class RunOptions(ctypes.Structure):

@@ -84,6 +84,13 @@ def aligned(array: Any) -> np.ndarray:
     return out
 
 
+def _env_flag(name: str, default: bool) -> bool:
+    """An environment override of a runtime option (the C library reads no environment
+    variable): unset or empty keeps `default`, "0" is off, anything else on."""
+    value = os.environ.get(name, "")
+    return default if value == "" else value != "0"
+
+
 class InferenceSession:
     """Loads a ronn-aot artifact and runs it, in the manner of onnxruntime.InferenceSession.
 
@@ -100,6 +107,10 @@ class InferenceSession:
     by one of those keys, checked before the library is loaded (RonnRuntimeError codes
     UNSIGNED_ARTIFACT, UNTRUSTED_SIGNER, BAD_SIGNATURE). Without them, RONN_TRUSTED_KEYS and
     RONN_REQUIRE_SIGNATURE in the environment apply.
+
+    The environment also sets the options that have no argument here: RONN_PROFILE=1 prints each
+    step's time to stderr when the session is closed, RONN_HUGE_PAGES=0 keeps the weights and the
+    arena off transparent huge pages.
     """
 
     def __init__(self, path: str | os.PathLike[str], num_threads: int = 0, *,
@@ -117,6 +128,7 @@ class InferenceSession:
         lib.ronn_model_options_initialize(ctypes.byref(options))
         options.verify_integrity = 1 if verify_integrity else 0
         options.require_signature = 1 if require_signature else 0
+        options.huge_pages = int(_env_flag("RONN_HUGE_PAGES", bool(options.huge_pages)))
         keys = self._read_keys(trusted_keys or [])
         if keys:
             options.trusted_keys = keys
@@ -135,6 +147,10 @@ class InferenceSession:
         session_options.num_threads = int(num_threads)
         session_options.spin = (_capi.SPIN_AUTO if spin is None
                                 else _capi.SPIN_ALWAYS if spin else _capi.SPIN_NEVER)
+        if spin is None and not _env_flag("RONN_SPIN", True):
+            session_options.spin = _capi.SPIN_NEVER
+        session_options.huge_pages = int(_env_flag("RONN_HUGE_PAGES", bool(session_options.huge_pages)))
+        session_options.profile = int(_env_flag("RONN_PROFILE", bool(session_options.profile)))
         session = ctypes.c_void_p()
         _capi.check(lib, lib.ronn_session_create(self._model, ctypes.byref(session_options),
                                                  ctypes.byref(session)))

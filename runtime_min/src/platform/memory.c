@@ -16,19 +16,15 @@
 
 #define HUGE_PAGE ((size_t)2 << 20)
 
-/* RONN_HUGE_PAGES=0 turns both uses off: the weights copy holds them twice in memory (the copy,
- * and the library's clean file pages, which the kernel may drop under pressure), which a device
- * short of RAM may not afford. */
-static int huge_pages_allowed(void) {
-  const char* env = getenv("RONN_HUGE_PAGES");
-  return env == NULL || strcmp(env, "0") != 0;
-}
+/* The options' huge_pages = 0 turn both uses off: the weights copy holds them twice in memory
+ * (the copy, and the library's clean file pages, which the kernel may drop under pressure),
+ * which a device short of RAM may not afford. */
 
 /* `size` bytes on 2 MiB pages (to free()), or NULL where the platform has none to give, the
  * block would not fill one or they are turned off. */
-static void* huge_alloc(uint64_t size) {
+static void* huge_alloc(uint64_t size, int allowed) {
 #if defined(__linux__) && defined(MADV_HUGEPAGE)
-  if (size < HUGE_PAGE || size > SIZE_MAX - HUGE_PAGE || !huge_pages_allowed()) return NULL;
+  if (!allowed || size < HUGE_PAGE || size > SIZE_MAX - HUGE_PAGE) return NULL;
   size_t capacity = ((size_t)size + HUGE_PAGE - 1) & ~(HUGE_PAGE - 1);
   void* block = NULL;
   if (posix_memalign(&block, HUGE_PAGE, capacity) != 0) return NULL;
@@ -39,13 +35,14 @@ static void* huge_alloc(uint64_t size) {
   return block;
 #else
   (void)size;
-  (void)huge_pages_allowed;
+  (void)allowed;
   return NULL;
 #endif
 }
 
-const uint8_t* ronn_platform_weights_copy(const uint8_t* weights, uint64_t size, void** out_owned) {
-  *out_owned = huge_alloc(size);
+const uint8_t* ronn_platform_weights_copy(const uint8_t* weights, uint64_t size, int huge_pages,
+                                          void** out_owned) {
+  *out_owned = huge_alloc(size, huge_pages);
   if (*out_owned == NULL) return weights; /* read in place: slower to stream, still correct */
   memcpy(*out_owned, weights, (size_t)size);
   return (const uint8_t*)*out_owned;
@@ -53,8 +50,8 @@ const uint8_t* ronn_platform_weights_copy(const uint8_t* weights, uint64_t size,
 
 /* The arena holds every activation; a 224x224 CNN's 10 MB of them are written and re-read by each
  * kernel, and on 4 KiB pages that is a TLB entry per 4 KiB, as for the weights above. */
-void* ronn_platform_arena_alloc(size_t size) {
-  void* arena = huge_alloc(size);
+void* ronn_platform_arena_alloc(size_t size, int huge_pages) {
+  void* arena = huge_alloc(size, huge_pages);
   if (arena == NULL && posix_memalign(&arena, RONN_ALIGNMENT, size) != 0) arena = NULL;
   return arena;
 }
