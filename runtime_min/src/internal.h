@@ -81,8 +81,6 @@ ronn_status* ronn_artifact_file_unchanged(const char* path, const ronn_artifact_
  * RONN_BAD_SIGNATURE). */
 ronn_status* ronn_signature_check(const char* path, const ronn_artifact_file* file,
                                   const ronn_public_key* keys, size_t num_keys, int required);
-/* The keys named in RONN_TRUSTED_KEYS (to free(); NULL and 0 when it is unset). */
-ronn_status* ronn_trusted_keys_from_env(ronn_public_key** out_keys, size_t* out_num_keys);
 
 /* ---- plan.c ---- */
 /* Views into a validated plan blob; every offset, index and size was bounds-checked. */

@@ -174,33 +174,20 @@ static ronn_status* open_library(const char* path, int fd, void** out_library) {
                           path, reason != NULL ? reason : "unknown reason");
 }
 
-/* Opens the file, checks its footer, hash and signature under the options' policy (keys from
- * RONN_TRUSTED_KEYS when the options name none). */
+/* Opens the file, checks its footer, hash and signature under the options' policy. */
 static ronn_status* open_checked(const char* path, const ronn_model_options* options,
                                  ronn_artifact_file* out_file) {
-  ronn_public_key* env_keys = NULL;
-  size_t num_keys = options->num_trusted_keys;
   const ronn_public_key* keys = options->trusted_keys;
-  ronn_status* status = NULL;
-  if (keys == NULL) {
-    num_keys = 0;
-    status = ronn_trusted_keys_from_env(&env_keys, &num_keys);
-    keys = env_keys;
-  }
-  const char* env_require = getenv("RONN_REQUIRE_SIGNATURE");
-  int required = options->require_signature ||
-                 (env_require != NULL && *env_require != '\0' && strcmp(env_require, "0") != 0);
-  if (status == NULL) {
-    /* A signed load maps a sealed private copy of the bytes it verified. */
-    int signed_load = required || num_keys > 0;
-    status = ronn_artifact_file_open(path, options->verify_integrity || signed_load, signed_load,
-                                     out_file);
-  }
+  size_t num_keys = keys != NULL ? options->num_trusted_keys : 0;
+  int required = options->require_signature != 0;
+  /* A signed load maps a sealed private copy of the bytes it verified. */
+  int signed_load = required || num_keys > 0;
+  ronn_status* status = ronn_artifact_file_open(path, options->verify_integrity || signed_load,
+                                                signed_load, out_file);
   if (status == NULL) {
     status = ronn_signature_check(path, out_file, keys, num_keys, required);
     if (status != NULL) ronn_artifact_file_close(out_file);
   }
-  free(env_keys);
   return status;
 }
 

@@ -1,6 +1,6 @@
-/* Signed artifacts: public key files, the trusted keys from the environment, and the check of an
- * artifact's signature block against the trusted keys before dlopen (see artifact_abi.h for the
- * block and the signed message). */
+/* Signed artifacts: public key files, and the check of an artifact's signature block against the
+ * trusted keys before dlopen (see artifact_abi.h for the block and the signed message). The
+ * policy's environment variables are the tools' (ronn-run, the Python binding), not read here. */
 #include <errno.h>
 #include <stdio.h>
 #include <stdlib.h>
@@ -93,46 +93,6 @@ ronn_status* ronn_public_key_read(const char* path, ronn_public_key* out_key) {
                             "private key is never needed here",
                             path);
   }
-  return NULL;
-}
-
-ronn_status* ronn_trusted_keys_from_env(ronn_public_key** out_keys, size_t* out_num_keys) {
-  *out_keys = NULL;
-  *out_num_keys = 0;
-  const char* list = getenv("RONN_TRUSTED_KEYS");
-  if (list == NULL || *list == '\0') return NULL;
-  size_t capacity = 1;
-  for (const char* c = list; *c; ++c) capacity += *c == ':';
-  ronn_public_key* keys = (ronn_public_key*)calloc(capacity, sizeof *keys);
-  char* copy = (char*)malloc(strlen(list) + 1);
-  if (keys == NULL || copy == NULL) {
-    free(keys);
-    free(copy);
-    return ronn_status_out_of_memory();
-  }
-  strcpy(copy, list);
-  ronn_status* status = NULL;
-  size_t count = 0;
-  char* save = NULL;
-  for (char* path = strtok_r(copy, ":", &save); path != NULL && status == NULL;
-       path = strtok_r(NULL, ":", &save)) {
-    status = ronn_public_key_read(path, &keys[count]);
-    if (status == NULL) {
-      ++count;
-    } else {
-      ronn_status* detail = status;
-      status = ronn_make_status(ronn_status_get_code(detail), "RONN_TRUSTED_KEYS: %s",
-                                ronn_status_get_message(detail));
-      ronn_status_free(detail);
-    }
-  }
-  free(copy);
-  if (status != NULL) {
-    free(keys);
-    return status;
-  }
-  *out_keys = keys;
-  *out_num_keys = count;
   return NULL;
 }
 

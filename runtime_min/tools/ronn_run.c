@@ -420,22 +420,55 @@ static int run_model(const options* opts, ronn_model* model, run_state* st) {
   return EXIT_OK;
 }
 
+/* The keys named in RONN_TRUSTED_KEYS (paths separated by ':'): the device-wide policy that
+ * applies when the command line names no key. *out_keys is to free() (NULL when unset). */
+static ronn_status* read_env_keys(ronn_public_key** out_keys, size_t* out_count) {
+  *out_keys = NULL;
+  *out_count = 0;
+  const char* list = getenv("RONN_TRUSTED_KEYS");
+  if (list == NULL || *list == '\0') return NULL;
+  size_t capacity = 1;
+  for (const char* c = list; *c; ++c) capacity += *c == ':';
+  char* copy = strdup(list);
+  *out_keys = (ronn_public_key*)calloc(capacity, sizeof(ronn_public_key));
+  if (copy == NULL || *out_keys == NULL) {
+    free(copy);
+    fprintf(stderr, "ronn-run: out of memory\n");
+    exit(EXIT_LOAD);
+  }
+  ronn_status* status = NULL;
+  char* save = NULL;
+  for (char* path = strtok_r(copy, ":", &save); path != NULL && status == NULL;
+       path = strtok_r(NULL, ":", &save)) {
+    status = ronn_public_key_read(path, &(*out_keys)[*out_count]);
+    if (status == NULL) ++*out_count;
+  }
+  if (status != NULL) fprintf(stderr, "ronn-run: a key named in RONN_TRUSTED_KEYS cannot be read\n");
+  free(copy);
+  return status;
+}
+
 /* Loads the model under the signature options; the keys are only needed during the load. */
 static ronn_status* load_model(const options* opts, ronn_model** out_model) {
   ronn_model_options model_options;
   ronn_model_options_initialize(&model_options);
-  model_options.require_signature = opts->require_signature;
+  model_options.require_signature =
+      opts->require_signature || env_flag("RONN_REQUIRE_SIGNATURE", 0); /* it only tightens */
   model_options.huge_pages = env_flag("RONN_HUGE_PAGES", model_options.huge_pages);
   ronn_public_key keys[MAX_TRUSTED_KEYS];
+  size_t num_keys = (size_t)opts->num_keys;
   ronn_status* status = NULL;
   for (int k = 0; k < opts->num_keys && status == NULL; ++k) {
     status = ronn_public_key_read(opts->key_args[k], &keys[k]);
   }
-  if (opts->num_keys > 0) {
-    model_options.trusted_keys = keys;
-    model_options.num_trusted_keys = (size_t)opts->num_keys;
+  ronn_public_key* env_keys = NULL;
+  if (opts->num_keys == 0) status = read_env_keys(&env_keys, &num_keys);
+  if (num_keys > 0) {
+    model_options.trusted_keys = env_keys != NULL ? env_keys : keys;
+    model_options.num_trusted_keys = num_keys;
   }
   if (status == NULL) status = ronn_model_load(opts->model, &model_options, out_model);
+  free(env_keys);
   return status;
 }
 

@@ -107,10 +107,10 @@ typedef struct ronn_model_options {
   /* Signed artifacts. With trusted keys, or with require_signature, an artifact loads only when
    * it carries a valid Ed25519 signature by one of the trusted keys, checked on the bytes read
    * before dlopen (the SHA-256 is then checked whatever verify_integrity says). Without either,
-   * signatures are ignored. When trusted_keys is NULL, the files named in the environment
-   * variable RONN_TRUSTED_KEYS (paths separated by ':') are trusted instead, and
-   * RONN_REQUIRE_SIGNATURE=1 turns require_signature on: a device-wide policy that callers can
-   * only tighten. */
+   * signatures are ignored. The library reads no environment: ronn-run and the Python binding
+   * trust the files named in RONN_TRUSTED_KEYS (paths separated by ':') when given no key, and
+   * turn require_signature on under RONN_REQUIRE_SIGNATURE=1; a C program that wants that
+   * device-wide policy applies it to its options the same way. */
   const ronn_public_key* trusted_keys; /* borrowed for the call to ronn_model_load; NULL: none */
   size_t num_trusted_keys;
   int require_signature; /* nonzero: refuse unsigned artifacts, even with no key trusted */

@@ -127,7 +127,13 @@ class InferenceSession:
         options = _capi.ModelOptions()
         lib.ronn_model_options_initialize(ctypes.byref(options))
         options.verify_integrity = 1 if verify_integrity else 0
-        options.require_signature = 1 if require_signature else 0
+        # The device-wide signature policy of the environment, applied here: the library reads
+        # no environment variable. RONN_REQUIRE_SIGNATURE only tightens; RONN_TRUSTED_KEYS names
+        # the keys when the caller names none.
+        options.require_signature = int(require_signature
+                                        or _env_flag("RONN_REQUIRE_SIGNATURE", False))
+        if not trusted_keys:
+            trusted_keys = self._env_keys()
         options.huge_pages = int(_env_flag("RONN_HUGE_PAGES", bool(options.huge_pages)))
         keys = self._read_keys(trusted_keys or [])
         if keys:
@@ -166,6 +172,16 @@ class InferenceSession:
             tensor.dtype.code, tensor.dtype.bits, tensor.dtype.lanes = arg._dl
             tensor.ndim = len(arg.shape)
             tensor.shape = (ctypes.c_int64 * max(1, len(arg.shape)))(*arg.shape)
+
+    def _env_keys(self) -> list[str | os.PathLike[str] | bytes]:
+        """The public-key files named in RONN_TRUSTED_KEYS (paths separated by ':'), checked."""
+        paths: list[str | os.PathLike[str] | bytes] = [
+            p for p in os.environ.get("RONN_TRUSTED_KEYS", "").split(":") if p]
+        try:
+            self._read_keys(paths)
+        except RonnRuntimeError as e:
+            raise RonnRuntimeError(e.code, f"RONN_TRUSTED_KEYS: {e.message}") from None
+        return paths
 
     def _read_keys(self, keys: Sequence[str | os.PathLike[str] | bytes]) -> Any:
         if isinstance(keys, (str, bytes, os.PathLike)):
