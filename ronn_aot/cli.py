@@ -152,12 +152,17 @@ def _load_inputs(specs: Sequence[str]) -> dict[str, Any]:
     return feeds
 
 
+# `run --spin`: InferenceSession's spin (None: spin briefly, less on a busy machine).
+_SPIN_MODES: dict[str, bool | None] = {"auto": None, "on": True, "off": False}
+
+
 def _run(args: argparse.Namespace) -> int:
     import numpy as np
     import ronn_runtime
 
     try:
         sess = ronn_runtime.InferenceSession(str(args.artifact), num_threads=args.threads,
+                                             spin=_SPIN_MODES[args.spin],
                                              trusted_keys=args.trusted_key,
                                              require_signature=args.require_signature)
         outputs = sess.run(None, _load_inputs(args.input or []), route=args.route)
@@ -327,6 +332,10 @@ def build_parser() -> argparse.ArgumentParser:
     r.add_argument("--input", action="append", metavar="NAME=FILE.npy")
     r.add_argument("--output-dir", help="save each output as <name>.npy here instead of printing")
     r.add_argument("--threads", type=int, default=0, help="worker threads (0: all CPUs)")
+    r.add_argument("--spin", choices=list(_SPIN_MODES), default="auto",
+                   help="how waiting threads wait: auto (spin briefly, less on a busy machine; "
+                        "RONN_SPIN=0 turns it off), on, or off (sleep at once, for CPUs shared with "
+                        "other work)")
     r.add_argument("--trusted-key", action="append", metavar="KEY.pub",
                    help="load only if signed by this public key (repeatable)")
     r.add_argument("--require-signature", action="store_true", help="refuse unsigned artifacts")

@@ -76,3 +76,25 @@ def test_ronn_run_spin_flag(runtime: RuntimeBuild, fixture_so: Path, tmp_path: P
         assert proc.returncode == 0, proc.stderr
     bad = subprocess.run([str(runtime.ronn_run), str(fixture_so), "--spin", "fast"], capture_output=True, text=True)
     assert bad.returncode == 2 and "--spin needs auto, on or off" in bad.stderr
+
+
+def test_ronn_aot_run_spin_flag(fixture_so: Path, tmp_path: Path, monkeypatch: pytest.MonkeyPatch) -> None:
+    """`ronn-aot run --spin auto|on|off` is InferenceSession(spin=None|True|False)."""
+    from ronn_aot.cli import main
+
+    seen: list[bool | None] = []
+    real = ronn_runtime.InferenceSession
+
+    def recording(*args: object, spin: bool | None = None, **kwargs: object) -> ronn_runtime.InferenceSession:
+        seen.append(spin)
+        return real(*args, spin=spin, **kwargs)  # type: ignore[arg-type]
+
+    monkeypatch.setattr(ronn_runtime, "InferenceSession", recording)
+    np.save(tmp_path / "x.npy", random_input(5))
+    for mode in ("auto", "on", "off"):
+        assert main(["run", str(fixture_so), "--input", f"x={tmp_path / 'x.npy'}", "--threads", "2",
+                     "--spin", mode]) == 0
+    assert seen == [None, True, False]
+    with pytest.raises(SystemExit) as exit_:
+        main(["run", str(fixture_so), "--spin", "fast"])
+    assert exit_.value.code == 2
