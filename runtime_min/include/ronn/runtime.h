@@ -11,8 +11,10 @@
  *     per loaded library, not per session, and find the running session that way; the message
  *     of the last kernel error; a cache of the workspace blocks the thread freed last (released
  *     when the thread ends);
- *   - per process: the CUDA driver, loaded with dlopen at the first CUDA session and immutable
- *     after, and a lock serialising the first initialisation of a device module;
+ *   - per process: the pthread keys behind the per-thread state (created once); the CUDA driver,
+ *     loaded with dlopen at the first CUDA session and immutable after (or the reason it could
+ *     not be); a lock serialising the first initialisation of a device module; the immutable
+ *     status returned for out-of-memory failures (so that reporting one needs no allocation);
  *   - per loaded artifact library: its hook slots, written at each load with the same values.
  *
  *   ronn_model   - an opened, verified artifact (immutable, reference counted, thread-safe:
