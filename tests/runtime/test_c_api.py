@@ -18,12 +18,15 @@ I64 = (0, 64, 1)
 
 
 class Api:
-    def __init__(self, path: Path, threads: int = 1) -> None:
+    def __init__(self, path: Path, threads: int = 1, profile: bool = False) -> None:
         self.lib = _capi.library()
         model, session = ctypes.c_void_p(), ctypes.c_void_p()
         _capi.check(self.lib, self.lib.ronn_model_load(str(path).encode(), None, ctypes.byref(model)))
         self.model = model.value
-        options = _capi.SessionOptions(threads)
+        options = _capi.SessionOptions()
+        self.lib.ronn_session_options_initialize(ctypes.byref(options))
+        options.num_threads = threads
+        options.profile = int(profile)
         _capi.check(self.lib, self.lib.ronn_session_create(self.model, ctypes.byref(options),
                                                            ctypes.byref(session)))
         self.session = session.value
@@ -165,3 +168,18 @@ def test_session_keeps_the_model_alive(fixture_so: Path) -> None:
     api.run([api.tensor("x", x, F32, (ROWS, COLS))], outs)
     np.testing.assert_array_equal(arrays[1], reference(x)[1])
     lib.ronn_session_release(session)
+
+
+@pytest.mark.parametrize("profile", [False, True])
+def test_profiling_is_an_option_and_the_library_reads_no_environment(
+        fixture_so: Path, profile: bool, monkeypatch: pytest.MonkeyPatch,
+        capfd: pytest.CaptureFixture[str]) -> None:
+    """ronn_session_options.profile prints the per-step table at release; RONN_PROFILE is the
+    tools' override (ronn-run, the Python binding), not read by the C library."""
+    monkeypatch.setenv("RONN_PROFILE", "0" if profile else "1")
+    a = Api(fixture_so, threads=2, profile=profile)
+    x = random_input()
+    _, outs = a.outputs()
+    a.run([a.tensor("x", x, F32, (ROWS, COLS))], outs)
+    a.close()
+    assert ("ronn profile: 1 runs" in capfd.readouterr().err) == profile
