@@ -112,7 +112,6 @@ class LayerSpec:
     def act_outputs(self) -> list[tuple[tuple[int, ...], str]]:
         """(shape, dtype) of the pack kernel's outputs: the activations, stats[, rowsum]."""
         if self.nhwc:
-            from .nhwc import quads_shape
 
             acts: tuple[tuple[int, ...], str] = (quads_shape(self), "uint32")
         elif self.vnni:
@@ -192,6 +191,45 @@ def quantize_code(v: Any, stats: Any, bits: int) -> Any:
                                        tirx.const(-q, "float32")))
 
 
+def quads_shape(spec: LayerSpec) -> tuple[int, int, int, int]:
+    """Shape of the quantize kernel's padded NHWC quads [B, H', W', C4 / 4]."""
+    g = spec.conv
+    assert g is not None
+    top, left, bottom, right = g.pads
+    return (g.batch, g.height + top + bottom, g.width + left + right, ceil_to(g.channels, VNNI_GROUP) // VNNI_GROUP)
+
+
+def quantize_nhwc_kernel(spec: LayerSpec) -> Any:
+    """PrimFunc (x [B, H, W, C] float32) -> (quads [B, H', W', C4 / 4] uint32, stats float32[3])."""
+    from tvm import te, tirx
+
+    g = spec.conv
+    assert g is not None and spec.nhwc
+    b_, h_, w_, c_ = g.batch, g.height, g.width, g.channels
+    top, left = g.pads[0], g.pads[1]
+    _, hp, wp, quads_c = quads_shape(spec)
+    x = te.placeholder((b_, h_, w_, c_), "float32", name="x")
+    hw = h_ * w_
+    stats = stats_compute(spec, lambda r, c: x[r // hw, r % hw // w_, r % w_, c], b_ * hw, c_)
+
+    def clamp(v: Any, n: int) -> Any:
+        return tirx.max(tirx.min(v, n - 1), 0)
+
+    def code(b: Any, h: Any, w: Any, c: Any) -> Any:
+        inside = tirx.all(h >= top, h < top + h_, w >= left, w < left + w_, c < c_)
+        value = x[b, clamp(h - top, h_), clamp(w - left, w_), tirx.min(c, c_ - 1)]
+        return tirx.if_then_else(inside, quantize_code(value, stats, spec.act_bits), tirx.const(0, "int32"))
+
+    codes = te.compute((b_, hp, wp, quads_c * VNNI_GROUP), code, name="code")
+
+    def quad(b: Any, h: Any, w: Any, q: Any) -> Any:
+        byte = [tirx.Cast("uint32", codes[b, h, w, q * VNNI_GROUP + j] + 128) << (8 * j) for j in range(VNNI_GROUP)]
+        return byte[0] | byte[1] | byte[2] | byte[3]
+
+    quads = te.compute((b_, hp, wp, quads_c), quad, name="quads")
+    return te.create_prim_func([x, quads, stats]).with_attr(SPEC_ATTR, f"pack:{spec.to_json()}")
+
+
 def pack_kernel(spec: LayerSpec) -> Any:
     """PrimFunc (x) -> (X planes [M, bits, words], stats float32[3][, rowsum int32[M]]).
 
@@ -200,8 +238,6 @@ def pack_kernel(spec: LayerSpec) -> Any:
     from tvm import te, tirx
 
     if spec.nhwc:
-        from .nhwc import quantize_nhwc_kernel
-
         return quantize_nhwc_kernel(spec)
 
     g = spec.conv
@@ -382,7 +418,6 @@ def vnni_kernel(spec: LayerSpec) -> Any:
     HW = OH * OW
     nhwc = spec.nhwc
     if nhwc:
-        from .nhwc import quads_shape
 
         a_shape: tuple[int, ...] = quads_shape(spec)
     else:

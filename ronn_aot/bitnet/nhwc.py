@@ -3,7 +3,7 @@
 
 A layer runs as two kernels:
 
-- `quantize` (this module): the NHWC input x [B, H, W, C] -> its codes as bytes (code + 128),
+- `quantize` (`kernels.quantize_nhwc_kernel`, beside the NCHW pack kernel): the NHWC input x [B, H, W, C] -> its codes as bytes (code + 128),
   four channels to a uint32, zero-padded in space (and in channels up to a multiple of 4):
   quads [B, H + top + bottom, W + left + right, C4 / 4], plus the stats. It quantizes each input
   value once, where the NCHW pack kernel quantizes every value of the im2col matrix, KH * KW
@@ -21,19 +21,9 @@ receptive field (`covers_input`); the rewrite keeps the NCHW kernels for a conv 
 
 from __future__ import annotations
 
-from typing import Any
-
-from .kernels import SPEC_ATTR, LayerSpec, quantize_code, stats_compute
+from .kernels import LayerSpec
 from .quantize import VNNI_GROUP, ceil_to
 from .reference import ConvGeometry
-
-
-def quads_shape(spec: LayerSpec) -> tuple[int, int, int, int]:
-    """Shape of the quantize kernel's padded NHWC quads [B, H', W', C4 / 4]."""
-    g = spec.conv
-    assert g is not None
-    top, left, bottom, right = g.pads
-    return (g.batch, g.height + top + bottom, g.width + left + right, ceil_to(g.channels, VNNI_GROUP) // VNNI_GROUP)
 
 
 def covers_input(g: ConvGeometry) -> bool:
@@ -50,34 +40,3 @@ def nhwc_spec(g: ConvGeometry, n: int, weights: str, act_bits: int,
     """The LayerSpec of an NHWC VNNI conv (reduction length KH * KW * C4)."""
     k = g.kernel[0] * g.kernel[1] * ceil_to(g.channels, VNNI_GROUP)
     return LayerSpec(g.m, k, n, weights, act_bits, 64, g, static_stats, "vnni", "NHWC", bias, relu)
-
-
-def quantize_nhwc_kernel(spec: LayerSpec) -> Any:
-    """PrimFunc (x [B, H, W, C] float32) -> (quads [B, H', W', C4 / 4] uint32, stats float32[3])."""
-    from tvm import te, tirx
-
-    g = spec.conv
-    assert g is not None and spec.nhwc
-    b_, h_, w_, c_ = g.batch, g.height, g.width, g.channels
-    top, left = g.pads[0], g.pads[1]
-    _, hp, wp, quads_c = quads_shape(spec)
-    x = te.placeholder((b_, h_, w_, c_), "float32", name="x")
-    hw = h_ * w_
-    stats = stats_compute(spec, lambda r, c: x[r // hw, r % hw // w_, r % w_, c], b_ * hw, c_)
-
-    def clamp(v: Any, n: int) -> Any:
-        return tirx.max(tirx.min(v, n - 1), 0)
-
-    def code(b: Any, h: Any, w: Any, c: Any) -> Any:
-        inside = tirx.all(h >= top, h < top + h_, w >= left, w < left + w_, c < c_)
-        value = x[b, clamp(h - top, h_), clamp(w - left, w_), tirx.min(c, c_ - 1)]
-        return tirx.if_then_else(inside, quantize_code(value, stats, spec.act_bits), tirx.const(0, "int32"))
-
-    codes = te.compute((b_, hp, wp, quads_c * VNNI_GROUP), code, name="code")
-
-    def quad(b: Any, h: Any, w: Any, q: Any) -> Any:
-        byte = [tirx.Cast("uint32", codes[b, h, w, q * VNNI_GROUP + j] + 128) << (8 * j) for j in range(VNNI_GROUP)]
-        return byte[0] | byte[1] | byte[2] | byte[3]
-
-    quads = te.compute((b_, hp, wp, quads_c), quad, name="quads")
-    return te.create_prim_func([x, quads, stats]).with_attr(SPEC_ATTR, f"pack:{spec.to_json()}")

@@ -271,7 +271,7 @@ def schedule_pack(sch: Any, spec: LayerSpec, choices: Choices | None = None) -> 
 
 
 def schedule_quantize_nhwc(sch: Any, spec: LayerSpec, choices: Choices | None = None) -> Any:
-    """Schedule `nhwc.quantize_nhwc_kernel` in `sch`: one padded pixel at a time, its channels'
+    """Schedule `kernels.quantize_nhwc_kernel` in `sch`: one padded pixel at a time, its channels'
     codes in vectors of `choices.vector` codes (kept local), then its quads as one vector;
     pixels in parallel when there is enough work; max |x| as `_parallel_absmax`."""
     choices = choices or RuleChoices()

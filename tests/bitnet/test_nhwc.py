@@ -15,7 +15,8 @@ import ronn_aot
 from ronn_aot.bitnet import quantize as Q
 from ronn_aot.bitnet import reference as R
 from ronn_aot.bitnet.kernels import pack_kernel, vnni_kernel
-from ronn_aot.bitnet.nhwc import covers_input, nhwc_spec, quads_shape
+from ronn_aot.bitnet.kernels import quads_shape
+from ronn_aot.bitnet.nhwc import covers_input, nhwc_spec
 from ronn_aot.bitnet.schedule import scheduled
 from test_vnni import TARGET, _run, needs_vnni
 
