@@ -14,7 +14,7 @@ import pytest
 from onnx import TensorProto
 
 import ronn_aot
-import ronn_aot.pipeline as pipeline
+import ronn_aot.build as build
 from ronn_aot.artifact.format import Plan, PlanStep, PlanTensor, StepKind, Storage
 from ronn_aot.stages.input_alignment import input_params
 from ronn_aot.artifact.inspect import inspect_artifact
@@ -46,7 +46,7 @@ def offset_array(shape: tuple[int, ...], offset: int, seed: int) -> np.ndarray:
 def compiled(tmp_path_factory: pytest.TempPathFactory) -> tuple[Path, dict[str, Any]]:
     """The concat model's artifact, and the kernels' parameter alignments as compiled."""
     seen: dict[str, Any] = {}
-    relax = pipeline.relax_input_alignment
+    relax = build.relax_input_alignment
 
     def spy(mod: Any, plan: Plan, kernels: list[str], on_device: frozenset[str] = frozenset()) -> Any:
         mod, plan = relax(mod, plan, kernels, on_device)
@@ -56,11 +56,11 @@ def compiled(tmp_path_factory: pytest.TempPathFactory) -> tuple[Path, dict[str, 
         return mod, plan
 
     out = tmp_path_factory.mktemp("align") / "concat.so"
-    pipeline.relax_input_alignment = spy
+    build.relax_input_alignment = spy
     try:
         ronn_aot.compile(concat_model(), ronn_aot.CompileOptions().with_output(out))
     finally:
-        pipeline.relax_input_alignment = relax
+        build.relax_input_alignment = relax
     return out, seen
 
 
