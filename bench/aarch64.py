@@ -10,13 +10,14 @@ first use: an aarch64 Python sysroot extracted from Debian's arm64 packages (nee
 the instruction counter (bench/aarch64/icount.c) and runtime_min's aarch64 build (ronn-run).
 
 Instructions per inference = (count with 2N runs - count with N runs) / N: start-up, loading and
-the session's set-up cancel. Counts are taken with one intra-op thread, each guest thread counted
-on its own and summed (a shared counter loses increments when threads race). The thread check
-runs --threads T with a counter per guest thread: each thread's share of the instructions per
-inference (two threads both working: about 50% / 50%; onnxruntime's spinning workers count too),
-and qemu's cpu/wall time per inference (only meaningful on an idle host, where qemu gets its
-threads' worth of cores, and with --runs of a few: it is a difference of two wall times). Both
-engines run under the same `-cpu` model, so onnxruntime picks the kernels it would
+the session's set-up cancel. Counts are taken with one intra-op thread, where both engines infer
+on the calling thread: that thread's own count (a shared counter loses increments when threads
+race, and onnxruntime's start-up threads do an amount of work that varies run to run). The
+thread check runs --threads T with a counter per guest thread: each thread's share of the
+instructions per inference (two threads both working: about 50% / 50%; onnxruntime's spinning
+workers count too), and qemu's cpu/wall time per inference (only meaningful on an idle host, where
+qemu gets its threads' worth of cores, and with --runs of a few: it is a difference of two wall
+times). Both engines run under the same `-cpu` model, so onnxruntime picks the kernels it would
 pick on that core (cortex-a72: NEON, no dotprod). onnxruntime's CPU detection reads
 /proc/cpuinfo, which under qemu-user is the x86 host's: it sees an Arm one, bind-mounted in a
 private mount namespace (unshare -m).
@@ -228,13 +229,15 @@ def measure(engine: Engine, runs: int, threads: int, work: Path, wall: bool = Tr
     thread check."""
     tag = engine.name
     c1, c2 = work / f"{tag}-n.txt", work / f"{tag}-2n.txt"
-    # Counted per guest thread even at one intra-op thread: onnxruntime's process runs other
-    # threads (one executed 170 M instructions during MobileNet-v2's session set-up), and the
-    # shared inline counter loses the increments that race (the 2N - N difference of one model
-    # read 169 M, 177 M and 21 M per inference in three tries; per thread: 180.7 M every time).
+    # Counted per guest thread, and only the main thread's count is used: at one intra-op thread
+    # both engines infer on the calling thread. onnxruntime's process runs other threads during
+    # start-up (one executes ~174 M instructions), whose work a process that exits sooner cuts
+    # short (MiniLM's per-inference difference over all threads read 430 M in one try, 516 M in
+    # others; the main thread's, 516.3 M every time), and a shared inline counter loses the
+    # increments that race (MobileNet-v2: 169 M, 177 M and 21 M in three tries; 180.7 M per thread).
     engine.run(runs, 1, work / f"{tag}-out", c1, per_thread=True)
     engine.run(2 * runs, 1, work / f"{tag}-out", c2, per_thread=True)
-    per = (sum(_per_thread(c2).values()) - sum(_per_thread(c1).values())) / runs
+    per = (_per_thread(c2).get(MAIN_THREAD, 0) - _per_thread(c1).get(MAIN_THREAD, 0)) / runs
     w1 = w2 = 0.0
     if wall:
         w1, _ = engine.run(runs, 1, work / f"{tag}-out")
@@ -252,6 +255,9 @@ def measure(engine: Engine, runs: int, threads: int, work: Path, wall: bool = Tr
         total = sum(work_of.values()) or 1
         shares = sorted((w / total for w in work_of.values() if w / total >= 0.01), reverse=True)
     return Measured(tag, per, 1000 * (w2 - w1) / runs, threads, shares, ratio)
+
+
+MAIN_THREAD = 0  # qemu-user's vCPU index of the process's first thread
 
 
 def _per_thread(path: Path) -> dict[int, int]:
