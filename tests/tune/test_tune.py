@@ -185,7 +185,7 @@ def test_records_must_make_the_model_faster(tmp_path: Path, monkeypatch: pytest.
     target = tune_mod.get_target("x86_64-avx2")
     db_dir = records_mod.database_dir(target)
     baselines_mod.save_baselines(db_dir, {"k1": ("fused_matmul", 1e-3)})
-    monkeypatch.setattr(baselines_mod, "workload_key", lambda func: "k1")
+    monkeypatch.setattr(records_mod, "workload_key", lambda func: "k1")
     compiled: list[bool] = []
     real_compile = ronn_aot.compile
 
@@ -209,7 +209,7 @@ def test_records_must_make_the_model_faster(tmp_path: Path, monkeypatch: pytest.
     assert stays is kept and ("records kept" in message) is kept
     entry = json.loads((db_dir / "rule_baselines.json").read_text())["k1"]
     assert ("rejected" in entry) is not kept
-    assert baselines_mod.load_baselines(db_dir)["k1"] == (1e-3 if kept else 0.0)
+    assert records_mod.load_baselines(db_dir)["k1"] == (1e-3 if kept else 0.0)
     assert not beats(1e-9, 0.0)  # no record beats a rejected kernel's rule
 
 
@@ -226,16 +226,16 @@ def test_a_record_that_cannot_be_paired_is_not_applied(tmp_path: Path, monkeypat
     db_dir = records_mod.database_dir(target)
     if measured_before:
         baselines_mod.save_baselines(db_dir, {"k1": ("fused_conv", 2e-3)})
-    monkeypatch.setattr(baselines_mod, "workload_key", lambda func: "k1")
+    monkeypatch.setattr(records_mod, "workload_key", lambda func: "k1")
     monkeypatch.setattr(baselines_mod, "record_is_rule", lambda *a: False)
-    monkeypatch.setattr(baselines_mod, "record_seconds", lambda *a: 1e-3)  # looks 2x faster than the rule
+    monkeypatch.setattr(records_mod, "record_seconds", lambda *a: 1e-3)  # looks 2x faster than the rule
     monkeypatch.setattr(baselines_mod, "measure_pairs", lambda funcs, *a: [None] * len(funcs))
     won = tune_mod._pair_records([tune_mod.Kernel("fused_conv", None, 1)], {}, target, None, None)
     assert won == []
     entry = json.loads((db_dir / "rule_baselines.json").read_text())["k1"]
     assert entry["rejected"].startswith("its rule and best record could not be timed")
     assert entry["seconds"] == (2e-3 if measured_before else 0.0)  # the ranking keeps its rule time
-    assert baselines_mod.load_baselines(db_dir)["k1"] == 0.0  # no record beats it
+    assert records_mod.load_baselines(db_dir)["k1"] == 0.0  # no record beats it
 
 
 def test_compile_without_records_never_opens_the_database(tmp_path: Path, monkeypatch: pytest.MonkeyPatch) -> None:
