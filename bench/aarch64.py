@@ -7,7 +7,7 @@ two threads are really used.
 Everything it needs installs itself into ~/.cache/ronn-aot/aarch64 ($RONN_AARCH64_CACHE) on
 first use: an aarch64 Python sysroot extracted from Debian's arm64 packages (needs root once, to
 `dpkg --add-architecture arm64`), onnxruntime's and numpy's aarch64 wheels (pip --platform),
-the instruction counter (bench/aarch64/icount.c) and runtime_min's aarch64 build (ronn-run).
+the instruction counter (ronn_aot/tools/qemu_icount.c) and runtime_min's aarch64 build (ronn-run).
 
 Instructions per inference = (count with 2N runs - count with N runs) / N: start-up, loading and
 the session's set-up cancel. Counts are taken with one intra-op thread, where both engines infer
@@ -111,8 +111,9 @@ def ensure_site() -> Path:
 
 
 def ensure_counter() -> Path:
-    """The TCG plugin that counts guest instructions, compiled from bench/aarch64/icount.c."""
-    src = SUPPORT / "icount.c"
+    """The TCG plugin that counts guest instructions, compiled from ronn_aot/tools/qemu_icount.c
+    (package data: `ronn-aot tune` counts candidates' instructions with it too)."""
+    src = Path(__file__).resolve().parents[1] / "ronn_aot" / "tools" / "qemu_icount.c"
     lib = CACHE / "icount.so"
     if not lib.exists() or lib.stat().st_mtime < src.stat().st_mtime:
         CACHE.mkdir(parents=True, exist_ok=True)

@@ -5,7 +5,7 @@ where bench.aarch64's total goes.
 
 The model is compiled with the kernels' symbols kept (the shipped artifact is stripped; the code is
 the same), run with N and 2N inferences on one thread under the counting plugin with `blocks=`
-(bench/aarch64/icount.c: each executed block's instructions by file offset), and each block is
+(ronn_aot/tools/qemu_icount.c: each executed block's instructions by file offset), and each block is
 charged to the function of the artifact (or the library) that holds it; (2N - N) / N per function.
 A kernel's parallel bodies (`<kernel>_compute_`) count with it. Rows name the rule that scheduled
 it; code of the artifact before its first kernel (the PLT: calls into libm) shows as `_init`.

@@ -1,6 +1,6 @@
 /* ronn-aot's guest-instruction counter for qemu-user (TCG plugin API v1, QEMU >= 7.2).
  *
- * bench/aarch64.py compiles this file into its cache and loads it with
+ * bench/aarch64.py and tools/qemu_runner.py (ronn-aot tune) compile this file into their caches and load it with
  *   qemu-aarch64 -plugin icount.so,out=FILE ...
  * At exit FILE holds one line: the number of guest instructions executed by all guest threads.
  *
