@@ -32,8 +32,10 @@ class BitnetConfig:
     calibration_inputs: calibration feeds (dicts of model input name -> array); when the model is
         compiled, `calibrate.calibrate` measures `calibration` on them (in the quantized network).
     kernel: "auto" (default) takes the VNNI kernels where the target has AVX-512 VNNI and the
-        activations are ints, the bit-serial popcount kernels elsewhere; "popcount" or "vnni"
-        force one family (vnni on a target without it is an error).
+        activations are ints, the SDOT kernels where it is Arm with the dot-product extension
+        (aarch64-dotprod) and the activations are ints, the bit-serial popcount kernels elsewhere;
+        "popcount", "vnni" or "sdot" force one family (vnni or sdot on a target without the
+        instructions is an error).
     """
 
     weights: str
@@ -57,8 +59,8 @@ class BitnetConfig:
             raise RonnError("bitnet calibration statistics must be ActStats, one per quantizable layer")
         if self.kernel not in KERNELS:
             raise RonnError(f"bitnet kernel must be one of {', '.join(KERNELS)}, got {self.kernel!r}")
-        if self.kernel == "vnni" and self.activation_bits == 1:
-            raise RonnError("the vnni kernels take int activations; sign (1-bit) activations run on the "
+        if self.kernel in ("vnni", "sdot") and self.activation_bits == 1:
+            raise RonnError(f"the {self.kernel} kernels take int activations; sign (1-bit) activations run on the "
                             "popcount kernels: use kernel='auto' or 'popcount', or activation_bits >= 2")
         if self.activation_bits == 1 and self.weights == "ternary":
             raise RonnError("sign (1-bit) activations need binary weights (XNOR-popcount); "
@@ -86,9 +88,16 @@ class BitnetConfig:
             name = getattr(target, "name", "this target")
             raise RonnError(f"bitnet kernel 'vnni' needs a target with AVX-512 VNNI; {name} has none: "
                             f"use --target x86_64-avx512, or --bitnet-kernel auto|popcount")
+        has_dotprod = target_has_dotprod(target)
+        if self.kernel == "sdot" and not has_dotprod:
+            name = getattr(target, "name", "this target")
+            raise RonnError(f"bitnet kernel 'sdot' needs an Arm target with the dot-product extension; {name} "
+                            f"has none: use --target aarch64-dotprod, or --bitnet-kernel auto|popcount")
         if self.kernel != "auto":
             return self.kernel
-        return "vnni" if has_vnni and self.activation_bits > 1 else "popcount"
+        if self.activation_bits == 1:
+            return "popcount"
+        return "vnni" if has_vnni else "sdot" if has_dotprod else "popcount"
 
     def describe(self) -> str:
         acts = "sign" if self.activation_bits == 1 else f"int{self.activation_bits}"
@@ -98,6 +107,11 @@ class BitnetConfig:
 def target_has_vnni(target: Any) -> bool:
     """Whether a `ronn_aot.targets.Target` (None: none) compiles for AVX-512 VNNI."""
     return target is not None and "+avx512vnni" in (target.llvm.get("mattr") or [])
+
+
+def target_has_dotprod(target: Any) -> bool:
+    """Whether a `ronn_aot.targets.Target` (None: none) is AArch64 with the dot-product extension."""
+    return target is not None and target.arch == "aarch64" and "+dotprod" in (target.llvm.get("mattr") or [])
 
 
 def parse_layers(layers: str | Sequence[int] | None) -> tuple[int, ...] | str | None:

@@ -59,8 +59,8 @@ class LayerSpec:
     def __post_init__(self) -> None:
         if self.dot not in DOTS:
             raise ValueError(f"unknown bitnet kernel family {self.dot!r}; choose one of {', '.join(DOTS)}")
-        if self.dot == "vnni" and self.xnor:
-            raise ValueError("the vnni kernels take int activations; sign activations (XNOR) are popcount only")
+        if self.dot in ("vnni", "sdot") and self.xnor:
+            raise ValueError(f"the {self.dot} kernels take int activations; sign activations (XNOR) are popcount only")
         if not self.vnni and (self.nhwc or self.bias or self.relu):
             raise ValueError("NHWC layers and fused bias / relu epilogues are vnni kernels only")
         if self.nhwc and self.conv is None:
@@ -75,7 +75,15 @@ class LayerSpec:
         return self.dot == "vnni"
 
     @property
+    def sdot(self) -> bool:
+        return self.dot == "sdot"
+
+    @property
     def lanes(self) -> int:
+        if self.sdot:
+            from .arm import group_lanes
+
+            return group_lanes(self.weights)
         return VNNI_LANES if self.vnni else lanes_for(self.word_bits)
 
     @property
@@ -85,12 +93,12 @@ class LayerSpec:
     @property
     def words(self) -> int:
         """Packed words along the reduction: of word_bits codes, or (vnni) of 4 code bytes."""
-        group = VNNI_GROUP if self.vnni else self.word_bits
+        group = VNNI_GROUP if self.vnni or self.sdot else self.word_bits
         return ceil_to(self.k, group) // group
 
     @property
     def k_pad(self) -> int:
-        return self.words * (VNNI_GROUP if self.vnni else self.word_bits)
+        return self.words * (VNNI_GROUP if self.vnni or self.sdot else self.word_bits)
 
     @property
     def planes(self) -> int:
@@ -102,7 +110,7 @@ class LayerSpec:
 
     @property
     def needs_rowsum(self) -> bool:
-        return self.weights == "binary" and not self.xnor and not self.vnni
+        return self.sdot or (self.weights == "binary" and not self.xnor and not self.vnni)
 
     @property
     def needs_wsum(self) -> bool:
@@ -114,7 +122,7 @@ class LayerSpec:
         if self.nhwc:
 
             acts: tuple[tuple[int, ...], str] = (quads_shape(self), "uint32")
-        elif self.vnni:
+        elif self.vnni or self.sdot:
             acts = ((self.m, self.words), "uint32")
         else:
             acts = ((self.m, self.act_bits, self.words), word_dtype(self.word_bits))
@@ -239,6 +247,10 @@ def pack_kernel(spec: LayerSpec) -> Any:
 
     if spec.nhwc:
         return quantize_nhwc_kernel(spec)
+    if spec.sdot:
+        from .arm import pack_kernel as pack_sdot
+
+        return pack_sdot(spec)
 
     g = spec.conv
     in_shape = (spec.m, spec.k) if g is None else (g.batch, g.channels, g.height, g.width)
@@ -461,5 +473,9 @@ def vnni_kernel(spec: LayerSpec) -> Any:
 
 
 def layer_kernel(spec: LayerSpec) -> Any:
-    """The kernel that multiplies packed activations and weights: bit-serial or VNNI."""
+    """The kernel that multiplies packed activations and weights: bit-serial, VNNI or SDOT."""
+    if spec.sdot:
+        from .arm import sdot_kernel
+
+        return sdot_kernel(spec)
     return vnni_kernel(spec) if spec.vnni else bitserial_kernel(spec)

@@ -15,6 +15,8 @@ Two packed layouts, one per kernel family (`DOTS`), both 1 bit per weight and pl
   reduction indices: bit 4 * (n % 16) + (k % 4) is the weight at (n, k = 4 * q + k % 4). That is
   the byte order of VPDPBUSD's weight operand (16 int32 lanes of 4 bytes), so one mask register
   load and VPMOVM2B expand it to 64 int8 weights. Planes sit side by side (one 16-byte load).
+- "sdot" (Arm dot-product kernels, `arm.py`): 2-bit (ternary) or 1-bit (binary) digits in the
+  byte order of SDOT's operand, `planes[n // lanes, q, 16]` uint8 (`arm.pack_weights_sdot`).
 """
 
 from __future__ import annotations
@@ -24,7 +26,7 @@ from dataclasses import dataclass
 import numpy as np
 
 WEIGHT_KINDS = ("ternary", "binary")
-DOTS = ("popcount", "vnni")  # kernel families: bit-serial popcount, or int8 dot products (VPDPBUSD)
+DOTS = ("popcount", "vnni", "sdot")  # kernel families: bit-serial popcount, int8 dot products (x86 VPDPBUSD, Arm SDOT)
 VNNI_LANES, VNNI_GROUP = 16, 4  # int32 accumulators per 512-bit register, reduction indices per lane
 PLANES = {"ternary": 2, "binary": 1}
 VECTOR_BITS = 512  # one lane group of words spans 512 bits (one AVX-512 register, 2 AVX2, 4 NEON)
@@ -87,6 +89,10 @@ class PackedWeights:
 
     @property
     def lanes(self) -> int:
+        if self.layout == "sdot":
+            from .arm import group_lanes
+
+            return group_lanes(self.kind)
         return VNNI_LANES if self.layout == "vnni" else lanes_for(self.word_bits)
 
     @property
@@ -96,7 +102,7 @@ class PackedWeights:
     @property
     def words(self) -> int:
         """Packed words along the reduction (vnni: groups of 4 reduction indices)."""
-        return self.planes.shape[1] if self.layout == "vnni" else self.planes.shape[2]
+        return self.planes.shape[1] if self.layout in ("vnni", "sdot") else self.planes.shape[2]
 
     def packed_bytes(self, with_wsum: bool = False) -> int:
         """Bytes the layer's weights take in the artifact: bit-planes and scales (and the sums
@@ -175,6 +181,10 @@ def _pack_values_vnni(q: np.ndarray, scale: np.ndarray, kind: str) -> PackedWeig
 
 def pack_for(w: np.ndarray, kind: str, dot: str) -> PackedWeights:
     """`w` packed for the kernel family `dot` (one of DOTS)."""
+    if dot == "sdot":
+        from .arm import pack_weights_sdot
+
+        return pack_weights_sdot(w, kind)
     return pack_weights_vnni(w, kind) if dot == "vnni" else pack_weights(w, kind)
 
 

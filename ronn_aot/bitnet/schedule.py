@@ -294,7 +294,7 @@ def schedule_quantize_nhwc(sch: Any, spec: LayerSpec, choices: Choices | None = 
 
 
 def _kernel_spec(func: Any) -> tuple[str, LayerSpec] | None:
-    """("pack" | "bitserial" | "vnni", spec) of a BitNet kernel (its `ronn.bitnet` attribute), else None."""
+    """("pack" | "bitserial" | "vnni" | "sdot", spec) of a BitNet kernel (its `ronn.bitnet` attribute), else None."""
     attrs = func.attrs
     if attrs is None or SPEC_ATTR not in attrs.keys():
         return None
@@ -316,6 +316,10 @@ def schedule_kernel(func: Any, target: Any = None) -> Any:
     sch.work_on("main")
     if kind == "vnni":
         return schedule_vnni(sch, spec, cores=num_cores(target))
+    if spec.sdot:  # aarch64 with the dot-product extension (arm.py)
+        from . import arm
+
+        return arm.schedule_sdot(sch, spec, cores=num_cores(target)) if kind == "sdot" else arm.schedule_pack(sch, spec)
     return schedule_pack(sch, spec) if kind == "pack" else schedule_bitserial(sch, spec)
 
 
@@ -333,6 +337,10 @@ def design_space(sch: Any) -> list[Any]:
                          f"(PrimFuncs with a {SPEC_ATTR!r} attribute)")
     kind, spec = found
     sch.work_on("main")
+    if spec.sdot:  # no sampled choices yet: the rule's schedule is the space
+        from . import arm
+
+        return [arm.schedule_sdot(sch, spec) if kind == "sdot" else arm.schedule_pack(sch, spec)]
     if kind == "pack":
         return [schedule_pack(sch, spec, SampledChoices())]
     if kind == "vnni":

@@ -1,0 +1,251 @@
+"""The "sdot" BitNet kernel family: int8 dot products on Armv8.2-A with the dot-product extension
+(`aarch64-dotprod`: Cortex-A76 / Neoverse-N1 class).
+
+`SDOT` (`sdot vd.4s, vn.16b, vm.16b`) adds to each of 4 int32 lanes the dot product of 4 signed
+bytes: one instruction does 16 multiply-adds. The kernels feed it
+
+- activations: the layer's int codes as signed bytes, 4 consecutive reduction indices to a uint32
+  quad, A [M, K / 4] (`pack_kernel`), broadcast to all 4 lanes (one `ld1r` per row and quad), and
+  each row's sum of codes (rowsum [M]);
+- weights: the {-1, 0, +1} weights stored 2 bits each (binary: 1 bit), decoded in registers. One
+  16-byte vector per (group of `lanes` channels, quad q) holds, in byte 4 c + j, the weights at
+  k = 4 q + j of the channels 4 v + c of the group, for every vector v in 0..V-1 in bits
+  [bits * v, bits * (v + 1)): V = 4 vectors (16 channels) of ternary weights stored as w + 1 in
+  {0, 1, 2}, or V = 8 vectors (32 channels) of binary weights stored as (w + 1) / 2 in {0, 1}.
+  Vector v decodes with a shift and a mask (`ushr`, `and`: one instruction for the first and the
+  last v) into bytes that SDOT multiplies with the activation bytes. A weight decoded once serves
+  every row of a register tile.
+
+Arithmetic (exact integers, as `reference.dense`): with u the stored digit,
+  ternary: acc = sum_k code_k * u_k = dot + rowsum, so dot = acc - rowsum
+  binary:  acc = sum_k code_k * u_k = (dot + rowsum) / 2, so dot = 2 * acc - rowsum
+then the same float epilogue as the other families: float(dot) * scale_a * scale_w[n].
+
+Weights take the popcount layout's bytes (2 bits a ternary weight, 1 a binary one); the kernel's
+work does not grow with the activation bits, unlike bit-serial popcount (one AND + CNT per
+activation bit-plane and weight plane).
+"""
+
+from __future__ import annotations
+
+from typing import Any
+
+import numpy as np
+
+from .quantize import PackedWeights, ceil_to, quantize_weights
+
+SDOT_GROUP = 4  # reduction indices per int32 lane (one quad of activation bytes)
+SDOT_LANES = 4  # int32 lanes of one 128-bit SDOT accumulator
+SDOT_BYTES = SDOT_GROUP * SDOT_LANES  # bytes of one decoded weight vector
+SDOT_INTRINSIC = "llvm.aarch64.neon.sdot.v4i32.v16i8"
+
+
+def weight_bits(kind: str) -> int:
+    """Bits a stored weight takes: 2 (ternary, w + 1) or 1 (binary, (w + 1) / 2)."""
+    return 2 if kind == "ternary" else 1
+
+
+def vectors_per_group(kind: str) -> int:
+    """SDOT accumulators (of 4 channels) one stored weight vector holds: 8 / weight_bits."""
+    return 8 // weight_bits(kind)
+
+
+def group_lanes(kind: str) -> int:
+    """Output channels of one stored weight vector (4 per decoded vector)."""
+    return SDOT_LANES * vectors_per_group(kind)
+
+
+def pack_weights_sdot(w: np.ndarray, kind: str) -> PackedWeights:
+    """Quantize and pack an [N, K] float weight matrix in the "sdot" layout (see the module doc):
+    planes uint8 [n_pad / lanes, K4 / 4, 16]."""
+    q, scale = quantize_weights(w, kind)
+    n, k = q.shape
+    bits, vectors, lanes = weight_bits(kind), vectors_per_group(kind), group_lanes(kind)
+    n_pad, k_pad = ceil_to(n, lanes), ceil_to(k, SDOT_GROUP)
+    digits = np.zeros((n_pad, k_pad), np.uint8)  # padding: digit 0 (its codes are 0 too)
+    digits[:n, :k] = (q + 1) if kind == "ternary" else (q + 1) // 2
+    groups, quads = n_pad // lanes, k_pad // SDOT_GROUP
+    # [G, V, C, Q, J] -> [G, Q, V, C, J]: byte (C, J) of quad q holds every vector's digit
+    d = digits.reshape(groups, vectors, SDOT_LANES, quads, SDOT_GROUP).transpose(0, 3, 1, 2, 4).astype(np.uint32)
+    packed = np.zeros((groups, quads, SDOT_LANES, SDOT_GROUP), np.uint32)
+    for v in range(vectors):
+        packed |= d[:, :, v] << (bits * v)
+    planes = packed.reshape(groups, quads, SDOT_BYTES).astype(np.uint8)
+    scale_pad = np.zeros(n_pad, np.float32)
+    scale_pad[:n] = scale
+    wsum = np.zeros(n_pad, np.int32)
+    wsum[:n] = q.sum(axis=1, dtype=np.int64)
+    return PackedWeights(kind, n, k, 8, np.ascontiguousarray(planes), scale_pad, wsum, q, layout="sdot")
+
+
+def unpack_sdot(planes: np.ndarray, kind: str, n: int, k: int) -> np.ndarray:
+    """The int8 [N, K] weights that "sdot" planes encode (inverse of pack_weights_sdot)."""
+    bits, vectors = weight_bits(kind), vectors_per_group(kind)
+    groups, quads, _ = planes.shape
+    b = planes.reshape(groups, quads, SDOT_LANES, SDOT_GROUP).astype(np.int32)
+    d = np.stack([(b >> (bits * v)) & ((1 << bits) - 1) for v in range(vectors)], axis=2)  # [G, Q, V, C, J]
+    d = d.transpose(0, 2, 3, 1, 4).reshape(groups * vectors * SDOT_LANES, quads * SDOT_GROUP)[:n, :k]
+    return (d - 1 if kind == "ternary" else 2 * d - 1).astype(np.int8)
+
+
+def pack_kernel(spec: Any) -> Any:
+    """PrimFunc (x) -> (A quads [M, K4 / 4] uint32 of signed code bytes, stats float32[3],
+    rowsum int32 [M]) for an "sdot" layer (dense or NCHW convolution, int activations)."""
+    from tvm import te, tirx
+
+    from .kernels import SPEC_ATTR, _matrix_view, quantize_code, stats_compute
+
+    g = spec.conv
+    in_shape = (spec.m, spec.k) if g is None else (g.batch, g.channels, g.height, g.width)
+    x = te.placeholder(in_shape, "float32", name="x")
+    view = _matrix_view(x, spec)
+    stats = stats_compute(spec, view, spec.m, spec.k)
+    code = te.compute((spec.m, spec.k_pad), lambda m, k: tirx.if_then_else(
+        k < spec.k, quantize_code(view(m, tirx.min(k, spec.k - 1)), stats, spec.act_bits),
+        tirx.const(0, "int32")), name="code")
+
+    def quad(m: Any, q: Any) -> Any:
+        byte = [tirx.Cast("uint32", code[m, q * SDOT_GROUP + j] & 0xFF) << (8 * j) for j in range(SDOT_GROUP)]
+        return byte[0] | byte[1] | byte[2] | byte[3]
+
+    quads = te.compute((spec.m, spec.words), quad, name="quads")
+    rk = te.reduce_axis((0, spec.k_pad), "rk")
+    rowsum = te.compute((spec.m,), lambda m: te.sum(code[m, rk], axis=rk), name="rowsum")
+    return te.create_prim_func([x, quads, stats, rowsum]).with_attr(SPEC_ATTR, f"pack:{spec.to_json()}")
+
+
+def sdot_kernel(spec: Any) -> Any:
+    """PrimFunc (A quads, stats, rowsum, W [G, Q, 16] uint8, scale) -> float32 output.
+
+    TVMScript like `kernels.vnni_kernel`: the dot block's body is one SDOT on vectors (the weight
+    vector decoded with a shift and a mask, the activation quad broadcast), accumulating 4
+    channels; `schedule_sdot` tiles it. The output block iterates like the accumulators."""
+    from tvm import tirx
+    from tvm.script import tirx as T
+
+    from .kernels import SPEC_ATTR
+
+    assert spec.dot == "sdot", "sdot_kernel needs a LayerSpec with dot='sdot'"
+    M, Q, N = spec.m, spec.words, spec.n
+    V, L, bits = vectors_per_group(spec.weights), group_lanes(spec.weights), weight_bits(spec.weights)
+    G = spec.n_pad // L
+    factor = 1 if spec.weights == "ternary" else 2
+    conv = spec.conv is not None
+    OH, OW = spec.conv.out_hw if conv else (1, 1)
+    HW = OH * OW
+    out_shape = spec.out_shape
+    mask = (1 << bits) - 1
+
+    def decode(word: Any, v: Any) -> Any:  # digits of vector v as 16 bytes
+        shift = tirx.Cast("uint8", v * bits)
+        return tirx.reinterpret("int8x16", (word >> tirx.Broadcast(shift, SDOT_BYTES))
+                                & tirx.Broadcast(tirx.const(mask, "uint8"), SDOT_BYTES))
+
+    def quad(A: Any, m: Any, q: Any) -> Any:  # 4 code bytes of row m, broadcast to 16 (ld1r)
+        return tirx.reinterpret("int8x16", A[m, tirx.Ramp(q, 0, SDOT_LANES)])
+
+    def dot(acc: Any, a: Any, w: Any) -> Any:
+        return tirx.call_llvm_pure_intrin("int32x4", SDOT_INTRINSIC, acc, a, w)
+
+    def zeros() -> Any:
+        return tirx.Ramp(tirx.const(0, "int32"), tirx.const(0, "int32"), SDOT_LANES)
+
+    def dequant(acc: Any, stats: Any, rowsum: Any, scale: Any, m: Any, g: Any, v: Any, c: Any) -> Any:
+        return T.Cast("float32", acc[m, g, v, c] * factor - rowsum[m]) * stats[0] * scale[g * L + v * SDOT_LANES + c]
+
+    @T.prim_func(s_tir=True)
+    def sdot(A: T.Buffer((M, Q), "uint32"), stats: T.Buffer((3,), "float32"), rowsum: T.Buffer((M,), "int32"),
+             W: T.Buffer((G, Q, SDOT_BYTES), "uint8"), scale: T.Buffer((spec.n_pad,), "float32"),
+             out: T.Buffer(out_shape, "float32")):
+        T.func_attr({"tir.noalias": True})
+        acc = T.sblock_alloc_buffer((M, G, V, SDOT_LANES), "int32")
+        for m, g, v, q in T.grid(M, G, V, Q):
+            with T.sblock("dot"):
+                vm, vg, vv, vq = T.axis.remap("SSSR", [m, g, v, q])
+                with T.init():
+                    acc[vm, vg, vv, T.ramp(0, 1, SDOT_LANES)] = zeros()
+                acc[vm, vg, vv, T.ramp(0, 1, SDOT_LANES)] = dot(
+                    acc[vm, vg, vv, T.ramp(0, 1, SDOT_LANES)], quad(A, vm, vq),
+                    decode(W[vg, vq, T.ramp(0, 1, SDOT_BYTES)], vv))
+        for m, g, v, c in T.grid(M, G, V, SDOT_LANES):
+            with T.sblock("out"):
+                vm, vg, vv, vc = T.axis.remap("SSSS", [m, g, v, c])
+                if vg * L + vv * SDOT_LANES + vc < N:
+                    if conv:
+                        out[vm // HW, vg * L + vv * SDOT_LANES + vc, vm % HW // OW, vm % OW] = dequant(
+                            acc, stats, rowsum, scale, vm, vg, vv, vc)
+                    else:
+                        out[vm, vg * L + vv * SDOT_LANES + vc] = dequant(acc, stats, rowsum, scale, vm, vg, vv, vc)
+
+    return sdot.with_attr(SPEC_ATTR, f"sdot:{spec.to_json()}")
+
+
+# Register tile: at most this many int32x4 accumulators (of 32 NEON registers: the rest hold the
+# weight vector, its decoded vectors, the masks and the broadcast activation quads).
+_SDOT_MAX_ACCUMULATORS = 16
+_SDOT_MAX_ROWS = 8
+
+
+def sdot_tile(m: int, groups: int, vectors: int, cores: int) -> tuple[int, int]:
+    """(rows MR, channel groups NR) of the rule's register tile: the most rows (up to the
+    accumulator budget) that divide M, then groups to fill the budget, keeping at least `cores`
+    tiles where there are that many."""
+    budget = _SDOT_MAX_ACCUMULATORS // vectors
+
+    def enough(mr: int, nr: int) -> bool:
+        return (m // mr) * (groups // nr) >= cores
+
+    mr = max((r for r in range(1, min(budget, _SDOT_MAX_ROWS) + 1) if m % r == 0), key=lambda r: (enough(r, 1), r))
+    nr = max((n for n in range(1, budget // mr + 1) if groups % n == 0), key=lambda n: (enough(mr, n), n))
+    return mr, nr
+
+
+def schedule_sdot(sch: Any, spec: Any, cores: int = 2) -> Any:
+    """Schedule `sdot_kernel` in `sch`: parallel MR x NR register tiles (rows x channel groups),
+    the reduction over quads inside a tile with every decoded vector unrolled (each weight vector
+    loaded and decoded once per tile, each activation quad broadcast once per row), the
+    accumulators in registers, and the dequantizing epilogue inside the tile."""
+    from .schedule import _MIN_PARALLEL_WORK
+
+    vectors = vectors_per_group(spec.weights)
+    groups = spec.n_pad // group_lanes(spec.weights)
+    dot, out = sch.get_sblock("dot"), sch.get_sblock("out")
+    m, g, v, q = sch.get_loops(dot)
+    parallel = spec.m * spec.words * spec.n_pad >= _MIN_PARALLEL_WORK * 64
+    mr, nr = sdot_tile(spec.m, groups, vectors, cores if parallel else 1)
+    mo, mi = sch.split(m, factors=[None, mr])
+    go, gi = sch.split(g, factors=[None, nr])
+    sch.reorder(mo, go, q, mi, gi, v)
+    outer = sch.fuse(mo, go)
+    if parallel:
+        sch.parallel(outer)
+    tile = sch.cache_write(dot, 0, "global")  # on the stack (under 4 KiB): promoted to registers
+    sch.reverse_compute_at(tile, outer, preserve_unit_loops=True)
+    sch.decompose_reduction(dot, q)
+    sch.unroll(mi)
+    sch.unroll(gi)
+    sch.unroll(v)
+    sch.vectorize(sch.get_loops(tile)[-1])
+    sch.reverse_compute_at(out, outer, preserve_unit_loops=True)
+    if spec.n % group_lanes(spec.weights) == 0:  # else the lane loop carries the n < N predicate
+        sch.vectorize(sch.get_loops(out)[-1])
+    return sch
+
+
+def schedule_pack(sch: Any, spec: Any) -> Any:
+    """Schedule `pack_kernel` (sdot) in `sch`: one row at a time, its codes (kept local) in
+    vectors of 16, then its quads and sum; rows in parallel when there is enough work; max |x| as
+    schedule._parallel_absmax."""
+    from .schedule import _parallel_absmax, _parallel_outer
+
+    quads, code, rowsum = sch.get_sblock("quads"), sch.get_sblock("code"), sch.get_sblock("rowsum")
+    m = sch.get_loops(quads)[0]
+    sch.compute_at(rowsum, m)
+    sch.compute_at(code, m)
+    width = 16 if spec.k_pad % 16 == 0 else 4
+    _, inner = sch.split(sch.get_loops(code)[-1], factors=[None, width])
+    sch.vectorize(inner)
+    _parallel_outer(sch, [m], spec.m, spec.m * spec.k * spec.act_bits // 8)
+    if spec.static_stats is None:
+        _parallel_absmax(sch, spec.m * spec.k)
+    return sch

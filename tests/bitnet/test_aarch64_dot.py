@@ -1,0 +1,155 @@
+"""BitNet kernels on the aarch64 targets: SDOT on aarch64-dotprod (ronn_aot/bitnet/arm.py), CNT
+popcount on aarch64; the instructions in the artifact's .text and the outputs under qemu-user
+against the numpy reference (ronn_aot/bitnet/reference.py)."""
+
+from __future__ import annotations
+
+import re
+import shutil
+import subprocess
+from pathlib import Path
+from typing import Any
+
+import numpy as np
+import onnx
+import pytest
+from onnx import TensorProto, helper, numpy_helper
+
+import ronn_aot
+from ronn_aot.bitnet import arm
+from ronn_aot.bitnet import reference as R
+from ronn_aot.bitnet.config import BitnetConfig
+from ronn_aot.bitnet.quantize import pack_for
+from ronn_aot.errors import RonnError
+from ronn_aot.targets import get_target
+
+# 5 input channels (K = 45, not a multiple of 4), 20 output channels (not a multiple of 16 or 32)
+CONV = R.ConvGeometry(2, 5, 6, 6, 20, (3, 3), (1, 1), (1, 1, 1, 1))
+DENSE_K, DENSE_N = 20 * 36, 33
+
+
+def small_model(seed: int = 0) -> tuple[onnx.ModelProto, dict[str, np.ndarray]]:
+    """Conv(3x3, pad 1) -> Relu -> Reshape [2, 720] -> MatMul [720, 33]: 2 quantizable layers."""
+    rng = np.random.default_rng(seed)
+    w = {"w1": rng.standard_normal((20, 5, 3, 3)).astype(np.float32),
+         "w2": (rng.standard_normal((DENSE_K, DENSE_N)) / 27).astype(np.float32),
+         "shape": np.array([2, DENSE_K], np.int64)}
+    nodes = [helper.make_node("Conv", ["x", "w1"], ["c"], pads=[1, 1, 1, 1]),
+             helper.make_node("Relu", ["c"], ["r"]),
+             helper.make_node("Reshape", ["r", "shape"], ["f"]),
+             helper.make_node("MatMul", ["f", "w2"], ["y"])]
+    graph = helper.make_graph(nodes, "small", [helper.make_tensor_value_info("x", TensorProto.FLOAT, [2, 5, 6, 6])],
+                              [helper.make_tensor_value_info("y", TensorProto.FLOAT, [2, DENSE_N])],
+                              [numpy_helper.from_array(v, k) for k, v in w.items()])
+    return helper.make_model(graph, opset_imports=[helper.make_opsetid("", 17)]), w
+
+
+def reference(x: np.ndarray, w: dict[str, np.ndarray], kind: str, bits: int) -> np.ndarray:
+    h = np.maximum(R.conv2d(x, pack_for(w["w1"].reshape(20, -1), kind, "popcount"), CONV, bits), 0)
+    return R.dense(h.reshape(2, -1), pack_for(w["w2"].T.copy(), kind, "popcount"), bits)
+
+
+def _compile(tmp: Path, target: str, kind: str, bits: int, kernel: str = "auto") -> Any:
+    model, _ = small_model()
+    opts = ronn_aot.CompileOptions().with_target(target).with_output(tmp / f"{kind}{bits}-{kernel}-{target}.so")
+    return ronn_aot.compile(model, opts.with_bitnet(kind, bits, "all", kernel=kernel))
+
+
+def _mnemonics(so: Path) -> list[str]:
+    objdump = shutil.which("aarch64-linux-gnu-objdump")
+    if objdump is None:
+        pytest.skip("aarch64-linux-gnu-objdump not found; install it with: apt-get install binutils-aarch64-linux-gnu")
+    text = subprocess.run([objdump, "-d", "-j", ".text", str(so)], capture_output=True, text=True, check=True).stdout
+    return re.findall(r"^\s*[0-9a-f]+:\s+[0-9a-f]{8}\s+(\S+)", text, re.M)
+
+
+# --- packing and family choice (numpy only) ---
+
+@pytest.mark.parametrize("kind", ["ternary", "binary"])
+def test_sdot_weights_round_trip(kind: str) -> None:
+    w = np.random.default_rng(1).standard_normal((37, 45)).astype(np.float32)
+    packed = arm.pack_weights_sdot(w, kind)
+    lanes = arm.group_lanes(kind)
+    assert packed.planes.shape == (-(-37 // lanes), 12, 16) and packed.planes.dtype == np.uint8
+    assert packed.planes.nbytes * 8 == packed.n_pad * 48 * arm.weight_bits(kind)  # 2 (1) bits a weight
+    np.testing.assert_array_equal(arm.unpack_sdot(packed.planes, kind, 37, 45), packed.values)
+    np.testing.assert_array_equal(packed.values, pack_for(w, kind, "popcount").values)
+
+
+def test_auto_family_per_aarch64_target() -> None:
+    assert BitnetConfig("ternary", 8).dot_for(get_target("aarch64-dotprod")) == "sdot"
+    assert BitnetConfig("binary", 4).dot_for(get_target("aarch64-dotprod")) == "sdot"
+    assert BitnetConfig("binary", 1).dot_for(get_target("aarch64-dotprod")) == "popcount"  # XNOR
+    assert BitnetConfig("ternary", 8).dot_for(get_target("aarch64")) == "popcount"
+    assert BitnetConfig("ternary", 8).dot_for(get_target("x86_64-avx512")) == "vnni"
+    with pytest.raises(RonnError, match="aarch64-dotprod"):
+        BitnetConfig("ternary", 8, kernel="sdot").dot_for(get_target("aarch64"))
+    with pytest.raises(RonnError, match="int activations"):
+        BitnetConfig("binary", 1, kernel="sdot")
+
+
+# --- the instructions in .text ---
+
+@pytest.mark.parametrize("kind", ["ternary", "binary"])
+def test_dotprod_text_has_sdot(kind: str, tmp_path: Path) -> None:
+    art = _compile(tmp_path, "aarch64-dotprod", kind, 8)
+    ops = _mnemonics(Path(art.path))
+    assert ops.count("sdot") >= 4, "the sdot kernels must issue SDOT"
+
+
+def test_aarch64_popcount_text_has_cnt(tmp_path: Path) -> None:
+    ops = _mnemonics(Path(_compile(tmp_path, "aarch64", "ternary", 8).path))
+    assert "cnt" in ops and "sdot" not in ops and "udot" not in ops
+
+
+# --- outputs under qemu-user ---
+
+@pytest.fixture(scope="module")
+def qemu_ronn_run() -> tuple[list[str], Path]:
+    from ronn_aot.tools.runtime_build import build_runtime
+
+    target = get_target("aarch64-dotprod")
+    prefix = target.run.command_prefix(target.arch)
+    if prefix is None:
+        pytest.skip(f"{target.run.qemu} not found; install it with: apt-get install {target.run.qemu_package}")
+    try:
+        ronn_run = build_runtime(get_target("aarch64")).ronn_run  # the runtime is the same C for both
+    except RonnError as e:
+        pytest.skip(str(e))
+    return prefix, ronn_run
+
+
+def _run(qemu: tuple[list[str], Path], cpu: str, so: Path, x: np.ndarray, tmp: Path) -> np.ndarray:
+    prefix, ronn_run = qemu
+    np.save(tmp / "x.npy", x)
+    proc = subprocess.run([prefix[0], "-cpu", cpu, *prefix[1:], str(ronn_run), str(so), "--input",
+                           f"x={tmp / 'x.npy'}", "--output-dir", str(tmp / "out"), "--threads", "2"],
+                          capture_output=True, text=True, timeout=300)
+    assert proc.returncode == 0, proc.stderr
+    return np.load(tmp / "out" / "y.npy")
+
+
+# The float epilogue is the same in every family and may round the activation scale an ulp away
+# from numpy's (a division by a constant): outputs are compared with the popcount family's on the
+# same target bit for bit (the integer dot products must be equal), and with the reference closely.
+
+@pytest.mark.cross
+@pytest.mark.parametrize("kind,bits", [("ternary", 8), ("binary", 8), ("ternary", 3)])
+def test_sdot_under_qemu_matches_popcount_and_reference(kind: str, bits: int, qemu_ronn_run: Any,
+                                                         tmp_path: Path) -> None:
+    model, w = small_model()
+    x = np.random.default_rng(3).standard_normal((2, 5, 6, 6)).astype(np.float32)
+    y = _run(qemu_ronn_run, "cortex-a76", Path(_compile(tmp_path, "aarch64-dotprod", kind, bits).path), x, tmp_path)
+    y_pop = _run(qemu_ronn_run, "cortex-a76",
+                 Path(_compile(tmp_path, "aarch64-dotprod", kind, bits, "popcount").path), x, tmp_path)
+    np.testing.assert_array_equal(y, y_pop)
+    np.testing.assert_allclose(y, reference(x, w, kind, bits), rtol=1e-5, atol=1e-5)
+
+
+@pytest.mark.cross
+def test_popcount_under_qemu_matches_reference(qemu_ronn_run: Any, tmp_path: Path) -> None:
+    model, w = small_model()
+    x = np.random.default_rng(4).standard_normal((2, 5, 6, 6)).astype(np.float32)
+    art = _compile(tmp_path, "aarch64", "binary", 8)
+    y = _run(qemu_ronn_run, "cortex-a72", Path(art.path), x, tmp_path)
+    np.testing.assert_allclose(y, reference(x, w, "binary", 8), rtol=1e-5, atol=1e-5)
