@@ -27,16 +27,25 @@ _DEVICE_HOOK_SLOTS = ("__TVMFFIFunctionCall", "__TVMFFIEnvModLookupFromImports",
 _VERSION_SCRIPT = "{ global: ronn_artifact_query; local: *; };\n"
 
 
+def uses_parallel_barrier(kernel_objs: list[Path]) -> bool:
+    """Whether a kernel calls TVM's parallel barrier: TVM emits the hook's slot into an object only
+    when a kernel in it uses the hook, so its name in an object's symbol strings says so."""
+    return any(b"__TVMBackendParallelBarrier" in Path(o).read_bytes() for o in kernel_objs)
+
+
 def glue_source(kernel_names: list[str], plan_size: int, weights_size: int, device_size: int = 0,
-                dual_size: int = 0) -> str:
+                dual_size: int = 0, parallel_barrier: bool = False) -> str:
     """C source of the descriptor, kernel table and hook slots; with `device_size` > 0, the
     descriptor carries the device extension (ronn_artifact_with_device_v1); with `dual_size` > 0,
-    the dual extension (ronn_artifact_with_dual_v1: System 1's plan and the router)."""
+    the dual extension (ronn_artifact_with_dual_v1: System 1's plan and the router).
+    `parallel_barrier`: some kernel calls the barrier, so the runtime must not split its parallel
+    regions (RONN_ARTIFACT_FLAG_PARALLEL_BARRIER)."""
     if device_size and dual_size:
         raise CompilationError("an artifact carries the device extension or the dual one, not both")
     kind = ("ronn_artifact_with_device_v1" if device_size else
             "ronn_artifact_with_dual_v1" if dual_size else "ronn_artifact_v1")
-    flags = "RONN_ARTIFACT_FLAG_DEVICE" if device_size else "RONN_ARTIFACT_FLAG_DUAL" if dual_size else "0u"
+    flags = " | ".join(["RONN_ARTIFACT_FLAG_DEVICE"] * bool(device_size) + ["RONN_ARTIFACT_FLAG_DUAL"] * bool(dual_size)
+                       + ["RONN_ARTIFACT_FLAG_PARALLEL_BARRIER"] * parallel_barrier) or "0u"
     decls = "\n".join(f"extern int __tvm_ffi_{kernel_symbol(i, n)}(void*, const void*, int32_t, void*);"
                       for i, n in enumerate(kernel_names))
     table = ",\n  ".join(f"__tvm_ffi_{kernel_symbol(i, n)}" for i, n in enumerate(kernel_names))
@@ -146,7 +155,7 @@ def pack(target: Target, kernel_objs: list[Path], kernel_names: list[str], plan_
     if dual_bin is not None:
         dual_bin.write_bytes(dual_blob)
     glue_c.write_text(glue_source(kernel_names, len(plan_blob), len(weights_blob), len(device_blob),
-                                  len(dual_blob)))
+                                  len(dual_blob), uses_parallel_barrier(kernel_objs)))
     blobs_s.write_text(blobs_assembly(plan_bin, weights_bin, device_bin, dual_bin))
     vscript.write_text(_VERSION_SCRIPT)
     out_path.parent.mkdir(parents=True, exist_ok=True)

@@ -166,8 +166,9 @@ ronn_status* ronn_threadpool_create(int32_t num_threads, int32_t spin, ronn_thre
 void ronn_threadpool_destroy(ronn_threadpool* pool);
 int32_t ronn_threadpool_size(const ronn_threadpool* pool);
 /* Makes `pool` the one that parallel launches on the calling thread use, returning the previous
- * one so that ronn_threadpool_leave can restore it. */
-ronn_threadpool* ronn_threadpool_enter(ronn_threadpool* pool);
+ * one so that ronn_threadpool_leave can restore it. splittable: the running artifact's kernels
+ * never call TVM's parallel barrier, so a region may run as more tasks than threads. */
+ronn_threadpool* ronn_threadpool_enter(ronn_threadpool* pool, int splittable);
 void ronn_threadpool_leave(ronn_threadpool* previous);
 int ronn_parallel_launch_hook(ronn_parallel_lambda_fn lambda, void* cdata, int num_task);
 int ronn_parallel_barrier_hook(int task_id, void* penv);
@@ -180,6 +181,8 @@ extern void (*ronn_test_after_check)(const char* path);
 /* Test builds (-DRONN_TEST_HOOKS) only: worker 1 sleeps this many microseconds after each wake,
  * before it claims its task, as a descheduled worker would. */
 extern uint32_t ronn_test_stall_worker_us;
+/* Test builds only: split every barrier-free region (threadpool.c). */
+extern int ronn_test_force_split;
 #endif
 
 /* ---- platform/ ---- */

@@ -54,7 +54,8 @@ static ronn_status* check_descriptor(const char* path, const ronn_artifact_v1* a
                             "version %u: recompile the model with a matching ronn-aot",
                             path, a->abi_version, RONN_ABI_VERSION);
   }
-  if ((a->flags & ~(RONN_ARTIFACT_FLAG_DEVICE | RONN_ARTIFACT_FLAG_DUAL)) != 0 ||
+  if ((a->flags & ~(RONN_ARTIFACT_FLAG_DEVICE | RONN_ARTIFACT_FLAG_DUAL |
+                    RONN_ARTIFACT_FLAG_PARALLEL_BARRIER)) != 0 ||
       (a->flags & RONN_ARTIFACT_FLAG_DEVICE && a->flags & RONN_ARTIFACT_FLAG_DUAL)) {
     return ronn_make_status(RONN_ABI_MISMATCH,
                             "'%s': the artifact uses features (flags 0x%x) this runtime does not "

@@ -440,7 +440,8 @@ static ronn_status* run_plan(ronn_session* session, const ronn_tensor* inputs, s
   const ronn_model* model = session->model;
   const ronn_plan* plan = &model->plan;
   size_t ni = num_inputs;
-  ronn_threadpool* previous = ronn_threadpool_enter(session->pool);
+  ronn_threadpool* previous = ronn_threadpool_enter(
+      session->pool, !(model->artifact->flags & RONN_ARTIFACT_FLAG_PARALLEL_BARRIER));
   for (size_t i = 0; i < ni; ++i) {
     const ronn_tensor* given = session->bound_inputs[i];
     uint64_t nbytes = model->inputs[i].nbytes;

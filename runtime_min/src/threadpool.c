@@ -6,14 +6,23 @@
  * sleeping threads (or creating them) for each would cost more than the regions themselves. The
  * thread that runs the session is task 0 of every launch.
  *
- * Tasks are claimed, not assigned. A launch has one task per participating thread and each task
- * has a claim word (its worker's `ticket`): the launcher posts the launch number there, and
- * whoever moves it from "launch L, open" to "launch L, taken" with a compare-and-swap runs that
- * task. Each worker claims its own task, which keeps the locality of static chunks (consecutive
- * kernels hand a thread the same part of the tensors it just wrote); the launcher, once its own
- * task 0 is done, claims and runs every task still open, so a region waits only for tasks that
- * already run, never for a worker the scheduler has not run yet (beside one CPU-bound process on
- * 2 cores that wait was a scheduler time slice per region: 10-70x slower runs).
+ * Tasks are claimed, not assigned. A launch gives each participating thread (the launcher is
+ * participant 0) a range of tasks; a participant claims tasks from the front of its own range and,
+ * once that is empty, steals from the back of the others', each claim a compare-and-swap on the
+ * range's word (launch number | front | back). Each thread starting on its own range keeps the
+ * locality of static chunks (consecutive kernels hand a thread the same part of the tensors it
+ * just wrote); stealing means a region waits only for tasks that already run, never for a thread
+ * the scheduler has not run yet (beside one CPU-bound process on 2 cores that wait was a scheduler
+ * time slice per region: 10-70x slower runs).
+ *
+ * A range holds one task on a calm machine: TVM's lambda then takes the task-th contiguous chunk
+ * of its parallel loop, as with a static pool. Once the pool has seen the CPUs oversubscribed (the
+ * signs below), it splits barrier-free regions into SPLIT tasks per thread, interleaved (thread p
+ * owns tasks p, p + n, ...: a loop shorter than the task count still spreads over every thread),
+ * so that a descheduled thread holds back at most one small task while the others take the rest
+ * of its range. Kernels that call TVM's parallel barrier need every task running at once: the
+ * compiler marks such artifacts (RONN_ARTIFACT_FLAG_PARALLEL_BARRIER) and their regions are never
+ * split; a barrier reached in a split region fails the run instead of hanging.
  *
  * Waits spin, then sleep. The spin budget adapts: a thread descheduled while it spun (its clock
  * jumped between two polls), or a launcher that waited long for a running task (its worker was
@@ -59,9 +68,20 @@
 /* Calm launches before the spin budget doubles again: one preemption (a quarter of the budget)
  * is forgotten after 64 launches, a busy machine keeps signalling and keeps it low. */
 #define SPIN_GROW_AFTER 32
-/* A claim word holds the launch number, with this bit set once the task is taken. Launch numbers
- * stay below it (they wrap to 1). */
+/* Tasks per thread in a split region. More tasks shrink what a descheduled thread holds back but
+ * cost a lambda call and a claim each. */
+#define SPLIT 4
+/* Launches that keep splitting after the last sign of oversubscription. A split region hides the
+ * long waits that are one of the signs, so the window is long: a machine that stays busy keeps
+ * sending the other signs (stolen tasks, late workers) within it. */
+#define SPLIT_WINDOW 1024
+/* A worker's doorbell (its `ticket`) holds the number of the last launch posted to it; this bit
+ * marks a post that offers no launch (shutdown). Launch numbers stay below it (they wrap to 1). */
 #define TAKEN 0x80000000u
+/* A range word: the launch number (high 32 bits), then the front and back of the range (16 bits
+ * each; a range holds at most SPLIT tasks). */
+#define RANGE(launch, front, back) \
+  (((uint64_t)(launch) << 32) | ((uint64_t)(front) << 16) | (uint64_t)(back))
 
 typedef struct event {
   uint32_t sleepers;
@@ -77,9 +97,13 @@ typedef struct barrier {
   event wake;
 } barrier;
 
+/* Participant p's tasks of the current launch: p + n * j for j in [front, back). */
+typedef struct __attribute__((aligned(64))) range {
+  uint64_t word;
+} range;
+
 typedef struct __attribute__((aligned(64))) worker {
-  /* The claim word of task `id`: the number of the launch that last posted it, | TAKEN once
-   * claimed (by this worker or by the launcher). Only this worker waits on it. */
+  /* The doorbell: the number of the launch last posted to this worker. Only it waits on it. */
   uint32_t ticket;
   int32_t id;
   ronn_threadpool* pool;
@@ -92,6 +116,9 @@ struct ronn_threadpool {
   int32_t spin;     /* the current spin budget (atomic, relaxed: it is only a hint) */
   int32_t spin_max; /* 0: never spin (RONN_SPIN_NEVER) */
   uint32_t calm;    /* launches since the last sign of oversubscription */
+  uint32_t since_contended; /* launches since then, for the split decision (atomic, relaxed) */
+  int split_always; /* more threads than CPUs: every barrier-free region is split */
+  int splittable;   /* the running artifact has no barrier (set by ronn_threadpool_enter) */
   uint32_t launch;  /* the current launch's number, 1..TAKEN-1 */
   int busy; /* touched only by the thread running the session */
   int shutdown;
@@ -101,7 +128,8 @@ struct ronn_threadpool {
   ronn_parallel_lambda_fn lambda;
   void* cdata;
   ronn_parallel_env env;
-  uint32_t remaining; /* tasks other than task 0 that have not finished */
+  int32_t participants; /* threads the current launch is posted to, the launcher included */
+  uint32_t remaining; /* tasks of the current launch that have not finished */
   event done;
   barrier sync;
   uint32_t failed;
@@ -109,6 +137,7 @@ struct ronn_threadpool {
   char error[ERROR_CAPACITY];
   int32_t num_workers; /* started so far */
   worker* workers;     /* size - 1 entries */
+  range* ranges;       /* size entries, one per participant */
 };
 
 static void event_init(event* e) {
@@ -181,6 +210,14 @@ int ronn_parallel_barrier_hook(int task_id, void* penv) {
   ronn_parallel_env* env = (ronn_parallel_env*)penv;
   if (env == NULL || env->num_task <= 1 || env->sync_handle == NULL) return 0;
   barrier* b = (barrier*)env->sync_handle;
+  if (env->num_task > b->pool->participants) {
+    /* A split region runs more tasks than threads: waiting here could wait for a task that no
+     * thread can start. Only an artifact that hid its barrier from the compiler gets here. */
+    ronn_error_set_message("a kernel called TVM's parallel barrier in a region split into more "
+                           "tasks than threads, which the artifact did not declare "
+                           "(RONN_ARTIFACT_FLAG_PARALLEL_BARRIER); recompile it with this ronn-aot");
+    return -1;
+  }
   if (__atomic_load_n(&b->broken, __ATOMIC_ACQUIRE)) return -1;
   uint32_t generation = __atomic_load_n(&b->generation, __ATOMIC_ACQUIRE);
   if (__atomic_add_fetch(&b->count, 1, __ATOMIC_ACQ_REL) == (uint32_t)env->num_task) {
@@ -212,15 +249,50 @@ static void record_failure(ronn_threadpool* pool, int32_t task_id) {
 
 #ifdef RONN_TEST_HOOKS
 uint32_t ronn_test_stall_worker_us;
+int ronn_test_force_split;
 #endif
 
-/* Runs task `id` of the current launch; the caller claimed it. */
+/* Claims one task of `r` for `launch`: the front one (its owner) or the back one (a thief).
+ * Returns the index j within the range, or -1 when the range is empty or belongs to another
+ * launch (a thread late for an older launch must not run a newer one's task). */
+static int32_t claim(range* r, uint32_t launch, int from_back) {
+  uint64_t word = __atomic_load_n(&r->word, __ATOMIC_ACQUIRE);
+  for (;;) {
+    uint32_t front = (uint32_t)(word >> 16) & 0xffffu, back = (uint32_t)word & 0xffffu;
+    if ((uint32_t)(word >> 32) != launch || front >= back) return -1;
+    uint64_t next = from_back ? RANGE(launch, front, back - 1) : RANGE(launch, front + 1, back);
+    if (__atomic_compare_exchange_n(&r->word, &word, next, 0, __ATOMIC_ACQ_REL, __ATOMIC_ACQUIRE)) {
+      return (int32_t)(from_back ? back - 1 : front);
+    }
+  }
+}
+
+/* Runs task `id` of the current launch; the caller claimed it, so the launch is still current.
+ * After a failure the remaining tasks are only counted: the launch fails anyway. */
 static void run_task(ronn_threadpool* pool, int32_t id) {
-  ronn_error_clear();
-  if (pool->lambda(id, &pool->env, pool->cdata) != 0) record_failure(pool, id);
+  if (!__atomic_load_n(&pool->failed, __ATOMIC_ACQUIRE)) {
+    ronn_error_clear();
+    if (pool->lambda(id, &pool->env, pool->cdata) != 0) record_failure(pool, id);
+  }
   if (__atomic_sub_fetch(&pool->remaining, 1, __ATOMIC_SEQ_CST) == 0) {
     event_notify(&pool->done);
   }
+}
+
+/* Participant p's share of `launch`: its own range front to back, then the others' from the
+ * back. Returns how many tasks it took from others. */
+static int32_t participate(ronn_threadpool* pool, int32_t p, int32_t n, uint32_t launch) {
+  int32_t j;
+  while ((j = claim(&pool->ranges[p], launch, 0)) >= 0) run_task(pool, p + n * j);
+  int32_t stolen = 0;
+  for (int32_t k = 1; k < n; ++k) {
+    int32_t q = (p + k) % n;
+    while ((j = claim(&pool->ranges[q], launch, 1)) >= 0) {
+      run_task(pool, q + n * j);
+      ++stolen;
+    }
+  }
+  return stolen;
 }
 
 static void* worker_main(void* arg) {
@@ -236,18 +308,22 @@ static void* worker_main(void* arg) {
       nanosleep(&delay, NULL);
     }
 #endif
-    uint32_t ticket = __atomic_load_n(&self->ticket, __ATOMIC_ACQUIRE);
-    /* An open ticket belongs to the current launch: a launch ends only once all its tasks were
-     * claimed. A failed claim reloads the ticket: the launcher took this task, and may already
-     * have posted the next launch's. */
-    while (!(ticket & TAKEN)) {
-      if (__atomic_compare_exchange_n(&self->ticket, &ticket, ticket | TAKEN, 0, __ATOMIC_ACQ_REL,
-                                      __ATOMIC_ACQUIRE)) {
-        run_task(pool, self->id);
-        ticket |= TAKEN;
+    /* The newest post: a launch this worker slept through is over (its tasks were claimed by
+     * the others) and claims against it fail. The acquire pairs with the post, which followed
+     * the launch's job and ranges. */
+    seen = __atomic_load_n(&self->ticket, __ATOMIC_ACQUIRE);
+    if (!(seen & TAKEN)) {
+      /* participants is the launch's: the launcher rewrites it only after every task of the
+       * launch finished, and a worker that reads a newer value fails its claims on this one. */
+      int32_t n = __atomic_load_n(&pool->participants, __ATOMIC_RELAXED);
+      if (self->id < n) {
+        int32_t stolen = participate(pool, self->id, n, seen);
+        if (stolen > 0 && __atomic_load_n(&pool->env.num_task, __ATOMIC_RELAXED) > n) {
+          /* In a split region the launcher fell behind: it was descheduled. */
+          spin_contended(pool);
+        }
       }
     }
-    seen = ticket;
     /* Checked after the ticket was read: the shutdown flag is set before the last post, so a
      * worker either sees it here or finds that post unseen and comes back. Checking it before
      * the read missed the shutdown of a worker that was descheduled between the two. */
@@ -263,6 +339,8 @@ static void post_task(worker* w, uint32_t launch) {
 
 /* Any thread: a sign of oversubscription (see the file comment). */
 static void spin_contended(ronn_threadpool* pool) {
+  __atomic_store_n(&pool->since_contended, 0, __ATOMIC_RELAXED);
+  if (pool->spin_max == 0) return;
   __atomic_store_n(&pool->calm, 0, __ATOMIC_RELAXED);
   /* Racing updates lose one another's quarter: the budget is only a hint. spin_max is never
    * below the floor. */
@@ -297,16 +375,31 @@ static void create_current_key(void) {
   current_key_ok = pthread_key_create(&current_key, NULL) == 0;
 }
 
-ronn_threadpool* ronn_threadpool_enter(ronn_threadpool* pool) {
+ronn_threadpool* ronn_threadpool_enter(ronn_threadpool* pool, int splittable) {
   pthread_once(&current_key_once, create_current_key);
   if (!current_key_ok) return NULL;
   ronn_threadpool* previous = (ronn_threadpool*)pthread_getspecific(current_key);
+  if (pool != NULL) pool->splittable = splittable;
   pthread_setspecific(current_key, pool);
   return previous;
 }
 
 void ronn_threadpool_leave(ronn_threadpool* previous) {
   if (current_key_ok) pthread_setspecific(current_key, previous);
+}
+
+/* Whether this launch splits its region (see the file comment). */
+static int split_launch(ronn_threadpool* pool, int num_task) {
+  /* An explicit task count is the kernel's own decomposition: keep it. */
+  if (num_task > 0 || !pool->splittable) return 0;
+#ifdef RONN_TEST_HOOKS
+  if (__atomic_load_n(&ronn_test_force_split, __ATOMIC_RELAXED)) return 1;
+#endif
+  if (pool->split_always) return 1;
+  uint32_t since = __atomic_load_n(&pool->since_contended, __ATOMIC_RELAXED);
+  if (since >= SPLIT_WINDOW) return 0;
+  __atomic_store_n(&pool->since_contended, since + 1, __ATOMIC_RELAXED);
+  return 1;
 }
 
 int ronn_parallel_launch_hook(ronn_parallel_lambda_fn lambda, void* cdata, int num_task) {
@@ -316,67 +409,54 @@ int ronn_parallel_launch_hook(ronn_parallel_lambda_fn lambda, void* cdata, int n
   if (pool == NULL || pool->busy || pool->size == 1 || num_task == 1) {
     return run_serial(lambda, cdata);
   }
-  /* One task per thread: TVM's lambda takes the task-th contiguous chunk of its parallel loop,
-   * so consecutive kernels hand each thread the same part of the tensors it just wrote. Chunks
-   * claimed dynamically (2 to 8 per thread from an atomic counter) would even out the threads'
-   * finishing times, which differ by ~13 us per launch (~1.3 ms of one thread waiting per light
-   * ResNet-50 run on AVX2), but lost that locality: 41.8 -> 43.5-44.1 ms (session 9). So each
-   * worker claims its own task first and only the launcher takes the tasks left open. */
-  int32_t tasks = num_task <= 0 || num_task > pool->size ? pool->size : num_task;
+  /* One task per thread on a calm machine: TVM's lambda takes the task-th contiguous chunk of
+   * its parallel loop, so consecutive kernels hand each thread the same part of the tensors it
+   * just wrote. Chunks claimed from one shared counter (2 to 8 per thread) evened out the
+   * threads' finishing times (~13 us apart per launch) but lost that locality: light ResNet-50
+   * 41.8 -> 43.5-44.1 ms on AVX2. Hence ranges owned per thread, and splitting only where the
+   * machine is oversubscribed. */
+  int32_t n = num_task <= 0 || num_task > pool->size ? pool->size : num_task;
+  int32_t per_thread = split_launch(pool, num_task) ? SPLIT : 1;
+  int32_t tasks = n * per_thread;
   uint32_t launch = pool->launch + 1 < TAKEN ? pool->launch + 1 : 1;
   pool->launch = launch;
   pool->busy = 1;
   pool->lambda = lambda;
   pool->cdata = cdata;
   pool->env.sync_handle = &pool->sync;
-  pool->env.num_task = tasks;
+  __atomic_store_n(&pool->env.num_task, tasks, __ATOMIC_RELAXED);
+  __atomic_store_n(&pool->participants, n, __ATOMIC_RELAXED);
   /* Published by the posts below. No task of the previous launch is still inside the barrier:
    * all of them returned before it completed. */
   __atomic_store_n(&pool->sync.count, 0, __ATOMIC_RELAXED);
   __atomic_store_n(&pool->sync.broken, 0, __ATOMIC_RELAXED);
   __atomic_store_n(&pool->failed, 0, __ATOMIC_RELAXED);
-  __atomic_store_n(&pool->remaining, (uint32_t)(tasks - 1), __ATOMIC_RELAXED);
-  for (int32_t i = 1; i < tasks; ++i) post_task(&pool->workers[i - 1], launch);
-  int result = lambda(0, &pool->env, cdata);
-  if (result != 0) break_barrier(&pool->sync);
-  /* Claim and run the tasks no worker has claimed yet. This cannot deadlock a kernel that uses
-   * TVM's parallel barrier: task 0 returns only after every task of the launch reached every
-   * barrier, so every task of such a kernel is claimed (running or done) by now and there is
-   * nothing left to take; only barrier-free kernels (or a failed launch) leave tasks open. After
-   * a failure the open tasks are taken and not run: the launch fails anyway. */
-  for (int32_t i = 1; i < tasks; ++i) {
-    worker* w = &pool->workers[i - 1];
-    uint32_t expected = launch;
-    /* A plain load first: a failed CAS would still take the worker's cache line from it. */
-    if (__atomic_load_n(&w->ticket, __ATOMIC_RELAXED) != launch ||
-        !__atomic_compare_exchange_n(&w->ticket, &expected, launch | TAKEN, 0, __ATOMIC_ACQ_REL,
-                                     __ATOMIC_RELAXED)) {
-      continue;
-    }
-    if (result == 0 && !__atomic_load_n(&pool->failed, __ATOMIC_ACQUIRE)) {
-      run_task(pool, i);
-    } else {
-      __atomic_sub_fetch(&pool->remaining, 1, __ATOMIC_SEQ_CST);
-    }
+  __atomic_store_n(&pool->remaining, (uint32_t)tasks, __ATOMIC_RELAXED);
+  for (int32_t p = 0; p < n; ++p) {
+    __atomic_store_n(&pool->ranges[p].word, RANGE(launch, 0, per_thread), __ATOMIC_RELAXED);
   }
+  for (int32_t i = 1; i < n; ++i) post_task(&pool->workers[i - 1], launch);
+  /* Stealing cannot deadlock a kernel that uses TVM's barrier: such a region is not split, and
+   * a thread steals only after its own task returned, i.e. after every task of the launch
+   * reached every barrier, so every task is claimed by then and there is nothing left to take. */
+  int32_t stolen = participate(pool, 0, n, launch);
   if (__atomic_load_n(&pool->remaining, __ATOMIC_ACQUIRE) != 0) {
-    /* Waiting only for tasks that run: a long wait means their worker was preempted. */
-    uint64_t waiting = pool->spin_max > 0 ? now_ns() : 0;
+    /* Waiting only for tasks that run: a long wait means their thread was preempted. */
+    uint64_t waiting = now_ns();
     event_wait(&pool->done, &pool->remaining, 0, 1, pool);
-    if (pool->spin_max > 0 && now_ns() - waiting > PREEMPTED_NS) spin_contended(pool);
+    if (now_ns() - waiting > PREEMPTED_NS) spin_contended(pool);
   }
+  /* In a split region, a task taken from a worker means that worker fell behind. */
+  if (stolen > 0 && per_thread > 1) spin_contended(pool);
   if (pool->spin_max > 0) spin_calm(pool);
   pool->busy = 0;
-  /* Task 0 raised its own error: its message is already on this thread. */
-  if (result != 0 && ronn_error_get() != NULL) return result;
   if (__atomic_load_n(&pool->failed, __ATOMIC_ACQUIRE)) {
-    /* Error messages are thread-local: hand the worker's message to the launching thread,
-     * where the session looks for it once the kernel returns. Task 0 may also have failed,
-     * silently, because the failing worker broke the barrier it waited at. */
+    /* Error messages are thread-local: hand the failing task's message to the launching
+     * thread, where the session looks for it once the kernel returns. */
     ronn_error_set_message(pool->error);
     return -1;
   }
-  return result;
+  return 0;
 }
 
 int32_t ronn_threadpool_size(const ronn_threadpool* pool) { return pool->size; }
@@ -400,6 +480,7 @@ void ronn_threadpool_destroy(ronn_threadpool* pool) {
   event_destroy(&pool->sync.wake);
   pthread_mutex_destroy(&pool->error_mutex);
   free(pool->workers);
+  free(pool->ranges);
   free(pool);
 }
 
@@ -421,11 +502,18 @@ ronn_status* ronn_threadpool_create(int32_t num_threads, int32_t spin, ronn_thre
   if (size > MAX_THREADS) size = MAX_THREADS;
   ronn_threadpool* pool = (ronn_threadpool*)calloc(1, sizeof *pool);
   void* workers = NULL;
+  void* ranges = NULL;
   if (pool == NULL ||
-      (size > 1 && posix_memalign(&workers, 64, sizeof(worker) * (size_t)(size - 1)) != 0)) {
+      (size > 1 && posix_memalign(&workers, 64, sizeof(worker) * (size_t)(size - 1)) != 0) ||
+      posix_memalign(&ranges, 64, sizeof(range) * (size_t)size) != 0) {
+    free(workers);
     free(pool);
     return ronn_status_out_of_memory();
   }
+  memset(ranges, 0, sizeof(range) * (size_t)size);
+  pool->ranges = (range*)ranges;
+  pool->split_always = size > cpus;
+  pool->since_contended = SPLIT_WINDOW;
   pool->size = size;
   pool->spin_max = spin == RONN_SPIN_NEVER ? 0 : size <= cpus ? SPIN_DEDICATED : SPIN_OVERSUBSCRIBED;
   pool->spin = pool->spin_max;

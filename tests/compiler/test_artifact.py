@@ -207,3 +207,60 @@ def test_large_misaligned_input_is_staged_in_parallel(tmp_path: Path) -> None:
     for threads in (1, 2):
         (y,) = ronn_runtime.InferenceSession(str(path), num_threads=threads).run(None, {"x": misaligned})
         np.testing.assert_array_equal(y, np.maximum(x, 0))
+
+
+def _parallel_kernel(barrier: bool) -> Any:
+    """A parallel TIR kernel, with TVM's barrier after its loop or without."""
+    from tvm.script import tirx as T
+
+    if barrier:
+        @T.prim_func
+        def kernel(a: T.Buffer((64,), "float32"), b: T.Buffer((64,), "float32")):
+            with T.attr(0, "pragma_parallel_launch_point", 1):
+                with T.attr(0, "pragma_parallel_barrier_when_finish", 1):
+                    for i in T.parallel(64):
+                        b[i] = a[i] * T.float32(2)
+    else:
+        @T.prim_func
+        def kernel(a: T.Buffer((64,), "float32"), b: T.Buffer((64,), "float32")):
+            for i in T.parallel(64):
+                b[i] = a[i] * T.float32(2)
+    return kernel
+
+
+@pytest.mark.parametrize("barrier", [False, True])
+def test_an_artifact_declares_kernels_that_use_the_parallel_barrier(tmp_path: Path, barrier: bool) -> None:
+    # The runtime splits parallel regions of undeclared artifacts into more tasks than threads,
+    # which a barrier would deadlock: the declaration must follow the kernels, not a guess.
+    import tvm
+
+    from ronn_aot.backends.llvm_cpu import compile_kernels
+    from ronn_aot.stages.pack import glue_source, uses_parallel_barrier
+    from ronn_aot.targets import get_target
+
+    obj = tmp_path / "k.o"
+    mod = tvm.IRModule({"k": _parallel_kernel(barrier).with_attr("global_symbol", "k")})
+    assert compile_kernels(mod, ["k"], get_target("x86_64-avx2").tvm_target(), obj)
+    assert uses_parallel_barrier([obj]) is barrier
+    glue = glue_source(["k"], 8, 0, parallel_barrier=uses_parallel_barrier([obj]))
+    assert ("RONN_ARTIFACT_FLAG_PARALLEL_BARRIER" in glue) is barrier
+
+
+def test_compiled_models_use_no_parallel_barrier(tmp_path: Path) -> None:
+    # Every region of the project's own kernels may be split under contention.
+    import ronn_aot.stages.pack as pack_stage
+
+    seen: list[bool] = []
+    real = pack_stage.uses_parallel_barrier
+
+    def spy(objs: list[Path]) -> bool:
+        seen.append(real(objs))
+        return seen[-1]
+
+    model, _ = CASES["residual_block"]()
+    try:
+        pack_stage.uses_parallel_barrier = spy
+        ronn_aot.compile(model, ronn_aot.CompileOptions().with_output(tmp_path / "r.so"))
+    finally:
+        pack_stage.uses_parallel_barrier = real
+    assert seen == [False]

@@ -1,10 +1,11 @@
 """The thread pool under contention: tasks are claimed, so a launch completes without a worker that
-does not run, a late worker never runs a newer launch's task with an older job, and many consecutive
-launches (with and without TVM's barrier, spinning or not) neither hang nor give wrong results.
+does not run, a late worker never runs a newer launch's task with an older job, a region split into
+more tasks than threads lets the others take a stalled worker's tasks, and many consecutive launches
+(with and without TVM's barrier, split or not, spinning or not) neither hang nor give wrong results.
 
-A C driver links the runtime's static library from a test build (-DRONN_TEST_HOOKS, whose hook
-makes worker 1 sleep before each claim, as a descheduled worker would) and calls the launch and
-barrier hooks the way TVM-compiled kernels do."""
+A C driver links the runtime's static library from a test build (-DRONN_TEST_HOOKS, whose hooks
+make worker 1 sleep before it joins a launch, as a descheduled worker would, and force regions to
+be split) and calls the launch and barrier hooks the way TVM-compiled kernels do."""
 
 from __future__ import annotations
 
@@ -28,14 +29,20 @@ DRIVER = r"""
 
 #include "internal.h"
 
-#define MAX_TASKS 8
+#define MAX_TASKS 64
 #define N 4096
 
 typedef struct job {
   uint32_t runs[MAX_TASKS];      /* how often each task ran */
   pthread_t thread[MAX_TASKS];   /* which thread ran it */
+  int num_task;                  /* the launch's task count, as the tasks saw it */
   float src[N], mid[N], dst[N];
 } job;
+
+static pthread_t launcher;
+static uint32_t stall_in_task_us;  /* worker threads sleep this long in their first task */
+static __thread long last_stalled = -1;
+static long current_launch;
 
 static int fail(const char* what, long launch) {
   fprintf(stderr, "launch %ld: %s\n", launch, what);
@@ -48,10 +55,22 @@ static void chunk(int task, int tasks, int* begin, int* end) {
   *end = *begin + size < N ? *begin + size : N;
 }
 
+/* A worker preempted in the middle of a task: the others should take the rest of its range. */
+static void stall_in_task(void) {
+  long launch = __atomic_load_n(&current_launch, __ATOMIC_RELAXED);
+  if (stall_in_task_us == 0 || pthread_equal(pthread_self(), launcher) || last_stalled == launch) return;
+  last_stalled = launch;
+  struct timespec delay = {0, (long)stall_in_task_us * 1000};
+  nanosleep(&delay, NULL);
+}
+
 /* Barrier-free: dst = 3 * src over this task's chunk. */
 static int plain(int task, ronn_parallel_env* env, void* cdata) {
   job* j = (job*)cdata;
   int b, e;
+  if (task >= MAX_TASKS) return -1;
+  j->num_task = env->num_task;
+  stall_in_task();
   chunk(task, env->num_task, &b, &e);
   for (int i = b; i < e; ++i) j->dst[i] = 3.0f * j->src[i];
   __atomic_add_fetch(&j->runs[task], 1, __ATOMIC_RELAXED);
@@ -63,6 +82,8 @@ static int plain(int task, ronn_parallel_env* env, void* cdata) {
 static int phased(int task, ronn_parallel_env* env, void* cdata) {
   job* j = (job*)cdata;
   int b, e;
+  if (task >= MAX_TASKS) return -1;
+  j->num_task = env->num_task;
   chunk(task, env->num_task, &b, &e);
   for (int i = b; i < e; ++i) j->mid[i] = 2.0f * j->src[i];
   if (ronn_parallel_barrier_hook(task, env) != 0) return -1;
@@ -79,20 +100,26 @@ static double now_ms(void) {
   return ts.tv_sec * 1e3 + ts.tv_nsec / 1e6;
 }
 
-/* usage: driver THREADS LAUNCHES STALL_US MODE(plain|phased) */
+/* usage: driver THREADS LAUNCHES STALL_US MODE(plain|phased) SPLIT(0|1) [STALL_IN_TASK_US]
+ * Prints how many of the workers' tasks the launcher ran and the total ms. With SPLIT, regions
+ * are split (a barrier in one must fail the launch, reported as "barrier-refused"). */
 int main(int argc, char** argv) {
-  if (argc != 5) return 2;
+  if (argc != 6 && argc != 7) return 2;
   int threads = atoi(argv[1]);
   long launches = atol(argv[2]);
   ronn_test_stall_worker_us = (uint32_t)atoi(argv[3]);
   int phases = strcmp(argv[4], "phased") == 0;
+  ronn_test_force_split = atoi(argv[5]);
+  stall_in_task_us = argc == 7 ? (uint32_t)atoi(argv[6]) : 0;
+  launcher = pthread_self();
   ronn_threadpool* pool = NULL;
   /* The library reads no environment: RONN_SPIN=0 is applied here, as the tools apply it. */
   const char* spin = getenv("RONN_SPIN");
   int32_t mode = spin != NULL && strcmp(spin, "0") == 0 ? RONN_SPIN_NEVER : RONN_SPIN_AUTO;
   ronn_status* status = ronn_threadpool_create(threads, mode, &pool);
   if (status != NULL) fail(ronn_status_get_message(status), -1);
-  ronn_threadpool_enter(pool);
+  /* A barrier artifact is not splittable; forcing a split on one checks the refusal. */
+  ronn_threadpool_enter(pool, !phases || ronn_test_force_split);
   /* Two jobs used in turn: a late worker that ran an older launch's task would change the job
    * that is not current, which is checked after every launch. */
   static job jobs[2];
@@ -105,11 +132,22 @@ int main(int argc, char** argv) {
     for (int i = 0; i < N; ++i) j->src[i] = (float)((l * 7 + i) % 1000);
     uint32_t other_runs[MAX_TASKS];
     memcpy(other_runs, other->runs, sizeof other_runs);
+    __atomic_store_n(&current_launch, l, __ATOMIC_RELAXED);
     int rc = ronn_parallel_launch_hook(phases ? phased : plain, j, 0);
+    if (rc != 0 && phases && ronn_test_force_split) {
+      const char* message = ronn_error_get();
+      if (message == NULL || strstr(message, "barrier") == NULL) fail("no message on the refusal", l);
+      printf("barrier-refused\n");
+      return 0;
+    }
     if (rc != 0) fail("the launch failed", l);
-    for (int t = 0; t < threads; ++t) {
+    int tasks = j->num_task;
+    if (tasks < threads || tasks > MAX_TASKS) fail("unexpected task count", l);
+    if (ronn_test_force_split && !phases && tasks == threads) fail("the region was not split", l);
+    for (int t = 0; t < tasks; ++t) {
       if (j->runs[t] != 1) fail("a task did not run exactly once", l);
-      if (t > 0 && pthread_equal(j->thread[t], pthread_self())) ++stolen;
+      /* Thread p owns tasks p, p + threads, ... */
+      if (t % threads != 0 && pthread_equal(j->thread[t], pthread_self())) ++stolen;
     }
     for (int i = 0; i < N; ++i) {
       float want = phases ? 2.0f * j->src[N - 1 - i] : 3.0f * j->src[i];
@@ -142,11 +180,11 @@ def driver(tmp_path_factory: pytest.TempPathFactory) -> Path:
     return exe
 
 
-def drive(exe: Path, threads: int, launches: int, stall_us: int, mode: str,
-          env: dict[str, str] | None = None) -> tuple[int, float]:
-    """Runs the driver; returns how many tasks the launcher took over and the total ms."""
-    proc = subprocess.run([str(exe), str(threads), str(launches), str(stall_us), mode], capture_output=True,
-                          text=True, timeout=60, env={**os.environ, **(env or {})})
+def drive(exe: Path, threads: int, launches: int, stall_us: int, mode: str, split: bool = False,
+          stall_in_task_us: int = 0, env: dict[str, str] | None = None) -> tuple[int, float]:
+    """Runs the driver; returns how many of the workers' tasks the launcher ran and the total ms."""
+    args = [str(exe), str(threads), str(launches), str(stall_us), mode, str(int(split)), str(stall_in_task_us)]
+    proc = subprocess.run(args, capture_output=True, text=True, timeout=60, env={**os.environ, **(env or {})})
     assert proc.returncode == 0, f"driver failed: {proc.stderr}"
     stolen, ms = proc.stdout.split()
     return int(stolen), float(ms)
@@ -166,18 +204,34 @@ def test_a_stalled_worker_still_completes_launches_with_barriers(driver: Path) -
     assert ms >= 20 * 2, "the barrier did not wait for the stalled worker"
 
 
-@pytest.mark.parametrize("mode", ["plain", "phased"])
+def test_a_split_region_loses_only_the_task_a_stalled_worker_is_in(driver: Path) -> None:
+    # Worker 1 sleeps 20 ms inside its first task of every launch: the launcher runs the other
+    # tasks of worker 1's range (3 of 4 per launch) instead of leaving them to it.
+    stolen, _ = drive(driver, 2, 20, 0, "plain", split=True, stall_in_task_us=20_000)
+    assert stolen >= 20 * 3 - 2, f"the launcher ran {stolen} of worker 1's tasks over 20 launches"
+
+
+def test_a_barrier_in_a_split_region_fails_instead_of_hanging(driver: Path) -> None:
+    proc = subprocess.run([str(driver), "2", "3", "0", "phased", "1"], capture_output=True, text=True, timeout=60)
+    assert proc.returncode == 0, proc.stderr
+    assert proc.stdout.strip() == "barrier-refused"
+
+
+@pytest.mark.parametrize("mode,split", [("plain", False), ("plain", True), ("phased", False)])
 @pytest.mark.parametrize("threads", [2, 4])
 @pytest.mark.parametrize("spin", ["1", "0"])
-def test_many_consecutive_launches(driver: Path, mode: str, threads: int, spin: str) -> None:
-    drive(driver, threads, 5_000, 0, mode, {"RONN_SPIN": spin})
+def test_many_consecutive_launches(driver: Path, mode: str, split: bool, threads: int, spin: str) -> None:
+    drive(driver, threads, 5_000, 0, mode, split, env={"RONN_SPIN": spin})
 
 
-def test_stalls_of_a_few_microseconds_mix_claims_and_takeovers(driver: Path) -> None:
-    # Worker 1 arrives at every point of a launch: before, during and after the launcher's claim.
+@pytest.mark.parametrize("split", [False, True])
+def test_stalls_of_a_few_microseconds_mix_claims_and_takeovers(driver: Path, split: bool) -> None:
+    # Worker 1 arrives at every point of a launch: before, during and after the others' claims.
     for stall_us in (1, 5, 20):
-        drive(driver, 3, 2_000, stall_us, "plain")
-        drive(driver, 3, 500, stall_us, "phased")
+        drive(driver, 3, 2_000, stall_us, "plain", split)
+        drive(driver, 3, 2_000, 0, "plain", split, stall_in_task_us=stall_us)
+        if not split:
+            drive(driver, 3, 500, stall_us, "phased")
 
 
 def test_session_without_spinning_matches_numpy(fixture_so: Path, monkeypatch: pytest.MonkeyPatch) -> None:

@@ -64,6 +64,10 @@ typedef struct ronn_artifact_hooks_v1 {
 
 /* ronn_artifact_v1.flags */
 #define RONN_ARTIFACT_FLAG_DEVICE 0x1u /* the descriptor is a ronn_artifact_with_device_v1 */
+/* Some kernel calls __TVMBackendParallelBarrier: its parallel regions need all their tasks running
+ * at once, so the runtime runs every region of the artifact as exactly one task per thread.
+ * Without the flag a runtime may split a region into more tasks than threads (threadpool.c). */
+#define RONN_ARTIFACT_FLAG_PARALLEL_BARRIER 0x4u
 
 /* The descriptor returned by the query symbol. Lives in the artifact's read-only data. */
 typedef struct ronn_artifact_v1 {
