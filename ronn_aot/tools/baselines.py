@@ -30,6 +30,7 @@ from pathlib import Path
 from typing import Any
 
 from ..stages.records import apply_records, baselines_path, workload_of
+from ..targets import Target
 
 def reject(database_dir: Path, reasons: dict[str, str]) -> None:
     """Mark the records of these kernels (workload key -> why) as not to be applied."""
@@ -70,10 +71,12 @@ def rule_workload(func: Any, constant: list[int], arch: str, tvm_target: Any) ->
     return None if found is None else workload_of(found[0])
 
 
-def measure_rules(funcs: list[tuple[Any, list[int]]], arch: str, tvm_target: Any) -> list[float | None]:
+def measure_rules(funcs: list[tuple[Any, list[int]]], arch: str, tvm_target: Any,
+                  target: Target | None = None) -> list[float | None]:
     """Seconds per call of each (func, constant parameters) scheduled by its first matching rule;
-    None where a kernel cannot be scheduled, built or run."""
-    return measure([rule_workload(f, c, arch, tvm_target) for f, c in funcs], tvm_target)
+    None where a kernel cannot be scheduled, built or run. `target`: measured as its trials are
+    (under qemu for a qemu target: tools/qemu_runner.py)."""
+    return measure([rule_workload(f, c, arch, tvm_target) for f, c in funcs], tvm_target, target=target)
 
 
 def record_is_rule(func: Any, constant: list[int], arch: str, tvm_target: Any, database: Any) -> bool:
@@ -94,7 +97,7 @@ def record_is_rule(func: Any, constant: list[int], arch: str, tvm_target: Any, d
 
 
 def measure_pairs(funcs: list[tuple[Any, list[int]]], arch: str, tvm_target: Any,
-                  database: Any) -> list[tuple[float, float] | None]:
+                  database: Any, target: Target | None = None) -> list[tuple[float, float] | None]:
     """(rule, best record) seconds per call of each (func, constant parameters), the two measured
     one right after the other; None where either cannot be built or run."""
     from ..stages.prepack import with_constant_params
@@ -103,28 +106,35 @@ def measure_pairs(funcs: list[tuple[Any, list[int]]], arch: str, tvm_target: Any
     for func, constant in funcs:
         tuned = apply_records(with_constant_params(func, constant), tvm_target, database)
         mods += [rule_workload(func, constant, arch, tvm_target), None if tuned is None else tuned.mod]
-    secs = measure(mods, tvm_target)  # the runner measures in submission order: rule, record, ...
+    secs = measure(mods, tvm_target, target=target)  # the runner measures in submission order: rule, record, ...
     return [None if r is None or t is None else (r, t) for r, t in zip(secs[0::2], secs[1::2])]
 
 
-def measure(mods: list[Any | None], tvm_target: Any, number: int = 10, repeat: int = 3) -> list[float | None]:
+def measure(mods: list[Any | None], tvm_target: Any, number: int = 10, repeat: int = 3,
+            target: Target | None = None) -> list[float | None]:
     """Seconds per call of each scheduled workload module, measured like MetaSchedule trials, all in
     one builder and one runner session (each worker pool imports TVM once); None where a module is
-    None or cannot be built or run."""
+    None or cannot be built or run. For a qemu target (`target`), the trials' cross builder and
+    instruction-counting runner (tools/qemu_runner.py: instructions as nominal seconds)."""
     from tvm.s_tir.meta_schedule.arg_info import ArgInfo
     from tvm.s_tir.meta_schedule.builder import BuilderInput, LocalBuilder
     from tvm.s_tir.meta_schedule.runner import EvaluatorConfig, LocalRunner, RunnerInput
 
+    from .qemu_runner import cross_builder, qemu_runner, uses_qemu
 
     todo = [i for i, m in enumerate(mods) if m is not None]
     out: list[float | None] = [None] * len(mods)
     if not todo:
         return out
-    use_threads_in_runner(int(tvm_target.attrs.get("num-cores") or 2))
-    builds = LocalBuilder(max_workers=2, timeout_sec=300).build([BuilderInput(mods[i], tvm_target) for i in todo])
+    if target is not None and uses_qemu(target):
+        builder, runner = cross_builder(target, 2), qemu_runner(target)
+    else:
+        use_threads_in_runner(int(tvm_target.attrs.get("num-cores") or 2))
+        builder = LocalBuilder(max_workers=2, timeout_sec=300)
+        runner = LocalRunner(timeout_sec=120, evaluator_config=EvaluatorConfig(number=number, repeat=repeat,
+                                                                               min_repeat_ms=50))
+    builds = builder.build([BuilderInput(mods[i], tvm_target) for i in todo])
     ok = [(i, b) for i, b in zip(todo, builds) if not b.error_msg]
-    runner = LocalRunner(timeout_sec=120, evaluator_config=EvaluatorConfig(number=number, repeat=repeat,
-                                                                           min_repeat_ms=50))
     futures = runner.run([RunnerInput(b.artifact_path, "cpu", ArgInfo.from_prim_func(mods[i]["main"]))
                           for i, b in ok])
     for (i, _), fut in zip(ok, futures):

@@ -13,6 +13,13 @@ fewer trials than one iteration leaves each kernel a single batch drawn by an un
 
 Tuning is resumable: measured records are appended to the database as each batch comes back, and
 a rerun skips kernels that already have their share of trials.
+
+Where candidates are measured follows the target's run mode (`[run] mode` in targets/*.toml,
+tools/qemu_runner.builder_runner): a native target's are timed here by MetaSchedule's LocalRunner;
+a qemu target's (aarch64, aarch64-dotprod on an x86 host) are cross-linked and executed under
+qemu-user, and ranked by guest instruction count, reported as seconds at 1 instruction per ns
+(qemu_runner.SECONDS_PER_INSTRUCTION), the rule baselines likewise, so records, baselines and the
+cost model share one scale.
 """
 
 from __future__ import annotations
@@ -23,10 +30,10 @@ from dataclasses import dataclass, field, replace
 from pathlib import Path
 from typing import Any
 
-from ..backends import tir_pipeline
 from ..stages.records import database_dir, open_database, workload_of
 from ..options import CompileOptions
 from ..targets import Target, get_target
+from .qemu_runner import QemuTools, builder_runner, uses_qemu
 from .timing import RoundPlan
 
 # Candidates per search iteration: the evolutionary search (population 512, ~15 s on 2 cores for a
@@ -223,7 +230,11 @@ def tune(model: Any, options: CompileOptions, trials: int, work_dir: Path | None
     start = time.perf_counter()
     deadline = None if minutes is None else time.monotonic() + 60.0 * minutes
     target = get_target(options.target)
-    num_cores = options.num_threads or 2
+    if uses_qemu(target):
+        QemuTools(target)  # qemu, the cross toolchain, the harness and the counter: fail before planning
+    # The cores the compile schedules for (the target's [isa] cores where it names them: a
+    # quad-core board for aarch64, whatever machine compiles), else 2.
+    num_cores = options.num_threads or (target.isa.cores if target.isa is not None and target.isa.cores else 2)
     tvm_target = target.tvm_target(num_cores)
     # The kernels exactly as the compile plans them (frozen inputs and bit-serial layers included).
     planned = run_stages(model, replace(options, num_threads=num_cores), Path("."), stop_after="plan")
@@ -273,6 +284,11 @@ def tune(model: Any, options: CompileOptions, trials: int, work_dir: Path | None
     if beat and target.run.mode == "native" and target.run.command_prefix(target.arch) == []:
         check, kept = _confirm_in_model(model, options, target, [kn for kn in chosen if kn.name in beat])
         beat = beat if kept else []
+    elif beat and uses_qemu(target):
+        # Instruction counts add up over the model's kernels (no caches or neighbours in them):
+        # a record that won its pair makes the model's count smaller by what it won.
+        check = ("costs are guest instructions under qemu (1 ns = 1 instruction), additive over the "
+                 "kernels: the records that won their pairs are kept without a model check")
     return TuneSummary(len(built.kernels), len(tuned), len(chosen) - len(todo), per_task * len(todo),
                        time.perf_counter() - start, database_dir(target), untunable, progress.done, tuned,
                        beat, check, len(chosen),
@@ -327,7 +343,7 @@ def _search(todo: list[Kernel], per_task: int, progress: _Progress, target: Targ
     tuned: list[str] = []
     if not todo:
         return tuned
-    builder, runner = _builder_runner(num_cores)
+    builder, runner = builder_runner(target, _host_workers(num_cores))
     callbacks = ms.MeasureCallback.create("default") + [_measure_callback(progress)]
     loggers = _loggers(work_dir, [kn.name for kn in todo])
     with tempfile.TemporaryDirectory(prefix="ronn-tune-") as tmp:  # tune_tasks wants a work_dir
@@ -364,23 +380,16 @@ def _space_context(mod: Any, name: str, tvm_target: Any, num_cores: int, arch: s
 
     space = _space_generator(mod["main"], arch, tvm_target)
     return ms.TuneContext(mod=mod, target=tvm_target, space_generator=space,
-                          search_strategy="evolutionary", task_name=name, num_threads=num_cores,
+                          search_strategy="evolutionary", task_name=name, num_threads=_host_workers(num_cores),
                           logger=logger).clone()
 
 
-def _builder_runner(num_cores: int) -> tuple[Any, Any]:
-    from tvm.s_tir import meta_schedule as ms
+def _host_workers(num_cores: int) -> int:
+    """Builder workers and search threads on this machine: the kernels' cores (a board's, for a
+    cross target), at most this machine's CPUs."""
+    import os
 
-    from .baselines import use_threads_in_runner
-
-    use_threads_in_runner(num_cores)
-    # Generous timeouts: each builder/runner worker imports TVM first, which takes tens of seconds
-    # on a loaded 2-core machine, and a timeout is recorded as a failed trial.
-    # Candidates are built with the compile's TIR pipeline (register tiles on the stack).
-    return (ms.builder.LocalBuilder(max_workers=num_cores, timeout_sec=300,
-                                    f_build=tir_pipeline.METASCHEDULE_BUILD,
-                                    initializer=tir_pipeline.register_metaschedule_build),
-            ms.runner.LocalRunner(timeout_sec=120))
+    return max(1, min(num_cores, os.cpu_count() or 1))
 
 
 def _loggers(work_dir: Path | None, names: list[str]) -> list[Any]:
@@ -409,7 +418,8 @@ def _record_baselines(kernels: list[Kernel], constant: dict[str, list[int]], tar
     from ..stages.records import workload_key
     from .baselines import measure_rules, save_baselines
 
-    seconds = measure_rules([(kn.func, constant.get(kn.name, [])) for kn in kernels], target.arch, tvm_target)
+    seconds = measure_rules([(kn.func, constant.get(kn.name, [])) for kn in kernels], target.arch, tvm_target,
+                            target)
     for kn, s in zip(kernels, seconds):
         kn.rule_seconds = s
     save_baselines(database_dir(target), {workload_key(kn.func): (kn.name, s) for kn, s in zip(kernels, seconds)
@@ -456,7 +466,7 @@ def _pair_records(kernels: list[Kernel], constant: dict[str, list[int]], target:
     if not kernels:
         return []
     pairs = measure_pairs([(kn.func, constant.get(kn.name, [])) for kn in kernels], target.arch, tvm_target,
-                          database)
+                          database, target)
     measured, paired, won, unpaired = {}, {}, [], {}
     for kn, pair in zip(kernels, pairs):
         in_database = record_seconds(kn.func, tvm_target, database)
