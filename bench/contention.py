@@ -1,9 +1,12 @@
 """How the artifact and onnxruntime hold up beside other work on the same CPUs.
 
-    .venv/bin/python -m bench.contention MODEL.onnx [MODEL.onnx ...] [--target T] [--threads 2]
+    .venv/bin/python -m bench.contention MODEL [MODEL ...] [--target T] [--threads 2]
                                          [--load 1] [--rounds 3] [--artifacts DIR]
 
-compiles each model (ronn_aot.compile), then times the artifact (runtime_min) and onnxruntime, each
+MODEL is an .onnx path, a suite model's name (bench.suite, e.g. mobilenetv2-224) or a real model's
+(bench.real_models, e.g. ppocr-v4-det: compiled with its input shapes and fed its realistic inputs;
+fetch it first with `python -m bench.real_models fetch`). The command compiles each model
+(ronn_aot.compile), then times the artifact (runtime_min) and onnxruntime, each
 in its own processes (ronn_aot.tools.timing.time_engines), first on an idle machine and then beside
 `--load` CPU-bound processes (`python -c "while True: pass"`, started and killed here), and prints
 a markdown table of the four medians and both slowdowns (loaded / idle).
@@ -23,7 +26,7 @@ import time
 from contextlib import contextmanager
 from dataclasses import dataclass
 from pathlib import Path
-from typing import Iterator
+from typing import Any, Callable, Iterator
 
 from ronn_aot.tools.bench import random_feeds
 from ronn_aot.errors import RonnError
@@ -70,37 +73,56 @@ def cpu_load(n: int) -> Iterator[None]:
             h.wait()
 
 
-def measure(model: Path, target: str, threads: int, load: int, plan: RoundPlan,
-            artifacts: Path | None) -> Row:
-    """Compile `model` for `target` and time both engines idle, then beside `load` CPU hogs."""
-    from ronn_aot import CompileOptions, compile as compile_model
+def resolve(name: str, target: str) -> tuple[Path, Any, Callable[[], dict[str, Any]] | None]:
+    """The model file, its compile options and (for a real model) its feeds, from a path or a name."""
+    from ronn_aot import CompileOptions
 
+    from bench.real_models import MODELS
+    from bench.suite import SUITE
+
+    if name in SUITE:
+        return SUITE[name], CompileOptions().with_target(target), None
+    if name in MODELS:
+        real = MODELS[name]
+        if real.frozen:
+            raise RonnError(f"{name} has frozen inputs ({', '.join(real.frozen)}), which this benchmark "
+                            f"does not feed to onnxruntime: pick another model")
+        return real.path, real.options(target), real.feeds
+    return Path(name), CompileOptions().with_target(target), None
+
+
+def measure(name: str, target: str, threads: int, load: int, plan: RoundPlan,
+            artifacts: Path | None) -> Row:
+    """Compile the model for `target` and time both engines idle, then beside `load` CPU hogs."""
+    from ronn_aot import compile as compile_model
+
+    model, opts, real_feeds = resolve(name, target)
     if not model.is_file():
-        raise RonnError(f"model file {model} does not exist")
+        raise RonnError(f"model file {model} does not exist (a suite model: `python -m bench.models.export`; "
+                        f"a real one: `python -m bench.real_models fetch`)")
     path = artifacts / f"{model.stem}.{target}.so" if artifacts is not None else None
     if path is not None and path.is_file():
         import ronn_runtime
 
         with ronn_runtime.InferenceSession(path, num_threads=1) as sess:
-            feeds = random_feeds(sess.get_inputs())
+            feeds = real_feeds() if real_feeds else random_feeds(sess.get_inputs())
     else:
-        opts = CompileOptions().with_target(target)
         if path is not None:
             path.parent.mkdir(parents=True, exist_ok=True)
             opts = opts.with_output(path)
         art = compile_model(model, opts)
-        path, feeds = art.path, random_feeds(art.inputs)
+        path, feeds = art.path, real_feeds() if real_feeds else random_feeds(art.inputs)
     engines = [Engine("ronn", "ronn", path, unmasked_env()),
                Engine("ort", "ort", model, masked_env(target))]
     idle, _ = time_engines(engines, feeds, threads, plan)
     with cpu_load(load):
         loaded, _ = time_engines(engines, feeds, threads, plan)
-    return Row(model.name, idle["ronn"], idle["ort"], loaded["ronn"], loaded["ort"])
+    return Row(model.name if name.endswith(".onnx") else name, idle["ronn"], idle["ort"], loaded["ronn"], loaded["ort"])
 
 
 def main(argv: list[str] | None = None) -> int:
     p = argparse.ArgumentParser(prog="python -m bench.contention", description=__doc__.split("\n\n")[2])
-    p.add_argument("models", nargs="+", type=Path)
+    p.add_argument("models", nargs="+", help="an .onnx path, a suite model or a real model (see above)")
     p.add_argument("--target", default="host")
     p.add_argument("--threads", type=int, default=2)
     p.add_argument("--load", type=int, default=1, help="CPU-bound processes beside the loaded timing")
