@@ -69,7 +69,7 @@ static int plain(int task, ronn_parallel_env* env, void* cdata) {
   job* j = (job*)cdata;
   int b, e;
   if (task >= MAX_TASKS) return -1;
-  j->num_task = env->num_task;
+  __atomic_store_n(&j->num_task, env->num_task, __ATOMIC_RELAXED);
   stall_in_task();
   chunk(task, env->num_task, &b, &e);
   for (int i = b; i < e; ++i) j->dst[i] = 3.0f * j->src[i];
@@ -83,7 +83,7 @@ static int phased(int task, ronn_parallel_env* env, void* cdata) {
   job* j = (job*)cdata;
   int b, e;
   if (task >= MAX_TASKS) return -1;
-  j->num_task = env->num_task;
+  __atomic_store_n(&j->num_task, env->num_task, __ATOMIC_RELAXED);
   chunk(task, env->num_task, &b, &e);
   for (int i = b; i < e; ++i) j->mid[i] = 2.0f * j->src[i];
   if (ronn_parallel_barrier_hook(task, env) != 0) return -1;
