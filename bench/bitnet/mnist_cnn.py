@@ -66,13 +66,13 @@ def build_model(mode: tuple[str, int] | None = None) -> Any:
 
     class QConv(nn.Conv2d):
         def forward(self, x: Any) -> Any:
-            if mode is None or not self.training:
+            if mode is None or not self.training or not getattr(self, "quantized", True):
                 return super().forward(x)
             return self._conv_forward(quant_act(x, mode[1]), quant_weight(self.weight, mode[0]), self.bias)
 
     class QLinear(nn.Linear):
         def forward(self, x: Any) -> Any:
-            if mode is None or not self.training:
+            if mode is None or not self.training or not getattr(self, "quantized", True):
                 return super().forward(x)
             return nn.functional.linear(quant_act(x, mode[1]), quant_weight(self.weight, mode[0]), self.bias)
 
@@ -96,8 +96,18 @@ def build_model(mode: tuple[str, int] | None = None) -> Any:
     return Net()
 
 
-def train(model: Any, x: np.ndarray, y: np.ndarray, epochs: int, lr: float, batch: int = 64, seed: int = 0) -> None:
-    """Train in place. QAT models simulate the quantized forward with per-batch statistics."""
+def set_quantized(model: Any, on: bool) -> None:
+    """QAT models: simulate the quantized forward (on) or run the float one (off) while training."""
+    for m in model.modules():
+        m.quantized = on
+
+
+def train(model: Any, x: np.ndarray, y: np.ndarray, epochs: int, lr: float, batch: int = 64, seed: int = 0,
+          joint: bool = False) -> None:
+    """Train in place. QAT models simulate the quantized forward with per-batch statistics;
+    `joint` (for dual artifacts) sums the losses of the quantized and the float forward, so that
+    System 1 (the BitNet build) and System 2 (the float one) of the same weights are both right
+    and agree: plain QAT leaves the float forward of its weights worse than either."""
     import torch
 
     torch.manual_seed(seed)
@@ -110,9 +120,17 @@ def train(model: Any, x: np.ndarray, y: np.ndarray, epochs: int, lr: float, batc
         for i in range(0, len(x) - batch + 1, batch):
             idx = perm[i:i + batch]
             opt.zero_grad()
-            torch.nn.functional.cross_entropy(model(xt[idx]), yt[idx]).backward()
+            if joint:
+                set_quantized(model, True)
+                loss = torch.nn.functional.cross_entropy(model(xt[idx]), yt[idx])
+                set_quantized(model, False)
+                loss = loss + torch.nn.functional.cross_entropy(model(xt[idx]), yt[idx])
+            else:
+                loss = torch.nn.functional.cross_entropy(model(xt[idx]), yt[idx])
+            loss.backward()
             opt.step()
             sched.step()
+    set_quantized(model, True)
     model.eval()
 
 
