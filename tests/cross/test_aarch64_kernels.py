@@ -110,3 +110,11 @@ def test_light_zoo_on_aarch64(name: str, qemu_runtime, compile_model, tmp_path: 
     actual = run_under_qemu(*qemu_runtime, art.path, feeds, art.output_names, tmp_path, threads=2)
     for a, e in zip(actual, expected):
         np.testing.assert_allclose(a, e, rtol=max(rtol, 1e-3), atol=max(atol, 1e-4))
+
+
+@pytest.mark.slow
+@pytest.mark.parametrize("name", ["bvlc_alexnet", "densenet121", "inception_v2", "resnet50", "vgg19", "zfnet512"])
+def test_rest_of_the_light_zoo_on_aarch64(name: str, qemu_runtime, compile_model, tmp_path: Path) -> None:
+    """The rest of onnx's light zoo (big convolutions and dense layers: minutes under qemu, -m slow)
+    compiled for aarch64 and run on two threads under qemu match onnxruntime."""
+    test_light_zoo_on_aarch64(name, qemu_runtime, compile_model, tmp_path)
