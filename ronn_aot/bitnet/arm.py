@@ -109,8 +109,11 @@ def pack_kernel(spec: Any) -> Any:
         return byte[0] | byte[1] | byte[2] | byte[3]
 
     quads = te.compute((spec.m, spec.words), quad, name="quads")
-    rk = te.reduce_axis((0, spec.k_pad), "rk")
-    rowsum = te.compute((spec.m,), lambda m: te.sum(code[m, rk], axis=rk), name="rowsum")
+    # the sum of a row's codes, read back from its quads (so that the codes stay local to the row)
+    rq, rj = te.reduce_axis((0, spec.words), "rq"), te.reduce_axis((0, SDOT_GROUP), "rj")
+    rowsum = te.compute((spec.m,), lambda m: te.sum(tirx.Cast("int32", tirx.Cast(
+        "int8", (quads[m, rq] >> (tirx.Cast("uint32", rj) * tirx.const(8, "uint32"))) & tirx.const(0xFF, "uint32"))),
+        axis=[rq, rj]), name="rowsum")
     return te.create_prim_func([x, quads, stats, rowsum]).with_attr(SPEC_ATTR, f"pack:{spec.to_json()}")
 
 
@@ -240,8 +243,8 @@ def schedule_pack(sch: Any, spec: Any) -> Any:
 
     quads, code, rowsum = sch.get_sblock("quads"), sch.get_sblock("code"), sch.get_sblock("rowsum")
     m = sch.get_loops(quads)[0]
-    sch.compute_at(rowsum, m)
     sch.compute_at(code, m)
+    sch.reverse_compute_at(rowsum, m)
     width = 16 if spec.k_pad % 16 == 0 else 4
     _, inner = sch.split(sch.get_loops(code)[-1], factors=[None, width])
     sch.vectorize(inner)
@@ -249,3 +252,178 @@ def schedule_pack(sch: Any, spec: Any) -> Any:
     if spec.static_stats is None:
         _parallel_absmax(sch, spec.m * spec.k)
     return sch
+
+
+# --- bit-serial popcount on NEON (both aarch64 targets) ---
+#
+# `kernels.bitserial_kernel` sums popcount(X & W) over words in int32 per channel; LLVM lowers each
+# 64-bit popcount to CNT and three widening pairwise adds (UADDLP .8h, .4s, .2d) and a narrowing
+# shuffle before the int32 add: ~5 instructions of bookkeeping per CNT. The NEON kernel below keeps
+# the per-byte counts instead: per word and 128 bits, CNT of the AND (ternary: the difference of
+# the two planes' byte counts, SUB) and one SADALP (pairwise add and accumulate into int16 lanes);
+# the int16 lanes of a channel are summed once, after the reduction. Same inputs, packed layout and
+# output as the generic kernel (the rule substitutes it), the same integers.
+
+_NEON_BITS = 128
+_NEON_MAX_ACCUMULATORS = 16  # int16x8 accumulators of a register tile
+_SADDLP = "llvm.aarch64.neon.saddlp.v8i16.v16i8"
+
+
+def neon_bitserial_fits(spec: Any) -> bool:
+    """Whether the int16 byte-pair accumulators cannot overflow: each word adds at most 16 to a
+    lane (two bytes of at most 8 set bits, or their difference)."""
+    return spec.dot == "popcount" and 16 * spec.words <= (1 << 15) - 1 and spec.word_bits in (32, 64)
+
+
+def bitserial_neon_kernel(spec: Any) -> Any:
+    """PrimFunc with `kernels.bitserial_kernel`'s parameters (X planes, stats[, rowsum], W planes,
+    scale[, wsum]) -> the same float32 output, accumulating byte counts in int16 (see above)."""
+    from tvm import tirx
+    from tvm.script import tirx as T
+
+    from .kernels import SPEC_ATTR
+    from .quantize import word_dtype
+    from .reference import THRESHOLD_FRACTION_BITS, plane_coefficients
+
+    wdt, lanes, bits, P = word_dtype(spec.word_bits), spec.lanes, spec.act_bits, spec.planes
+    E = _NEON_BITS // spec.word_bits  # words (channels) per 128-bit vector
+    H = spec.word_bits // 16  # int16 accumulator lanes per channel
+    CG = lanes // E  # vectors per lane group
+    M, Wd, NP, N, K = spec.m, spec.words, spec.n_pad, spec.n, spec.k
+    C = NP // E
+    B = 1 if spec.xnor else bits
+    ternary, xnor, rowsum_needed = spec.weights == "ternary", spec.xnor, spec.needs_rowsum
+    coef = plane_coefficients(bits)
+    conv = spec.conv is not None
+    OH, OW = spec.conv.out_hw if conv else (1, 1)
+    HW = OH * OW
+    out_shape = spec.out_shape
+    one = 1 << THRESHOLD_FRACTION_BITS
+
+    def counts(v: Any) -> Any:  # per-byte popcounts of a 128-bit vector, as int8x16
+        return tirx.reinterpret("int8x16", tirx.popcount(tirx.reinterpret("uint8x16", v)))
+
+    def step(X: Any, W: Any, m: Any, b: Any, c: Any, w: Any) -> Any:
+        x = X[m, b, tirx.Ramp(w, 0, E)]
+        plus = W[0, c // CG, w, tirx.Ramp(c % CG * E, 1, E)]
+        if xnor:
+            return counts(x ^ plus)
+        if ternary:
+            return counts(x & plus) - counts(x & W[1, c // CG, w, tirx.Ramp(c % CG * E, 1, E)])
+        return counts(x & plus)
+
+    def accumulate(acc: Any, d: Any) -> Any:  # SADALP
+        return acc + tirx.call_llvm_pure_intrin("int16x8", _SADDLP, d)
+
+    def zeros() -> Any:
+        return tirx.Ramp(tirx.const(0, "int16"), tirx.const(0, "int16"), 8)
+
+    def channel(acc: Any, m: Any, b: Any, c: Any, e: Any) -> Any:  # int32 count of channel c * E + e
+        total = T.Cast("int32", acc[m, b, c, e * H])
+        for i in range(1, H):
+            total = total + T.Cast("int32", acc[m, b, c, e * H + i])
+        return total
+
+    def value(acc: Any, stats: Any, rowsum: Any, scale: Any, wsum: Any, m: Any, c: Any, e: Any) -> Any:
+        n = c * E + e
+        if xnor:
+            dot = tirx.const(K, "int32") - channel(acc, m, 0, c, e) * 2
+            v = dot * one + T.Cast("int32", stats[2]) * wsum[n]
+        else:
+            v = channel(acc, m, 0, c, e) * coef[0]
+            for b in range(1, B):
+                v = v + channel(acc, m, b, c, e) * coef[b]
+            if rowsum_needed:
+                v = v * 2 - rowsum[m]
+        return T.Cast("float32", v) * stats[0] * scale[n]
+
+    @T.prim_func(s_tir=True)
+    def kernel(X: T.Buffer((M, bits, Wd), wdt), stats: T.Buffer((3,), "float32"), rowsum: T.Buffer((M,), "int32"),
+               W: T.Buffer((P, NP // lanes, Wd, lanes), wdt), scale: T.Buffer((NP,), "float32"),
+               wsum: T.Buffer((NP,), "int32"), out: T.Buffer(out_shape, "float32")):
+        T.func_attr({"tir.noalias": True})
+        acc = T.sblock_alloc_buffer((M, B, C, 8), "int16")
+        for m, b, c, w in T.grid(M, B, C, Wd):
+            with T.sblock("dot"):
+                vm, vb, vc, vw = T.axis.remap("SSSR", [m, b, c, w])
+                with T.init():
+                    acc[vm, vb, vc, T.ramp(0, 1, 8)] = zeros()
+                acc[vm, vb, vc, T.ramp(0, 1, 8)] = accumulate(acc[vm, vb, vc, T.ramp(0, 1, 8)],
+                                                              step(X, W, vm, vb, vc, vw))
+        for m, c, e in T.grid(M, C, E):
+            with T.sblock("out"):
+                vm, vc, ve = T.axis.remap("SSS", [m, c, e])
+                if vc * E + ve < N:
+                    if conv:
+                        out[vm // HW, vc * E + ve, vm % HW // OW, vm % OW] = value(
+                            acc, stats, rowsum, scale, wsum, vm, vc, ve)
+                    else:
+                        out[vm, vc * E + ve] = value(acc, stats, rowsum, scale, wsum, vm, vc, ve)
+
+    drop = ({2} if not rowsum_needed else set()) | ({5} if not xnor else set())
+    params = [p for i, p in enumerate(kernel.params) if i not in drop]
+    kernel = tirx.PrimFunc(params, kernel.body, kernel.ret_type, kernel.attrs)
+    return kernel.with_attr(SPEC_ATTR, f"bitserial:{spec.to_json()}")
+
+
+def neon_tile(m: int, chunks: int, planes: int, cores: int) -> tuple[int, int]:
+    """(rows MR, 128-bit channel chunks CR) of the NEON bit-serial register tile: MR * planes * CR
+    int16x8 accumulators within budget; chunks first (each weight vector loaded once serves every
+    plane and row of the tile), at least `cores` tiles where there are that many."""
+    budget = max(1, _NEON_MAX_ACCUMULATORS // planes)
+
+    def enough(mr: int, cr: int) -> bool:
+        return (m // mr) * (chunks // cr) >= cores
+
+    cr = max((c for c in range(1, min(budget, 4) + 1) if chunks % c == 0), key=lambda c: (enough(1, c), c))
+    mr = max((r for r in range(1, max(1, budget // cr) + 1) if m % r == 0), key=lambda r: (enough(r, cr), r))
+    return mr, cr
+
+
+def schedule_bitserial_neon(sch: Any, spec: Any, cores: int = 2) -> Any:
+    """Schedule `bitserial_neon_kernel` in `sch`: parallel MR x CR register tiles (rows x 128-bit
+    channel chunks), every activation plane of the tile's rows inside it, the reduction over words
+    outside the unrolled tile; then the epilogue."""
+    from .schedule import _MIN_PARALLEL_WORK
+
+    B = 1 if spec.xnor else spec.act_bits
+    E = _NEON_BITS // spec.word_bits
+    chunks = spec.n_pad // E
+    dot, out = sch.get_sblock("dot"), sch.get_sblock("out")
+    m, b, c, w = sch.get_loops(dot)
+    work = spec.m * spec.n_pad * spec.words * spec.planes * B // spec.lanes
+    parallel = work >= _MIN_PARALLEL_WORK
+    mr, cr = neon_tile(spec.m, chunks, B, cores if parallel else 1)
+    mo, mi = sch.split(m, factors=[None, mr])
+    co, ci = sch.split(c, factors=[None, cr])
+    sch.reorder(mo, co, w, mi, b, ci)
+    outer = sch.fuse(mo, co)
+    if parallel:
+        sch.parallel(outer)
+    tile = sch.cache_write(dot, 0, "global")
+    sch.reverse_compute_at(tile, outer, preserve_unit_loops=True)
+    sch.decompose_reduction(dot, w)
+    sch.unroll(mi)
+    sch.unroll(b)
+    sch.unroll(ci)
+    sch.vectorize(sch.get_loops(tile)[-1])
+    # The epilogue reads each channel's int16 lanes at constant offsets, which reverse_compute_at
+    # cannot place inside the tile: it runs after the reduction, rows in parallel.
+    if parallel and spec.m * spec.n >= 1 << 14:
+        sch.parallel(sch.get_loops(out)[0])
+    return sch
+
+
+def neon_bitserial_schedule(func: Any, spec: Any, cores: int) -> Any:
+    """The NEON kernel substituted for the generic bit-serial `func` (same parameters and
+    attributes), scheduled; None where it does not fit (`neon_bitserial_fits`)."""
+    from tvm import s_tir
+
+    if not neon_bitserial_fits(spec):
+        return None
+    kernel = bitserial_neon_kernel(spec)
+    for key, val in (func.attrs.items() if func.attrs is not None else []):
+        kernel = kernel.with_attr(key, val)
+    sch = s_tir.Schedule(kernel)
+    sch.work_on("main")
+    return schedule_bitserial_neon(sch, spec, cores)

@@ -306,6 +306,10 @@ def _kernel_spec(func: Any) -> tuple[str, LayerSpec] | None:
     return kind, LayerSpec.from_json(spec_json)
 
 
+def _is_aarch64(target: Any) -> bool:
+    return target is not None and str(target.attrs.get("mtriple", "")).startswith("aarch64")
+
+
 def schedule_kernel(func: Any, target: Any = None) -> Any:
     """The schedule of a BitNet kernel (recognized by its `ronn.bitnet` attribute), else None."""
     from tvm import s_tir
@@ -324,6 +328,12 @@ def schedule_kernel(func: Any, target: Any = None) -> Any:
         from . import arm
 
         return arm.schedule_sdot(sch, spec, cores=num_cores(target)) if kind == "sdot" else arm.schedule_pack(sch, spec)
+    if kind == "bitserial" and _is_aarch64(target):  # the NEON kernel (arm.py), where it fits
+        from . import arm
+
+        neon = arm.neon_bitserial_schedule(func, spec, num_cores(target))
+        if neon is not None:
+            return neon
     return schedule_pack(sch, spec) if kind == "pack" else schedule_bitserial(sch, spec)
 
 

@@ -63,6 +63,13 @@ def _mnemonics(so: Path) -> list[str]:
     return re.findall(r"^\s*[0-9a-f]+:\s+[0-9a-f]{8}\s+(\S+)", text, re.M)
 
 
+def _check_bitnet_rule(art: Any) -> None:
+    """Every BitNet kernel scheduled by the bitnet rule, none of its schedules failed."""
+    for rule, kernels in art.schedule_report.kernels_by_rule().items():
+        assert rule == "bitnet" or not [k for k in kernels if k.startswith("bitnet_")], (rule, kernels)
+    assert not [f for f in art.schedule_report.failures if "bitnet" in f], art.schedule_report.failures
+
+
 # --- packing and family choice (numpy only) ---
 
 @pytest.mark.parametrize("kind", ["ternary", "binary"])
@@ -97,9 +104,12 @@ def test_dotprod_text_has_sdot(kind: str, tmp_path: Path) -> None:
     assert ops.count("sdot") >= 4, "the sdot kernels must issue SDOT"
 
 
-def test_aarch64_popcount_text_has_cnt(tmp_path: Path) -> None:
+def test_aarch64_popcount_text_has_cnt_and_sadalp(tmp_path: Path) -> None:
     ops = _mnemonics(Path(_compile(tmp_path, "aarch64", "ternary", 8).path))
     assert "cnt" in ops and "sdot" not in ops and "udot" not in ops
+    # byte counts accumulate pairwise into int16 lanes (arm.bitserial_neon_kernel), not widened
+    # by a UADDLP chain per word
+    assert "sadalp" in ops
 
 
 # --- outputs under qemu-user ---
@@ -139,7 +149,9 @@ def test_sdot_under_qemu_matches_popcount_and_reference(kind: str, bits: int, qe
                                                          tmp_path: Path) -> None:
     model, w = small_model()
     x = np.random.default_rng(3).standard_normal((2, 5, 6, 6)).astype(np.float32)
-    y = _run(qemu_ronn_run, "cortex-a76", Path(_compile(tmp_path, "aarch64-dotprod", kind, bits).path), x, tmp_path)
+    art = _compile(tmp_path, "aarch64-dotprod", kind, bits)
+    _check_bitnet_rule(art)
+    y = _run(qemu_ronn_run, "cortex-a76", Path(art.path), x, tmp_path)
     y_pop = _run(qemu_ronn_run, "cortex-a76",
                  Path(_compile(tmp_path, "aarch64-dotprod", kind, bits, "popcount").path), x, tmp_path)
     np.testing.assert_array_equal(y, y_pop)
@@ -147,9 +159,11 @@ def test_sdot_under_qemu_matches_popcount_and_reference(kind: str, bits: int, qe
 
 
 @pytest.mark.cross
-def test_popcount_under_qemu_matches_reference(qemu_ronn_run: Any, tmp_path: Path) -> None:
+@pytest.mark.parametrize("kind,bits", [("binary", 8), ("ternary", 4), ("binary", 1)])
+def test_neon_popcount_under_qemu_matches_reference(kind: str, bits: int, qemu_ronn_run: Any, tmp_path: Path) -> None:
     model, w = small_model()
     x = np.random.default_rng(4).standard_normal((2, 5, 6, 6)).astype(np.float32)
-    art = _compile(tmp_path, "aarch64", "binary", 8)
+    art = _compile(tmp_path, "aarch64", kind, bits)
+    _check_bitnet_rule(art)
     y = _run(qemu_ronn_run, "cortex-a72", Path(art.path), x, tmp_path)
-    np.testing.assert_allclose(y, reference(x, w, "binary", 8), rtol=1e-5, atol=1e-5)
+    np.testing.assert_allclose(y, reference(x, w, kind, bits), rtol=1e-5, atol=1e-5)
