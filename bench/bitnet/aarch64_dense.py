@@ -25,7 +25,7 @@ from bench.aarch64 import CACHE, RonnEngine, ensure_counter, ensure_ronn_run
 from bench.aarch64_profile import charge, functions
 from bench.bitnet.bench_dense import dense_model
 
-MNEMONICS = ("sdot", "udot", "cnt", "addv", "uaddlp", "uadalp", "fmla", "popcount-call")
+MNEMONICS = ("sdot", "udot", "cnt", "sadalp", "addv", "uaddlp", "uadalp", "fmla")
 
 
 def compile_with_symbols(model: object, target: str, out: Path, mode: str) -> Path:
@@ -57,7 +57,7 @@ def mnemonic_counts(so: Path) -> dict[str, int]:
     text = subprocess.run(["aarch64-linux-gnu-objdump", "-d", "-j", ".text", str(so)], capture_output=True,
                           text=True, check=True).stdout
     ops = re.findall(r"^\s*[0-9a-f]+:\s+[0-9a-f]{8}\s+(\S+)", text, re.M)
-    return {m: sum(1 for o in ops if o == m) for m in MNEMONICS if m != "popcount-call"}
+    return {m: sum(1 for o in ops if o == m) for m in MNEMONICS}
 
 
 def measure(target: str, size: int, batch: int, mode: str, cpu: str, runs: int,
