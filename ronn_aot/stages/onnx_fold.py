@@ -16,20 +16,12 @@ import onnx
 from onnx import helper, numpy_helper
 from onnx.reference import ReferenceEvaluator
 
+from .onnx_shapes import static_shapes
 from .onnx_unroll import unroll_static_loops
 
 MAX_FOLDED_ELEMENTS = 1 << 16
 _NONDETERMINISTIC = {"RandomNormal", "RandomNormalLike", "RandomUniform", "RandomUniformLike",
                      "Bernoulli", "Multinomial"}
-
-
-def _static_shapes(model: onnx.ModelProto) -> dict[str, tuple[int, ...]]:
-    shapes = {}
-    for vi in list(model.graph.value_info) + list(model.graph.input) + list(model.graph.output):
-        tt = vi.type.tensor_type
-        if tt.HasField("shape") and all(d.HasField("dim_value") for d in tt.shape.dim):
-            shapes[vi.name] = tuple(d.dim_value for d in tt.shape.dim)
-    return shapes
 
 
 def _evaluate(node: onnx.NodeProto, values: dict[str, np.ndarray], opset: list[onnx.OperatorSetIdProto]
@@ -125,7 +117,7 @@ def _infer(model: onnx.ModelProto) -> onnx.ModelProto:
 
 
 def _fold_once(model: onnx.ModelProto) -> onnx.ModelProto:
-    shapes = _static_shapes(model)
+    shapes = static_shapes(model)
     values: dict[str, np.ndarray] = {i.name: numpy_helper.to_array(i) for i in model.graph.initializer
                                      if int(np.prod(i.dims)) <= MAX_FOLDED_ELEMENTS}
     graph_outputs = {o.name for o in model.graph.output}

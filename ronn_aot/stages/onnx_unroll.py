@@ -16,6 +16,8 @@ import numpy as np
 import onnx
 from onnx import helper, numpy_helper
 
+from .onnx_shapes import static_shapes
+
 MAX_UNROLLED_NODES = 20_000
 
 
@@ -80,17 +82,6 @@ class _Builder:
 def _has_subgraph(graph: onnx.GraphProto) -> bool:
     return any(a.type in (onnx.AttributeProto.GRAPH, onnx.AttributeProto.GRAPHS) for n in graph.node
                for a in n.attribute)
-
-
-def _ranks(model: onnx.ModelProto) -> dict[str, tuple[int, ...]]:
-    shapes = {}
-    for vi in list(model.graph.value_info) + list(model.graph.input) + list(model.graph.output):
-        tt = vi.type.tensor_type
-        if tt.HasField("shape") and all(d.HasField("dim_value") for d in tt.shape.dim):
-            shapes[vi.name] = tuple(d.dim_value for d in tt.shape.dim)
-    for init in model.graph.initializer:
-        shapes[init.name] = tuple(init.dims)
-    return shapes
 
 
 def _attr(node: onnx.NodeProto, name: str, default: object) -> object:
@@ -195,7 +186,7 @@ def unroll_static_loops(model: onnx.ModelProto, values: dict[str, np.ndarray]) -
     """`model` with its top-level Scans and Loops of static length unrolled (`values`: the
     constants known so far), or None where there is none."""
     opset = _opset(model)
-    shapes = _ranks(model)
+    shapes = static_shapes(model, initializers=True)
     nodes: list[onnx.NodeProto] = []
     inits: list[onnx.TensorProto] = []
     changed = False
