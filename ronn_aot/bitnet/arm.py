@@ -12,13 +12,14 @@ bytes: one instruction does 16 multiply-adds. The kernels feed it
   k = 4 q + j of the channels 4 v + c of the group, for every vector v in 0..V-1 in bits
   [bits * v, bits * (v + 1)): V = 4 vectors (16 channels) of ternary weights stored as w + 1 in
   {0, 1, 2}, or V = 8 vectors (32 channels) of binary weights stored as (w + 1) / 2 in {0, 1}.
-  Vector v decodes with a shift and a mask (`ushr`, `and`: one instruction for the first and the
-  last v) into bytes that SDOT multiplies with the activation bytes. A weight decoded once serves
-  every row of a register tile.
+  A ternary vector v decodes with a shift and a mask (`ushr`, `and`: one instruction for the
+  first and the last v) into its digits, a binary one with one `cmtst` into -digit (-1 or 0);
+  SDOT multiplies them with the activation bytes. A weight decoded once serves every row of a
+  register tile.
 
 Arithmetic (exact integers, as `reference.dense`): with u the stored digit,
   ternary: acc = sum_k code_k * u_k = dot + rowsum, so dot = acc - rowsum
-  binary:  acc = sum_k code_k * u_k = (dot + rowsum) / 2, so dot = 2 * acc - rowsum
+  binary:  acc = -sum_k code_k * u_k = -(dot + rowsum) / 2, so dot = -2 * acc - rowsum
 then the same float epilogue as the other families: float(dot) * scale_a * scale_w[n].
 
 Weights take the popcount layout's bytes (2 bits a ternary weight, 1 a binary one); the kernel's
@@ -132,15 +133,21 @@ def sdot_kernel(spec: Any) -> Any:
     M, Q, N = spec.m, spec.words, spec.n
     V, L, bits = vectors_per_group(spec.weights), group_lanes(spec.weights), weight_bits(spec.weights)
     G = spec.n_pad // L
-    factor = 1 if spec.weights == "ternary" else 2
+    # ternary: acc = dot + rowsum; binary: acc = -(dot + rowsum) / 2 (the decoded bytes are -digit)
+    factor = 1 if spec.weights == "ternary" else -2
     conv = spec.conv is not None
     OH, OW = spec.conv.out_hw if conv else (1, 1)
     HW = OH * OW
     out_shape = spec.out_shape
     mask = (1 << bits) - 1
 
-    def decode(word: Any, v: Any) -> Any:  # digits of vector v as 16 bytes
-        shift = tirx.Cast("uint8", v * bits)
+    def decode(word: Any, v: Any) -> Any:  # vector v as 16 bytes: ternary digits; binary -digits
+        if spec.weights == "binary":  # -1 where bit v is set, else 0: one CMTST
+            bit = tirx.Cast("uint8", tirx.const(1, "int32") << v)
+            return tirx.Select((word & tirx.Broadcast(bit, SDOT_BYTES)) != tirx.Broadcast(tirx.const(0, "uint8"), SDOT_BYTES),
+                               tirx.Broadcast(tirx.const(-1, "int8"), SDOT_BYTES),
+                               tirx.Broadcast(tirx.const(0, "int8"), SDOT_BYTES))
+        shift = tirx.Cast("uint8", v * bits)  # USHR + AND (one of them for the first and last v)
         return tirx.reinterpret("int8x16", (word >> tirx.Broadcast(shift, SDOT_BYTES))
                                 & tirx.Broadcast(tirx.const(mask, "uint8"), SDOT_BYTES))
 
