@@ -286,9 +286,10 @@ def build_parser() -> argparse.ArgumentParser:
                         "calibration inputs (default: measured at run time on each input). In the .npz, "
                         "an array named <input> holds samples stacked on a leading axis (shape [S, *input shape]); "
                         "arrays named <input>_<k> hold one sample each (k = 0, 1, ...)")
-    c.add_argument("--bitnet-kernel", default="auto", choices=["auto", "popcount", "vnni", "sdot"],
+    c.add_argument("--bitnet-kernel", default="auto", choices=["auto", "popcount", "vnni", "sdot", "neon"],
                    help="kernel family of quantized layers: auto (default: int8 dot products where the target "
-                        "has them and activations are ints, AVX-512 VNNI or Arm SDOT (aarch64-dotprod), "
+                        "has them and activations are ints, AVX-512 VNNI or Arm SDOT (aarch64-dotprod), on aarch64 "
+                        "SDOT's layout with MUL and pairwise adds (neon) for int4-int8 activations, "
                         "bit-serial popcount elsewhere)")
     c.add_argument("--sign-key", metavar="KEY",
                    help="sign the artifact with this Ed25519 private key (from `ronn-aot keygen`)")

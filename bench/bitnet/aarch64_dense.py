@@ -5,7 +5,8 @@ counted under qemu-user (deterministic: the host's load does not change them).
         [--modes fp32 ternary:popcount ternary:sdot binary:popcount binary:sdot] [--cpu max]
 
 Compiles one ONNX MatMul (y = x @ W, W constant [size, size], x [batch, size]; bench_dense's
-model) per mode (fp32, or WEIGHTS:KERNEL with int8 activations; binary:xnor = sign activations),
+model) per mode (fp32, or WEIGHTS:KERNEL[:BITS] with int activations of BITS (default 8) bits;
+binary:xnor = sign activations),
 runs it N and 2N times on one thread under the counting plugin (bench/aarch64/icount.c) and prints
 (2N - N) / N instructions per inference, the share of the layer's kernels and whether its .text
 has `sdot`/`udot`, `cnt`, `addv`/`uaddlp`/`uadalp`. Emulated; not a board's latency.
@@ -35,8 +36,8 @@ def compile_with_symbols(model: object, target: str, out: Path, mode: str) -> Pa
 
     opts = ronn_aot.CompileOptions().with_target(target).with_output(out)
     if mode != "fp32":
-        weights, kernel = mode.split(":")
-        bits = 1 if kernel == "xnor" else 8
+        weights, kernel, *rest = mode.split(":")
+        bits = 1 if kernel == "xnor" else int(rest[0]) if rest else 8
         opts = opts.with_bitnet(weights, bits, layers="all", kernel="popcount" if kernel == "xnor" else kernel)
     link = pack_stage._run
 

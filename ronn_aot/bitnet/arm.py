@@ -1,5 +1,6 @@
 """The "sdot" BitNet kernel family: int8 dot products on Armv8.2-A with the dot-product extension
-(`aarch64-dotprod`: Cortex-A76 / Neoverse-N1 class).
+(`aarch64-dotprod`: Cortex-A76 / Neoverse-N1 class), its Armv8.0 form "neon", and the NEON
+bit-serial popcount kernel (both aarch64 targets).
 
 `SDOT` (`sdot vd.4s, vn.16b, vm.16b`) adds to each of 4 int32 lanes the dot product of 4 signed
 bytes: one instruction does 16 multiply-adds. The kernels feed it
@@ -21,6 +22,11 @@ Arithmetic (exact integers, as `reference.dense`): with u the stored digit,
   ternary: acc = sum_k code_k * u_k = dot + rowsum, so dot = acc - rowsum
   binary:  acc = -sum_k code_k * u_k = -(dot + rowsum) / 2, so dot = -2 * acc - rowsum
 then the same float epilogue as the other families: float(dot) * scale_a * scale_w[n].
+
+The "neon" family is the same layout and kernel on Arm cores without the extension (`aarch64`:
+Cortex-A53/A72): SDOT becomes MUL (16 byte products; ternary weights decoded to w itself so that
+|code * w| <= 127 fits a byte), SADDLP (pairs into int16) and SADALP (pairs into the int32
+lanes). `config.NEON_MIN_BITS` says when it beats bit-serial popcount.
 
 Weights take the popcount layout's bytes (2 bits a ternary weight, 1 a binary one); the kernel's
 work does not grow with the activation bits, unlike bit-serial popcount (one AND + CNT per
@@ -129,12 +135,15 @@ def sdot_kernel(spec: Any) -> Any:
 
     from .kernels import SPEC_ATTR
 
-    assert spec.dot == "sdot", "sdot_kernel needs a LayerSpec with dot='sdot'"
+    assert spec.sdot, "sdot_kernel needs a LayerSpec with dot='sdot' or 'neon'"
     M, Q, N = spec.m, spec.words, spec.n
     V, L, bits = vectors_per_group(spec.weights), group_lanes(spec.weights), weight_bits(spec.weights)
     G = spec.n_pad // L
-    # ternary: acc = dot + rowsum; binary: acc = -(dot + rowsum) / 2 (the decoded bytes are -digit)
-    factor = 1 if spec.weights == "ternary" else -2
+    # ternary: acc = dot + rowsum (sdot: digits w + 1) or dot (neon: weights w, as its byte
+    # products must fit int8); binary: acc = -(dot + rowsum) / 2 (the decoded bytes are -digit)
+    ternary = spec.weights == "ternary"
+    factor = 1 if ternary else -2
+    offset = not (ternary and spec.dot == "neon")  # whether acc counts the rowsum
     conv = spec.conv is not None
     OH, OW = spec.conv.out_hw if conv else (1, 1)
     HW = OH * OW
@@ -148,20 +157,27 @@ def sdot_kernel(spec: Any) -> Any:
                                tirx.Broadcast(tirx.const(-1, "int8"), SDOT_BYTES),
                                tirx.Broadcast(tirx.const(0, "int8"), SDOT_BYTES))
         shift = tirx.Cast("uint8", v * bits)  # USHR + AND (one of them for the first and last v)
-        return tirx.reinterpret("int8x16", (word >> tirx.Broadcast(shift, SDOT_BYTES))
-                                & tirx.Broadcast(tirx.const(mask, "uint8"), SDOT_BYTES))
+        digits = tirx.reinterpret("int8x16", (word >> tirx.Broadcast(shift, SDOT_BYTES))
+                                  & tirx.Broadcast(tirx.const(mask, "uint8"), SDOT_BYTES))
+        return digits if offset else digits - tirx.Broadcast(tirx.const(1, "int8"), SDOT_BYTES)
 
     def quad(A: Any, m: Any, q: Any) -> Any:  # 4 code bytes of row m, broadcast to 16 (ld1r)
         return tirx.reinterpret("int8x16", A[m, tirx.Ramp(q, 0, SDOT_LANES)])
 
     def dot(acc: Any, a: Any, w: Any) -> Any:
-        return tirx.call_llvm_pure_intrin("int32x4", SDOT_INTRINSIC, acc, a, w)
+        if spec.dot == "sdot":
+            return tirx.call_llvm_pure_intrin("int32x4", SDOT_INTRINSIC, acc, a, w)
+        # Armv8.0: the 16 byte products (MUL; |code * w| <= 127 * 2 fits int16 after SADDLP),
+        # pairs added into int16 (SADDLP), those pairs into the int32 lanes (SADALP): SDOT's sums
+        pairs = tirx.call_llvm_pure_intrin("int16x8", _SADDLP, a * w)
+        return acc + tirx.call_llvm_pure_intrin("int32x4", _SADDLP_16, pairs)
 
     def zeros() -> Any:
         return tirx.Ramp(tirx.const(0, "int32"), tirx.const(0, "int32"), SDOT_LANES)
 
     def dequant(acc: Any, stats: Any, rowsum: Any, scale: Any, m: Any, g: Any, v: Any, c: Any) -> Any:
-        return T.Cast("float32", acc[m, g, v, c] * factor - rowsum[m]) * stats[0] * scale[g * L + v * SDOT_LANES + c]
+        dot = acc[m, g, v, c] * factor - rowsum[m] if offset else acc[m, g, v, c]
+        return T.Cast("float32", dot) * stats[0] * scale[g * L + v * SDOT_LANES + c]
 
     @T.prim_func(s_tir=True)
     def sdot(A: T.Buffer((M, Q), "uint32"), stats: T.Buffer((3,), "float32"), rowsum: T.Buffer((M,), "int32"),
@@ -274,6 +290,7 @@ def schedule_pack(sch: Any, spec: Any) -> Any:
 _NEON_BITS = 128
 _NEON_MAX_ACCUMULATORS = 16  # int16x8 accumulators of a register tile
 _SADDLP = "llvm.aarch64.neon.saddlp.v8i16.v16i8"
+_SADDLP_16 = "llvm.aarch64.neon.saddlp.v4i32.v8i16"
 
 
 def neon_bitserial_fits(spec: Any) -> bool:

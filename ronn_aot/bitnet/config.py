@@ -12,6 +12,13 @@ from .quantize import DOTS, WEIGHT_KINDS
 from .reference import ActStats
 
 ACTIVATION_BITS = (1, 2, 3, 4, 5, 6, 7, 8)
+# On AArch64 without the dot-product extension, int activations of at least this many bits run
+# on the "neon" kernels (their work does not grow with the bits), narrower ones bit-serial (one
+# AND + CNT per bit-plane and weight plane). Measured on a 1024x1024 dense layer under qemu
+# (bench.bitnet.aarch64_dense, cortex-a72, batch 1 / 8, M instructions): ternary popcount 0.39 /
+# 3.15 at 5 bits, 0.65 / 5.22 at 8, neon 0.42 / 2.40 at any; binary popcount 0.42 / 3.43 at 8
+# bits, neon 0.40 / 2.80.
+NEON_MIN_BITS = {"ternary": 6, "binary": 8}
 KERNELS = ("auto", *DOTS)
 
 
@@ -34,8 +41,9 @@ class BitnetConfig:
     kernel: "auto" (default) takes the VNNI kernels where the target has AVX-512 VNNI and the
         activations are ints, the SDOT kernels where it is Arm with the dot-product extension
         (aarch64-dotprod) and the activations are ints, the bit-serial popcount kernels elsewhere;
-        "popcount", "vnni" or "sdot" force one family (vnni or sdot on a target without the
-        instructions is an error).
+        "popcount", "vnni", "sdot" or "neon" force one family (vnni or sdot on a target without
+        the instructions is an error; neon is SDOT's layout on any AArch64 target, multiplied with
+        MUL and pairwise adds: auto takes it on aarch64 for activations of NEON_MIN_BITS or more).
     """
 
     weights: str
@@ -59,7 +67,7 @@ class BitnetConfig:
             raise RonnError("bitnet calibration statistics must be ActStats, one per quantizable layer")
         if self.kernel not in KERNELS:
             raise RonnError(f"bitnet kernel must be one of {', '.join(KERNELS)}, got {self.kernel!r}")
-        if self.kernel in ("vnni", "sdot") and self.activation_bits == 1:
+        if self.kernel in ("vnni", "sdot", "neon") and self.activation_bits == 1:
             raise RonnError(f"the {self.kernel} kernels take int activations; sign (1-bit) activations run on the "
                             "popcount kernels: use kernel='auto' or 'popcount', or activation_bits >= 2")
         if self.activation_bits == 1 and self.weights == "ternary":
@@ -93,11 +101,21 @@ class BitnetConfig:
             name = getattr(target, "name", "this target")
             raise RonnError(f"bitnet kernel 'sdot' needs an Arm target with the dot-product extension; {name} "
                             f"has none: use --target aarch64-dotprod, or --bitnet-kernel auto|popcount")
+        if self.kernel == "neon" and getattr(target, "arch", None) != "aarch64":
+            name = getattr(target, "name", "this target")
+            raise RonnError(f"bitnet kernel 'neon' is for AArch64 targets; {name} is not one: "
+                            f"use --bitnet-kernel auto|popcount")
         if self.kernel != "auto":
             return self.kernel
         if self.activation_bits == 1:
             return "popcount"
-        return "vnni" if has_vnni else "sdot" if has_dotprod else "popcount"
+        if has_vnni:
+            return "vnni"
+        if has_dotprod:
+            return "sdot"
+        if getattr(target, "arch", None) == "aarch64" and self.activation_bits >= NEON_MIN_BITS[self.weights]:
+            return "neon"
+        return "popcount"
 
     def describe(self) -> str:
         acts = "sign" if self.activation_bits == 1 else f"int{self.activation_bits}"

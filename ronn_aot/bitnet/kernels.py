@@ -59,7 +59,7 @@ class LayerSpec:
     def __post_init__(self) -> None:
         if self.dot not in DOTS:
             raise ValueError(f"unknown bitnet kernel family {self.dot!r}; choose one of {', '.join(DOTS)}")
-        if self.dot in ("vnni", "sdot") and self.xnor:
+        if self.dot in ("vnni", "sdot", "neon") and self.xnor:
             raise ValueError(f"the {self.dot} kernels take int activations; sign activations (XNOR) are popcount only")
         if not self.vnni and (self.nhwc or self.bias or self.relu):
             raise ValueError("NHWC layers and fused bias / relu epilogues are vnni kernels only")
@@ -76,7 +76,8 @@ class LayerSpec:
 
     @property
     def sdot(self) -> bool:
-        return self.dot == "sdot"
+        """The Arm byte dot-product families (arm.py): "sdot" (SDOT) or "neon" (its Armv8.0 form)."""
+        return self.dot in ("sdot", "neon")
 
     @property
     def lanes(self) -> int:

@@ -15,7 +15,7 @@ Two packed layouts, one per kernel family (`DOTS`), both 1 bit per weight and pl
   reduction indices: bit 4 * (n % 16) + (k % 4) is the weight at (n, k = 4 * q + k % 4). That is
   the byte order of VPDPBUSD's weight operand (16 int32 lanes of 4 bytes), so one mask register
   load and VPMOVM2B expand it to 64 int8 weights. Planes sit side by side (one 16-byte load).
-- "sdot" (Arm dot-product kernels, `arm.py`): 2-bit (ternary) or 1-bit (binary) digits in the
+- "sdot" and "neon" (Arm byte dot-product kernels, `arm.py`): 2-bit (ternary) or 1-bit (binary) digits in the
   byte order of SDOT's operand, `planes[n // lanes, q, 16]` uint8 (`arm.pack_weights_sdot`).
 """
 
@@ -26,7 +26,9 @@ from dataclasses import dataclass
 import numpy as np
 
 WEIGHT_KINDS = ("ternary", "binary")
-DOTS = ("popcount", "vnni", "sdot")  # kernel families: bit-serial popcount, int8 dot products (x86 VPDPBUSD, Arm SDOT)
+# kernel families: bit-serial popcount, int8 dot products (x86 VPDPBUSD; Arm SDOT, and "neon": SDOT's
+# layout multiplied with MUL + pairwise adds on Arm cores without the dot-product extension)
+DOTS = ("popcount", "vnni", "sdot", "neon")
 VNNI_LANES, VNNI_GROUP = 16, 4  # int32 accumulators per 512-bit register, reduction indices per lane
 PLANES = {"ternary": 2, "binary": 1}
 VECTOR_BITS = 512  # one lane group of words spans 512 bits (one AVX-512 register, 2 AVX2, 4 NEON)
@@ -181,7 +183,7 @@ def _pack_values_vnni(q: np.ndarray, scale: np.ndarray, kind: str) -> PackedWeig
 
 def pack_for(w: np.ndarray, kind: str, dot: str) -> PackedWeights:
     """`w` packed for the kernel family `dot` (one of DOTS)."""
-    if dot == "sdot":
+    if dot in ("sdot", "neon"):
         from .arm import pack_weights_sdot
 
         return pack_weights_sdot(w, kind)

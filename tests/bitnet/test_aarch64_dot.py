@@ -87,10 +87,16 @@ def test_auto_family_per_aarch64_target() -> None:
     assert BitnetConfig("ternary", 8).dot_for(get_target("aarch64-dotprod")) == "sdot"
     assert BitnetConfig("binary", 4).dot_for(get_target("aarch64-dotprod")) == "sdot"
     assert BitnetConfig("binary", 1).dot_for(get_target("aarch64-dotprod")) == "popcount"  # XNOR
-    assert BitnetConfig("ternary", 8).dot_for(get_target("aarch64")) == "popcount"
+    assert BitnetConfig("ternary", 8).dot_for(get_target("aarch64")) == "neon"
+    assert BitnetConfig("ternary", 4).dot_for(get_target("aarch64")) == "popcount"
+    assert BitnetConfig("binary", 8).dot_for(get_target("aarch64")) == "neon"
+    assert BitnetConfig("binary", 1).dot_for(get_target("aarch64")) == "popcount"
+    assert BitnetConfig("ternary", 8, kernel="neon").dot_for(get_target("aarch64-dotprod")) == "neon"
     assert BitnetConfig("ternary", 8).dot_for(get_target("x86_64-avx512")) == "vnni"
     with pytest.raises(RonnError, match="aarch64-dotprod"):
         BitnetConfig("ternary", 8, kernel="sdot").dot_for(get_target("aarch64"))
+    with pytest.raises(RonnError, match="AArch64"):
+        BitnetConfig("ternary", 8, kernel="neon").dot_for(get_target("x86_64-avx2"))
     with pytest.raises(RonnError, match="int activations"):
         BitnetConfig("binary", 1, kernel="sdot")
 
@@ -105,7 +111,7 @@ def test_dotprod_text_has_sdot(kind: str, tmp_path: Path) -> None:
 
 
 def test_aarch64_popcount_text_has_cnt_and_sadalp(tmp_path: Path) -> None:
-    ops = _mnemonics(Path(_compile(tmp_path, "aarch64", "ternary", 8).path))
+    ops = _mnemonics(Path(_compile(tmp_path, "aarch64", "ternary", 4).path))
     assert "cnt" in ops and "sdot" not in ops and "udot" not in ops
     # byte counts accumulate pairwise into int16 lanes (arm.bitserial_neon_kernel), not widened
     # by a UADDLP chain per word
@@ -159,7 +165,7 @@ def test_sdot_under_qemu_matches_popcount_and_reference(kind: str, bits: int, qe
 
 
 @pytest.mark.cross
-@pytest.mark.parametrize("kind,bits", [("binary", 8), ("ternary", 4), ("binary", 1)])
+@pytest.mark.parametrize("kind,bits", [("binary", 4), ("ternary", 4), ("binary", 1)])
 def test_neon_popcount_under_qemu_matches_reference(kind: str, bits: int, qemu_ronn_run: Any, tmp_path: Path) -> None:
     model, w = small_model()
     x = np.random.default_rng(4).standard_normal((2, 5, 6, 6)).astype(np.float32)
@@ -167,3 +173,23 @@ def test_neon_popcount_under_qemu_matches_reference(kind: str, bits: int, qemu_r
     _check_bitnet_rule(art)
     y = _run(qemu_ronn_run, "cortex-a72", Path(art.path), x, tmp_path)
     np.testing.assert_allclose(y, reference(x, w, kind, bits), rtol=1e-5, atol=1e-5)
+
+
+def test_aarch64_neon_text_has_mul_and_sadalp(tmp_path: Path) -> None:
+    ops = _mnemonics(Path(_compile(tmp_path, "aarch64", "ternary", 8).path))  # auto: neon
+    assert "sadalp" in ops and "mul" in ops and "sdot" not in ops and "udot" not in ops
+
+
+@pytest.mark.cross
+@pytest.mark.parametrize("kind", ["ternary", "binary"])
+def test_neon_under_qemu_matches_popcount_and_reference(kind: str, qemu_ronn_run: Any, tmp_path: Path) -> None:
+    """SDOT's layout multiplied with MUL + SADDLP + SADALP on a core without dotprod."""
+    model, w = small_model()
+    x = np.random.default_rng(5).standard_normal((2, 5, 6, 6)).astype(np.float32)
+    art = _compile(tmp_path, "aarch64", kind, 8, "neon")
+    _check_bitnet_rule(art)
+    y = _run(qemu_ronn_run, "cortex-a72", Path(art.path), x, tmp_path)
+    y_pop = _run(qemu_ronn_run, "cortex-a72", Path(_compile(tmp_path, "aarch64", kind, 8, "popcount").path),
+                 x, tmp_path)
+    np.testing.assert_array_equal(y, y_pop)
+    np.testing.assert_allclose(y, reference(x, w, kind, 8), rtol=1e-5, atol=1e-5)
