@@ -25,8 +25,9 @@ then the same float epilogue as the other families: float(dot) * scale_a * scale
 
 The "neon" family is the same layout and kernel on Arm cores without the extension (`aarch64`:
 Cortex-A53/A72): SDOT becomes MUL (16 byte products; ternary weights decoded to w itself so that
-|code * w| <= 127 fits a byte), SADDLP (pairs into int16) and SADALP (pairs into the int32
-lanes). `config.NEON_MIN_BITS` says when it beats bit-serial popcount.
+|code * w| <= 127 fits a byte) and SADALP (pairs added into int16 lanes), over chunks of up to
+128 quads (`neon_chunk`: int16 cannot overflow), then one SADALP per chunk into the int32 lanes.
+`config.NEON_MIN_BITS` says when it beats bit-serial popcount.
 
 Weights take the popcount layout's bytes (2 bits a ternary weight, 1 a binary one); the kernel's
 work does not grow with the activation bits, unlike bit-serial popcount (one AND + CNT per
@@ -203,7 +204,69 @@ def sdot_kernel(spec: Any) -> Any:
                     else:
                         out[vm, vg * L + vv * SDOT_LANES + vc] = dequant(acc, stats, rowsum, scale, vm, vg, vv, vc)
 
-    return sdot.with_attr(SPEC_ATTR, f"sdot:{spec.to_json()}")
+    chunk = neon_chunk(spec)
+    if chunk is None:
+        return sdot.with_attr(SPEC_ATTR, f"sdot:{spec.to_json()}")
+    QO = Q // chunk
+
+    def products(a: Any, w: Any) -> Any:  # MUL, then pairs into int16 (SADDLP; with the add SADALP)
+        return tirx.call_llvm_pure_intrin("int16x8", _SADDLP, a * w)
+
+    def widen(pairs: Any) -> Any:  # int16 pairs into the int32 lanes (SADALP with the add)
+        return tirx.call_llvm_pure_intrin("int32x4", _SADDLP_16, pairs)
+
+    def zeros16() -> Any:
+        return tirx.Ramp(tirx.const(0, "int16"), tirx.const(0, "int16"), 8)
+
+    # "neon" in two levels: `chunk` quads of byte products summed in int16 lanes (one SADALP a
+    # vector and quad), then added into the int32 accumulators (one SADALP a vector and chunk)
+    @T.prim_func(s_tir=True)
+    def neon(A: T.Buffer((M, Q), "uint32"), stats: T.Buffer((3,), "float32"), rowsum: T.Buffer((M,), "int32"),
+             W: T.Buffer((G, Q, SDOT_BYTES), "uint8"), scale: T.Buffer((spec.n_pad,), "float32"),
+             out: T.Buffer(out_shape, "float32")):
+        T.func_attr({"tir.noalias": True})
+        acc16 = T.sblock_alloc_buffer((M, G, V, QO), "int16x8")  # vector elements: every index a block var
+        acc = T.sblock_alloc_buffer((M, G, V, SDOT_LANES), "int32")
+        for m, g, v, qo, qi in T.grid(M, G, V, QO, chunk):
+            with T.sblock("dot16"):
+                vm, vg, vv, vo, vi = T.axis.remap("SSSSR", [m, g, v, qo, qi])
+                with T.init():
+                    acc16[vm, vg, vv, vo] = zeros16()
+                acc16[vm, vg, vv, vo] = acc16[vm, vg, vv, vo] + products(
+                    quad(A, vm, vo * chunk + vi), decode(W[vg, vo * chunk + vi, T.ramp(0, 1, SDOT_BYTES)], vv))
+        for m, g, v, qo in T.grid(M, G, V, QO):
+            with T.sblock("dot"):
+                vm, vg, vv, vo = T.axis.remap("SSSR", [m, g, v, qo])
+                with T.init():
+                    acc[vm, vg, vv, T.ramp(0, 1, SDOT_LANES)] = zeros()
+                acc[vm, vg, vv, T.ramp(0, 1, SDOT_LANES)] = acc[vm, vg, vv, T.ramp(0, 1, SDOT_LANES)] + widen(
+                    acc16[vm, vg, vv, vo])
+        for m, g, v, c in T.grid(M, G, V, SDOT_LANES):
+            with T.sblock("out"):
+                vm, vg, vv, vc = T.axis.remap("SSSS", [m, g, v, c])
+                if vg * L + vv * SDOT_LANES + vc < N:
+                    if conv:
+                        out[vm // HW, vg * L + vv * SDOT_LANES + vc, vm % HW // OW, vm % OW] = dequant(
+                            acc, stats, rowsum, scale, vm, vg, vv, vc)
+                    else:
+                        out[vm, vg * L + vv * SDOT_LANES + vc] = dequant(acc, stats, rowsum, scale, vm, vg, vv, vc)
+
+    return neon.with_attr(SPEC_ATTR, f"sdot:{spec.to_json()}")
+
+
+# "neon": quads of byte products an int16 lane can sum without overflow (each adds two products of
+# at most 127 in magnitude: 128 * 254 < 2^15), and the fewest a chunk is worth splitting for.
+_NEON_MAX_CHUNK, _NEON_MIN_CHUNK = 128, 8
+
+
+def neon_chunk(spec: Any) -> int | None:
+    """Quads per int16 chunk of a "neon" layer (the largest divisor of its quads up to 128), or
+    None: one level (SDOT, or no divisor of at least 8)."""
+    if spec.dot != "neon":
+        return None
+    q = spec.words
+    best = max(d for d in range(1, min(q, _NEON_MAX_CHUNK) + 1) if q % d == 0)
+    return best if best >= _NEON_MIN_CHUNK else None
 
 
 # Register tile: at most this many int32x4 accumulators (of 32 NEON registers: the rest hold the
@@ -247,6 +310,16 @@ def schedule_sdot(sch: Any, spec: Any, cores: int = 2) -> Any:
         sch.parallel(outer)
     tile = sch.cache_write(dot, 0, "global")  # on the stack (under 4 KiB): promoted to registers
     sch.reverse_compute_at(tile, outer, preserve_unit_loops=True)
+    if neon_chunk(spec) is not None:  # the int16 chunk's products inside each step of q (chunks)
+        dot16 = sch.get_sblock("dot16")
+        sch.compute_at(dot16, q, preserve_unit_loops=True)
+        loops16 = sch.get_loops(dot16)
+        m16, g16, v16, _, qi = loops16[-5:]
+        sch.reorder(qi, m16, g16, v16)
+        sch.decompose_reduction(dot16, qi)
+        sch.unroll(m16)
+        sch.unroll(g16)
+        sch.unroll(v16)
     sch.decompose_reduction(dot, q)
     sch.unroll(mi)
     sch.unroll(gi)

@@ -15,10 +15,10 @@ ACTIVATION_BITS = (1, 2, 3, 4, 5, 6, 7, 8)
 # On AArch64 without the dot-product extension, int activations of at least this many bits run
 # on the "neon" kernels (their work does not grow with the bits), narrower ones bit-serial (one
 # AND + CNT per bit-plane and weight plane). Measured on a 1024x1024 dense layer under qemu
-# (bench.bitnet.aarch64_dense, cortex-a72, batch 1 / 8, M instructions): ternary popcount 0.39 /
-# 3.15 at 5 bits, 0.65 / 5.22 at 8, neon 0.42 / 2.40 at any; binary popcount 0.42 / 3.43 at 8
-# bits, neon 0.40 / 2.80.
-NEON_MIN_BITS = {"ternary": 6, "binary": 8}
+# (bench.bitnet.aarch64_dense, cortex-a72, M instructions at batch 1 / 8): ternary popcount
+# 0.31 / 2.46 at 4 bits, 0.39 / 3.15 at 5, 0.65 / 5.22 at 8, neon 0.35 / 1.90 at any; binary
+# popcount 0.32 / 2.56 at 6 bits, 0.38 / 3.06 at 7, neon 0.33 / 2.22.
+NEON_MIN_BITS = {"ternary": 5, "binary": 7}
 KERNELS = ("auto", *DOTS)
 
 

@@ -90,6 +90,7 @@ def test_auto_family_per_aarch64_target() -> None:
     assert BitnetConfig("ternary", 8).dot_for(get_target("aarch64")) == "neon"
     assert BitnetConfig("ternary", 4).dot_for(get_target("aarch64")) == "popcount"
     assert BitnetConfig("binary", 8).dot_for(get_target("aarch64")) == "neon"
+    assert BitnetConfig("binary", 6).dot_for(get_target("aarch64")) == "popcount"
     assert BitnetConfig("binary", 1).dot_for(get_target("aarch64")) == "popcount"
     assert BitnetConfig("ternary", 8, kernel="neon").dot_for(get_target("aarch64-dotprod")) == "neon"
     assert BitnetConfig("ternary", 8).dot_for(get_target("x86_64-avx512")) == "vnni"
