@@ -40,7 +40,10 @@ from typing import Any
 
 import numpy as np
 
-from .quantize import PackedWeights, ceil_to, quantize_weights
+from .kernels import FAMILY_KERNELS, SPEC_ATTR, _matrix_view, quantize_code, stats_compute
+from .quantize import BYTE_DOT_LANES, FAMILY_PACKERS, PackedWeights, ceil_to, quantize_weights, word_dtype
+from .reference import THRESHOLD_FRACTION_BITS, plane_coefficients
+from .schedule import _MIN_PARALLEL_WORK, TARGET_SCHEDULES, _parallel_absmax, _parallel_outer
 
 SDOT_GROUP = 4  # reduction indices per int32 lane (one quad of activation bytes)
 SDOT_LANES = 4  # int32 lanes of one 128-bit SDOT accumulator
@@ -60,7 +63,8 @@ def vectors_per_group(kind: str) -> int:
 
 def group_lanes(kind: str) -> int:
     """Output channels of one stored weight vector (4 per decoded vector)."""
-    return SDOT_LANES * vectors_per_group(kind)
+    assert BYTE_DOT_LANES[kind] == SDOT_LANES * vectors_per_group(kind)
+    return BYTE_DOT_LANES[kind]
 
 
 def pack_weights_sdot(w: np.ndarray, kind: str) -> PackedWeights:
@@ -101,8 +105,6 @@ def pack_kernel(spec: Any) -> Any:
     rowsum int32 [M]) for an "sdot" layer (dense or NCHW convolution, int activations)."""
     from tvm import te, tirx
 
-    from .kernels import SPEC_ATTR, _matrix_view, quantize_code, stats_compute
-
     g = spec.conv
     in_shape = (spec.m, spec.k) if g is None else (g.batch, g.channels, g.height, g.width)
     x = te.placeholder(in_shape, "float32", name="x")
@@ -133,8 +135,6 @@ def sdot_kernel(spec: Any) -> Any:
     channels; `schedule_sdot` tiles it. The output block iterates like the accumulators."""
     from tvm import tirx
     from tvm.script import tirx as T
-
-    from .kernels import SPEC_ATTR
 
     assert spec.sdot, "sdot_kernel needs a LayerSpec with dot='sdot' or 'neon'"
     M, Q, N = spec.m, spec.words, spec.n
@@ -294,8 +294,6 @@ def schedule_sdot(sch: Any, spec: Any, cores: int = 2) -> Any:
     the reduction over quads inside a tile with every decoded vector unrolled (each weight vector
     loaded and decoded once per tile, each activation quad broadcast once per row), the
     accumulators in registers, and the dequantizing epilogue inside the tile."""
-    from .schedule import _MIN_PARALLEL_WORK
-
     vectors = vectors_per_group(spec.weights)
     groups = spec.n_pad // group_lanes(spec.weights)
     dot, out = sch.get_sblock("dot"), sch.get_sblock("out")
@@ -335,8 +333,6 @@ def schedule_pack(sch: Any, spec: Any) -> Any:
     """Schedule `pack_kernel` (sdot) in `sch`: one row at a time, its codes (kept local) in
     vectors of 16, then its quads and sum; rows in parallel when there is enough work; max |x| as
     schedule._parallel_absmax."""
-    from .schedule import _parallel_absmax, _parallel_outer
-
     quads, code, rowsum = sch.get_sblock("quads"), sch.get_sblock("code"), sch.get_sblock("rowsum")
     m = sch.get_loops(quads)[0]
     sch.compute_at(code, m)
@@ -377,10 +373,6 @@ def bitserial_neon_kernel(spec: Any) -> Any:
     scale[, wsum]) -> the same float32 output, accumulating byte counts in int16 (see above)."""
     from tvm import tirx
     from tvm.script import tirx as T
-
-    from .kernels import SPEC_ATTR
-    from .quantize import word_dtype
-    from .reference import THRESHOLD_FRACTION_BITS, plane_coefficients
 
     wdt, lanes, bits, P = word_dtype(spec.word_bits), spec.lanes, spec.act_bits, spec.planes
     E = _NEON_BITS // spec.word_bits  # words (channels) per 128-bit vector
@@ -481,8 +473,6 @@ def schedule_bitserial_neon(sch: Any, spec: Any, cores: int = 2) -> Any:
     """Schedule `bitserial_neon_kernel` in `sch`: parallel MR x CR register tiles (rows x 128-bit
     channel chunks), every activation plane of the tile's rows inside it, the reduction over words
     outside the unrolled tile; then the epilogue."""
-    from .schedule import _MIN_PARALLEL_WORK
-
     B = 1 if spec.xnor else spec.act_bits
     E = _NEON_BITS // spec.word_bits
     chunks = spec.n_pad // E
@@ -524,3 +514,24 @@ def neon_bitserial_schedule(func: Any, spec: Any, cores: int) -> Any:
     sch = s_tir.Schedule(kernel)
     sch.work_on("main")
     return schedule_bitserial_neon(sch, spec, cores)
+
+
+def _is_aarch64(target: Any) -> bool:
+    return target is not None and str(target.attrs.get("mtriple", "")).startswith("aarch64")
+
+
+def _schedule_hook(func: Any, sch: Any, kind: str, spec: Any, target: Any, cores: int) -> Any:
+    """schedule.TARGET_SCHEDULES entry: the sdot / neon kernels (any target: their spec says so),
+    and the NEON bit-serial kernel for the generic one on AArch64 targets; None otherwise."""
+    if spec.sdot:
+        return schedule_sdot(sch, spec, cores) if kind == "sdot" else schedule_pack(sch, spec)
+    if kind == "bitserial" and _is_aarch64(target):
+        return neon_bitserial_schedule(func, spec, cores)
+    return None
+
+
+for _dot in ("sdot", "neon"):
+    FAMILY_PACKERS[_dot] = pack_weights_sdot
+    FAMILY_KERNELS[_dot] = (pack_kernel, sdot_kernel)
+if _schedule_hook not in TARGET_SCHEDULES:
+    TARGET_SCHEDULES.append(_schedule_hook)

@@ -32,11 +32,14 @@ import json
 from dataclasses import asdict, dataclass
 from typing import Any, Callable
 
-from .quantize import DOTS, VNNI_GROUP, VNNI_LANES, ceil_to, lanes_for, word_dtype
+from .quantize import BYTE_DOT_LANES, DOTS, VNNI_GROUP, VNNI_LANES, ceil_to, lanes_for, word_dtype
 from .reference import THRESHOLD_FRACTION_BITS, ActStats, ConvGeometry, plane_coefficients, qmax
 
 EPS = 1e-8
 SPEC_ATTR = "ronn.bitnet"  # PrimFunc attribute holding the LayerSpec (JSON) of a bit-serial kernel
+# (pack kernel, multiply kernel) builders of kernel families defined outside this module, by
+# LayerSpec.dot; filled by the modules that define them (arm.py: "sdot", "neon")
+FAMILY_KERNELS: dict[str, tuple[Callable[["LayerSpec"], Any], Callable[["LayerSpec"], Any]]] = {}
 
 
 @dataclass(frozen=True)
@@ -82,9 +85,7 @@ class LayerSpec:
     @property
     def lanes(self) -> int:
         if self.sdot:
-            from .arm import group_lanes
-
-            return group_lanes(self.weights)
+            return BYTE_DOT_LANES[self.weights]
         return VNNI_LANES if self.vnni else lanes_for(self.word_bits)
 
     @property
@@ -248,10 +249,8 @@ def pack_kernel(spec: LayerSpec) -> Any:
 
     if spec.nhwc:
         return quantize_nhwc_kernel(spec)
-    if spec.sdot:
-        from .arm import pack_kernel as pack_sdot
-
-        return pack_sdot(spec)
+    if spec.dot in FAMILY_KERNELS:
+        return FAMILY_KERNELS[spec.dot][0](spec)
 
     g = spec.conv
     in_shape = (spec.m, spec.k) if g is None else (g.batch, g.channels, g.height, g.width)
@@ -475,8 +474,6 @@ def vnni_kernel(spec: LayerSpec) -> Any:
 
 def layer_kernel(spec: LayerSpec) -> Any:
     """The kernel that multiplies packed activations and weights: bit-serial, VNNI or SDOT."""
-    if spec.sdot:
-        from .arm import sdot_kernel
-
-        return sdot_kernel(spec)
+    if spec.dot in FAMILY_KERNELS:
+        return FAMILY_KERNELS[spec.dot][1](spec)
     return vnni_kernel(spec) if spec.vnni else bitserial_kernel(spec)

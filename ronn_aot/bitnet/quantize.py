@@ -22,6 +22,7 @@ Two packed layouts, one per kernel family (`DOTS`), both 1 bit per weight and pl
 from __future__ import annotations
 
 from dataclasses import dataclass
+from typing import Callable
 
 import numpy as np
 
@@ -30,6 +31,12 @@ WEIGHT_KINDS = ("ternary", "binary")
 # layout multiplied with MUL + pairwise adds on Arm cores without the dot-product extension)
 DOTS = ("popcount", "vnni", "sdot", "neon")
 VNNI_LANES, VNNI_GROUP = 16, 4  # int32 accumulators per 512-bit register, reduction indices per lane
+# Output channels of one packed 16-byte vector of the Arm byte dot-product layout (arm.py): 4
+# SDOT vectors of 2-bit ternary digits, or 8 of 1-bit binary ones, 4 channels each
+BYTE_DOT_LANES = {"ternary": 16, "binary": 32}
+# Weight packers of kernel families defined outside this module (dot -> (w, kind) -> PackedWeights),
+# filled by the modules that define them (arm.py: "sdot", "neon"; imported by the package)
+FAMILY_PACKERS: dict[str, Callable[[np.ndarray, str], "PackedWeights"]] = {}
 PLANES = {"ternary": 2, "binary": 1}
 VECTOR_BITS = 512  # one lane group of words spans 512 bits (one AVX-512 register, 2 AVX2, 4 NEON)
 _EPS = np.float32(1e-8)
@@ -92,9 +99,7 @@ class PackedWeights:
     @property
     def lanes(self) -> int:
         if self.layout == "sdot":
-            from .arm import group_lanes
-
-            return group_lanes(self.kind)
+            return BYTE_DOT_LANES[self.kind]
         return VNNI_LANES if self.layout == "vnni" else lanes_for(self.word_bits)
 
     @property
@@ -183,10 +188,8 @@ def _pack_values_vnni(q: np.ndarray, scale: np.ndarray, kind: str) -> PackedWeig
 
 def pack_for(w: np.ndarray, kind: str, dot: str) -> PackedWeights:
     """`w` packed for the kernel family `dot` (one of DOTS)."""
-    if dot in ("sdot", "neon"):
-        from .arm import pack_weights_sdot
-
-        return pack_weights_sdot(w, kind)
+    if dot in FAMILY_PACKERS:
+        return FAMILY_PACKERS[dot](w, kind)
     return pack_weights_vnni(w, kind) if dot == "vnni" else pack_weights(w, kind)
 
 

@@ -19,12 +19,17 @@ reorder the float sums of the statistics, which must keep the reference's order 
 
 from __future__ import annotations
 
-from typing import Any, Protocol
+from typing import Any, Callable, Protocol
 
 from .kernels import SPEC_ATTR, LayerSpec
 
 # Parallel launches cost a few microseconds: below this many popcount word-ops a kernel runs serially.
 _MIN_PARALLEL_WORK = 1 << 15
+
+# Schedules of kernels this module does not define, or of substitutes for its kernels on some
+# targets: hook(func, sch, kind, spec, target | None, cores) -> a schedule, or None to pass. Filled
+# by the modules that define them (arm.py: the sdot / neon families, the NEON bit-serial kernel).
+TARGET_SCHEDULES: list[Callable[..., Any]] = []
 
 # Loop orders inside one tile of the bit-serial kernel: "planes" accumulates one bit-plane over
 # all words at a time (one accumulator, the rule's); "words" reads each weight word once and
@@ -306,10 +311,6 @@ def _kernel_spec(func: Any) -> tuple[str, LayerSpec] | None:
     return kind, LayerSpec.from_json(spec_json)
 
 
-def _is_aarch64(target: Any) -> bool:
-    return target is not None and str(target.attrs.get("mtriple", "")).startswith("aarch64")
-
-
 def schedule_kernel(func: Any, target: Any = None) -> Any:
     """The schedule of a BitNet kernel (recognized by its `ronn.bitnet` attribute), else None."""
     from tvm import s_tir
@@ -324,16 +325,10 @@ def schedule_kernel(func: Any, target: Any = None) -> Any:
     sch.work_on("main")
     if kind == "vnni":
         return schedule_vnni(sch, spec, cores=num_cores(target))
-    if spec.sdot:  # aarch64 with the dot-product extension (arm.py)
-        from . import arm
-
-        return arm.schedule_sdot(sch, spec, cores=num_cores(target)) if kind == "sdot" else arm.schedule_pack(sch, spec)
-    if kind == "bitserial" and _is_aarch64(target):  # the NEON kernel (arm.py), where it fits
-        from . import arm
-
-        neon = arm.neon_bitserial_schedule(func, spec, num_cores(target))
-        if neon is not None:
-            return neon
+    for hook in TARGET_SCHEDULES:  # kernel families and substitutes of other modules (arm.py)
+        found_sch = hook(func, sch, kind, spec, target, num_cores(target))
+        if found_sch is not None:
+            return found_sch
     return schedule_pack(sch, spec) if kind == "pack" else schedule_bitserial(sch, spec)
 
 
@@ -351,10 +346,10 @@ def design_space(sch: Any) -> list[Any]:
                          f"(PrimFuncs with a {SPEC_ATTR!r} attribute)")
     kind, spec = found
     sch.work_on("main")
-    if spec.sdot:  # no sampled choices yet: the rule's schedule is the space
-        from . import arm
-
-        return [arm.schedule_sdot(sch, spec) if kind == "sdot" else arm.schedule_pack(sch, spec)]
+    for hook in TARGET_SCHEDULES:  # no sampled choices there yet: the rule's schedule is the space
+        found_sch = hook(sch.mod["main"], sch, kind, spec, None, 2)
+        if found_sch is not None:
+            return [found_sch]
     if kind == "pack":
         return [schedule_pack(sch, spec, SampledChoices())]
     if kind == "vnni":
