@@ -194,3 +194,30 @@ def test_neon_under_qemu_matches_popcount_and_reference(kind: str, qemu_ronn_run
                  x, tmp_path)
     np.testing.assert_array_equal(y, y_pop)
     np.testing.assert_allclose(y, reference(x, w, kind, 8), rtol=1e-5, atol=1e-5)
+
+
+@pytest.mark.cross
+@pytest.mark.parametrize("target,cpu", [("aarch64-dotprod", "cortex-a76"), ("aarch64", "cortex-a72")])
+def test_parallel_tiles_match_popcount(target: str, cpu: str, qemu_ronn_run: Any, tmp_path: Path) -> None:
+    """A 8x1024x1024 dense layer: enough work for parallel register tiles; auto (sdot / neon) at
+    2 threads equals the bit-serial kernels at 1 thread."""
+    w = (np.random.default_rng(6).standard_normal((1024, 1024)) / 32).astype(np.float32)
+    graph = helper.make_graph([helper.make_node("MatMul", ["x", "w"], ["y"])], "dense",
+                              [helper.make_tensor_value_info("x", TensorProto.FLOAT, [8, 1024])],
+                              [helper.make_tensor_value_info("y", TensorProto.FLOAT, [8, 1024])],
+                              [numpy_helper.from_array(w, "w")])
+    model = helper.make_model(graph, opset_imports=[helper.make_opsetid("", 17)])
+    x = np.random.default_rng(7).standard_normal((8, 1024)).astype(np.float32)
+    outs = []
+    for kernel, threads in (("auto", "2"), ("popcount", "1")):
+        opts = ronn_aot.CompileOptions().with_target(target).with_output(tmp_path / f"{kernel}.so")
+        art = ronn_aot.compile(model, opts.with_bitnet("ternary", 8, "all", kernel=kernel))
+        _check_bitnet_rule(art)
+        prefix, ronn_run = qemu_ronn_run
+        np.save(tmp_path / "x.npy", x)
+        proc = subprocess.run([prefix[0], "-cpu", cpu, *prefix[1:], str(ronn_run), str(art.path), "--input",
+                               f"x={tmp_path / 'x.npy'}", "--output-dir", str(tmp_path / kernel), "--threads", threads],
+                              capture_output=True, text=True, timeout=300)
+        assert proc.returncode == 0, proc.stderr
+        outs.append(np.load(tmp_path / kernel / "y.npy"))
+    np.testing.assert_array_equal(outs[0], outs[1])
