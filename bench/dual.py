@@ -191,10 +191,13 @@ def run_task(args: argparse.Namespace) -> dict[str, Any]:
     scales = calibration[:args.fixed_scales] if args.fixed_scales else None  # System 1's activation scales
     bitnet = ronn_aot.compile(onnx_path, base.with_output(args.out / "bitnet.so").with_bitnet(
         args.weights, layers=layers, calibration=scales, kernel=args.kernel)).path
-    latency = None
+    # The router's cost model: each system's mean per input in C over the calibration images (what
+    # a deployed run costs; the binding's per-call overhead would count twice on an escalation).
+    cal_x = np.concatenate([f["x"] for f in calibration])
+    costs = _c_timing(args.out, {"fp32": str(fp32), "system1": str(bitnet)}, cal_x, args.threads, 3)
+    t1, t2 = (statistics.median(costs[k]["pass_ms"]) for k in ("system1", "fp32"))
+    latency: tuple[float, float] | None = (t1, t2) if args.router_costs == "c" else None
     if args.assume_system1_cost is not None:  # a what-if cost model: System 2 measured, System 1 scaled
-        s2 = ronn_runtime.InferenceSession(str(fp32), num_threads=args.threads)
-        t2 = float(np.median(_timed_pass(s2, xtr[:300], None)[2]))
         latency = (args.assume_system1_cost * t2, t2)
     dual_opts = base.with_output(args.out / f"dual_{args.router}.so").with_dual(
         args.weights, args.router, calibration, args.min_agreement, latency_ms=latency, kernel=args.kernel,
@@ -255,7 +258,7 @@ def run_task(args: argparse.Namespace) -> dict[str, Any]:
         "c_passes": args.c_passes, "c_fast_fraction": c_counts["fast"] / max(1, c_counts["fast"] + c_counts["full"]),
         "c_route_counts": c_counts, "latency_vs_fp32": c_ratio["auto"], "c_auto_model_ms": c_model,
         "bytes": sizes, "dual_vs_separate": sizes["dual"] / (sizes["fp32"] + sizes["system1"]),
-        "assumed_system1_cost": args.assume_system1_cost, "sweep": sweep,
+        "assumed_system1_cost": args.assume_system1_cost, "router_costs": args.router_costs, "sweep": sweep,
         "system1_activation_scales": f"fixed, from {args.fixed_scales} images" if args.fixed_scales else "run time",
         "system1_layers": "conv1, conv2, conv3, fc1" if args.first_layer else "conv2, conv3, fc1 (default)",
     }
@@ -293,8 +296,8 @@ def format_report(r: dict[str, Any]) -> str:
         f"calibrated on {r['calibration']['inputs']} {r['calibration_images']}: fast fraction "
         f"{r['calibration']['fast_fraction']:.3f}, agreement {r['calibration']['agreement']:.4f}"
         + (f" (System 1 cost assumed {r['assumed_system1_cost']}x System 2's)" if r["assumed_system1_cost"] else
-           f" (costs measured: System 1 {r['calibration']['system1_ms']:.4f} ms, System 2 "
-           f"{r['calibration']['system2_ms']:.4f} ms)"),
+           f" (costs {'in C' if r['router_costs'] == 'c' else 'through the binding'}: System 1 "
+           f"{r['calibration']['system1_ms']:.4f} ms, System 2 {r['calibration']['system2_ms']:.4f} ms)"),
         f"latency: mean ms per input, batch 1, {r['threads']} threads; C: runtime_min's own loop "
         f"(bench/dual_timer.c), median of {r['c_passes']} alternating passes, ratio = median of the per-pass "
         f"ratios to fp32; binding: InferenceSession.run, Python's call overhead included",
@@ -352,6 +355,9 @@ def main() -> None:
                     help="System 1 quantizes the first conv too (and --qat trains it quantized)")
     ap.add_argument("--assume-system1-cost", type=float, metavar="F",
                     help="calibrate as if System 1 cost F times System 2 (what-if; measurements stay real)")
+    ap.add_argument("--router-costs", choices=["c", "binding"], default="c",
+                    help="the per-system latencies the router's calibration minimizes: measured in C "
+                         "(default) or as compile measures them, through the Python binding")
     ap.add_argument("--fixed-scales", type=int, default=0, metavar="N",
                     help="fix System 1's activation scales on N training images (--bitnet-calibration); "
                          "default: measured per input at run time")

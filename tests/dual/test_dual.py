@@ -310,3 +310,43 @@ def test_route_sweep(built: dict[str, Path], tmp_path: Path, capsys: pytest.Capt
     assert "router (confidence, auto)" in sweep.format()
     assert cli_main(["bench", str(built["fp32"]), "--route-sweep", str(tmp_path / "data.npz")]) == 1
     assert "is a plain artifact: --route-sweep needs one compiled with --dual" in capsys.readouterr().err
+
+
+def test_c_timing_driver_answers_as_the_binding(built: dict[str, Path], tmp_path: Path) -> None:
+    """bench.dual's latency metric comes from bench/dual_timer.c: the same answers and routes as
+    the Python binding, for a plain artifact and each route of a dual one."""
+    from bench.dual import _c_timing
+
+    xs = np.concatenate([f["x"] for f in FRESH])
+    artifacts = {"fp32": str(built["fp32"]), "auto": f"{built['confidence']}@auto",
+                 "fast": f"{built['confidence']}@fast", "full": f"{built['confidence']}@full"}
+    c = _c_timing(tmp_path, artifacts, xs, threads=2, passes=2)
+    sess = {k: ronn_runtime.InferenceSession(str(built["fp32" if k == "fp32" else "confidence"]), num_threads=2)
+            for k in artifacts}
+    for name, s in sess.items():
+        route = None if name == "fp32" else name
+        expected = [int(s.run(None, f, route=route)[0].argmax()) for f in FRESH]
+        assert c[name]["argmax"].tolist() == expected, name
+        assert len(c[name]["pass_ms"]) == 2 and all(t > 0 for t in c[name]["pass_ms"])
+        assert c[name]["per_input_ms"].shape == (2 * len(FRESH),)
+    params, _ = read_dual(built["confidence"])
+    fast = sum(route_of(params, f["x"], sess["fast"].run(None, f, route="fast")[0]) == "fast" for f in FRESH)
+    assert c["auto"]["counts"] == {"fast": 2 * fast, "full": 2 * (len(FRESH) - fast),
+                                   "escalated": 2 * (len(FRESH) - fast)}
+    assert c["fast"]["counts"]["fast"] == 2 * len(FRESH) and c["full"]["counts"]["full"] == 2 * len(FRESH)
+    assert c["fp32"]["counts"] == {"fast": 0, "full": 0, "escalated": 0}
+
+
+def test_fashion_mnist_task_data() -> None:
+    """bench.dual's second task reads Debian's dataset-fashion-mnist: the router's calibration
+    images are training images the model is not trained on."""
+    from bench import dual
+
+    if not (dual.FASHION_DIR / "t10k-labels-idx1-ubyte.gz").is_file():
+        pytest.skip("apt-get install dataset-fashion-mnist")
+    xtr, ytr, xte, yte, xcal = dual.load_fashion_mnist(train=500, test=300, calibration=200)
+    assert xtr.shape == (500, 1, 28, 28) and xte.shape == (300, 1, 28, 28) and xcal.shape == (200, 1, 28, 28)
+    assert xtr.dtype == np.float32 and 0.0 <= xtr.min() and xtr.max() <= 1.0
+    assert set(np.unique(ytr)) <= set(range(10)) and len(np.unique(yte)) == 10
+    seen = {x.tobytes() for x in xtr}
+    assert not any(x.tobytes() in seen for x in xcal)
