@@ -57,14 +57,15 @@ def weight_bits(kind: str) -> int:
 
 
 def vectors_per_group(kind: str) -> int:
-    """SDOT accumulators (of 4 channels) one stored weight vector holds: 8 / weight_bits."""
-    return 8 // weight_bits(kind)
+    """SDOT accumulators (of 4 channels) one stored weight vector holds: 8 / weight_bits; 4 for
+    "int8" (the int8 model kernels of passes/int8_dot.py: a 16-byte vector each, 16 channels)."""
+    return 4 if kind == "int8" else 8 // weight_bits(kind)
 
 
 def group_lanes(kind: str) -> int:
     """Output channels of one stored weight vector (4 per decoded vector)."""
-    assert BYTE_DOT_LANES[kind] == SDOT_LANES * vectors_per_group(kind)
-    return BYTE_DOT_LANES[kind]
+    assert kind not in BYTE_DOT_LANES or BYTE_DOT_LANES[kind] == SDOT_LANES * vectors_per_group(kind)
+    return SDOT_LANES * vectors_per_group(kind)
 
 
 def pack_weights_sdot(w: np.ndarray, kind: str) -> PackedWeights:

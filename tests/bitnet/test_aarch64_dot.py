@@ -221,3 +221,72 @@ def test_parallel_tiles_match_popcount(target: str, cpu: str, qemu_ronn_run: Any
         assert proc.returncode == 0, proc.stderr
         outs.append(np.load(tmp_path / kernel / "y.npy"))
     np.testing.assert_array_equal(outs[0], outs[1])
+
+
+# --- int8 models on aarch64-dotprod: ronn_aot/passes/int8_dot.py + schedules/cpu/int8_dot.py ---
+
+def _qlinear_matmul(adt: Any, bdt: Any, seed: int = 1) -> tuple[onnx.ModelProto, np.ndarray]:
+    """QLinearMatMul of a [3, 4, 96] input and constant 8-bit weights [96, 40], with zero points."""
+    rng = np.random.default_rng(seed)
+    ta = TensorProto.INT8 if adt == np.int8 else TensorProto.UINT8
+    b = rng.integers(np.iinfo(bdt).min, np.iinfo(bdt).max + 1, (96, 40)).astype(bdt)
+    zb = np.array(128 if bdt == np.uint8 else 0, bdt)
+    inits = [numpy_helper.from_array(np.array(0.02, np.float32), "sa"), numpy_helper.from_array(np.array(5, adt), "za"),
+             numpy_helper.from_array(b, "b"), numpy_helper.from_array(np.array(0.01, np.float32), "sb"),
+             numpy_helper.from_array(zb, "zb"), numpy_helper.from_array(np.array(0.5, np.float32), "sy"),
+             numpy_helper.from_array(np.array(2, adt), "zy")]
+    graph = helper.make_graph(
+        [helper.make_node("QLinearMatMul", ["a", "sa", "za", "b", "sb", "zb", "sy", "zy"], ["y"])], "q",
+        [helper.make_tensor_value_info("a", ta, [3, 4, 96])], [helper.make_tensor_value_info("y", ta, [3, 4, 40])],
+        inits)
+    a = rng.integers(np.iinfo(adt).min, np.iinfo(adt).max + 1, (3, 4, 96)).astype(adt)
+    return helper.make_model(graph, opset_imports=[helper.make_opsetid("", 13)]), a
+
+
+def test_int8_matmul_text_has_sdot_only_on_dotprod(tmp_path: Path) -> None:
+    model, _ = _qlinear_matmul(np.uint8, np.int8)
+    art = ronn_aot.compile(model, ronn_aot.CompileOptions().with_target("aarch64-dotprod").with_output(tmp_path / "d.so"))
+    assert sorted(art.schedule_report.kernels_by_rule()["cpu.int8_dot"]) == ["int8_dot", "int8_dot_pack"]
+    assert _mnemonics(Path(art.path)).count("sdot") >= 4
+    art = ronn_aot.compile(model, ronn_aot.CompileOptions().with_target("aarch64").with_output(tmp_path / "a.so"))
+    assert "cpu.int8_dot" not in art.schedule_report.kernels_by_rule()
+    assert "sdot" not in _mnemonics(Path(art.path))
+
+
+@pytest.mark.cross
+@pytest.mark.parametrize("adt,bdt", [(np.int8, np.int8), (np.uint8, np.int8), (np.uint8, np.uint8)])
+def test_int8_matmul_under_qemu_matches_onnxruntime(adt: Any, bdt: Any, qemu_ronn_run: Any, tmp_path: Path) -> None:
+    ort = pytest.importorskip("onnxruntime")
+    model, a = _qlinear_matmul(adt, bdt)
+    art = ronn_aot.compile(model, ronn_aot.CompileOptions().with_target("aarch64-dotprod").with_output(tmp_path / "q.so"))
+    assert "cpu.int8_dot" in art.schedule_report.kernels_by_rule()
+    prefix, ronn_run = qemu_ronn_run
+    np.save(tmp_path / "a.npy", a)
+    proc = subprocess.run([prefix[0], "-cpu", "cortex-a76", *prefix[1:], str(ronn_run), str(art.path), "--input",
+                           f"a={tmp_path / 'a.npy'}", "--output-dir", str(tmp_path / "out")],
+                          capture_output=True, text=True, timeout=300)
+    assert proc.returncode == 0, proc.stderr
+    expected = ort.InferenceSession(model.SerializeToString(), providers=["CPUExecutionProvider"]).run(None, {"a": a})[0]
+    np.testing.assert_array_equal(np.load(tmp_path / "out" / "y.npy"), expected)
+
+
+@pytest.mark.cross
+def test_matmul_integer_under_qemu_matches_numpy(qemu_ronn_run: Any, tmp_path: Path) -> None:
+    """MatMulInteger, uint8 x int8 with an activation zero point, K and N not multiples of 4 / 16."""
+    rng = np.random.default_rng(2)
+    b = rng.integers(-128, 128, (250, 70)).astype(np.int8)
+    graph = helper.make_graph([helper.make_node("MatMulInteger", ["a", "b", "za"], ["y"])], "mmi",
+                              [helper.make_tensor_value_info("a", TensorProto.UINT8, [6, 250])],
+                              [helper.make_tensor_value_info("y", TensorProto.INT32, [6, 70])],
+                              [numpy_helper.from_array(b, "b"), numpy_helper.from_array(np.array(3, np.uint8), "za")])
+    model = helper.make_model(graph, opset_imports=[helper.make_opsetid("", 13)])
+    art = ronn_aot.compile(model, ronn_aot.CompileOptions().with_target("aarch64-dotprod").with_output(tmp_path / "m.so"))
+    assert "cpu.int8_dot" in art.schedule_report.kernels_by_rule()
+    a = rng.integers(0, 256, (6, 250)).astype(np.uint8)
+    prefix, ronn_run = qemu_ronn_run
+    np.save(tmp_path / "a.npy", a)
+    proc = subprocess.run([prefix[0], "-cpu", "cortex-a76", *prefix[1:], str(ronn_run), str(art.path), "--input",
+                           f"a={tmp_path / 'a.npy'}", "--output-dir", str(tmp_path / "out"), "--threads", "2"],
+                          capture_output=True, text=True, timeout=300)
+    assert proc.returncode == 0, proc.stderr
+    np.testing.assert_array_equal(np.load(tmp_path / "out" / "y.npy"), (a.astype(np.int64) - 3) @ b.astype(np.int64))
