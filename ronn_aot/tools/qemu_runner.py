@@ -142,10 +142,13 @@ def arg_spec(arg_info: Any) -> str:
     return f"{dtype}:" + ",".join(str(int(d)) for d in shape)
 
 
+BUILD_PREFIX = "ronn-qemu-build-"  # the folder of one exported candidate (removed once it is measured)
+
+
 def export_cross(mod: Any, cc: str) -> str:
     """MetaSchedule builder export: the candidate's object file linked into a shared library by the
     target's cross compiler (MetaSchedule's default export tars it for the host's linker)."""
-    out = Path(tempfile.mkdtemp(prefix="ronn-qemu-build-"))
+    out = Path(tempfile.mkdtemp(prefix=BUILD_PREFIX))
     obj, lib = out / "kernel.o", out / "kernel.so"
     mod.write_to_file(str(obj))
     proc = subprocess.run([cc, "-shared", "-fPIC", "-o", str(lib), str(obj), "-Wl,-z,max-page-size=4096", "-lm"],
@@ -197,10 +200,16 @@ def _runner_classes() -> tuple[type, type]:
             futures = []
             for inp in runner_inputs:
                 specs = [arg_spec(a) for a in inp.args_info]
-                fut = self.pool.submit(self.tools.instructions_per_call, str(inp.artifact_path), specs,
-                                       CALLS, self.timeout_sec)
-                futures.append(QemuRunnerFuture(fut))
+                futures.append(QemuRunnerFuture(self.pool.submit(self._measure, str(inp.artifact_path), specs)))
             return futures
+
+        def _measure(self, artifact: str, specs: list[str]) -> float:
+            try:
+                return self.tools.instructions_per_call(artifact, specs, CALLS, self.timeout_sec)
+            finally:  # as LocalRunner's cleanup: the candidate is not needed once measured
+                folder = Path(artifact).parent
+                if folder.name.startswith(BUILD_PREFIX):
+                    shutil.rmtree(folder, ignore_errors=True)
 
     _CLASSES = (QemuRunner, QemuRunnerFuture)
     return _CLASSES

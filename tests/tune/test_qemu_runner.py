@@ -5,6 +5,8 @@ by guest instructions per call (reported as nominal seconds, 1 ns each)."""
 from __future__ import annotations
 
 import dataclasses
+import shutil
+from pathlib import Path
 
 import pytest
 
@@ -39,7 +41,7 @@ def _vector_add(n: int):
     return tvm.IRModule({"main": main})
 
 
-def test_counts_instructions_of_a_kernel_under_qemu(tools: qemu_runner.QemuTools) -> None:
+def test_counts_instructions_of_a_kernel_under_qemu(tools: qemu_runner.QemuTools, tmp_path: Path) -> None:
     from tvm.s_tir.meta_schedule.arg_info import ArgInfo
     from tvm.s_tir.meta_schedule.builder import BuilderInput
     from tvm.s_tir.meta_schedule.runner import RunnerInput
@@ -49,6 +51,8 @@ def test_counts_instructions_of_a_kernel_under_qemu(tools: qemu_runner.QemuTools
     # The builder tune uses: the compile's TIR pipeline, linked by the cross compiler.
     builds = qemu_runner.cross_builder(TARGET, 1).build([BuilderInput(m, tvm_target) for m in mods])
     assert [b.error_msg for b in builds] == [None, None]
+    kept = tmp_path / "kernel.so"  # the runner removes each candidate once measured
+    shutil.copyfile(builds[0].artifact_path, kept)
     runner = qemu_runner.qemu_runner(TARGET)
     futures = runner.run([RunnerInput(b.artifact_path, "cpu", ArgInfo.from_prim_func(m["main"]))
                           for b, m in zip(builds, mods)])
@@ -60,11 +64,12 @@ def test_counts_instructions_of_a_kernel_under_qemu(tools: qemu_runner.QemuTools
     assert 1024 < small < 20 * 4096
     assert 1.8 * small < large < 2.2 * small
     # Deterministic: the same count again.
-    again = tools.instructions_per_call(str(builds[0].artifact_path), ["float32:4096"] * 3)
+    again = tools.instructions_per_call(str(kept), ["float32:4096"] * 3)
     assert again == pytest.approx(small, rel=1e-6)
 
 
-def test_a_failing_candidate_is_a_failed_trial_not_an_exception(tools: qemu_runner.QemuTools, tmp_path) -> None:
+def test_a_failing_candidate_is_a_failed_trial_not_an_exception(tools: qemu_runner.QemuTools,
+                                                                tmp_path: Path) -> None:
     from tvm.s_tir.meta_schedule.runner import RunnerInput
 
     missing = tmp_path / "nothing.so"
