@@ -39,6 +39,10 @@ class Int8DotSpec:
     signed: bool  # int8 activations (else uint8)
     weights: str = "int8"  # for bitnet.arm's tiling (vectors_per_group, group_lanes)
     dot: str = "sdot"
+    # a convolution's geometry (NCHW input, OIHW weights; bitnet.reference.ConvGeometry's fields),
+    # and the signed byte its padding reads (the zero point, shifted): None for a matmul
+    conv: dict[str, Any] | None = None
+    pad_byte: int = 0
 
     @property
     def words(self) -> int:
@@ -59,6 +63,13 @@ class Int8DotSpec:
     def from_json(text: str) -> Int8DotSpec:
         return Int8DotSpec(**json.loads(text))
 
+    @property
+    def geometry(self) -> Any:
+        from ronn_aot.bitnet.reference import ConvGeometry
+
+        assert self.conv is not None
+        return ConvGeometry(**{k: tuple(v) if isinstance(v, list) else v for k, v in self.conv.items()})
+
 
 def pack_weights(b: np.ndarray, spec: Int8DotSpec) -> np.ndarray:
     """B [K, N] (values in [-128, 127]) as uint8 [n_pad / 16, K4 / 4, 64]: byte 16 v + 4 c + j of
@@ -71,20 +82,63 @@ def pack_weights(b: np.ndarray, spec: Int8DotSpec) -> np.ndarray:
 
 
 def pack_kernel(spec: Int8DotSpec) -> Any:
-    """PrimFunc (a [M, K] int8 | uint8) -> quads [M, K4 / 4] uint32 of signed bytes."""
+    """PrimFunc (a [M, K] int8 | uint8, or a convolution's NCHW input) -> quads [M, K4 / 4]
+    uint32 of signed bytes. A convolution's reduction runs (kh, kw, channel) with the channels
+    padded to a multiple of 4, so that its input is shifted, padded and grouped into NHWC quads
+    once ("xq", 4 channels of a pixel each) and the im2col matrix copies whole quads."""
     from tvm import te, tirx
 
-    a = te.placeholder((spec.m, spec.k), "int8" if spec.signed else "uint8", name="a")
+    dtype = "int8" if spec.signed else "uint8"
+    g = spec.geometry if spec.conv is not None else None
 
-    def byte(m: Any, k: Any) -> Any:
-        v = tirx.Cast("uint32", a[m, tirx.min(k, spec.k - 1)]) & tirx.const(0xFF, "uint32")
-        if not spec.signed:
-            v = v ^ tirx.const(0x80, "uint32")  # a - 128 as a signed byte
-        return tirx.if_then_else(k < spec.k, v, tirx.const(0, "uint32"))
+    def shifted(v: Any) -> Any:  # the signed byte of an input value (uint8: a - 128), in a uint32
+        v = tirx.Cast("uint32", v) & tirx.const(0xFF, "uint32")
+        return v if spec.signed else v ^ tirx.const(0x80, "uint32")
 
-    quads = te.compute((spec.m, spec.words), lambda m, q: byte(m, q * 4) | (byte(m, q * 4 + 1) << 8)
-                       | (byte(m, q * 4 + 2) << 16) | (byte(m, q * 4 + 3) << 24), name="quads")
+    def quad(byte: Any) -> Any:
+        return byte(0) | (byte(1) << 8) | (byte(2) << 16) | (byte(3) << 24)
+
+    if g is None:
+        a = te.placeholder((spec.m, spec.k), dtype, name="a")
+
+        def byte(m: Any, k: Any) -> Any:
+            return tirx.if_then_else(k < spec.k, shifted(a[m, tirx.min(k, spec.k - 1)]), tirx.const(0, "uint32"))
+
+        quads = te.compute((spec.m, spec.words), lambda m, q: quad(lambda j: byte(m, q * 4 + j)), name="quads")
+        return te.create_prim_func([a, quads]).with_attr(INT8_ATTR, f"pack:{spec.to_json()}")
+
+    a = te.placeholder((g.batch, g.channels, g.height, g.width), dtype, name="a")
+    top, left, bottom, right = g.pads
+    c4 = -(-g.channels // _GROUP)
+    pad = tirx.const(spec.pad_byte & 0xFF, "uint32")
+
+    def padded(b: Any, h: Any, w: Any, c: Any) -> Any:  # spatial padding reads the (shifted) zero point
+        inside = tirx.all(h >= top, h < top + g.height, w >= left, w < left + g.width)
+        value = shifted(a[b, tirx.min(c, g.channels - 1), tirx.max(tirx.min(h - top, g.height - 1), 0),
+                          tirx.max(tirx.min(w - left, g.width - 1), 0)])
+        return tirx.if_then_else(c < g.channels, tirx.if_then_else(inside, value, pad), tirx.const(0, "uint32"))
+
+    xq = te.compute((g.batch, g.height + top + bottom, g.width + left + right, c4),
+                    lambda b, h, w, cq: quad(lambda j: padded(b, h, w, cq * _GROUP + j)), name="xq")
+    oh, ow = g.out_hw
+    (_, kw), (sh, sw), (dh, dw) = g.kernel, g.strides, g.dilation
+
+    def im2col(m: Any, q: Any) -> Any:
+        r, cq = q // c4, q % c4
+        return xq[m // (oh * ow), m % (oh * ow) // ow * sh + r // kw * dh, m % ow * sw + r % kw * dw, cq]
+
+    quads = te.compute((spec.m, spec.words), im2col, name="quads")
     return te.create_prim_func([a, quads]).with_attr(INT8_ATTR, f"pack:{spec.to_json()}")
+
+
+def conv_matrix(w: np.ndarray) -> np.ndarray:
+    """OIHW weights [N, C, KH, KW] as the [KH * KW * C4, N] matrix of the conv pack's reduction
+    order (kh, kw, channel; channels zero-padded to C4, a multiple of 4)."""
+    n, c, kh, kw = w.shape
+    c4 = -(-c // _GROUP) * _GROUP
+    hwc = np.zeros((n, kh, kw, c4), w.dtype)
+    hwc[..., :c] = w.transpose(0, 2, 3, 1)
+    return hwc.reshape(n, kh * kw * c4).T
 
 
 def dot_kernel(spec: Int8DotSpec) -> Any:
@@ -148,19 +202,24 @@ def _operand(mutator: Any, lhs: Any) -> tuple[Any, int] | None:
     return expr.args[0], za
 
 
-@register_pass("int8_sdot", 3, order=65, targets=("aarch64-dotprod",))
+# before convert_layout (50): the convolutions are still NCHW / OIHW and their input's shift visible
+@register_pass("int8_sdot", 3, order=45, targets=("aarch64-dotprod",))
 def int8_sdot() -> Any:
-    """int8 / uint8 matmuls with constant 8-bit weights (MatMulInteger, QLinearMatMul) as SDOT kernels."""
+    """int8 / uint8 matmuls and convolutions with constant 8-bit weights (MatMulInteger,
+    QLinearMatMul, ConvInteger, QLinearConv) as SDOT kernels."""
     import tvm
     from tvm import relax
     from tvm.relax.expr_functor import PyExprMutator, mutator
 
     matmul = tvm.ir.Op.get("relax.matmul")
+    conv2d = tvm.ir.Op.get("relax.nn.conv2d")
 
     @mutator
     class _Int8Dot(PyExprMutator):  # type: ignore[misc]
         def visit_call_(self, call: Any) -> Any:
             call = super().visit_call_(call)
+            if call.op.same_as(conv2d):
+                return self._conv(call)
             if not call.op.same_as(matmul) or str(call.attrs.out_dtype) != "int32":
                 return call
             b = const_array(call.args[1])
@@ -189,5 +248,43 @@ def int8_sdot() -> Any:
             if len(shape) != 2:
                 y = relax.op.reshape(y, (*shape[:-1], n))
             return y
+
+        def _conv(self, call: Any) -> Any:
+            """An NCHW / OIHW int32 convolution of a shifted int8 / uint8 input (ConvInteger,
+            QLinearConv) as the same kernels over its im2col view."""
+            from ronn_aot.bitnet.reference import ConvGeometry
+
+            at = call.attrs
+            w = const_array(call.args[1])
+            operand = _operand(self, call.args[0])
+            if (str(at.out_dtype) != "int32" or str(at.data_layout) != "NCHW" or str(at.kernel_layout) != "OIHW"
+                    or str(at.out_layout) != "NCHW" or int(at.groups) != 1 or w is None or w.ndim != 4
+                    or operand is None or w.size == 0 or w.min() < -128 or w.max() > 127):
+                return call
+            a, za = operand
+            shape = static_shape(a)
+            if shape is None or len(shape) != 4 or shape[1] != w.shape[1]:
+                return call
+            pads = [int(p) for p in at.padding]
+            geo = ConvGeometry(shape[0], shape[1], shape[2], shape[3], w.shape[0], (w.shape[2], w.shape[3]),
+                               tuple(int(v) for v in at.strides), (pads[0], pads[1], pads[2], pads[3]),
+                               tuple(int(v) for v in at.dilation))
+            signed = dtype_of(a) == "int8"
+            c = -za if signed else 128 - za
+            b = conv_matrix(w)
+            k, n = b.shape
+            spec = Int8DotSpec(geo.m, k, n, signed, conv=asdict(geo), pad_byte=-c)
+            colsum = b.astype(np.int64).sum(axis=0)
+            corr = np.zeros(spec.n_pad, np.int32)
+            corr[:n] = (c * colsum).astype(np.int32)
+            bb = self.builder_
+            pack_gv = bb.add_func(pack_kernel(spec).with_attr("op_pattern", 8), "int8_dot_pack")
+            dot_gv = bb.add_func(dot_kernel(spec).with_attr("op_pattern", 8), "int8_dot")
+            quads = bb.emit(relax.call_tir(pack_gv, [a], relax.TensorType((geo.m, spec.words), "uint32")))
+            y = bb.emit(relax.call_tir(dot_gv, [quads, const(pack_weights(b, spec)), const(corr)],
+                                       relax.TensorType((geo.m, n), "int32")))
+            oh, ow = geo.out_hw
+            y = bb.emit(relax.op.reshape(y, (geo.batch, oh, ow, n)))
+            return relax.op.permute_dims(y, [0, 3, 1, 2])
 
     return mutator_pass("Int8Sdot", _Int8Dot)

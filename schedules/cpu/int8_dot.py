@@ -29,7 +29,7 @@ class Int8DotRule:
         if kind == "dot":
             return schedule_sdot(sch, spec, cores=num_cores(target))
         m, q = sch.get_loops(sch.get_sblock("quads"))
-        if spec.words >= 4:
+        if spec.conv is None and spec.words >= 4:  # (a convolution's quads are gathered)
             _, inner = sch.split(q, factors=[None, 4])
             sch.vectorize(inner)
         if spec.m * spec.k >= 1 << 16:

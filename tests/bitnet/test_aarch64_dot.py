@@ -290,3 +290,55 @@ def test_matmul_integer_under_qemu_matches_numpy(qemu_ronn_run: Any, tmp_path: P
                           capture_output=True, text=True, timeout=300)
     assert proc.returncode == 0, proc.stderr
     np.testing.assert_array_equal(np.load(tmp_path / "out" / "y.npy"), (a.astype(np.int64) - 3) @ b.astype(np.int64))
+
+
+def _run_int8(model: onnx.ModelProto, x: np.ndarray, qemu: Any, tmp: Path) -> np.ndarray:
+    art = ronn_aot.compile(model, ronn_aot.CompileOptions().with_target("aarch64-dotprod").with_output(tmp / "c.so"))
+    assert sorted(art.schedule_report.kernels_by_rule()["cpu.int8_dot"]) == ["int8_dot", "int8_dot_pack"]
+    prefix, ronn_run = qemu
+    np.save(tmp / "x.npy", x)
+    proc = subprocess.run([prefix[0], "-cpu", "cortex-a76", *prefix[1:], str(ronn_run), str(art.path), "--input",
+                           f"x={tmp / 'x.npy'}", "--output-dir", str(tmp / "out"), "--threads", "2"],
+                          capture_output=True, text=True, timeout=300)
+    assert proc.returncode == 0, proc.stderr
+    return np.load(tmp / "out" / f"{model.graph.output[0].name}.npy")
+
+
+@pytest.mark.cross
+@pytest.mark.parametrize("adt,strides,pads,dilations", [(np.uint8, [1, 1], [1, 1, 1, 1], [1, 1]),
+                                                        (np.int8, [2, 2], [0, 1, 2, 1], [1, 1]),
+                                                        (np.uint8, [1, 2], [2, 2, 2, 2], [2, 1])])
+def test_conv_integer_under_qemu_matches_onnxruntime(adt: Any, strides: list[int], pads: list[int],
+                                                     dilations: list[int], qemu_ronn_run: Any, tmp_path: Path) -> None:
+    """ConvInteger with an input zero point: padding reads the zero point (shifted), as onnx's does."""
+    ort = pytest.importorskip("onnxruntime")
+    rng = np.random.default_rng(8)
+    ta = TensorProto.INT8 if adt == np.int8 else TensorProto.UINT8
+    w = rng.integers(-128, 128, (20, 7, 3, 3)).astype(np.int8)
+    node = helper.make_node("ConvInteger", ["x", "w", "zx"], ["y"], pads=pads, strides=strides, dilations=dilations)
+    graph = helper.make_graph([node], "ci", [helper.make_tensor_value_info("x", ta, [2, 7, 11, 9])],
+                              [helper.make_tensor_value_info("y", TensorProto.INT32, None)],
+                              [numpy_helper.from_array(w, "w"), numpy_helper.from_array(np.array(7, adt), "zx")])
+    model = onnx.shape_inference.infer_shapes(helper.make_model(graph, opset_imports=[helper.make_opsetid("", 13)]))
+    x = rng.integers(np.iinfo(adt).min, np.iinfo(adt).max + 1, (2, 7, 11, 9)).astype(adt)
+    expected = ort.InferenceSession(model.SerializeToString(), providers=["CPUExecutionProvider"]).run(None, {"x": x})[0]
+    np.testing.assert_array_equal(_run_int8(model, x, qemu_ronn_run, tmp_path), expected)
+
+
+@pytest.mark.cross
+def test_qlinear_conv_under_qemu_matches_onnxruntime(qemu_ronn_run: Any, tmp_path: Path) -> None:
+    ort = pytest.importorskip("onnxruntime")
+    rng = np.random.default_rng(9)
+    nh = numpy_helper.from_array
+    inits = [nh(np.array(0.05, np.float32), "sx"), nh(np.array(9, np.uint8), "zx"),
+             nh(rng.integers(-127, 128, (12, 5, 3, 3)).astype(np.int8), "w"), nh(np.array(0.01, np.float32), "sw"),
+             nh(np.array(0, np.int8), "zw"), nh(np.array(0.7, np.float32), "sy"), nh(np.array(3, np.uint8), "zy"),
+             nh(rng.integers(-500, 500, 12).astype(np.int32), "bias")]
+    node = helper.make_node("QLinearConv", ["x", "sx", "zx", "w", "sw", "zw", "sy", "zy", "bias"], ["y"],
+                            pads=[1, 1, 1, 1])
+    graph = helper.make_graph([node], "qc", [helper.make_tensor_value_info("x", TensorProto.UINT8, [1, 5, 8, 8])],
+                              [helper.make_tensor_value_info("y", TensorProto.UINT8, [1, 12, 8, 8])], inits)
+    model = helper.make_model(graph, opset_imports=[helper.make_opsetid("", 13)])
+    x = rng.integers(0, 256, (1, 5, 8, 8)).astype(np.uint8)
+    expected = ort.InferenceSession(model.SerializeToString(), providers=["CPUExecutionProvider"]).run(None, {"x": x})[0]
+    np.testing.assert_array_equal(_run_int8(model, x, qemu_ronn_run, tmp_path), expected)
