@@ -1,4 +1,4 @@
-"""int8 matmuls with constant weights as SDOT kernels on aarch64-dotprod.
+"""int8 matmuls and convolutions with constant weights as SDOT kernels on aarch64-dotprod.
 
 The converters of MatMulInteger and QLinearMatMul (`converters/qlinear_matmul.py`) widen both
 operands to int32 and subtract the zero points before an int32 matmul; after constant folding
@@ -13,6 +13,13 @@ replaces the matmul by two kernels (scheduled by schedules/cpu/int8_dot.py):
   without the weight decoding), plus a per-channel constant: sum_k (a_k - za) b_kn =
   sum_k s(a_k) b_kn + c * colsum_n(B), with s(a) = a, c = -za (int8) or s(a) = a - 128,
   c = 128 - za (uint8). The int32 result is exact, as the matmul's.
+
+ConvInteger and QLinearConv give `conv2d(astype(x, int32) [- zx], W)` (NCHW / OIHW, out int32):
+with groups 1 and byte weights the same two kernels run over the convolution's im2col matrix in
+(kh, kw, channel) order, the channels padded to 4: the pack kernel shifts, pads and groups the
+input into NHWC quads once (spatial padding reads the shifted zero point, -c, so that it adds
+nothing, as onnx's padding with the zero point does) and the im2col matrix copies whole quads.
+The pass runs before convert_layout, while the convolutions are still NCHW.
 """
 
 from __future__ import annotations
