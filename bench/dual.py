@@ -127,20 +127,21 @@ _TIMER = Path(__file__).with_name("dual_timer.c")
 
 
 def _build_timer(out: Path) -> Path:
-    """bench/dual_timer.c linked against runtime_min's library (built by `make -C runtime_min`)."""
+    """bench/dual_timer.c linked against the libronn_runtime.so the Python binding uses (the
+    checkout's runtime_min/build/host after `make -C runtime_min`, or $RONN_RUNTIME_LIBRARY)."""
     import shutil
     import subprocess
 
+    from ronn_runtime._capi import library_path
+
     root = Path(__file__).resolve().parent.parent / "runtime_min"
-    lib = root / "build" / "host"
-    if not (lib / "libronn_runtime.so").is_file():
-        raise SystemExit(f"bench.dual times runs in C against {lib}/libronn_runtime.so: run `make -C runtime_min`")
+    lib = Path(library_path()).parent
     cc = shutil.which("cc") or shutil.which("gcc") or shutil.which("clang")
     if cc is None:
         raise SystemExit("bench.dual needs a C compiler (cc) to build its timing driver, bench/dual_timer.c")
     exe = out / "dual_timer"
-    subprocess.run([cc, "-O2", "-std=c99", "-o", str(exe), str(_TIMER), f"-I{root / 'include'}", f"-L{lib}",
-                    "-lronn_runtime", f"-Wl,-rpath,{lib}"], check=True)
+    subprocess.run([cc, "-O2", "-std=c99", "-o", str(exe), str(_TIMER), f"-I{root / 'include'}",
+                    str(Path(library_path())), f"-Wl,-rpath,{lib}"], check=True)
     return exe
 
 
