@@ -347,7 +347,8 @@ def main() -> None:
     ap.add_argument("--weights", choices=["ternary", "binary"], default="ternary")
     ap.add_argument("--router", default="confidence")
     ap.add_argument("--min-agreement", type=float, default=0.99)
-    ap.add_argument("--calibration", type=int, default=1000, help="training images calibrating the router")
+    ap.add_argument("--calibration", type=int, default=1000,
+                    help="images calibrating the router (mnist: training images; fashion: held out from training)")
     ap.add_argument("--passes", type=int, default=3, help="passes over the held-out images through the binding")
     ap.add_argument("--c-passes", type=int, default=7, help="passes over the held-out images in C (the metric)")
     ap.add_argument("--epochs", type=int, help="training epochs (default: mnist 8, fashion 6)")
