@@ -15,13 +15,15 @@ of weights are right); --first-layer: System 1 (and --qat's training) quantizes 
 The router is calibrated on the first --calibration calibration images (mnist: training images),
 inputs only (agreement with System 2's own answers, no labels). Every number is measured on the
 held-out images, batch 1, one image per run. The latency metric (the issue's): the mean per input
-in runtime_min itself, no Python between runs (bench/dual_timer.c, compiled here against
-runtime_min/build/host): fp32, System 1 and the dual artifact at route=auto (and at fast and full)
-alternate pass by pass (--c-passes), and the ratio is the median over passes of each pass's mean
-over fp32's in the same pass. Also shown: the same through the Python
-binding (`InferenceSession.run`, ~0.02-0.04 ms of call overhead per run here, which alone keeps
-any ratio near 1 on a model this small): the median over --passes of each system's mean, and the
-median per-image latency over all passes. The C driver's answers must equal the binding's.
+in runtime_min itself, no Python between runs (bench/dual_timer.c, compiled here against the
+binding's libronn_runtime.so): --c-passes passes over the images in rounds of 50 inputs, each
+round through fp32, System 1 and the dual artifact at route=auto (and at fast and full) in an
+order that rotates from round to round; the ratio is the median over rounds of the round's mean
+over fp32's in the same round (robust to other processes' bursts on a shared machine). Also
+shown: the same through the Python binding (`InferenceSession.run`, ~0.02-0.04 ms of call
+overhead per run here, which alone keeps any ratio near 1 on a model this small): the median
+over --passes of each system's mean, and the median per-image latency over all passes. The C
+driver's answers must equal the binding's.
 
 --assume-system1-cost F calibrates the router as if System 1 cost F times System 2 (a device
 where the BitNet kernels are that much faster); accuracy, fast fraction and latency are still
@@ -145,31 +147,36 @@ def _build_timer(out: Path) -> Path:
     return exe
 
 
-def _c_timing(out: Path, artifacts: dict[str, str], xs: np.ndarray, threads: int,
-              passes: int) -> dict[str, Any]:
-    """Every input through each artifact (`path` or `path@route`) in C, one run per input, artifacts
-    alternating pass by pass (bench/dual_timer.c): per artifact the mean ms per input of every pass,
-    the argmax of each input's output 0 and the route counts."""
+C_BLOCK = 50  # inputs per round of the C driver: each round runs them through every artifact
+
+
+def _c_timing(out: Path, artifacts: dict[str, str], xs: np.ndarray, threads: int, passes: int,
+              block: int = C_BLOCK) -> dict[str, Any]:
+    """Every input through each artifact (`path` or `path@route`) in C, one run per input, `passes`
+    times, in rounds of `block` inputs that go through every artifact in a rotating order
+    (bench/dual_timer.c). Per artifact: the mean ms per input of every round ("round_ms"), the mean
+    over all runs ("mean_ms"), each run's ms, the argmax of each input's output 0 (last pass) and
+    the route counts."""
     import subprocess
 
     exe = _build_timer(out)
-    data = out / "heldout.f32"
+    data = out / "timer_inputs.f32"
     np.ascontiguousarray(xs, dtype=np.float32).tofile(data)
     prefix = out / "timer"
     names = list(artifacts)
     done = subprocess.run([str(exe), str(threads), str(passes), "200", str(data), str(len(xs)), str(prefix),
-                           *artifacts.values()], check=True, capture_output=True, text=True)
-    result: dict[str, Any] = {n: {"pass_ms": [], "counts": {}} for n in names}
+                           str(block), *artifacts.values()], check=True, capture_output=True, text=True)
+    result: dict[str, Any] = {n: {"round_ms": [], "counts": {}} for n in names}
     for line in done.stdout.splitlines():
         f = line.split()
-        k = names[int(f[1])]
-        if f[2] == "pass":
-            result[k]["pass_ms"].append(float(f[5]))
+        if f[0] == "round":
+            result[names[int(f[3])]]["round_ms"].append(float(f[5]))
         else:
-            result[k]["counts"] = {"fast": int(f[3]), "full": int(f[5]), "escalated": int(f[7])}
+            result[names[int(f[1])]]["counts"] = {"fast": int(f[3]), "full": int(f[5]), "escalated": int(f[7])}
     for i, n in enumerate(names):
         result[n]["argmax"] = np.fromfile(f"{prefix}.{i}.argmax", dtype=np.int32).astype(np.int64)
         result[n]["per_input_ms"] = np.fromfile(f"{prefix}.{i}.ms", dtype=np.float64)
+        result[n]["mean_ms"] = float(result[n]["per_input_ms"].mean())
     return result
 
 
@@ -196,7 +203,7 @@ def run_task(args: argparse.Namespace) -> dict[str, Any]:
     # a deployed run costs; the binding's per-call overhead would count twice on an escalation).
     cal_x = np.concatenate([f["x"] for f in calibration])
     costs = _c_timing(args.out, {"fp32": str(fp32), "system1": str(bitnet)}, cal_x, args.threads, 3)
-    t1, t2 = (statistics.median(costs[k]["pass_ms"]) for k in ("system1", "fp32"))
+    t1, t2 = (costs[k]["mean_ms"] for k in ("system1", "fp32"))
     latency: tuple[float, float] | None = (t1, t2) if args.router_costs == "c" else None
     if args.assume_system1_cost is not None:  # a what-if cost model: System 2 measured, System 1 scaled
         latency = (args.assume_system1_cost * t2, t2)
@@ -232,8 +239,10 @@ def run_task(args: argparse.Namespace) -> dict[str, Any]:
         if not np.array_equal(c[name]["argmax"], preds[name]):
             raise SystemExit(f"bench.dual: {name}'s answers differ between the C driver and the binding")
     c_counts = c["auto"]["counts"]
-    c_mean = {k: statistics.median(v["pass_ms"]) for k, v in c.items()}
-    c_ratio = {k: statistics.median(a / b for a, b in zip(v["pass_ms"], c["fp32"]["pass_ms"])) for k, v in c.items()}
+    c_mean = {k: v["mean_ms"] for k, v in c.items()}
+    round_ratio = {k: np.array(v["round_ms"]) / np.array(c["fp32"]["round_ms"]) for k, v in c.items()}
+    c_ratio = {k: float(np.median(v)) for k, v in round_ratio.items()}
+    c_ratio_q = {k: [float(q) for q in np.quantile(v, [0.25, 0.75])] for k, v in round_ratio.items()}
     fast_share = c_counts["fast"] / max(1, c_counts["fast"] + c_counts["full"])
     # What route=auto would cost with no routing overhead: System 1 on every input, System 2 on the
     # escalated ones (a confidence router), each at its own route's measured mean.
@@ -255,8 +264,9 @@ def run_task(args: argparse.Namespace) -> dict[str, Any]:
         "accuracy": acc, "agreement_with_fp32": {k: float((p == preds["fp32"]).mean()) for k, p in preds.items()},
         "fast_fraction": fast_fraction, "mean_ms": mean_ms, "median_ms": median_ms,
         "binding_latency_vs_fp32": mean_ms["auto"] / mean_ms["fp32"],
-        "c_mean_ms": c_mean, "c_pass_ms": {k: v["pass_ms"] for k, v in c.items()}, "c_ratio": c_ratio,
-        "c_passes": args.c_passes, "c_fast_fraction": c_counts["fast"] / max(1, c_counts["fast"] + c_counts["full"]),
+        "c_mean_ms": c_mean, "c_ratio": c_ratio, "c_ratio_quartiles": c_ratio_q,
+        "c_ratio_of_means": {k: v / c_mean["fp32"] for k, v in c_mean.items()},
+        "c_rounds": len(c["fp32"]["round_ms"]), "c_passes": args.c_passes, "c_fast_fraction": fast_share,
         "c_route_counts": c_counts, "latency_vs_fp32": c_ratio["auto"], "c_auto_model_ms": c_model,
         "bytes": sizes, "dual_vs_separate": sizes["dual"] / (sizes["fp32"] + sizes["system1"]),
         "assumed_system1_cost": args.assume_system1_cost, "router_costs": args.router_costs, "sweep": sweep,
@@ -300,8 +310,9 @@ def format_report(r: dict[str, Any]) -> str:
            f" (costs {'in C' if r['router_costs'] == 'c' else 'through the binding'}: System 1 "
            f"{r['calibration']['system1_ms']:.4f} ms, System 2 {r['calibration']['system2_ms']:.4f} ms)"),
         f"latency: mean ms per input, batch 1, {r['threads']} threads; C: runtime_min's own loop "
-        f"(bench/dual_timer.c), median of {r['c_passes']} alternating passes, ratio = median of the per-pass "
-        f"ratios to fp32; binding: InferenceSession.run, Python's call overhead included",
+        f"(bench/dual_timer.c), {r['c_passes']} passes over the images in {r['c_rounds']} rounds of {C_BLOCK} "
+        f"inputs through every artifact in rotating order; C mean = over all runs, C ratio = median over rounds "
+        f"of the round's mean over fp32's; binding: InferenceSession.run, Python's call overhead included",
         f"{'':<20}{'accuracy':>9}{'vs fp32':>9}{'agree':>7}{'C mean ms':>11}{'C ratio':>9}{'binding ms':>12}"
         f"{'ratio':>7}{'b. median':>11}{'ratio':>7}",
     ]
@@ -320,8 +331,9 @@ def format_report(r: dict[str, Any]) -> str:
               f"route=auto fast fraction: {r['fast_fraction']:.3f} (binding), {r['c_fast_fraction']:.3f} in C "
               f"({cc['fast']} fast, {cc['full']} full of which {cc['escalated']} escalated)",
               f"route=auto / fp32 mean latency per input (C, batch 1, {r['threads']} threads): "
-              f"{r['latency_vs_fp32']:.3f}x; per pass: "
-              + ", ".join(f"{a / b:.3f}" for a, b in zip(r["c_pass_ms"]["auto"], r["c_pass_ms"]["fp32"])),
+              f"{r['latency_vs_fp32']:.3f}x (rounds' quartiles {r['c_ratio_quartiles']['auto'][0]:.3f}-"
+              f"{r['c_ratio_quartiles']['auto'][1]:.3f}; ratio of the overall means "
+              f"{r['c_ratio_of_means']['auto']:.3f}x)",
               f"bytes: dual {b['dual']} vs fp32 {b['fp32']} + BitNet {b['system1']} = {b['fp32'] + b['system1']} "
               f"({r['dual_vs_separate']:.3f}x)",
               f"System 1's activation scales: {r['system1_activation_scales']}; quantized layers: "

@@ -1,15 +1,18 @@
 /* Per-input latency of artifacts over many distinct inputs, in C (no Python between runs): the
  * driver behind `python -m bench.dual` (which compiles it against runtime_min's library).
  *
- *   dual_timer THREADS PASSES WARMUP INPUTS.f32 N OUT_PREFIX ARTIFACT[@route]...
+ *   dual_timer THREADS PASSES WARMUP INPUTS.f32 N OUT_PREFIX BLOCK ARTIFACT[@route]...
  *
  * INPUTS.f32: N inputs of the artifacts' one float32 input, back to back. route: auto, fast or
  * full (dual artifacts), none for a plain artifact. Every artifact gets its own session of
- * THREADS threads; each pass runs all N inputs through each artifact in turn (artifacts alternate
- * pass by pass, so a burst of other work on a shared machine lands on all of them), one run per
- * input, timed alone with CLOCK_MONOTONIC. Prints per artifact and pass the mean ms per input and
- * the route counts; writes OUT_PREFIX.<k>.argmax (int32 argmax of output 0 per input, last pass)
- * and OUT_PREFIX.<k>.ms (float64 ms per input, all passes). */
+ * THREADS threads. Each pass walks the inputs in blocks of BLOCK; every block runs through each
+ * artifact in turn, one run per input, timed alone with CLOCK_MONOTONIC, and the artifacts'
+ * order rotates from block to block: a burst of other work on a shared machine lands on all of
+ * them alike and no artifact always runs first (on a busy machine the first of a round measured
+ * up to 1.6x slower than the same artifact later in it). Prints per round (pass, block) and
+ * artifact the mean ms per input ("round R artifact K mean_ms M"), then each artifact's route
+ * counts; writes OUT_PREFIX.<k>.argmax (int32 argmax of output 0 per input, last pass) and
+ * OUT_PREFIX.<k>.ms (float64 ms per input, all passes). */
 #define _POSIX_C_SOURCE 200809L
 #include <stdint.h>
 #include <stdio.h>
@@ -52,22 +55,24 @@ typedef struct {
 } system_t;
 
 int main(int argc, char** argv) {
-  if (argc < 8) {
-    fprintf(stderr, "usage: dual_timer THREADS PASSES WARMUP INPUTS.f32 N OUT_PREFIX ARTIFACT[@route]...\n");
+  if (argc < 9) {
+    fprintf(stderr, "usage: dual_timer THREADS PASSES WARMUP INPUTS.f32 N OUT_PREFIX BLOCK ARTIFACT[@route]...\n");
     return 2;
   }
   int threads = atoi(argv[1]), passes = atoi(argv[2]), warmup = atoi(argv[3]);
   const char* inputs_path = argv[4];
   size_t n = (size_t)atol(argv[5]);
   const char* prefix = argv[6];
-  int count = argc - 7;
+  size_t block = (size_t)atol(argv[7]);
+  if (block == 0 || block > n) block = n;
+  int count = argc - 8;
   system_t* sys = calloc((size_t)count, sizeof *sys);
   uint64_t in_bytes = 0;
   const int64_t* in_shape = NULL;
   int32_t in_ndim = 0;
   for (int k = 0; k < count; ++k) {
     char path[4096];
-    snprintf(path, sizeof path, "%s", argv[7 + k]);
+    snprintf(path, sizeof path, "%s", argv[8 + k]);
     char* at = strrchr(path, '@');
     ronn_run_options_initialize(&sys[k].run);
     if (at != NULL) {
@@ -91,7 +96,7 @@ int main(int argc, char** argv) {
       in_shape = ii.shape;
       in_ndim = ii.ndim;
     } else if (ii.nbytes != in_bytes) {
-      fprintf(stderr, "dual_timer: %s takes a different input than %s\n", path, argv[7]);
+      fprintf(stderr, "dual_timer: %s takes a different input than %s\n", path, argv[8]);
       return 1;
     }
     sys[k].out_count = oi.nbytes / 4;
@@ -127,25 +132,30 @@ int main(int argc, char** argv) {
   }
   ronn_route_stats before[64];
   for (int k = 0; k < count && k < 64; ++k) ronn_session_route_stats(sys[k].session, &before[k]);
+  size_t blocks = (n + block - 1) / block, round = 0;
   for (int p = 0; p < passes; ++p) {
-    for (int k = 0; k < count; ++k) {
-      system_t* s = &sys[k];
-      double total = 0;
-      for (size_t i = 0; i < n; ++i) {
-        s->input.data = xs + i * stride;
-        double t0 = now_ms();
-        ronn_status* st = ronn_session_run_with_options(s->session, &s->run, &s->input, 1, &s->output, 1);
-        double t = now_ms() - t0;
-        die(st, "run");
-        s->ms[(size_t)p * n + i] = t;
-        total += t;
-        size_t best = 0;
-        for (size_t c = 1; c < s->out_count; ++c) {
-          if (s->out[c] > s->out[best]) best = c;
+    for (size_t b = 0; b < blocks; ++b, ++round) {
+      size_t begin = b * block, end = begin + block < n ? begin + block : n;
+      for (int j = 0; j < count; ++j) {
+        int k = (int)((round + (size_t)j) % (size_t)count);
+        system_t* s = &sys[k];
+        double total = 0;
+        for (size_t i = begin; i < end; ++i) {
+          s->input.data = xs + i * stride;
+          double t0 = now_ms();
+          ronn_status* st = ronn_session_run_with_options(s->session, &s->run, &s->input, 1, &s->output, 1);
+          double t = now_ms() - t0;
+          die(st, "run");
+          s->ms[(size_t)p * n + i] = t;
+          total += t;
+          size_t best = 0;
+          for (size_t c = 1; c < s->out_count; ++c) {
+            if (s->out[c] > s->out[best]) best = c;
+          }
+          s->argmax[i] = (int32_t)best;
         }
-        s->argmax[i] = (int32_t)best;
+        printf("round %zu artifact %d mean_ms %.6f\n", round, k, total / (double)(end - begin));
       }
-      printf("artifact %d pass %d mean_ms %.6f\n", k, p, total / (double)n);
     }
   }
   for (int k = 0; k < count; ++k) {
