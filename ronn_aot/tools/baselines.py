@@ -142,6 +142,12 @@ def measure(mods: list[Any | None], tvm_target: Any, number: int = 10, repeat: i
         if not result.error_msg and result.run_secs:
             secs = [float(x) for x in result.run_secs]
             out[i] = sum(secs) / len(secs)
+    if target is not None and uses_qemu(target):  # LocalRunner removes its artifacts, QemuRunner does not
+        import shutil
+        from pathlib import Path
+
+        for _, b in ok:
+            shutil.rmtree(Path(b.artifact_path).parent, ignore_errors=True)
     return out
 
 

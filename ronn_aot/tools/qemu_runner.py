@@ -142,7 +142,7 @@ def arg_spec(arg_info: Any) -> str:
     return f"{dtype}:" + ",".join(str(int(d)) for d in shape)
 
 
-BUILD_PREFIX = "ronn-qemu-build-"  # the folder of one exported candidate (removed once it is measured)
+BUILD_PREFIX = "ronn-qemu-build-"  # the folder of one exported candidate
 
 
 def export_cross(mod: Any, cc: str) -> str:
@@ -200,16 +200,12 @@ def _runner_classes() -> tuple[type, type]:
             futures = []
             for inp in runner_inputs:
                 specs = [arg_spec(a) for a in inp.args_info]
-                futures.append(QemuRunnerFuture(self.pool.submit(self._measure, str(inp.artifact_path), specs)))
+                # The candidate stays: MetaSchedule's RemoveBuildArtifact callback removes its
+                # folder after the batch (and fails if it is gone); baselines.measure removes its own.
+                futures.append(QemuRunnerFuture(self.pool.submit(self.tools.instructions_per_call,
+                                                                 str(inp.artifact_path), specs, CALLS,
+                                                                 self.timeout_sec)))
             return futures
-
-        def _measure(self, artifact: str, specs: list[str]) -> float:
-            try:
-                return self.tools.instructions_per_call(artifact, specs, CALLS, self.timeout_sec)
-            finally:  # as LocalRunner's cleanup: the candidate is not needed once measured
-                folder = Path(artifact).parent
-                if folder.name.startswith(BUILD_PREFIX):
-                    shutil.rmtree(folder, ignore_errors=True)
 
     _CLASSES = (QemuRunner, QemuRunnerFuture)
     return _CLASSES
