@@ -1,5 +1,7 @@
 /* Per-input latency of artifacts over many distinct inputs, in C (no Python between runs): the
- * driver behind `python -m bench.dual` (which compiles it against runtime_min's library).
+ * driver behind `python -m bench.dual` (which compiles it against runtime_min's library and runs
+ * one artifact per process: sessions of several artifacts in one process disturb one another's
+ * timings, see bench/dual.py's _c_timing).
  *
  *   dual_timer THREADS PASSES WARMUP INPUTS.f32 N OUT_PREFIX BLOCK ARTIFACT[@route]...
  *
@@ -9,7 +11,10 @@
  * artifact in turn, one run per input, timed alone with CLOCK_MONOTONIC, and the artifacts'
  * order rotates from block to block: a burst of other work on a shared machine lands on all of
  * them alike and no artifact always runs first (on a busy machine the first of a round measured
- * up to 1.6x slower than the same artifact later in it). Prints per round (pass, block) and
+ * up to 1.6x slower than the same artifact later in it). Before each artifact's block: 2 ms of
+ * sleep (the previous session's workers stop spinning) and one untimed run (this session's
+ * workers awake); without them the plain BitNet artifact measured 0.68x fp32 and the same plan in
+ * the dual artifact 0.38x in one run, depending on which session ran before it. Prints per round (pass, block) and
  * artifact the mean ms per input ("round R artifact K mean_ms M"), then each artifact's route
  * counts; writes OUT_PREFIX.<k>.argmax (int32 argmax of output 0 per input, last pass) and
  * OUT_PREFIX.<k>.ms (float64 ms per input, all passes). */
@@ -52,6 +57,7 @@ typedef struct {
   size_t out_count;
   int32_t* argmax;
   double* ms;
+  uint64_t fast_runs, full_runs, escalated_runs;
 } system_t;
 
 int main(int argc, char** argv) {
@@ -130,8 +136,6 @@ int main(int argc, char** argv) {
           "warm-up run");
     }
   }
-  ronn_route_stats before[64];
-  for (int k = 0; k < count && k < 64; ++k) ronn_session_route_stats(sys[k].session, &before[k]);
   size_t blocks = (n + block - 1) / block, round = 0;
   for (int p = 0; p < passes; ++p) {
     for (size_t b = 0; b < blocks; ++b, ++round) {
@@ -139,6 +143,16 @@ int main(int argc, char** argv) {
       for (int j = 0; j < count; ++j) {
         int k = (int)((round + (size_t)j) % (size_t)count);
         system_t* s = &sys[k];
+        /* Let the previous artifact's pool stop spinning (each session has its own workers: one
+         * still spinning steals a core from this one's first runs), then one untimed run wakes
+         * this artifact's workers and caches, as in a process that runs one model. */
+        struct timespec gap = {0, 2000000};
+        nanosleep(&gap, NULL);
+        s->input.data = xs + begin * stride;
+        die(ronn_session_run_with_options(s->session, &s->run, &s->input, 1, &s->output, 1), "run");
+        ronn_route_stats at_start;
+        memset(&at_start, 0, sizeof at_start);
+        ronn_session_route_stats(s->session, &at_start);
         double total = 0;
         for (size_t i = begin; i < end; ++i) {
           s->input.data = xs + i * stride;
@@ -154,20 +168,19 @@ int main(int argc, char** argv) {
           }
           s->argmax[i] = (int32_t)best;
         }
+        ronn_route_stats at_end;
+        memset(&at_end, 0, sizeof at_end);
+        ronn_session_route_stats(s->session, &at_end);
+        s->fast_runs += at_end.fast_runs - at_start.fast_runs; /* the timed runs' routes only */
+        s->full_runs += at_end.full_runs - at_start.full_runs;
+        s->escalated_runs += at_end.escalated_runs - at_start.escalated_runs;
         printf("round %zu artifact %d mean_ms %.6f\n", round, k, total / (double)(end - begin));
       }
     }
   }
   for (int k = 0; k < count; ++k) {
-    ronn_route_stats st;
-    memset(&st, 0, sizeof st);
-    ronn_session_route_stats(sys[k].session, &st);
-    if (k < 64) {
-      printf("artifact %d fast %llu full %llu escalated %llu\n", k,
-             (unsigned long long)(st.fast_runs - before[k].fast_runs),
-             (unsigned long long)(st.full_runs - before[k].full_runs),
-             (unsigned long long)(st.escalated_runs - before[k].escalated_runs));
-    }
+    printf("artifact %d fast %llu full %llu escalated %llu\n", k, (unsigned long long)sys[k].fast_runs,
+           (unsigned long long)sys[k].full_runs, (unsigned long long)sys[k].escalated_runs);
     char path[4096];
     snprintf(path, sizeof path, "%s.%d.argmax", prefix, k);
     FILE* o = fopen(path, "wb");
