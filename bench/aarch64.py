@@ -250,12 +250,15 @@ def measure(engine: Engine, runs: int, threads: int, work: Path, wall: bool = Tr
         t1, t2 = work / f"{tag}-t-n.txt", work / f"{tag}-t-2n.txt"
         wall1, cpu1 = engine.run(runs, threads, work / f"{tag}-out-t", t1, per_thread=True)
         wall2, cpu2 = engine.run(2 * runs, threads, work / f"{tag}-out-t", t2, per_thread=True)
-        ratio = (cpu2 - cpu1) / max(wall2 - wall1, 1e-9)
+        # A difference of two wall times: on a loaded host the longer run can take barely longer
+        # (or less) than the shorter, and the quotient means nothing: reported as nan.
+        ratio = (cpu2 - cpu1) / (wall2 - wall1) if wall2 - wall1 > 0.25 * wall1 else float("nan")
         n1, n2 = _per_thread(t1), _per_thread(t2)
         work_of = {v: n2[v] - n1.get(v, 0) for v in n2}
         total = sum(work_of.values()) or 1
         shares = sorted((w / total for w in work_of.values() if w / total >= 0.01), reverse=True)
-    return Measured(tag, per, 1000 * (w2 - w1) / runs, threads, shares, ratio)
+    emulated = 1000 * (w2 - w1) / runs if w2 - w1 > 0.25 * w1 else float("nan")
+    return Measured(tag, per, emulated if wall else 0.0, threads, shares, ratio)
 
 
 MAIN_THREAD = 0  # qemu-user's vCPU index of the process's first thread
