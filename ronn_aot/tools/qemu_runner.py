@@ -1,9 +1,9 @@
 """Measuring kernels of a target this machine cannot run natively: MetaSchedule's builder and a
 runner that executes each candidate under qemu-user and ranks it by guest *instruction count*.
 
-Selected by the target's run mode (`[run] mode = "qemu"` in targets/*.toml): `tune` and the rule
-baselines (tools/baselines.py) take their builder and runner from `builder_runner(target)`, which
-gives MetaSchedule's LocalBuilder/LocalRunner for native targets and these for qemu ones.
+Selected by the target's run mode (`[run] mode = "qemu"` in targets/*.toml, `uses_qemu`): `tune`
+(tune._builder_runner) and the rule baselines (baselines.measure) take these for qemu targets and
+MetaSchedule's LocalBuilder/LocalRunner for native ones.
 
 - **Builder**: MetaSchedule's LocalBuilder with the compile's TIR pipeline (tir_pipeline), exporting
   each candidate as a shared library linked by the target's cross compiler (`[toolchain] cc`).
@@ -231,23 +231,3 @@ def cross_builder(target: Target, max_workers: int) -> Any:
     return ms.builder.LocalBuilder(max_workers=max_workers, timeout_sec=300, f_build=tir_pipeline.METASCHEDULE_BUILD,
                                    f_export=partial(export_cross, cc=cc),
                                    initializer=tir_pipeline.register_metaschedule_build)
-
-
-def builder_runner(target: Target, num_cores: int) -> tuple[Any, Any]:
-    """The builder and runner that measure `target`'s kernels on this machine: under qemu
-    (instruction counts) for a qemu target, else MetaSchedule's local ones (time)."""
-    from tvm.s_tir import meta_schedule as ms
-
-    from ..backends import tir_pipeline
-    from .baselines import use_threads_in_runner
-
-    if uses_qemu(target):
-        return cross_builder(target, num_cores), qemu_runner(target)
-    use_threads_in_runner(num_cores)
-    # Generous timeouts: each builder/runner worker imports TVM first, which takes tens of seconds
-    # on a loaded 2-core machine, and a timeout is recorded as a failed trial.
-    # Candidates are built with the compile's TIR pipeline (register tiles on the stack).
-    return (ms.builder.LocalBuilder(max_workers=num_cores, timeout_sec=300,
-                                    f_build=tir_pipeline.METASCHEDULE_BUILD,
-                                    initializer=tir_pipeline.register_metaschedule_build),
-            ms.runner.LocalRunner(timeout_sec=120))

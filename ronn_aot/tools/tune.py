@@ -15,7 +15,7 @@ Tuning is resumable: measured records are appended to the database as each batch
 a rerun skips kernels that already have their share of trials.
 
 Where candidates are measured follows the target's run mode (`[run] mode` in targets/*.toml,
-tools/qemu_runner.builder_runner): a native target's are timed here by MetaSchedule's LocalRunner;
+_builder_runner): a native target's are timed here by MetaSchedule's LocalRunner;
 a qemu target's (aarch64, aarch64-dotprod on an x86 host) are cross-linked and executed under
 qemu-user, and ranked by guest instruction count, reported as seconds at 1 instruction per ns
 (qemu_runner.SECONDS_PER_INSTRUCTION), the rule baselines likewise, so records, baselines and the
@@ -33,7 +33,7 @@ from typing import Any
 from ..stages.records import database_dir, open_database, workload_of
 from ..options import CompileOptions
 from ..targets import Target, get_target
-from .qemu_runner import QemuTools, builder_runner, uses_qemu
+from .qemu_runner import QemuTools, cross_builder, qemu_runner, uses_qemu
 from .timing import RoundPlan
 
 # Candidates per search iteration: the evolutionary search (population 512, ~15 s on 2 cores for a
@@ -343,7 +343,7 @@ def _search(todo: list[Kernel], per_task: int, progress: _Progress, target: Targ
     tuned: list[str] = []
     if not todo:
         return tuned
-    builder, runner = builder_runner(target, _host_workers(num_cores))
+    builder, runner = _builder_runner(target, _host_workers(num_cores))
     callbacks = ms.MeasureCallback.create("default") + [_measure_callback(progress)]
     loggers = _loggers(work_dir, [kn.name for kn in todo])
     with tempfile.TemporaryDirectory(prefix="ronn-tune-") as tmp:  # tune_tasks wants a work_dir
@@ -382,6 +382,27 @@ def _space_context(mod: Any, name: str, tvm_target: Any, num_cores: int, arch: s
     return ms.TuneContext(mod=mod, target=tvm_target, space_generator=space,
                           search_strategy="evolutionary", task_name=name, num_threads=_host_workers(num_cores),
                           logger=logger).clone()
+
+
+def _builder_runner(target: Target, num_cores: int) -> tuple[Any, Any]:
+    """The builder and runner that measure `target`'s kernels on this machine, by its run mode:
+    under qemu (instruction counts, tools/qemu_runner.py) for a qemu target, else MetaSchedule's
+    local ones (time)."""
+    from tvm.s_tir import meta_schedule as ms
+
+    from ..backends import tir_pipeline
+    from .baselines import use_threads_in_runner
+
+    if uses_qemu(target):
+        return cross_builder(target, num_cores), qemu_runner(target)
+    use_threads_in_runner(num_cores)
+    # Generous timeouts: each builder/runner worker imports TVM first, which takes tens of seconds
+    # on a loaded 2-core machine, and a timeout is recorded as a failed trial.
+    # Candidates are built with the compile's TIR pipeline (register tiles on the stack).
+    return (ms.builder.LocalBuilder(max_workers=num_cores, timeout_sec=300,
+                                    f_build=tir_pipeline.METASCHEDULE_BUILD,
+                                    initializer=tir_pipeline.register_metaschedule_build),
+            ms.runner.LocalRunner(timeout_sec=120))
 
 
 def _host_workers(num_cores: int) -> int:
