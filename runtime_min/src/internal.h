@@ -192,6 +192,8 @@ int ronn_platform_sealed_copy_create(void);
 int ronn_platform_sealed_copy_write(int fd, const void* data, size_t size);
 int ronn_platform_sealed_copy_seal(int fd);
 int32_t ronn_platform_num_cpus(void);
+/* Involuntary context switches of the process so far (0 where unknown). */
+uint64_t ronn_platform_preemptions(void);
 /* The weights the kernels should read: with huge_pages, a copy on huge pages (*out_owned, to
  * free()) where the platform offers them and the weights span at least one, else `weights`
  * itself (*out_owned NULL). */

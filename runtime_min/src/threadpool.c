@@ -16,13 +16,14 @@
  * time slice per region: 10-70x slower runs).
  *
  * A range holds one task on a calm machine: TVM's lambda then takes the task-th contiguous chunk
- * of its parallel loop, as with a static pool. Once the pool has seen the CPUs oversubscribed (the
- * signs below), it splits barrier-free regions into SPLIT tasks per thread, interleaved (thread p
- * owns tasks p, p + n, ...: a loop shorter than the task count still spreads over every thread),
- * so that a descheduled thread holds back at most one small task while the others take the rest
- * of its range. Kernels that call TVM's parallel barrier need every task running at once: the
- * compiler marks such artifacts (RONN_ARTIFACT_FLAG_PARALLEL_BARRIER) and their regions are never
- * split; a barrier reached in a split region fails the run instead of hanging.
+ * of its parallel loop, as with a static pool. When the scheduler preempts the process's threads
+ * often (see PREEMPTION_RATE_PER_MS), the pool splits barrier-free regions into SPLIT tasks per
+ * thread, interleaved (thread p owns tasks p, p + n, ...: a loop shorter than the task count still
+ * spreads over every thread), so that a descheduled thread holds back at most one small task while
+ * the others take the rest of its range, and it cuts its spinning. Kernels that call TVM's
+ * parallel barrier need every task running at once: the compiler marks such artifacts
+ * (RONN_ARTIFACT_FLAG_PARALLEL_BARRIER) and their regions are never split; a barrier reached in a
+ * split region fails the run instead of hanging.
  *
  * Waits spin, then sleep. The spin budget adapts: a thread descheduled while it spun (its clock
  * jumped between two polls), or a launcher that waited long for a running task (its worker was
@@ -71,10 +72,17 @@
 /* Tasks per thread in a split region. More tasks shrink what a descheduled thread holds back but
  * cost a lambda call and a claim each. */
 #define SPLIT 4
-/* Launches that keep splitting after the last sign of oversubscription. A split region hides the
- * long waits that are one of the signs, so the window is long: a machine that stays busy keeps
- * sending the other signs (stolen tasks, late workers) within it. */
-#define SPLIT_WINDOW 1024
+/* Whether to split is decided from how often the scheduler preempts this process's threads
+ * (involuntary context switches, read every PREEMPTION_EVERY launches once PREEMPTION_MIN_NS
+ * passed): beside one CPU-bound process on 2 cores, 1.2-1.7 per ms on MiniLM, EfficientNet and a
+ * 0.5 ms OCR classifier; alone, 0.02-0.08 per ms. A rate above PREEMPTION_RATE splits the next
+ * SPLIT_WINDOW launches. Waits and stolen tasks were tried as the signal: they come on a calm
+ * machine too (a worker woken from sleep starts late), and splitting there costs: MiniLM
+ * 19 -> 22 ms. */
+#define PREEMPTION_EVERY 16
+#define PREEMPTION_MIN_NS 2000000
+#define PREEMPTION_RATE_PER_MS 0.4
+#define SPLIT_WINDOW 256
 /* A worker's doorbell (its `ticket`) holds the number of the last launch posted to it; this bit
  * marks a post that offers no launch (shutdown). Launch numbers stay below it (they wrap to 1). */
 #define TAKEN 0x80000000u
@@ -116,7 +124,10 @@ struct ronn_threadpool {
   int32_t spin;     /* the current spin budget (atomic, relaxed: it is only a hint) */
   int32_t spin_max; /* 0: never spin (RONN_SPIN_NEVER) */
   uint32_t calm;    /* launches since the last sign of oversubscription */
-  uint32_t since_contended; /* launches since then, for the split decision (atomic, relaxed) */
+  uint32_t since_contended; /* launches since the preemption rate was last high (split decision) */
+  uint32_t since_sample;    /* launches since the preemption count was last read */
+  uint64_t sample_ns;       /* when it was read */
+  uint64_t sample_preemptions; /* and what it read */
   int split_always; /* more threads than CPUs: every barrier-free region is split */
   int splittable;   /* the running artifact has no barrier (set by ronn_threadpool_enter) */
   uint32_t launch;  /* the current launch's number, 1..TAKEN-1 */
@@ -280,19 +291,15 @@ static void run_task(ronn_threadpool* pool, int32_t id) {
 }
 
 /* Participant p's share of `launch`: its own range front to back, then the others' from the
- * back. Returns how many tasks it took from others. */
-static int32_t participate(ronn_threadpool* pool, int32_t p, int32_t n, uint32_t launch) {
+ * back. Tasks taken from others are no sign of contention: a worker woken from sleep starts tens
+ * of microseconds late on a calm machine, and its range is taken as readily. */
+static void participate(ronn_threadpool* pool, int32_t p, int32_t n, uint32_t launch) {
   int32_t j;
   while ((j = claim(&pool->ranges[p], launch, 0)) >= 0) run_task(pool, p + n * j);
-  int32_t stolen = 0;
   for (int32_t k = 1; k < n; ++k) {
     int32_t q = (p + k) % n;
-    while ((j = claim(&pool->ranges[q], launch, 1)) >= 0) {
-      run_task(pool, q + n * j);
-      ++stolen;
-    }
+    while ((j = claim(&pool->ranges[q], launch, 1)) >= 0) run_task(pool, q + n * j);
   }
-  return stolen;
 }
 
 static void* worker_main(void* arg) {
@@ -317,11 +324,7 @@ static void* worker_main(void* arg) {
        * launch finished, and a worker that reads a newer value fails its claims on this one. */
       int32_t n = __atomic_load_n(&pool->participants, __ATOMIC_RELAXED);
       if (self->id < n) {
-        int32_t stolen = participate(pool, self->id, n, seen);
-        if (stolen > 0 && __atomic_load_n(&pool->env.num_task, __ATOMIC_RELAXED) > n) {
-          /* In a split region the launcher fell behind: it was descheduled. */
-          spin_contended(pool);
-        }
+        participate(pool, self->id, n, seen);
       }
     }
     /* Checked after the ticket was read: the shutdown flag is set before the last post, so a
@@ -339,7 +342,6 @@ static void post_task(worker* w, uint32_t launch) {
 
 /* Any thread: a sign of oversubscription (see the file comment). */
 static void spin_contended(ronn_threadpool* pool) {
-  __atomic_store_n(&pool->since_contended, 0, __ATOMIC_RELAXED);
   if (pool->spin_max == 0) return;
   __atomic_store_n(&pool->calm, 0, __ATOMIC_RELAXED);
   /* Racing updates lose one another's quarter: the budget is only a hint. spin_max is never
@@ -396,9 +398,23 @@ static int split_launch(ronn_threadpool* pool, int num_task) {
   if (__atomic_load_n(&ronn_test_force_split, __ATOMIC_RELAXED)) return 1;
 #endif
   if (pool->split_always) return 1;
-  uint32_t since = __atomic_load_n(&pool->since_contended, __ATOMIC_RELAXED);
-  if (since >= SPLIT_WINDOW) return 0;
-  __atomic_store_n(&pool->since_contended, since + 1, __ATOMIC_RELAXED);
+  /* Only the launching thread touches the sampling state. */
+  if (++pool->since_sample >= PREEMPTION_EVERY) {
+    uint64_t now = now_ns();
+    if (now - pool->sample_ns >= PREEMPTION_MIN_NS) {
+      uint64_t preemptions = ronn_platform_preemptions();
+      double per_ms = (double)(preemptions - pool->sample_preemptions) * 1e6 / (double)(now - pool->sample_ns);
+      if (pool->sample_ns != 0 && per_ms > PREEMPTION_RATE_PER_MS) {
+        pool->since_contended = 0;
+        spin_contended(pool); /* spinning there takes the CPU from the thread it waits for */
+      }
+      pool->sample_ns = now;
+      pool->sample_preemptions = preemptions;
+    }
+    pool->since_sample = 0;
+  }
+  if (pool->since_contended >= SPLIT_WINDOW) return 0;
+  ++pool->since_contended;
   return 1;
 }
 
@@ -439,15 +455,17 @@ int ronn_parallel_launch_hook(ronn_parallel_lambda_fn lambda, void* cdata, int n
   /* Stealing cannot deadlock a kernel that uses TVM's barrier: such a region is not split, and
    * a thread steals only after its own task returned, i.e. after every task of the launch
    * reached every barrier, so every task is claimed by then and there is nothing left to take. */
-  int32_t stolen = participate(pool, 0, n, launch);
+  uint64_t started = now_ns();
+  participate(pool, 0, n, launch);
   if (__atomic_load_n(&pool->remaining, __ATOMIC_ACQUIRE) != 0) {
-    /* Waiting only for tasks that run: a long wait means their thread was preempted. */
+    /* Waiting only for tasks that run: a wait that is long, and long against the launcher's own
+     * share (static chunks of a long region finish a few percent apart on free CPUs), means their
+     * thread was preempted. */
     uint64_t waiting = now_ns();
     event_wait(&pool->done, &pool->remaining, 0, 1, pool);
-    if (now_ns() - waiting > PREEMPTED_NS) spin_contended(pool);
+    uint64_t waited = now_ns() - waiting;
+    if (waited > PREEMPTED_NS && waited > (waiting - started) / 2) spin_contended(pool);
   }
-  /* In a split region, a task taken from a worker means that worker fell behind. */
-  if (stolen > 0 && per_thread > 1) spin_contended(pool);
   if (pool->spin_max > 0) spin_calm(pool);
   pool->busy = 0;
   if (__atomic_load_n(&pool->failed, __ATOMIC_ACQUIRE)) {

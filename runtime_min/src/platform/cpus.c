@@ -4,6 +4,7 @@
 #define _GNU_SOURCE
 #include <sched.h>
 #endif
+#include <sys/resource.h>
 #include <unistd.h>
 
 #include "../internal.h"
@@ -18,4 +19,12 @@ int32_t ronn_platform_num_cpus(void) {
 #endif
   long online = sysconf(_SC_NPROCESSORS_ONLN);
   return online > 0 ? (int32_t)online : 1;
+}
+
+/* Involuntary context switches of this process so far: how often the scheduler took a CPU from
+ * one of its threads to give it to someone else. 0 where getrusage does not count them. */
+uint64_t ronn_platform_preemptions(void) {
+  struct rusage usage;
+  if (getrusage(RUSAGE_SELF, &usage) != 0 || usage.ru_nivcsw < 0) return 0;
+  return (uint64_t)usage.ru_nivcsw;
 }
