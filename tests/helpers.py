@@ -63,3 +63,23 @@ def cpu_has_vnni() -> bool:
         return "avx512_vnni" in Path("/proc/cpuinfo").read_text()
     except OSError:
         return False
+
+
+def qemu_ronn_run(target_name: str = "aarch64") -> tuple[list[str], Path]:
+    """(qemu argv prefix for `target_name`, runtime_min's ronn-run cross-built for aarch64); skips
+    the calling test when qemu-user or the cross toolchain is missing. Every aarch64 target runs the
+    same runtime C."""
+    import pytest
+
+    from ronn_aot.errors import ToolchainError
+    from ronn_aot.targets import get_target
+    from ronn_aot.tools.runtime_build import build_runtime
+
+    target = get_target(target_name)
+    prefix = target.run.command_prefix(target.arch)
+    if prefix is None:
+        pytest.skip(f"{target.run.qemu} not found; install it with: apt-get install {target.run.qemu_package}")
+    try:
+        return prefix, build_runtime(get_target("aarch64")).ronn_run
+    except ToolchainError as e:
+        pytest.skip(str(e))

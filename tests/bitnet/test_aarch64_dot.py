@@ -123,17 +123,9 @@ def test_aarch64_popcount_text_has_cnt_and_sadalp(tmp_path: Path) -> None:
 
 @pytest.fixture(scope="module")
 def qemu_ronn_run() -> tuple[list[str], Path]:
-    from ronn_aot.tools.runtime_build import build_runtime
+    from helpers import qemu_ronn_run as cross_built
 
-    target = get_target("aarch64-dotprod")
-    prefix = target.run.command_prefix(target.arch)
-    if prefix is None:
-        pytest.skip(f"{target.run.qemu} not found; install it with: apt-get install {target.run.qemu_package}")
-    try:
-        ronn_run = build_runtime(get_target("aarch64")).ronn_run  # the runtime is the same C for both
-    except RonnError as e:
-        pytest.skip(str(e))
-    return prefix, ronn_run
+    return cross_built("aarch64-dotprod")
 
 
 def _run(qemu: tuple[list[str], Path], cpu: str, so: Path, x: np.ndarray, tmp: Path) -> np.ndarray:

@@ -113,18 +113,9 @@ def test_cli_compile_and_inspect_show_bytes(tmp_path: Path, capsys: pytest.Captu
 @pytest.mark.cross
 @pytest.mark.parametrize("kind,bits", [("ternary", 8), ("binary", 1)])
 def test_aarch64_under_qemu_matches_reference(kind: str, bits: int, tmp_path: Path) -> None:
-    from ronn_aot.errors import ToolchainError
-    from ronn_aot.tools.runtime_build import build_runtime
-    from ronn_aot.targets import get_target
+    from helpers import qemu_ronn_run
 
-    target = get_target("aarch64")
-    prefix = target.run.command_prefix(target.arch)
-    if prefix is None:
-        pytest.skip(f"{target.run.qemu} not found; install it with: apt-get install {target.run.qemu_package}")
-    try:
-        ronn_run = build_runtime(target).ronn_run
-    except ToolchainError as e:
-        pytest.skip(str(e))
+    prefix, ronn_run = qemu_ronn_run("aarch64")
     model, w = small_cnn()
     x = np.random.default_rng(3).standard_normal((1, 3, 10, 10)).astype(np.float32)
     art = _compile(model, tmp_path, kind, bits, "all", target="aarch64")

@@ -6,8 +6,7 @@ from pathlib import Path
 
 import pytest
 
-from ronn_aot.errors import ToolchainError
-from ronn_aot.tools.runtime_build import build_runtime
+from helpers import qemu_ronn_run
 from ronn_aot.targets import get_target
 
 TARGET = get_target("aarch64")
@@ -16,11 +15,4 @@ TARGET = get_target("aarch64")
 @pytest.fixture(scope="session")
 def qemu_runtime() -> tuple[list[str], Path]:
     """(qemu argv prefix, aarch64 ronn-run); skips when qemu or the cross toolchain is missing."""
-    prefix = TARGET.run.command_prefix(TARGET.arch)
-    if prefix is None:
-        pytest.skip(f"{TARGET.run.qemu} not found; install it with: apt-get install {TARGET.run.qemu_package}")
-    try:
-        built = build_runtime(TARGET)
-    except ToolchainError as e:
-        pytest.skip(str(e))
-    return prefix, built.ronn_run
+    return qemu_ronn_run("aarch64")

@@ -244,18 +244,9 @@ def test_aarch64_dual_under_qemu(tmp_path: Path) -> None:
     qemu: route=fast/full answer exactly as the plain aarch64 BitNet/fp32 artifacts."""
     import subprocess
 
-    from ronn_aot.errors import ToolchainError
-    from ronn_aot.targets import get_target
-    from ronn_aot.tools.runtime_build import build_runtime
+    from helpers import qemu_ronn_run
 
-    target = get_target("aarch64")
-    prefix = target.run.command_prefix(target.arch)
-    if prefix is None:
-        pytest.skip(f"{target.run.qemu} not found; install it with: apt-get install {target.run.qemu_package}")
-    try:
-        ronn_run = build_runtime(target).ronn_run
-    except ToolchainError as e:
-        pytest.skip(str(e))
+    prefix, ronn_run = qemu_ronn_run("aarch64")
     model = classifier()
     base = ronn_aot.CompileOptions().with_target("aarch64").with_optimization_level(2)
     fp32 = ronn_aot.compile(model, base.with_output(tmp_path / "fp32.so")).path
