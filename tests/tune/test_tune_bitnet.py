@@ -80,7 +80,9 @@ def test_design_space_points_are_bit_exact(weights: str, bits: int) -> None:
 
 
 @pytest.mark.parametrize("target,kernel", [
-    ("host", "bitserial"),  # x86_64-avx2: the popcount kernels
+    # x86_64-avx2 popcount kernels: ~2 min, behind -m slow (the default run keeps the vnni search
+    # where the CPU has VNNI, and the bit-exactness of every design-space point below)
+    pytest.param("host", "bitserial", marks=pytest.mark.slow),
     pytest.param("x86_64-avx512", "vnni", marks=pytest.mark.skipif(not cpu_has_vnni(), reason="no AVX-512 VNNI here")),
 ])
 def test_tune_bitserial_then_compile_applies_record(target: str, kernel: str, tmp_path: Path,
