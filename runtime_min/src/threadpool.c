@@ -391,11 +391,14 @@ void ronn_threadpool_leave(ronn_threadpool* previous) {
 }
 
 /* Whether this launch splits its region (see the file comment). */
-/* Whether the scheduler has preempted the process's threads often lately (see
- * PREEMPTION_RATE_PER_MS); samples the count now and then and cuts the spin budget when it is
- * high. Every launch calls it, barrier artifacts' too: their spinning must back off as well. Only
- * the launching thread touches the sampling state. */
-static int preempted_often(ronn_threadpool* pool) {
+static int split_launch(ronn_threadpool* pool, int num_task) {
+  /* An explicit task count is the kernel's own decomposition: keep it. */
+  if (num_task > 0 || !pool->splittable) return 0;
+#ifdef RONN_TEST_HOOKS
+  if (__atomic_load_n(&ronn_test_force_split, __ATOMIC_RELAXED)) return 1;
+#endif
+  if (pool->split_always) return 1;
+  /* Only the launching thread touches the sampling state. */
   if (++pool->since_sample >= PREEMPTION_EVERY) {
     uint64_t now = now_ns();
     if (now - pool->sample_ns >= PREEMPTION_MIN_NS) {
@@ -413,16 +416,6 @@ static int preempted_often(ronn_threadpool* pool) {
   if (pool->since_contended >= SPLIT_WINDOW) return 0;
   ++pool->since_contended;
   return 1;
-}
-
-static int split_launch(ronn_threadpool* pool, int num_task) {
-  int busy = preempted_often(pool);
-  /* An explicit task count is the kernel's own decomposition: keep it. */
-  if (num_task > 0 || !pool->splittable) return 0;
-#ifdef RONN_TEST_HOOKS
-  if (__atomic_load_n(&ronn_test_force_split, __ATOMIC_RELAXED)) return 1;
-#endif
-  return pool->split_always || busy;
 }
 
 int ronn_parallel_launch_hook(ronn_parallel_lambda_fn lambda, void* cdata, int num_task) {
