@@ -58,6 +58,14 @@ def _conv3x3_streamed() -> onnx.ModelProto:
     return make_model(nodes, {"x": x}, ["y"], {"W": w(192, 192, 3, 3, scale=0.05), "B": w(192, seed=16)})
 
 
+def _conv_one_channel() -> onnx.ModelProto:
+    # A first layer over a grayscale image (one input channel): padding per band of rows.
+    x = w(1, 1, 12, 10, seed=20, scale=1.0)
+    nodes = [helper.make_node("Conv", ["x", "W", "B"], ["c"], pads=[1, 1, 1, 1]),
+             helper.make_node("Relu", ["c"], ["y"])]
+    return make_model(nodes, {"x": x}, ["y"], {"W": w(16, 1, 3, 3), "B": w(16, seed=21)})
+
+
 def _depthwise() -> onnx.ModelProto:
     x = w(1, 8, 16, 16, seed=4, scale=1.0)
     nodes = [helper.make_node("Conv", ["x", "W", "B"], ["y"], group=8, strides=[2, 2], pads=[1, 1, 1, 1])]
@@ -154,6 +162,7 @@ CASES: dict[str, tuple[Callable[[], onnx.ModelProto], str, int]] = {
     "conv2d_nhwc_1x1": (_conv1x1, "cpu.conv2d_nhwc", 3),
     "conv2d_nhwc_streamed": (_conv3x3_streamed, "cpu.conv2d_nhwc", 3),
     "conv2d_nhwc_implicit_gemm": (_conv3x3_s2_w7, "cpu.conv2d_nhwc", 3),
+    "conv2d_nhwc_one_channel": (_conv_one_channel, "cpu.conv2d_nhwc_shallow", 3),
     "depthwise_conv2d_nhwc": (_depthwise, "cpu.conv2d_nhwc", 3),
     "winograd_input": (_winograd, "cpu.winograd_input", 3),
     "winograd_output": (_winograd, "cpu.winograd_output", 3),
