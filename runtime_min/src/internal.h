@@ -183,6 +183,7 @@ extern void (*ronn_test_after_check)(const char* path);
 extern uint32_t ronn_test_stall_worker_us;
 /* Test builds only: split every barrier-free region (threadpool.c). */
 extern int ronn_test_force_split;
+extern double ronn_test_preemption_rate;
 #endif
 
 /* ---- platform/ ---- */

@@ -25,6 +25,13 @@
  * (RONN_ARTIFACT_FLAG_PARALLEL_BARRIER) and their regions are never split; a barrier reached in a
  * split region fails the run instead of hanging.
  *
+ * While preempted often, barrier-free launches also use one thread fewer per high reading (down
+ * to the launcher alone), and the whole team again after SPLIT_WINDOW launches without one: when
+ * other work holds some of the CPUs, threads beyond the free ones only take turns with it, and a
+ * region then waits on whichever of them was descheduled mid-task. Beside one CPU-bound process on
+ * 2 cores, two threads ran slower than one (GPT-2 2-layer: 2.5 vs 2.1 ms); on a machine with
+ * more CPUs than the load takes, the team settles at the free ones.
+ *
  * Waits spin, then sleep. The spin budget adapts: a thread descheduled while it spun (its clock
  * jumped between two polls), or a launcher that waited long for a running task (its worker was
  * preempted), means the CPUs are oversubscribed, and spinning there only burns the CPU that the
@@ -75,13 +82,17 @@
 /* Whether to split is decided from how often the scheduler preempts this process's threads
  * (involuntary context switches, read every PREEMPTION_EVERY launches once PREEMPTION_MIN_NS
  * passed): beside one CPU-bound process on 2 cores, 1.2-1.7 per ms on MiniLM, EfficientNet and a
- * 0.5 ms OCR classifier; alone, 0.02-0.08 per ms. A rate above PREEMPTION_RATE splits the next
- * SPLIT_WINDOW launches. Waits and stolen tasks were tried as the signal: they come on a calm
+ * 0.5 ms OCR classifier; alone, 0.02-0.08 per ms. A reading above PREEMPTION_RATE_PER_MS with at
+ * least PREEMPTION_MIN_COUNT preemptions splits the next SPLIT_WINDOW launches. The count matters
+ * on short readings: GPT-2 2-layer, readings of ~2.5 ms at two threads, saw at most 1 preemption
+ * in 99% of them alone (so 0.4/ms alone shrank its team in 9% of readings) and a median of 29
+ * beside the CPU-bound process. Waits and stolen tasks were tried as the signal: they come on a calm
  * machine too (a worker woken from sleep starts late), and splitting there costs: MiniLM
  * 19 -> 22 ms. */
 #define PREEMPTION_EVERY 16
 #define PREEMPTION_MIN_NS 2000000
 #define PREEMPTION_RATE_PER_MS 0.4
+#define PREEMPTION_MIN_COUNT 4
 #define SPLIT_WINDOW 256
 /* A worker's doorbell (its `ticket`) holds the number of the last launch posted to it; this bit
  * marks a post that offers no launch (shutdown). Launch numbers stay below it (they wrap to 1). */
@@ -128,6 +139,7 @@ struct ronn_threadpool {
   uint32_t since_sample;    /* launches since the preemption count was last read */
   uint64_t sample_ns;       /* when it was read */
   uint64_t sample_preemptions; /* and what it read */
+  int32_t active;   /* threads barrier-free launches use: size, fewer while preempted often */
   int split_always; /* more threads than CPUs: every barrier-free region is split */
   int splittable;   /* the running artifact has no barrier (set by ronn_threadpool_enter) */
   uint32_t launch;  /* the current launch's number, 1..TAKEN-1 */
@@ -261,6 +273,7 @@ static void record_failure(ronn_threadpool* pool, int32_t task_id) {
 #ifdef RONN_TEST_HOOKS
 uint32_t ronn_test_stall_worker_us;
 int ronn_test_force_split;
+double ronn_test_preemption_rate = -1; /* >= 0: read instead of the measured rate (per ms) */
 #endif
 
 /* Claims one task of `r` for `launch`: the front one (its owner) or the back one (a thief).
@@ -390,32 +403,54 @@ void ronn_threadpool_leave(ronn_threadpool* previous) {
   if (current_key_ok) pthread_setspecific(current_key, previous);
 }
 
-/* Whether this launch splits its region (see the file comment). */
-static int split_launch(ronn_threadpool* pool, int num_task) {
+/* How a launch runs (see the file comment): returns the threads it uses and sets the tasks each
+ * of them gets. */
+static int32_t plan_launch(ronn_threadpool* pool, int num_task, int32_t* per_thread) {
+  *per_thread = 1;
   /* An explicit task count is the kernel's own decomposition: keep it. */
-  if (num_task > 0 || !pool->splittable) return 0;
+  if (num_task > 0) return num_task > pool->size ? pool->size : num_task;
+  if (!pool->splittable) return pool->size;
 #ifdef RONN_TEST_HOOKS
-  if (__atomic_load_n(&ronn_test_force_split, __ATOMIC_RELAXED)) return 1;
+  if (__atomic_load_n(&ronn_test_force_split, __ATOMIC_RELAXED)) {
+    *per_thread = SPLIT;
+    return pool->size;
+  }
 #endif
-  if (pool->split_always) return 1;
+  if (pool->split_always) {
+    *per_thread = SPLIT;
+    return pool->size;
+  }
   /* Only the launching thread touches the sampling state. */
   if (++pool->since_sample >= PREEMPTION_EVERY) {
     uint64_t now = now_ns();
     if (now - pool->sample_ns >= PREEMPTION_MIN_NS) {
       uint64_t preemptions = ronn_platform_preemptions();
-      double per_ms = (double)(preemptions - pool->sample_preemptions) * 1e6 / (double)(now - pool->sample_ns);
-      if (pool->sample_ns != 0 && per_ms > PREEMPTION_RATE_PER_MS) {
+      uint64_t count = preemptions - pool->sample_preemptions;
+      double per_ms = (double)count * 1e6 / (double)(now - pool->sample_ns);
+#ifdef RONN_TEST_HOOKS
+      if (ronn_test_preemption_rate >= 0) {
+        per_ms = ronn_test_preemption_rate;
+        count = per_ms > PREEMPTION_RATE_PER_MS ? PREEMPTION_MIN_COUNT : 0;
+      }
+#endif
+      if (pool->sample_ns != 0 && count >= PREEMPTION_MIN_COUNT && per_ms > PREEMPTION_RATE_PER_MS) {
         pool->since_contended = 0;
         spin_contended(pool); /* spinning there takes the CPU from the thread it waits for */
+        /* The next reading covers the smaller team alone (it restarts below). */
+        if (pool->active > 1) --pool->active;
       }
       pool->sample_ns = now;
       pool->sample_preemptions = preemptions;
     }
     pool->since_sample = 0;
   }
-  if (pool->since_contended >= SPLIT_WINDOW) return 0;
+  if (pool->since_contended >= SPLIT_WINDOW) {
+    pool->active = pool->size;
+    return pool->size;
+  }
   ++pool->since_contended;
-  return 1;
+  *per_thread = SPLIT;
+  return pool->active;
 }
 
 int ronn_parallel_launch_hook(ronn_parallel_lambda_fn lambda, void* cdata, int num_task) {
@@ -431,8 +466,9 @@ int ronn_parallel_launch_hook(ronn_parallel_lambda_fn lambda, void* cdata, int n
    * threads' finishing times (~13 us apart per launch) but lost that locality: light ResNet-50
    * 41.8 -> 43.5-44.1 ms on AVX2. Hence ranges owned per thread, and splitting only where the
    * machine is oversubscribed. */
-  int32_t n = num_task <= 0 || num_task > pool->size ? pool->size : num_task;
-  int32_t per_thread = split_launch(pool, num_task) ? SPLIT : 1;
+  int32_t per_thread;
+  int32_t n = plan_launch(pool, num_task, &per_thread);
+  if (n == 1) return run_serial(lambda, cdata);
   int32_t tasks = n * per_thread;
   uint32_t launch = pool->launch + 1 < TAKEN ? pool->launch + 1 : 1;
   pool->launch = launch;
@@ -533,6 +569,7 @@ ronn_status* ronn_threadpool_create(int32_t num_threads, int32_t spin, ronn_thre
   pool->split_always = size > cpus;
   pool->since_contended = SPLIT_WINDOW;
   pool->size = size;
+  pool->active = size;
   pool->spin_max = spin == RONN_SPIN_NEVER ? 0 : size <= cpus ? SPIN_DEDICATED : SPIN_OVERSUBSCRIBED;
   pool->spin = pool->spin_max;
   pool->workers = (worker*)workers;

@@ -101,8 +101,10 @@ static double now_ms(void) {
 }
 
 /* usage: driver THREADS LAUNCHES STALL_US MODE(plain|phased) SPLIT(0|1) [STALL_IN_TASK_US]
- * Prints how many of the workers' tasks the launcher ran and the total ms. With SPLIT, regions
- * are split (a barrier in one must fail the launch, reported as "barrier-refused"). */
+ * Prints how many of the workers' tasks the launcher ran, the total ms, how many launches ran as
+ * one task and the last launch's task count. With SPLIT, regions are split (a barrier in one must
+ * fail the launch, reported as "barrier-refused"). RONN_TEST_RATE=R makes the pool read R
+ * preemptions per ms for the first RONN_TEST_RATE_LAUNCHES launches (all by default), 0 after. */
 int main(int argc, char** argv) {
   if (argc != 6 && argc != 7) return 2;
   int threads = atoi(argv[1]);
@@ -112,6 +114,12 @@ int main(int argc, char** argv) {
   ronn_test_force_split = atoi(argv[5]);
   stall_in_task_us = argc == 7 ? (uint32_t)atoi(argv[6]) : 0;
   launcher = pthread_self();
+  const char* rate = getenv("RONN_TEST_RATE");
+  const char* rate_launches = getenv("RONN_TEST_RATE_LAUNCHES");
+  long rate_until = rate_launches != NULL ? atol(rate_launches) : launches;
+  if (rate != NULL) ronn_test_preemption_rate = atof(rate);
+  long serial = 0;
+  int tasks = 0;
   ronn_threadpool* pool = NULL;
   /* The library reads no environment: RONN_SPIN=0 is applied here, as the tools apply it. */
   const char* spin = getenv("RONN_SPIN");
@@ -133,6 +141,7 @@ int main(int argc, char** argv) {
     uint32_t other_runs[MAX_TASKS];
     memcpy(other_runs, other->runs, sizeof other_runs);
     __atomic_store_n(&current_launch, l, __ATOMIC_RELAXED);
+    if (rate != NULL && l == rate_until) ronn_test_preemption_rate = 0;
     int rc = ronn_parallel_launch_hook(phases ? phased : plain, j, 0);
     if (rc != 0 && phases && ronn_test_force_split) {
       const char* message = ronn_error_get();
@@ -141,8 +150,10 @@ int main(int argc, char** argv) {
       return 0;
     }
     if (rc != 0) fail("the launch failed", l);
-    int tasks = j->num_task;
-    if (tasks < threads || tasks > MAX_TASKS) fail("unexpected task count", l);
+    tasks = j->num_task;
+    /* Fewer tasks than threads only as one task: a team shrunk to the launcher alone. */
+    if ((tasks < threads && tasks != 1) || tasks > MAX_TASKS) fail("unexpected task count", l);
+    serial += tasks == 1;
     if (ronn_test_force_split && !phases && tasks == threads) fail("the region was not split", l);
     for (int t = 0; t < tasks; ++t) {
       if (j->runs[t] != 1) fail("a task did not run exactly once", l);
@@ -158,7 +169,7 @@ int main(int argc, char** argv) {
   double ms = now_ms() - start;
   ronn_threadpool_leave(NULL);
   ronn_threadpool_destroy(pool);
-  printf("%ld %.3f\n", stolen, ms);
+  printf("%ld %.3f %ld %d\n", stolen, ms, serial, tasks);
   return 0;
 }
 """
@@ -180,14 +191,21 @@ def driver(tmp_path_factory: pytest.TempPathFactory) -> Path:
     return exe
 
 
-def drive(exe: Path, threads: int, launches: int, stall_us: int, mode: str, split: bool = False,
-          stall_in_task_us: int = 0, env: dict[str, str] | None = None) -> tuple[int, float]:
-    """Runs the driver; returns how many of the workers' tasks the launcher ran and the total ms."""
+def run_driver(exe: Path, threads: int, launches: int, stall_us: int, mode: str, split: bool = False,
+               stall_in_task_us: int = 0, env: dict[str, str] | None = None) -> tuple[int, float, int, int]:
+    """Runs the driver; returns how many of the workers' tasks the launcher ran, the total ms, how
+    many launches ran as one task and the last launch's task count."""
     args = [str(exe), str(threads), str(launches), str(stall_us), mode, str(int(split)), str(stall_in_task_us)]
     proc = subprocess.run(args, capture_output=True, text=True, timeout=60, env={**os.environ, **(env or {})})
     assert proc.returncode == 0, f"driver failed: {proc.stderr}"
-    stolen, ms = proc.stdout.split()
-    return int(stolen), float(ms)
+    stolen, ms, serial, last = proc.stdout.split()
+    return int(stolen), float(ms), int(serial), int(last)
+
+
+def drive(exe: Path, threads: int, launches: int, stall_us: int, mode: str, split: bool = False,
+          stall_in_task_us: int = 0, env: dict[str, str] | None = None) -> tuple[int, float]:
+    """Runs the driver; returns how many of the workers' tasks the launcher ran and the total ms."""
+    return run_driver(exe, threads, launches, stall_us, mode, split, stall_in_task_us, env)[:2]
 
 
 def test_a_stalled_worker_does_not_stall_barrier_free_launches(driver: Path) -> None:
@@ -232,6 +250,24 @@ def test_stalls_of_a_few_microseconds_mix_claims_and_takeovers(driver: Path, spl
         drive(driver, 3, 2_000, 0, "plain", split, stall_in_task_us=stall_us)
         if not split:
             drive(driver, 3, 500, stall_us, "phased")
+
+
+def test_a_preempted_team_shrinks_to_the_launcher_and_grows_back(driver: Path) -> None:
+    # The pool reads a high preemption rate for the first 3,000 launches (readings come every 16
+    # launches once 2 ms passed): barrier-free launches soon run as one task on the launcher, with
+    # right results; once the readings are calm for 256 launches the whole team is back.
+    if (os.cpu_count() or 1) < 2:
+        pytest.skip("one CPU: a two-thread pool splits every region (more threads than CPUs)")
+    env = {"RONN_TEST_RATE": "5", "RONN_TEST_RATE_LAUNCHES": "3000"}
+    _, _, serial, last = run_driver(driver, 2, 3_600, 0, "plain", env=env)
+    assert last == 2, f"the last launch ran {last} tasks: the team did not grow back"
+    # Each launch takes ~1-5 us here: the first readings (2 ms apart) come within ~2,000 launches.
+    assert serial >= 500, f"only {serial} of 3,000 preempted launches ran on the launcher alone"
+    _, _, serial, last = run_driver(driver, 2, 2_000, 0, "plain", env={"RONN_TEST_RATE": "0"})
+    assert serial == 0 and last == 2, "a calm pool ran launches on the launcher alone"
+    # A barrier artifact keeps its whole team: its regions need every task running at once.
+    _, _, serial, _ = run_driver(driver, 2, 2_000, 0, "phased", env={"RONN_TEST_RATE": "5"})
+    assert serial == 0
 
 
 def test_session_without_spinning_matches_numpy(fixture_so: Path, monkeypatch: pytest.MonkeyPatch) -> None:
