@@ -14,7 +14,11 @@ Schedule: cpu.conv2d_nhwc's register tile (YR x XR pixels x NV vectors of output
 pick_tile), tasks of YR whole output rows (a band of rows), each padding only the input rows its
 band reads (KH - 1 more than YR: 6 of every 4 rows for a 3x3) right before its convolution, in
 the same parallel region; the epilogue runs on each tile before it is stored. The same layer:
-2.3-2.6 us at one thread.
+2.3-2.6 us at one thread. Bands run in parallel only when the layer has MIN_PARALLEL_MACS
+multiply-adds: below, the launch and the next kernel reading the other core's half of the output
+cost more than the second core saves (the same layer, 2 threads, MNIST's System 1: 2.3 us
+serial against 2.9 in parallel (7 bands), 3.4-4.2 with 14 or 28 bands; the max pool after it 0.6
+against 0.9 us).
 """
 
 from __future__ import annotations
@@ -26,6 +30,8 @@ from ..base import inline_injective_chain, num_cores, vector_lanes, vector_regis
 from ._conv_match import is_copy
 from .conv2d_nchw import vectorize_tile
 from .conv2d_nhwc import NHWCMatch, match_conv_nhwc, pack_weight, pick_tile
+
+MIN_PARALLEL_MACS = 1 << 18  # 2.3x the MNIST layer (113k): ~5 us at one thread on AVX-512
 
 
 # Before cpu.conv2d_nhwc (order 19). x86-64 only: measured there; on AArch64 cpu.conv2d_nhwc may
@@ -66,7 +72,8 @@ def schedule_shallow(sch: Any, func: Any, m: NHWCMatch, target: Any) -> None:
     sch.reorder(n, y_o, x_o, f_o, ry, rx, rc, y_i, x_i, f_v, f_w)
     # Step 3. One task per band of YR output rows, padding the input rows it reads.
     band = sch.fuse(n, y_o)
-    if num_cores(target) > 1:
+    macs = m.out_h * m.out_w * m.out_c * m.kernel[0] * m.kernel[1]
+    if num_cores(target) > 1 and macs >= MIN_PARALLEL_MACS:
         sch.parallel(band)
     for pad in pads:
         sch.compute_at(pad, band, preserve_unit_loops=True)

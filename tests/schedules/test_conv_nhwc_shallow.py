@@ -17,6 +17,8 @@ from helpers import assert_close, onnxruntime_outputs, run_artifact
 from kernels import kernel_of, run_kernel, tvm_target
 from test_rules import HAS_AVX512
 
+from ronn_aot.schedules.cpu.conv2d_nhwc_shallow import MIN_PARALLEL_MACS
+
 TARGETS = ["x86_64-avx2"] + (["x86_64-avx512"] if HAS_AVX512 else [])
 
 # name -> (channels out, H, W, kernel, stride, pads [top, left, bottom, right], epilogue)
@@ -26,6 +28,7 @@ CONVS: dict[str, tuple[int, int, int, int, int, list[int], str | None]] = {
     "s2_5x5_asym": (32, 15, 17, 5, 2, [1, 2, 2, 1], "Relu"),
     "nopad_c24": (24, 9, 10, 3, 1, [0, 0, 0, 0], "Relu"),
     "c3_out": (3, 7, 7, 3, 1, [1, 1, 1, 1], None),
+    "parallel_64": (16, 64, 64, 3, 1, [1, 1, 1, 1], "Relu"),  # 590k multiply-adds: bands in parallel
 }
 
 
@@ -52,8 +55,11 @@ def test_one_channel_conv_matches_naive(case: str, target_name: str) -> None:
     assert found is not None
     scheduled, rule, packings = found
     assert rule == "cpu.conv2d_nhwc_shallow"
-    # Padding runs inside the tasks: a single parallel loop, no region of its own before it.
-    assert scheduled.script().count("T.parallel(") == 1
+    # Padding runs inside the bands: at most one parallel loop (none below MIN_PARALLEL_MACS), no
+    # region of its own before the convolution.
+    cout, h, wd, k, s, pads, _ = CONVS[case]
+    macs = ((h + pads[0] + pads[2] - k) // s + 1) * ((wd + pads[1] + pads[3] - k) // s + 1) * cout * k * k
+    assert scheduled.script().count("T.parallel(") == (1 if macs >= MIN_PARALLEL_MACS else 0)
     rng = np.random.default_rng(0)
     args = [np.asarray(rng.standard_normal([int(d) for d in p.ty.shape]), dtype=str(p.ty.dtype))
             for p in func.params]

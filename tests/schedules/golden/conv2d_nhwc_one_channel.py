@@ -45,7 +45,7 @@ def main(lv: T.Buffer((T.int64(1), T.int64(12), T.int64(10), T.int64(1)), "float
     # with T.sblock("root"):
     pad_temp = T.sblock_alloc_buffer((T.int64(1), T.int64(14), T.int64(12), T.int64(1)))
     conv2d_nhwc_intermediate = T.sblock_alloc_buffer((T.int64(1), T.int64(12), T.int64(10), T.int64(16)))
-    for nn_yy_0_fused in T.parallel(T.int64(4)):
+    for nn_yy_0_fused in range(T.int64(4)):
         for ax0, ax1, ax2, ax3 in T.grid(T.int64(1), T.int64(5), T.int64(12), T.int64(1)):
             with T.sblock("pad_temp"):
                 v_i0 = T.axis.spatial(T.int64(1), ax0)
