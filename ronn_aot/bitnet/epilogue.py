@@ -29,6 +29,10 @@ class Chain:
     bias: np.ndarray | None = None  # float32 [N]
     relu: bool = False
     pool: Any = None  # the NCHW max_pool2d call, re-emitted in NHWC
+    # NHWC convs: the NCHW max_pool2d call producing the layer's input, which the quantize kernel
+    # takes on the way (kernels.quantize_nhwc_kernel), and the expr its input is then read from
+    in_pool: Any = None
+    in_pool_input: Any = None
 
 
 def _vars_of(expr: Any) -> list[Any]:
@@ -126,4 +130,42 @@ def find_chains(func: Any, candidates: dict[Any, _Candidate], chosen: set[int],
             chain.pool, chain.tail = pool.value, pool.var
             chain.absorbed.append(pool.var)
         chains[b.var] = chain
+    for key, chain in chains.items():
+        _take_input_pool(key, chain, chains, bindings, users)
     return chains
+
+
+def _poolable(call: Any) -> bool:
+    """Whether `call` is an NCHW max_pool2d a quantize kernel can take: no padding, no dilation,
+    floor mode, a window of at most 9 values."""
+    a = call.attrs
+    return (str(a.layout) == "NCHW" and str(a.out_layout) == "NCHW" and not bool(a.ceil_mode)
+            and all(int(v) == 0 for v in a.padding) and all(int(v) == 1 for v in a.dilation)
+            and int(a.pool_size[0]) * int(a.pool_size[1]) <= 9)
+
+
+def _take_input_pool(key: Any, chain: Chain, chains: dict[Any, Chain], bindings: dict[Any, Any],
+                     users: dict[Any, list[Any]]) -> None:
+    """Give an NHWC conv's quantize kernel the max pool that produces its input, when the conv is
+    the pool's only user: the pool a preceding chain carries (that chain then outputs its tensor
+    unpooled), or a pool in the graph (say, after a float first layer)."""
+    import tvm
+    from tvm import relax
+
+    if not chain.nhwc:
+        return
+    v = chain.call.args[0]
+    use = users.get(v, [])
+    if not isinstance(v, relax.Var) or len(use) != 1 or use[0] is None or not use[0].var.same_as(key):
+        return
+    before = [c for c in chains.values() if c.tail.same_as(v)]
+    if before:
+        if before[0].pool is not None and _poolable(before[0].pool):
+            chain.in_pool, chain.in_pool_input = before[0].pool, v
+            before[0].pool = None
+        return
+    value = bindings.get(v)
+    if (isinstance(value, relax.Call) and isinstance(value.op, tvm.ir.Op) and value.op.name == "relax.nn.max_pool2d"
+            and _poolable(value) and _static_shape(value.args[0]) is not None):
+        chain.in_pool, chain.in_pool_input = value, value.args[0]
+        chain.absorbed.append(v)

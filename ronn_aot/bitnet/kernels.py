@@ -58,6 +58,9 @@ class LayerSpec:
     layout: str = "NCHW"  # a conv's input and output layout: "NCHW", or "NHWC" (vnni only, see nhwc.py)
     bias: bool = False  # the epilogue adds a float32 bias per output channel (vnni only)
     relu: bool = False  # ... then clamps at 0 (vnni only)
+    # NHWC only: the quantize kernel takes the max pool that produces the conv's input on the way
+    # (in_h, in_w, pool kh, kw, stride h, w; no padding): its input is the pool's [B, in_h, in_w, C]
+    pool: tuple[int, int, int, int, int, int] | None = None
 
     def __post_init__(self) -> None:
         if self.dot not in DOTS:
@@ -68,6 +71,8 @@ class LayerSpec:
             raise ValueError("NHWC layers and fused bias / relu epilogues are vnni kernels only")
         if self.nhwc and self.conv is None:
             raise ValueError("layout NHWC is a convolution's; a dense layer has none")
+        if self.pool is not None and not self.nhwc:
+            raise ValueError("a max pool taken by the quantize kernel is an NHWC layer's")
 
     @property
     def nhwc(self) -> bool:
@@ -139,8 +144,9 @@ class LayerSpec:
         if d["conv"] is not None:
             c = d["conv"]
             d["conv"] = ConvGeometry(**{k: tuple(v) if isinstance(v, list) else v for k, v in c.items()})
-        if d["static_stats"] is not None:
-            d["static_stats"] = tuple(d["static_stats"])
+        for key in ("static_stats", "pool"):
+            if d.get(key) is not None:
+                d[key] = tuple(d[key])
         return LayerSpec(**d)
 
     @property
@@ -210,7 +216,10 @@ def quads_shape(spec: LayerSpec) -> tuple[int, int, int, int]:
 
 
 def quantize_nhwc_kernel(spec: LayerSpec) -> Any:
-    """PrimFunc (x [B, H, W, C] float32) -> (quads [B, H', W', C4 / 4] uint32, stats float32[3])."""
+    """PrimFunc (x [B, H, W, C] float32) -> (quads [B, H', W', C4 / 4] uint32, stats float32[3]).
+    With `spec.pool`, x is the max pool's input [B, in_h, in_w, C] and each value the max over its
+    window, written out term by term (max is exact in any order: the codes are those of the pooled
+    tensor, without the pool's own kernel, its launch and its output's round trip through memory)."""
     from tvm import te, tirx
 
     g = spec.conv
@@ -218,16 +227,30 @@ def quantize_nhwc_kernel(spec: LayerSpec) -> Any:
     b_, h_, w_, c_ = g.batch, g.height, g.width, g.channels
     top, left = g.pads[0], g.pads[1]
     _, hp, wp, quads_c = quads_shape(spec)
-    x = te.placeholder((b_, h_, w_, c_), "float32", name="x")
+    if spec.pool is None:
+        x = te.placeholder((b_, h_, w_, c_), "float32", name="x")
+
+        def pixel(b: Any, h: Any, w: Any, c: Any) -> Any:
+            return x[b, h, w, c]
+    else:
+        in_h, in_w, kh, kw, sh, sw = spec.pool
+        x = te.placeholder((b_, in_h, in_w, c_), "float32", name="x")
+
+        def pixel(b: Any, h: Any, w: Any, c: Any) -> Any:
+            terms = [x[b, h * sh + i, w * sw + j, c] for i in range(kh) for j in range(kw)]
+            value = terms[0]
+            for t in terms[1:]:
+                value = tirx.max(value, t)
+            return value
     hw = h_ * w_
-    stats = stats_compute(spec, lambda r, c: x[r // hw, r % hw // w_, r % w_, c], b_ * hw, c_)
+    stats = stats_compute(spec, lambda r, c: pixel(r // hw, r % hw // w_, r % w_, c), b_ * hw, c_)
 
     def clamp(v: Any, n: int) -> Any:
         return tirx.max(tirx.min(v, n - 1), 0)
 
     def code(b: Any, h: Any, w: Any, c: Any) -> Any:
         inside = tirx.all(h >= top, h < top + h_, w >= left, w < left + w_, c < c_)
-        value = x[b, clamp(h - top, h_), clamp(w - left, w_), tirx.min(c, c_ - 1)]
+        value = pixel(b, clamp(h - top, h_), clamp(w - left, w_), tirx.min(c, c_ - 1))
         return tirx.if_then_else(inside, quantize_code(value, stats, spec.act_bits), tirx.const(0, "int32"))
 
     codes = te.compute((b_, hp, wp, quads_c * VNNI_GROUP), code, name="code")

@@ -142,14 +142,16 @@ def pack_weights(w: np.ndarray, kind: str, word_bits: int | None = None) -> Pack
     return PackedWeights(kind, n, k, word_bits, np.ascontiguousarray(np.stack(planes)), scale_pad, wsum, q)
 
 
-def pack_weights_vnni(w: np.ndarray, kind: str) -> PackedWeights:
+def pack_weights_vnni(w: np.ndarray, kind: str, columns: np.ndarray | None = None) -> PackedWeights:
     """Quantize and pack an [N, K] float weight matrix in the "vnni" layout (see the module doc).
 
     The kernel multiplies unsigned activation bytes (code + 128) with the expanded int8 weights,
     so `wsum` is what it subtracts back (128 * wsum): the sum over the padded reduction of the
-    weights it expands, including the -1 that a binary weight's zero padding bit becomes."""
+    weights it expands, including the -1 that a binary weight's zero padding bit becomes.
+    `columns`: pack the quantized columns in this order (an input whose elements come in another
+    order); the scales stay those of `w` as given (a float mean depends on the order it sums in)."""
     q, scale = quantize_weights(w, kind)
-    return _pack_values_vnni(q, scale, kind)
+    return _pack_values_vnni(q if columns is None else np.ascontiguousarray(q[:, columns]), scale, kind)
 
 
 def pack_conv_nhwc_vnni(w: np.ndarray, kind: str) -> PackedWeights:

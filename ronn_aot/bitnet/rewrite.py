@@ -9,7 +9,8 @@ stores in the weights blob as they are.
 On VNNI kernels a layer also takes in what follows it alone (`epilogue.py`): a constant bias add
 and a relu run in the kernel's epilogue, and a conv runs in NHWC (nhwc.py) with a following max pool
 carried out in NHWC, so that the transposes the rewrite leaves at its NCHW boundaries
-meet those of the O3 layout pass and cancel.
+meet those of the O3 layout pass and cancel; a max pool whose only user is an NHWC conv is instead
+taken by that conv's quantize kernel (the pool carried by the layer before, or one in the graph).
 """
 
 from __future__ import annotations
@@ -24,7 +25,7 @@ from .config import BitnetConfig
 from .epilogue import Chain, find_chains
 from .kernels import LayerSpec, layer_kernel, pack_kernel
 from .nhwc import covers_input, nhwc_spec
-from .quantize import PackedWeights, pack_conv_nhwc_vnni, pack_for
+from .quantize import PackedWeights, pack_conv_nhwc_vnni, pack_for, pack_weights_vnni
 from .layers import _Candidate, _static_shape, find_layers
 
 _OPAQUE = 8  # relax OpPatternKind.kOpaque: FuseOps leaves these kernels alone
@@ -97,6 +98,7 @@ def quantize_module(mod: Any, config: BitnetConfig, target: Any = None) -> tuple
     chains = find_chains(mod[main_gv], candidates, chosen,
                          lambda c: c.conv is not None and (static or covers_input(c.conv))) if dot == "vnni" else {}
     absorbed = {v for chain in chains.values() for v in chain.absorbed}
+    original = {b.var: b.value for block in mod[main_gv].body.blocks for b in block.bindings}
 
     @mutator
     class _Rewriter(PyExprMutator):  # type: ignore[misc]
@@ -118,7 +120,7 @@ def quantize_module(mod: Any, config: BitnetConfig, target: Any = None) -> tuple
             n, k = (cand.weight.shape[0], int(np.prod(cand.weight.shape[1:])))
             record = LayerRecord(cand.index, cand.op, (n, k), True, n * k * 4)
             report.layers.append(record)
-            x = self.visit_expr(chain.call.args[0])
+            x = self.visit_expr(chain.call.args[0] if chain.in_pool is None else chain.in_pool_input)
             stats = config.calibration[cand.index] if config.calibration is not None else None
             fixed = None if stats is None else (stats.scale, stats.threshold)
             bias = chain.bias is not None
@@ -126,15 +128,46 @@ def quantize_module(mod: Any, config: BitnetConfig, target: Any = None) -> tuple
             if cand.conv is not None and chain.nhwc:
                 packed = pack_conv_nhwc_vnni(cand.weight, config.weights)
                 spec = nhwc_spec(cand.conv, n, config.weights, config.activation_bits, fixed, bias, chain.relu)
+                if chain.in_pool is not None:  # the quantize kernel takes the pool (kernels.quantize_nhwc_kernel)
+                    a, pre = chain.in_pool.attrs, _static_shape(chain.in_pool.args[0])
+                    assert pre is not None
+                    spec = replace(spec, pool=(int(pre[2]), int(pre[3]), *(int(v) for v in a.pool_size),
+                                               *(int(v) for v in a.strides)))
                 x = bb.emit(relax.op.permute_dims(x, [0, 2, 3, 1]))
             else:
-                packed = pack_for(cand.weight.reshape(n, k), config.weights, dot)
+                folded = self._nhwc_flatten(chain.call.args[0]) if cand.conv is None else None
+                if folded is not None:  # the NHWC tensor flattened as it is, the weight's columns reordered
+                    x, order = folded
+                    packed = pack_weights_vnni(cand.weight.reshape(n, k), config.weights, columns=order)
+                else:
+                    packed = pack_for(cand.weight.reshape(n, k), config.weights, dot)
                 spec = LayerSpec(_rows(x, cand), packed.k, packed.n, config.weights, config.activation_bits,
                                  packed.word_bits, cand.conv, fixed, dot, bias=bias, relu=chain.relu)
             y = self._emit_kernels(x, cand, spec, packed, record, [chain.bias] if bias else [])
             if chain.pool is not None:
                 y = bb.emit(_nhwc_pool(chain.pool, y))
             return relax.op.permute_dims(y, [0, 3, 1, 2]) if spec.nhwc else y
+
+        def _nhwc_flatten(self, x: Any) -> tuple[Any, np.ndarray] | None:
+            """A dense layer's input that flattens an NHWC conv chain's output (the NCHW transpose
+            the chain ends with, then Flatten's reshape): the NHWC tensor flattened as it lies, and
+            for each of its columns the NCHW column it holds. The dot products are then the same
+            integer sums in another order (exact), and no transpose kernel runs before the layer."""
+            value = original.get(x)
+            if not (isinstance(value, relax.Call) and getattr(value.op, "name", "") == "relax.reshape"):
+                return None
+            source = value.args[0]
+            shape, flat = _static_shape(source), _static_shape(x)
+            if not any(c.nhwc and c.tail.same_as(source) for c in chains.values()) or shape is None or \
+                    flat is None or len(shape) != 4 or list(flat) != [shape[0], int(np.prod(shape[1:]))]:
+                return None
+            permuted = self.builder_.lookup_binding(self.visit_expr(source))
+            if not (isinstance(permuted, relax.Call) and getattr(permuted.op, "name", "") == "relax.permute_dims"
+                    and [int(a) for a in permuted.attrs.axes] == [0, 3, 1, 2]):
+                return None
+            _, c, h, w = (int(d) for d in shape)
+            order = np.arange(c * h * w).reshape(c, h, w).transpose(1, 2, 0).reshape(-1)
+            return self.builder_.emit(relax.op.reshape(permuted.args[0], flat)), order
 
         def _emit_kernels(self, x: Any, cand: _Candidate, spec: LayerSpec, packed: PackedWeights,
                           record: LayerRecord, extra: list[np.ndarray]) -> Any:
