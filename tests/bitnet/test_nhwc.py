@@ -212,7 +212,8 @@ def test_pooled_cnn_compiles_to_nhwc_kernels_bit_exact(static: bool, tmp_path: P
 
 @needs_vnni
 @pytest.mark.parametrize("static", [None, (0.04, 0.0)])
-@pytest.mark.parametrize("pool", [(7, 9, 2, 2, 2, 2), (7, 7, 3, 3, 2, 2)], ids=["2x2_odd", "3x3_s2"])
+@pytest.mark.parametrize("pool", [(7, 9, 2, 2, 2, 2), (7, 7, 3, 3, 2, 2), (96, 96, 2, 2, 2, 2)],
+                         ids=["2x2_odd", "3x3_s2", "parallel_absmax"])
 def test_quantize_kernel_takes_the_pool_bit_exact(static: Any, pool: tuple[int, ...]) -> None:
     """The quantize kernel with a max pool on its input: the codes and stats of the pooled tensor."""
     from dataclasses import replace
