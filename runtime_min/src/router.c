@@ -152,24 +152,37 @@ double ronn_router_complexity(const ronn_dual_header_v1* router, const float* x,
   return score;
 }
 
+/* Rows of up to this many classes keep their exponentials for the second pass (the same values
+ * recomputed otherwise: exp is deterministic). */
+#define CACHED_CLASSES 64
+
+/* Runs after every System 1 run of route=auto: the log of each probability only for the entropy
+ * signal, each exponential once (MNIST's 10 classes: 20 exp and 10 log calls before, 10 exp). */
 static double row_confidence(const ronn_dual_header_v1* router, const float* row, uint64_t n) {
   int softmax = (router->confidence_flags & RONN_CONFIDENCE_SOFTMAX) != 0;
+  int entropy_signal = router->confidence_signal == RONN_SIGNAL_NEG_ENTROPY;
+  double cached[CACHED_CLASSES];
   double peak = (double)row[0];
   for (uint64_t i = 1; i < n; ++i) peak = (double)row[i] > peak ? (double)row[i] : peak;
   double total = 0.0;
   if (softmax) {
-    for (uint64_t i = 0; i < n; ++i) total += exp((double)row[i] - peak);
+    for (uint64_t i = 0; i < n; ++i) {
+      double e = exp((double)row[i] - peak);
+      if (i < CACHED_CLASSES) cached[i] = e;
+      total += e;
+    }
   }
   double first = -INFINITY, second = -INFINITY, entropy = 0.0;
   for (uint64_t i = 0; i < n; ++i) {
-    double p = softmax ? exp((double)row[i] - peak) / total : (double)row[i];
+    double p = !softmax ? (double)row[i]
+               : (i < CACHED_CLASSES ? cached[i] : exp((double)row[i] - peak)) / total;
     if (p > first) {
       second = first;
       first = p;
     } else if (p > second) {
       second = p;
     }
-    if (p > 0.0) entropy += p * log(p);
+    if (entropy_signal && p > 0.0) entropy += p * log(p);
   }
   switch (router->confidence_signal) {
     case RONN_SIGNAL_MAX_PROB: return first;
