@@ -1,6 +1,6 @@
 """System 1 / System 2 on a suite CNN with agreement-based routing (no labels): the bench.dual
 report (agreement, fast fraction, latency in C against fp32, bytes, the threshold curve) for
-EfficientNet-Lite0 (or MobileNet-v2) on real photos.
+EfficientNet-Lite0 on real photos.
 
     python -m bench.dual_suite efficientnet-lite0 [--layers 32,33 [-- more choices...]]
         [--min-agreement 0.99] [--weights ternary] [--router confidence] [--per-photo 24]
@@ -15,8 +15,10 @@ is top-1 agreement with System 2 (the fp32 model), the quantity the router is ca
 --layers: one or more System 1 layer choices (each as --bitnet-layers takes it: "default", "all"
 or indices over the model's quantizable layers, Conv with groups 1 / Gemm / MatMul in graph
 order, negative from the end; EfficientNet-Lite0 has 34: 0 the stem conv, 1..31 the blocks' 1x1
-expand / project convs, 32 the head 1x1 conv, 33 the classifier). Each choice gets its own
-System 1 artifact, dual artifact and report; a table compares them at the end.
+expand / project convs, 32 the head 1x1 conv, 33 the classifier; the depthwise convs are not
+quantizable). Each choice gets its own System 1 artifact, dual artifact and report; a table
+compares them at the end. `--sensitivity STEP` prints instead how far each layer alone moves the
+top-1 answers (a weight-only simulation in onnxruntime).
 
 Compiles and timings can be split, so that the timings run on a quiet machine and the compiles do
 not: `--stop-after system1` (compile), `--reuse --stop-after costs` (time the router's cost
@@ -43,7 +45,9 @@ import numpy as np
 from bench import dual_photos
 from bench.dual import _c_timing
 
-MODELS = ("efficientnet-lite0", "mobilenetv2-224")
+# The suite's CNNs with trained weights (agreement on photos says nothing for random weights: the
+# suite's mobilenetv2-224 has random ones, bench/models/export.py).
+MODELS = ("efficientnet-lite0",)
 
 
 def _model_path(name: str) -> Path:
@@ -99,12 +103,17 @@ def run_choice(args: argparse.Namespace, model: Path, name: str, fp32: Path, dat
     from ronn_aot.dual.sweep import plot, route_sweep
 
     tag = "default" if layers is None else ("all" if layers == "all" else "_".join(str(i) for i in layers))
+    xc, xh = data["cal"], data["held"]
+    # System 1's activation scales: per input at run time, or fixed on the first N calibration inputs
+    scales = [{name: xc[i]} for i in range(args.fixed_scales)] or None
+    if scales:
+        tag += f"_fixed{args.fixed_scales}"
     out = args.out / f"layers_{tag}"
     out.mkdir(parents=True, exist_ok=True)
-    xc, xh = data["cal"], data["held"]
     base = ronn_aot.CompileOptions().with_target(args.target)
     bitnet = _compiled(out / f"system1_{args.weights}.so", args.reuse, lambda p: ronn_aot.compile(
-        model, base.with_output(p).with_bitnet(args.weights, layers=layers, kernel=args.kernel)).path)
+        model, base.with_output(p).with_bitnet(args.weights, layers=layers, kernel=args.kernel,
+                                               calibration=scales)).path)
     if args.stop_after == "system1":
         return None
     quantized = inspect_artifact(bitnet).metadata.get("bitnet", {})
@@ -122,7 +131,7 @@ def run_choice(args: argparse.Namespace, model: Path, name: str, fp32: Path, dat
     dual = _compiled(out / f"dual_{args.weights}_{args.router}_{args.min_agreement:g}.so", args.reuse,
                      lambda p: ronn_aot.compile(model, base.with_output(p).with_dual(
                          args.weights, args.router, args.out / "cal.npz", args.min_agreement, layers=layers,
-                         kernel=args.kernel, latency_ms=latency)).path)
+                         kernel=args.kernel, latency_ms=latency, bitnet_calibration=scales)).path)
     if args.stop_after == "dual":
         return None
     info = inspect_artifact(dual)
@@ -157,9 +166,10 @@ def run_choice(args: argparse.Namespace, model: Path, name: str, fp32: Path, dat
                            "system1": float((fast_h[mask].argmax(1) == ref[mask]).mean()),
                            "auto": float((auto_h[mask].argmax(1) == ref[mask]).mean())}
     return {
-        "layers": tag, "quantized": (f"{len(quantized['quantized_layers'])} of {quantized['quantizable_layers']} "
-                                     f"quantizable layers, {quantized['mode']}, {quantized['kernel']} kernels; their "
-                                     f"weights {quantized['float_bytes']} -> {quantized['packed_bytes']} bytes"),
+        "layers": tag,
+        "quantized": (f"{len(quantized['quantized_layers'])} of {quantized['quantizable_layers']} quantizable layers, "
+                      f"{quantized['mode']} (scales: {quantized['activation_stats']}), {quantized['kernel']} kernels; "
+                      f"their weights {quantized['float_bytes']} -> {quantized['packed_bytes']} bytes"),
         "router": info.router.describe() if info.router else None, "calibration": cal_stats,
         "router_costs_ms": {"system1": latency[0], "system2": latency[1]},
         "held_out": len(xh), "agreement": agreement, "by_kind": kinds,
@@ -199,6 +209,53 @@ def _dataset(args: argparse.Namespace, name: str) -> dict[str, Any]:
             "held_photos": [p.name for p in held_p]}
 
 
+def sensitivity(model: Path, name: str, xs: np.ndarray, weights: str, threads: int) -> list[dict[str, Any]]:
+    """Per quantizable layer (the compiler's numbering: Conv with groups 1 and Gemm/MatMul with a
+    constant weight, in graph order): top-1 agreement with the float model on `xs` when that layer
+    alone has its weights quantized as System 1 quantizes them (ronn_aot.bitnet.quantize), with
+    float activations; onnxruntime runs the variants. A quick guide to --layers: System 1 with
+    more layers cannot agree more than its worst layer alone."""
+    import onnx
+    import onnxruntime as ort
+    from onnx import numpy_helper, shape_inference
+
+    from ronn_aot.bitnet.quantize import quantize_weights
+
+    m = onnx.load(str(model))
+    layers = [n for n in m.graph.node if n.op_type in ("Gemm", "MatMul") or
+              (n.op_type == "Conv" and all(a.i == 1 for a in n.attribute if a.name == "group"))]
+    inits = {i.name: i for i in m.graph.initializer}
+    layers = [n for n in layers if n.input[1] in inits]
+    shapes = {v.name: [d.dim_value for d in v.type.tensor_type.shape.dim]
+              for v in list(shape_inference.infer_shapes(m).graph.value_info) + list(m.graph.output)}
+    so = ort.SessionOptions()
+    so.intra_op_num_threads = threads
+
+    def top1(proto: Any) -> np.ndarray:
+        sess = ort.InferenceSession(proto.SerializeToString(), so)
+        return np.array([int(sess.run(None, {name: x})[0].argmax()) for x in xs])
+
+    ref = top1(m)
+    rows = []
+    for i, node in enumerate(layers):
+        w = numpy_helper.to_array(inits[node.input[1]])
+        # [N, K] rows = output channels: conv OIHW flattened, Gemm with transB, else the transpose
+        trans_b = any(a.name == "transB" and a.i for a in node.attribute)
+        mat = w.reshape(w.shape[0], -1) if node.op_type == "Conv" or trans_b else w.T
+        q, scale = quantize_weights(mat, weights)
+        deq = q.astype(np.float32) * scale[:, None]
+        deq = deq.reshape(w.shape) if node.op_type == "Conv" or trans_b else deq.T
+        original = onnx.TensorProto()
+        original.CopyFrom(inits[node.input[1]])
+        inits[node.input[1]].CopyFrom(numpy_helper.from_array(np.ascontiguousarray(deq), node.input[1]))
+        agree = float((top1(m) == ref).mean())
+        inits[node.input[1]].CopyFrom(original)
+        out = shapes.get(node.output[0], [])
+        macs = int(w.size * (out[2] * out[3] if len(out) == 4 else 1))
+        rows.append({"layer": i, "op": node.op_type, "weight": list(w.shape), "macs": macs, "agreement": agree})
+    return rows
+
+
 def run(args: argparse.Namespace) -> dict[str, Any]:
     import ronn_aot
 
@@ -206,6 +263,16 @@ def run(args: argparse.Namespace) -> dict[str, Any]:
     model = _model_path(args.model)
     name = _input_name(model)
     data = _dataset(args, name)
+    if args.sensitivity:
+        rows = sensitivity(model, name, data["cal"][::args.sensitivity], args.weights, args.threads)
+        total = sum(r["macs"] for r in rows)
+        print(f"{args.model}: each quantizable layer alone {args.weights} (weights only, onnxruntime), top-1 "
+              f"agreement with fp32 on {len(data['cal'][::args.sensitivity])} calibration inputs")
+        for r in rows:
+            print(f"  {r['layer']:>3} {r['op']:<5}{str(r['weight']):<22}{r['macs'] / 1e6:>7.2f} MMAC "
+                  f"({r['macs'] / total:5.1%} of the quantizable layers' MACs)  {r['agreement']:.3f}")
+        (args.out / f"sensitivity_{args.weights}.json").write_text(json.dumps(rows, indent=1))
+        raise SystemExit(0)
     fp32 = _compiled(args.out / "fp32.so", args.reuse, lambda p: ronn_aot.compile(
         model, ronn_aot.CompileOptions().with_target(args.target).with_output(p)).path)
     choices = [run_choice(args, model, name, fp32, data, layers) for layers in args.layers]
@@ -244,7 +311,8 @@ def format_report(r: dict[str, Any]) -> str:
         lines += [f"  bytes: dual {b['dual']} vs fp32 {b['fp32']} + System 1 {b['system1']} = "
                   f"{b['fp32'] + b['system1']} ({ch['dual_vs_separate']:.3f}x)",
                   "  by kind (held out, agreement): " + "; ".join(
-                      f"{k} ({v['inputs']}): S1 {v['system1']:.3f} auto {v['auto']:.3f}" for k, v in ch["by_kind"].items()),
+                      f"{k} ({v['inputs']}): S1 {v['system1']:.3f} auto {v['auto']:.3f}"
+                      for k, v in ch["by_kind"].items()),
                   "  curve (modelled from the sweep's runs, binding): " + ", ".join(
                       f"fast {p['fast_fraction']:.2f}: {p['quality']:.3f} @ {p['ms']:.2f} ms"
                       for p in ch["sweep"]["curve"][::4]),
@@ -271,8 +339,13 @@ def main() -> None:
     ap.add_argument("--threads", type=int, default=2)
     ap.add_argument("--per-photo", type=int, default=24, help="views per photo")
     ap.add_argument("--seed", type=int, default=0)
+    ap.add_argument("--fixed-scales", type=int, default=0, metavar="N",
+                    help="fix System 1's activation scales on the first N calibration inputs (default: per input, "
+                         "at run time)")
     ap.add_argument("--c-passes", type=int, default=3)
     ap.add_argument("--out", type=Path, help="default: build/dual/<model>")
+    ap.add_argument("--sensitivity", type=int, metavar="STEP", default=0,
+                    help="only print each layer's agreement quantized alone (every STEP-th calibration input)")
     ap.add_argument("--reuse", action="store_true",
                     help="reuse the inputs, artifacts and cost model already in --out (same options)")
     ap.add_argument("--stop-after", choices=STAGES[:-1],
