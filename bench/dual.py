@@ -2,7 +2,7 @@
 dual artifact against the fp32 and BitNet artifacts it replaces.
 
     python -m bench.dual mnist|fashion [--out build/dual/TASK] [--threads 2] [--router confidence]
-                                       [--min-agreement 0.99] [--calibration 1000] [--qat]
+                                       [--min-agreement 0.99] [--calibration 1000] [--qat [--qat-epochs N]]
                                        [--first-layer] [--fixed-scales N] [--assume-system1-cost F]
 
 mnist: the MNIST-5k CNN of bench/bitnet/mnist_cnn.py (trained here in seconds, or reused from
@@ -76,7 +76,7 @@ TASKS = {  # name -> (title, data loader, model file stem, training epochs)
 
 
 def _task_models(task: str, out: Path, epochs: int, qat: bool,
-                 quantize_first: bool = False) -> tuple[Path, tuple[np.ndarray, ...]]:
+                 quantize_first: bool = False, qat_epochs: int | None = None) -> tuple[Path, tuple[np.ndarray, ...]]:
     """The task's float model (and its dual-aware QAT variant), trained here once (deterministic:
     seeded, 2 threads) and reused from --out after; and (train x, train y, held-out x, held-out y)."""
     from bench.bitnet.mnist_cnn import build_model, export, load_mnist, train
@@ -85,7 +85,7 @@ def _task_models(task: str, out: Path, epochs: int, qat: bool,
     data = (loader or load_mnist)()
     xtr, ytr = data[0], data[1]
     fp_path = out / f"{stem}.onnx"
-    qat_path = out / f"{stem}_qat_dual_ternary{'_first' if quantize_first else ''}.onnx"
+    qat_path = out / f"{stem}_qat_dual_ternary{'_first' if quantize_first else ''}{f'_e{qat_epochs}' if qat_epochs else ''}.onnx"
     if not fp_path.is_file() or (qat and not qat_path.is_file()):
         import torch
 
@@ -106,7 +106,7 @@ def _task_models(task: str, out: Path, epochs: int, qat: bool,
             q = build_model(("ternary", 8), quantize_first)
             q.load_state_dict(fp.state_dict())
             t0 = time.perf_counter()
-            train(q, xtr, ytr, max(1, epochs // 2), 5e-4, seed=1, joint=True)
+            train(q, xtr, ytr, qat_epochs or max(1, epochs // 2), 5e-4, seed=1, joint=True)
             print(f"fine-tuned {qat_path.name} (dual-aware QAT) in {time.perf_counter() - t0:.0f} s")
             export(q, qat_path)
     return (qat_path if qat else fp_path), data
@@ -190,7 +190,7 @@ def run_task(args: argparse.Namespace) -> dict[str, Any]:
     from ronn_aot.artifact.inspect import inspect_artifact
 
     args.out.mkdir(parents=True, exist_ok=True)
-    onnx_path, data = _task_models(args.task, args.out, args.epochs, args.qat, args.first_layer)
+    onnx_path, data = _task_models(args.task, args.out, args.epochs, args.qat, args.first_layer, args.qat_epochs)
     layers = (0, 1, 2, 3) if args.first_layer else None  # the last layer (fc2) stays float either way
     xtr, xte, yte = data[0], data[2], data[3]
     xcal = data[4] if len(data) > 4 else xtr  # images the model never saw, where the task has them
@@ -369,6 +369,8 @@ def main() -> None:
     ap.add_argument("--c-passes", type=int, default=9, help="passes over the held-out images in C (the metric)")
     ap.add_argument("--epochs", type=int, help="training epochs (default: mnist 8, fashion 6)")
     ap.add_argument("--qat", action="store_true", help="the dual-aware QAT variant (ternary)")
+    ap.add_argument("--qat-epochs", type=int, default=None, metavar="N",
+                    help="--qat's fine-tuning epochs (default: half the training epochs)")
     ap.add_argument("--first-layer", action="store_true",
                     help="System 1 quantizes the first conv too (and --qat trains it quantized)")
     ap.add_argument("--assume-system1-cost", type=float, metavar="F",
