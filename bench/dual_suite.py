@@ -128,7 +128,11 @@ def run_choice(args: argparse.Namespace, model: Path, name: str, fp32: Path, dat
         costs_file.write_text(json.dumps(latency))
     if args.stop_after == "costs":
         return None
-    dual = _compiled(out / f"dual_{args.weights}_{args.router}_{args.min_agreement:g}.so", args.reuse,
+    what_if = ""
+    if args.assume_system1_cost is not None:  # a what-if cost model: System 2 measured, System 1 scaled
+        latency = (args.assume_system1_cost * latency[1], latency[1])
+        what_if = f"_assume{args.assume_system1_cost:g}"
+    dual = _compiled(out / f"dual_{args.weights}_{args.router}_{args.min_agreement:g}{what_if}.so", args.reuse,
                      lambda p: ronn_aot.compile(model, base.with_output(p).with_dual(
                          args.weights, args.router, args.out / "cal.npz", args.min_agreement, layers=layers,
                          kernel=args.kernel, latency_ms=latency, bitnet_calibration=scales)).path)
@@ -172,6 +176,7 @@ def run_choice(args: argparse.Namespace, model: Path, name: str, fp32: Path, dat
                       f"their weights {quantized['float_bytes']} -> {quantized['packed_bytes']} bytes"),
         "router": info.router.describe() if info.router else None, "calibration": cal_stats,
         "router_costs_ms": {"system1": latency[0], "system2": latency[1]},
+        "assumed_system1_cost": args.assume_system1_cost,
         "held_out": len(xh), "agreement": agreement, "by_kind": kinds,
         "fast_fraction": counts.get("fast", 0) / max(1, counts.get("fast", 0) + counts.get("full", 0)),
         "c_route_counts": cc, "c_mean_ms": c_mean,
@@ -300,7 +305,9 @@ def format_report(r: dict[str, Any]) -> str:
                   f"  router: {ch['router']}",
                   f"  calibrated: fast fraction {cal['fast_fraction']:.3f}, agreement {cal['agreement']:.4f} "
                   f"(System 1 alone {cal['system1_agreement']:.4f}); cost model System 1 "
-                  f"{ch['router_costs_ms']['system1']:.3f} ms, System 2 {ch['router_costs_ms']['system2']:.3f} ms",
+                  f"{ch['router_costs_ms']['system1']:.3f} ms, System 2 {ch['router_costs_ms']['system2']:.3f} ms"
+                  + (f" (System 1 ASSUMED {ch['assumed_system1_cost']:g}x System 2: a what-if; the timings below "
+                     "are this machine's)" if ch["assumed_system1_cost"] is not None else ""),
                   f"  held out ({ch['held_out']}): agreement with fp32: System 1 {ch['agreement']['system1']:.4f}, "
                   f"route=auto {ch['agreement']['auto']:.4f}; fast fraction {ch['fast_fraction']:.3f} "
                   f"(C: {ch['c_route_counts']})"]
@@ -346,6 +353,9 @@ def main() -> None:
     ap.add_argument("--out", type=Path, help="default: build/dual/<model>")
     ap.add_argument("--sensitivity", type=int, metavar="STEP", default=0,
                     help="only print each layer's agreement quantized alone (every STEP-th calibration input)")
+    ap.add_argument("--assume-system1-cost", type=float, metavar="F",
+                    help="calibrate the router as if System 1 cost F times System 2 (a device where the BitNet "
+                         "kernels are that much faster); agreement and latency are still measured here")
     ap.add_argument("--reuse", action="store_true",
                     help="reuse the inputs, artifacts and cost model already in --out (same options)")
     ap.add_argument("--stop-after", choices=STAGES[:-1],
@@ -357,6 +367,8 @@ def main() -> None:
     text = format_report(report)
     print(text)
     stem = f"report_{'+'.join(c['layers'] for c in report['choices'])}_{args.weights}_{args.min_agreement:g}"
+    if args.assume_system1_cost is not None:
+        stem += f"_assume{args.assume_system1_cost:g}"
     (args.out / f"{stem}.txt").write_text(text + "\n")
     (args.json or args.out / f"{stem}.json").write_text(json.dumps(report, indent=1))
 
