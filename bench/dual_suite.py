@@ -24,7 +24,7 @@ Compiles and timings can be split, so that the timings run on a quiet machine an
 not: `--stop-after system1` (compile), `--reuse --stop-after costs` (time the router's cost
 model), `--reuse --stop-after dual` (compile the dual artifact with it), `--reuse` (measure).
 The report goes to OUT/report_<choices>_<weights>_<min agreement>.txt (and .json); each choice's
-artifacts and threshold curve (curve.png) to OUT/layers_<choice>/.
+artifacts and threshold curve (curve_<dual artifact>.png) to OUT/layers_<choice>/.
 
 Latency (the issue's metric): the mean per input, batch 1, in runtime_min's own loop
 (bench/dual_timer.c, bench.dual's `_c_timing`: each artifact in a process of its own, the order
@@ -160,7 +160,8 @@ def run_choice(args: argparse.Namespace, model: Path, name: str, fp32: Path, dat
     sizes = {"fp32": fp32.stat().st_size, "system1": bitnet.stat().st_size, "dual": dual.stat().st_size}
     # The curve: `ronn-aot bench DUAL.so --route-sweep heldout.npz --plot curve.png`, in-process.
     sweep = route_sweep(dual, args.out / "heldout.npz", threads=args.threads)
-    plot(sweep, out / "curve.png")
+    curve = out / f"curve_{dual.stem}.png"
+    plot(sweep, curve)
     # System 1's own top-1 agreement with System 2 on the held-out inputs, by kind of photo.
     kinds = {}
     for kind, scenes in dual_photos.KINDS.items():
@@ -186,7 +187,7 @@ def run_choice(args: argparse.Namespace, model: Path, name: str, fp32: Path, dat
         "sweep": {"system1": sweep.system1.__dict__, "system2": sweep.system2.__dict__,
                   "router": sweep.router.__dict__, "curve": [p.__dict__ for p in sweep.curve]},
         "confidence_signal_range": _signal_range(fast_h, info.router, signals),
-        "curve_png": str(out / "curve.png"), "artifacts": {"system1": str(bitnet), "dual": str(dual)},
+        "curve_png": str(curve), "artifacts": {"system1": str(bitnet), "dual": str(dual)},
     }
 
 
