@@ -13,8 +13,12 @@ from __future__ import annotations
 import os
 from dataclasses import dataclass
 from pathlib import Path
+from typing import TYPE_CHECKING
 
 import numpy as np
+
+if TYPE_CHECKING:
+    from PIL import Image
 
 # Photos that are one scene (a stereo pair) count as one source.
 _SAME_SCENE = {"motorcycle_right": "motorcycle_left"}
@@ -70,7 +74,7 @@ def split(scenes: list[Photo]) -> tuple[list[Photo], list[Photo]]:
     return cal, held
 
 
-def _variant(img: "Image.Image", rng: np.random.Generator) -> "Image.Image":  # noqa: F821
+def _variant(img: Image.Image, rng: np.random.Generator) -> Image.Image:
     """One random view of a photo: a crop of 55-100% of its area (aspect 3:4..4:3), a flip, and
     brightness / contrast / saturation in 0.7..1.3."""
     from PIL import ImageEnhance, ImageOps
@@ -88,7 +92,7 @@ def _variant(img: "Image.Image", rng: np.random.Generator) -> "Image.Image":  # 
     return out
 
 
-def _preprocess(img: "Image.Image") -> np.ndarray:  # noqa: F821
+def _preprocess(img: Image.Image) -> np.ndarray:
     """ronn_aot.models.preprocess on an already decoded image."""
     import io
 
