@@ -33,6 +33,11 @@ class Chain:
     # takes on the way (kernels.quantize_nhwc_kernel), and the expr its input is then read from
     in_pool: Any = None
     in_pool_input: Any = None
+    # ... and the float conv (with its bias add and relu) that produces the pool's input, which the
+    # quantize kernel computes too (head.py); in_pool_input is then the float conv's input
+    head: _Candidate | None = None
+    head_bias: np.ndarray | None = None
+    head_relu: bool = False
 
 
 def _vars_of(expr: Any) -> list[Any]:
@@ -68,9 +73,12 @@ def _bias(expr: Any, bindings: dict[Any, Any], n: int, shapes: tuple[tuple[int, 
 
 
 def find_chains(func: Any, candidates: dict[Any, _Candidate], chosen: set[int],
-                nhwc: Callable[[_Candidate], bool]) -> dict[Any, Chain]:
+                nhwc: Callable[[_Candidate], bool],
+                head: Callable[[_Candidate], bool] = lambda c: False) -> dict[Any, Chain]:
     """The chains of the chosen layers of `func`, keyed by the layer's binding var. A conv is
-    one when `nhwc(layer)` (it runs in NHWC); a dense layer when its input is 2-D."""
+    one when `nhwc(layer)` (it runs in NHWC); a dense layer when its input is 2-D. A float conv
+    (not chosen) for which `head(layer)` holds is computed by the quantize kernel of the NHWC conv
+    it feeds through a max pool."""
     import tvm
     from tvm import relax
 
@@ -131,7 +139,8 @@ def find_chains(func: Any, candidates: dict[Any, _Candidate], chosen: set[int],
             chain.absorbed.append(pool.var)
         chains[b.var] = chain
     for key, chain in chains.items():
-        _take_input_pool(key, chain, chains, bindings, users)
+        if _take_input_pool(key, chain, chains, bindings, users):
+            _take_head(chain, candidates, chosen, head, bindings, users)
     return chains
 
 
@@ -145,27 +154,72 @@ def _poolable(call: Any) -> bool:
 
 
 def _take_input_pool(key: Any, chain: Chain, chains: dict[Any, Chain], bindings: dict[Any, Any],
-                     users: dict[Any, list[Any]]) -> None:
+                     users: dict[Any, list[Any]]) -> bool:
     """Give an NHWC conv's quantize kernel the max pool that produces its input, when the conv is
     the pool's only user: the pool a preceding chain carries (that chain then outputs its tensor
-    unpooled), or a pool in the graph (say, after a float first layer)."""
+    unpooled), or a pool in the graph (say, after a float first layer). True when it took a pool
+    from the graph."""
     import tvm
     from tvm import relax
 
     if not chain.nhwc:
-        return
+        return False
     v = chain.call.args[0]
     use = users.get(v, [])
     if not isinstance(v, relax.Var) or len(use) != 1 or use[0] is None or not use[0].var.same_as(key):
-        return
+        return False
     before = [c for c in chains.values() if c.tail.same_as(v)]
     if before:
         if before[0].pool is not None and _poolable(before[0].pool):
             chain.in_pool, chain.in_pool_input = before[0].pool, v
             before[0].pool = None
-        return
+        return False
     value = bindings.get(v)
     if (isinstance(value, relax.Call) and isinstance(value.op, tvm.ir.Op) and value.op.name == "relax.nn.max_pool2d"
             and _poolable(value) and _static_shape(value.args[0]) is not None):
         chain.in_pool, chain.in_pool_input = value, value.args[0]
         chain.absorbed.append(v)
+        return True
+    return False
+
+
+def _take_head(chain: Chain, candidates: dict[Any, _Candidate], chosen: set[int], head: Callable[[_Candidate], bool],
+               bindings: dict[Any, Any], users: dict[Any, list[Any]]) -> None:
+    """Give `chain`'s quantize kernel (which takes a pool from the graph) the float conv before the
+    pool: conv -> [add of a constant bias] -> [relu] -> pool, each the only user of the one before."""
+    import tvm
+    from tvm import relax
+
+    def call_of(var: Any, op: str, user: Any) -> Any:
+        """`var`'s value when it is a call of `op` and `user`'s binding its only user, else None."""
+        value, use = bindings.get(var), users.get(var, [])
+        if not (isinstance(value, relax.Call) and isinstance(value.op, tvm.ir.Op) and value.op.name == op):
+            return None
+        return value if len(use) == 1 and use[0] is not None and use[0].var.same_as(user) else None
+
+    taken: list[Any] = []
+    user, v = chain.absorbed[-1], chain.in_pool_input  # the pool's var (_take_input_pool), its input
+    relu = call_of(v, "relax.nn.relu", user)
+    if relu is not None:
+        taken.append(v)
+        user, v = v, relu.args[0]
+    add, bias = call_of(v, "relax.add", user), None
+    if add is not None:
+        lhs, rhs = add.args
+        conv_var, other = (lhs, rhs) if lhs in bindings else (rhs, lhs)
+        n = _static_shape(conv_var)
+        if n is None or len(n) != 4:
+            return
+        bias = _bias(other, bindings, n[1], ((1, n[1], 1, 1), (n[1], 1, 1)))
+        if bias is None:
+            return
+        taken.append(v)
+        user, v = v, conv_var
+    conv = call_of(v, "relax.nn.conv2d", user)
+    cand = candidates.get(conv) if conv is not None else None
+    if cand is None or cand.index in chosen or cand.conv is None or not head(cand):
+        return
+    taken.append(v)
+    chain.head, chain.head_bias, chain.head_relu = cand, bias, relu is not None
+    chain.in_pool_input = conv.args[0]
+    chain.absorbed.extend(taken)

@@ -61,6 +61,12 @@ class LayerSpec:
     # NHWC only: the quantize kernel takes the max pool that produces the conv's input on the way
     # (in_h, in_w, pool kh, kw, stride h, w; no padding): its input is the pool's [B, in_h, in_w, C]
     pool: tuple[int, int, int, int, int, int] | None = None
+    # NHWC with a pool and static stats only: the float conv (one input channel) whose output, plus a
+    # bias (head_bias) and clamped at 0 (head_relu), the pool reads; the quantize kernel computes it
+    # from the conv's NCHW input (head.py)
+    head: ConvGeometry | None = None
+    head_bias: bool = False
+    head_relu: bool = False
 
     def __post_init__(self) -> None:
         if self.dot not in DOTS:
@@ -73,6 +79,8 @@ class LayerSpec:
             raise ValueError("layout NHWC is a convolution's; a dense layer has none")
         if self.pool is not None and not self.nhwc:
             raise ValueError("a max pool taken by the quantize kernel is an NHWC layer's")
+        if self.head is not None and (self.pool is None or self.static_stats is None):
+            raise ValueError("a float conv computed by the quantize kernel needs the pool after it and static stats")
 
     @property
     def nhwc(self) -> bool:
@@ -141,9 +149,9 @@ class LayerSpec:
     @staticmethod
     def from_json(text: str) -> LayerSpec:
         d = json.loads(text)
-        if d["conv"] is not None:
-            c = d["conv"]
-            d["conv"] = ConvGeometry(**{k: tuple(v) if isinstance(v, list) else v for k, v in c.items()})
+        for key in ("conv", "head"):
+            if d.get(key) is not None:
+                d[key] = ConvGeometry(**{k: tuple(v) if isinstance(v, list) else v for k, v in d[key].items()})
         for key in ("static_stats", "pool"):
             if d.get(key) is not None:
                 d[key] = tuple(d[key])
@@ -219,9 +227,14 @@ def quantize_nhwc_kernel(spec: LayerSpec) -> Any:
     """PrimFunc (x [B, H, W, C] float32) -> (quads [B, H', W', C4 / 4] uint32, stats float32[3]).
     With `spec.pool`, x is the max pool's input [B, in_h, in_w, C] and each value the max over its
     window, written out term by term (max is exact in any order: the codes are those of the pooled
-    tensor, without the pool's own kernel, its launch and its output's round trip through memory)."""
+    tensor, without the pool's own kernel, its launch and its output's round trip through memory).
+    With `spec.head`, the float conv before the pool too (head.py)."""
     from tvm import te, tirx
 
+    if spec.head is not None:
+        from .head import head_quantize_kernel
+
+        return head_quantize_kernel(spec)
     g = spec.conv
     assert g is not None and spec.nhwc
     b_, h_, w_, c_ = g.batch, g.height, g.width, g.channels

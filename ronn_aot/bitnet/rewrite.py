@@ -10,7 +10,9 @@ On VNNI kernels a layer also takes in what follows it alone (`epilogue.py`): a c
 and a relu run in the kernel's epilogue, and a conv runs in NHWC (nhwc.py) with a following max pool
 carried out in NHWC, so that the transposes the rewrite leaves at its NCHW boundaries
 meet those of the O3 layout pass and cancel; a max pool whose only user is an NHWC conv is instead
-taken by that conv's quantize kernel (the pool carried by the layer before, or one in the graph).
+taken by that conv's quantize kernel (the pool carried by the layer before, or one in the graph),
+and with static scales so is a float conv of one input channel before a pool in the graph, with
+its bias and relu (head.py: a network's float first layer).
 """
 
 from __future__ import annotations
@@ -23,6 +25,7 @@ import numpy as np
 from ..errors import RonnError
 from .config import BitnetConfig
 from .epilogue import Chain, find_chains
+from .head import head_weights, takes_head
 from .kernels import LayerSpec, layer_kernel, pack_kernel
 from .nhwc import covers_input, nhwc_spec
 from .quantize import PackedWeights, pack_conv_nhwc_vnni, pack_for, pack_weights_vnni
@@ -96,7 +99,8 @@ def quantize_module(mod: Any, config: BitnetConfig, target: Any = None) -> tuple
     report = BitnetReport(config, calibration_samples=samples, kernel=dot)
     static = config.calibration is not None
     chains = find_chains(mod[main_gv], candidates, chosen,
-                         lambda c: c.conv is not None and (static or covers_input(c.conv))) if dot == "vnni" else {}
+                         lambda c: c.conv is not None and (static or covers_input(c.conv)),
+                         lambda c: static and c.conv is not None and takes_head(c.conv)) if dot == "vnni" else {}
     absorbed = {v for chain in chains.values() for v in chain.absorbed}
     original = {b.var: b.value for block in mod[main_gv].body.blocks for b in block.bindings}
 
@@ -125,6 +129,7 @@ def quantize_module(mod: Any, config: BitnetConfig, target: Any = None) -> tuple
             fixed = None if stats is None else (stats.scale, stats.threshold)
             bias = chain.bias is not None
             bb = self.builder_
+            pack_extra: tuple[np.ndarray, ...] = ()
             if cand.conv is not None and chain.nhwc:
                 packed = pack_conv_nhwc_vnni(cand.weight, config.weights)
                 spec = nhwc_spec(cand.conv, n, config.weights, config.activation_bits, fixed, bias, chain.relu)
@@ -133,7 +138,15 @@ def quantize_module(mod: Any, config: BitnetConfig, target: Any = None) -> tuple
                     assert pre is not None
                     spec = replace(spec, pool=(int(pre[2]), int(pre[3]), *(int(v) for v in a.pool_size),
                                                *(int(v) for v in a.strides)))
-                x = bb.emit(relax.op.permute_dims(x, [0, 2, 3, 1]))
+                if chain.head is not None:  # ... and the float conv before the pool (head.py), on its NCHW input
+                    h = chain.head
+                    report.layers.append(LayerRecord(h.index, "conv2d", (h.weight.shape[0], int(np.prod(h.weight.shape[1:]))),
+                                                     False, h.weight.size * 4))
+                    spec = replace(spec, head=h.conv, head_bias=chain.head_bias is not None, head_relu=chain.head_relu)
+                    zeros = np.zeros(h.weight.shape[0], np.float32)
+                    pack_extra = (head_weights(h.weight), chain.head_bias if chain.head_bias is not None else zeros)
+                else:
+                    x = bb.emit(relax.op.permute_dims(x, [0, 2, 3, 1]))
             else:
                 folded = self._nhwc_flatten(chain.call.args[0]) if cand.conv is None else None
                 if folded is not None:  # the NHWC tensor flattened as it is, the weight's columns reordered
@@ -143,7 +156,7 @@ def quantize_module(mod: Any, config: BitnetConfig, target: Any = None) -> tuple
                     packed = pack_for(cand.weight.reshape(n, k), config.weights, dot)
                 spec = LayerSpec(_rows(x, cand), packed.k, packed.n, config.weights, config.activation_bits,
                                  packed.word_bits, cand.conv, fixed, dot, bias=bias, relu=chain.relu)
-            y = self._emit_kernels(x, cand, spec, packed, record, [chain.bias] if bias else [])
+            y = self._emit_kernels(x, cand, spec, packed, record, [chain.bias] if bias else [], pack_extra)
             if chain.pool is not None:
                 y = bb.emit(_nhwc_pool(chain.pool, y))
             return relax.op.permute_dims(y, [0, 3, 1, 2]) if spec.nhwc else y
@@ -170,8 +183,9 @@ def quantize_module(mod: Any, config: BitnetConfig, target: Any = None) -> tuple
             return self.builder_.emit(relax.op.reshape(permuted.args[0], flat)), order
 
         def _emit_kernels(self, x: Any, cand: _Candidate, spec: LayerSpec, packed: PackedWeights,
-                          record: LayerRecord, extra: list[np.ndarray]) -> Any:
-            """Emit the pack and multiply kernels of `spec` on the (2-D or conv) input `x`."""
+                          record: LayerRecord, extra: list[np.ndarray], pack_extra: tuple[np.ndarray, ...] = ()) -> Any:
+            """Emit the pack and multiply kernels of `spec` on the (2-D or conv) input `x`; `extra`
+            and `pack_extra` are constant arguments after the multiply's and the pack's."""
             bb = self.builder_
             tag = f"bitnet_{cand.op}_{cand.index}"
             # Scheduled later, in the schedule stage, by the `bitnet` rule (schedules/bitnet.py).
@@ -179,7 +193,7 @@ def quantize_module(mod: Any, config: BitnetConfig, target: Any = None) -> tuple
             mul_gv = bb.add_func(layer_kernel(spec).with_attr("op_pattern", _OPAQUE),
                                  f"{tag}_{'vnni' if spec.vnni else 'bitserial'}")
             outs = [relax.TensorType(shape, dtype) for shape, dtype in spec.act_outputs]
-            acts = bb.emit(relax.call_tir(pack_gv, [x], outs))
+            acts = bb.emit(relax.call_tir(pack_gv, [x, *(relax.const(a) for a in pack_extra)], outs))
             args = [bb.emit(relax.TupleGetItem(acts, i)) for i in range(len(outs))]
             weights = [packed.planes, packed.scale] + ([packed.wsum] if spec.needs_wsum else []) + extra
             record.packed_bytes = packed.packed_bytes(with_wsum=spec.needs_wsum)

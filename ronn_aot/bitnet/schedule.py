@@ -283,6 +283,8 @@ def schedule_quantize_nhwc(sch: Any, spec: LayerSpec, choices: Choices | None = 
     """Schedule `kernels.quantize_nhwc_kernel` in `sch`: one padded pixel at a time, its channels'
     codes in vectors of `choices.vector` codes (kept local), then its quads as one vector;
     pixels in parallel when there is enough work; max |x| as `_parallel_absmax`."""
+    if spec.head is not None:  # written loop by loop (head.py): nothing to schedule
+        return sch
     choices = choices or RuleChoices()
     quads, code = sch.get_sblock("quads"), sch.get_sblock("code")
     b, h, w, _ = sch.get_loops(quads)
