@@ -426,7 +426,11 @@ def vnni_kernel(spec: LayerSpec) -> Any:
 
     def weights(plus: Any, minus: Any) -> Any:  # 64 int8 weights: {-1, 0, 1} or {-1, 1}
         if ternary:
-            return expand(plus) - expand(minus)
+            # plus | sign-extended minus (the planes are disjoint): a zero-masked and a merge-masked
+            # byte move (VMOVDQU8) where plus - minus took two VPMOVM2B and a VPSUBB; the dense
+            # layer at batch 1, where every weight word is expanded for one row, went 1.3 -> 1.2 us
+            # (MNIST's 576 -> 128, one thread, x86_64-avx512 here)
+            return expand(plus) | tirx.Cast("int8x64", tirx.reinterpret("int1x64", minus))
         # 2 * plus - 1: one VPMOVM2B (a knot and a second expansion cost more, measured)
         return expand(plus) + expand(plus) - expand(tirx.const(0xFFFFFFFFFFFFFFFF, "uint64"))
 
