@@ -99,9 +99,11 @@ def head_quantize_kernel(spec: Any) -> Any:
         return tirx.if_then_else(c < C, quantize_code(pooled(acc, bias, cc), stats, spec.act_bits),
                                  tirx.const(0, "int32"))
 
-    def quad(codes: Any, q: Any) -> Any:
-        byte = [tirx.Cast("uint32", codes[q * VNNI_GROUP + j] + 128) << (8 * j) for j in range(VNNI_GROUP)]
-        return byte[0] | byte[1] | byte[2] | byte[3]
+    def quads_of(codes: Any) -> tuple[Any, Any]:
+        """The pixel's quads: its C4 code bytes (code + 128) read as Q4 little-endian uint32 (one
+        VPMOVDB where packing them quad by quad took shuffles and shifts)."""
+        lanes = tirx.Ramp(0, 1, Q4) if Q4 > 1 else 0
+        return lanes, tirx.reinterpret(f"uint32x{Q4}" if Q4 > 1 else "uint32", codes[tirx.Ramp(0, 1, C4)])
 
     parallel = B * HP > 1 and B * IH * IW * PKH * PKW * KH * KW * C >= _MIN_PARALLEL_MACS
 
@@ -123,7 +125,7 @@ def head_quantize_kernel(spec: Any) -> Any:
                 for pw in range(IW):
                     # one pooled pixel: the conv outputs of its window, all channels, in registers
                     acc = T.decl_buffer((PKH, PKW, C), "float32", scope="local")
-                    codes = T.decl_buffer((C4,), "int32", scope="local")
+                    codes = T.decl_buffer((C4,), "uint8", scope="local")
                     for i in T.unroll(PKH):
                         for j in T.unroll(PKW):
                             for c in T.vectorized(C):
@@ -139,9 +141,9 @@ def head_quantize_kernel(spec: Any) -> Any:
                                             b, ((ph - top) * PSH + i) * SH + ry * DH,
                                             (pw * PSW + j) * SW + rx * DW] * w[ry, rx, 0, c]
                     for c in T.vectorized(C4):
-                        codes[c] = code(acc, bias, stats, c)
-                    for q in T.vectorized(Q4):
-                        quads[b, ph, left + pw, q] = quad(codes, q)
+                        codes[c] = T.Cast("uint8", code(acc, bias, stats, c) + 128)
+                    lanes, value = quads_of(codes)
+                    quads[b, ph, left + pw, lanes] = value
                 for pw, q in T.grid(WP - IW, Q4):  # the padding columns
                     quads[b, ph, T.if_then_else(pw < left, pw, pw + IW), q] = pad_quad
             else:
