@@ -58,8 +58,9 @@ class LayerSpec:
     layout: str = "NCHW"  # a conv's input and output layout: "NCHW", or "NHWC" (vnni only, see nhwc.py)
     bias: bool = False  # the epilogue adds a float32 bias per output channel (vnni only)
     relu: bool = False  # ... then clamps at 0 (vnni only)
-    # NHWC only: the quantize kernel takes the max pool that produces the conv's input on the way
-    # (in_h, in_w, pool kh, kw, stride h, w; no padding): its input is the pool's [B, in_h, in_w, C]
+    # NHWC convs and vnni dense layers: the pack kernel takes the max pool that produces the layer's
+    # input on the way (in_h, in_w, pool kh, kw, stride h, w; no padding): its input is the pool's
+    # NHWC [B, in_h, in_w, C] (a dense layer's: flattened after the pool, k = (h, w, c))
     pool: tuple[int, int, int, int, int, int] | None = None
     # NHWC with a pool and static stats only: the float conv (one input channel) whose output, plus a
     # bias (head_bias) and clamped at 0 (head_relu), the pool reads; the quantize kernel computes it
@@ -77,8 +78,8 @@ class LayerSpec:
             raise ValueError("NHWC layers and fused bias / relu epilogues are vnni kernels only")
         if self.nhwc and self.conv is None:
             raise ValueError("layout NHWC is a convolution's; a dense layer has none")
-        if self.pool is not None and not self.nhwc:
-            raise ValueError("a max pool taken by the quantize kernel is an NHWC layer's")
+        if self.pool is not None and not (self.nhwc or (self.conv is None and self.vnni)):
+            raise ValueError("a max pool taken by the pack kernel is an NHWC conv's or a vnni dense layer's")
         if self.head is not None and (self.pool is None or self.static_stats is None):
             raise ValueError("a float conv computed by the quantize kernel needs the pool after it and static stats")
 
@@ -170,6 +171,20 @@ def _matrix_view(x: Any, spec: LayerSpec) -> Callable[[Any, Any], Any]:
     from tvm import tirx
 
     g = spec.conv
+    if g is None and spec.pool is not None:  # k = (h, w, c) of the pooled NHWC tensor, pooled here
+        _, _, kh, kw, sh, sw = spec.pool
+        ph, pw = pooled_hw(spec.pool)
+        c_ = spec.k // (ph * pw)
+
+        def pooled(m: Any, k: Any) -> Any:
+            h, w, c = k // c_ // pw, k // c_ % pw, k % c_
+            terms = [x[m, h * sh + i, w * sw + j, c] for i in range(kh) for j in range(kw)]
+            value = terms[0]
+            for t in terms[1:]:
+                value = tirx.max(value, t)
+            return value
+
+        return pooled
     if g is None:
         return lambda m, k: x[m, k]
     oh, ow = g.out_hw
@@ -213,6 +228,12 @@ def quantize_code(v: Any, stats: Any, bits: int) -> Any:
     q = float(qmax(bits))
     return tirx.Cast("int32", tirx.max(tirx.min(tirx.round(v / stats[0]), tirx.const(q, "float32")),
                                        tirx.const(-q, "float32")))
+
+
+def pooled_hw(pool: tuple[int, ...]) -> tuple[int, int]:
+    """Output height and width of a pack kernel's max pool (in_h, in_w, kh, kw, sh, sw)."""
+    in_h, in_w, kh, kw, sh, sw = pool
+    return (in_h - kh) // sh + 1, (in_w - kw) // sw + 1
 
 
 def quads_shape(spec: LayerSpec) -> tuple[int, int, int, int]:
@@ -289,7 +310,10 @@ def pack_kernel(spec: LayerSpec) -> Any:
         return FAMILY_KERNELS[spec.dot][0](spec)
 
     g = spec.conv
-    in_shape = (spec.m, spec.k) if g is None else (g.batch, g.channels, g.height, g.width)
+    in_shape: tuple[int, ...] = (spec.m, spec.k) if g is None else (g.batch, g.channels, g.height, g.width)
+    if g is None and spec.pool is not None:
+        ph, pw = pooled_hw(spec.pool)
+        in_shape = (spec.m, spec.pool[0], spec.pool[1], spec.k // (ph * pw))
     x = te.placeholder(in_shape, "float32", name="x")
     view = _matrix_view(x, spec)
     wdt, wb, bits = word_dtype(spec.word_bits), spec.word_bits, spec.act_bits

@@ -149,23 +149,28 @@ def quantize_module(mod: Any, config: BitnetConfig, target: Any = None) -> tuple
                     x = bb.emit(relax.op.permute_dims(x, [0, 2, 3, 1]))
             else:
                 folded = self._nhwc_flatten(chain.call.args[0]) if cand.conv is None else None
+                in_pool = None
                 if folded is not None:  # the NHWC tensor flattened as it is, the weight's columns reordered
-                    x, order = folded
+                    x, order, in_pool = folded
                     packed = pack_weights_vnni(cand.weight.reshape(n, k), config.weights, columns=order)
                 else:
                     packed = pack_for(cand.weight.reshape(n, k), config.weights, dot)
-                spec = LayerSpec(_rows(x, cand), packed.k, packed.n, config.weights, config.activation_bits,
-                                 packed.word_bits, cand.conv, fixed, dot, bias=bias, relu=chain.relu)
+                rows = _rows(x, cand) if in_pool is None else int(_static_shape(x)[0])  # type: ignore[index]
+                spec = LayerSpec(rows, packed.k, packed.n, config.weights, config.activation_bits,
+                                 packed.word_bits, cand.conv, fixed, dot, bias=bias, relu=chain.relu, pool=in_pool)
             y = self._emit_kernels(x, cand, spec, packed, record, [chain.bias] if bias else [], pack_extra)
             if chain.pool is not None:
                 y = bb.emit(_nhwc_pool(chain.pool, y))
             return relax.op.permute_dims(y, [0, 3, 1, 2]) if spec.nhwc else y
 
-        def _nhwc_flatten(self, x: Any) -> tuple[Any, np.ndarray] | None:
+        def _nhwc_flatten(self, x: Any) -> tuple[Any, np.ndarray, tuple[int, ...] | None] | None:
             """A dense layer's input that flattens an NHWC conv chain's output (the NCHW transpose
             the chain ends with, then Flatten's reshape): the NHWC tensor flattened as it lies, and
             for each of its columns the NCHW column it holds. The dot products are then the same
-            integer sums in another order (exact), and no transpose kernel runs before the layer."""
+            integer sums in another order (exact), and no transpose kernel runs before the layer.
+            When the chain ends with a max pool the layer's pack kernel can take (kernels.pack_kernel),
+            the pool's NHWC input instead, with the pool (in_h, in_w, kh, kw, sh, sw): no pool kernel
+            runs either."""
             value = original.get(x)
             if not (isinstance(value, relax.Call) and getattr(value.op, "name", "") == "relax.reshape"):
                 return None
@@ -180,7 +185,14 @@ def quantize_module(mod: Any, config: BitnetConfig, target: Any = None) -> tuple
                 return None
             _, c, h, w = (int(d) for d in shape)
             order = np.arange(c * h * w).reshape(c, h, w).transpose(1, 2, 0).reshape(-1)
-            return self.builder_.emit(relax.op.reshape(permuted.args[0], flat)), order
+            pool = self.builder_.lookup_binding(permuted.args[0])
+            pre = _static_shape(pool.args[0]) if isinstance(pool, relax.Call) else None
+            if getattr(pool, "op", None) is not None and getattr(pool.op, "name", "") == "relax.nn.max_pool2d" \
+                    and pre is not None and str(pool.attrs.layout) == "NHWC" and _poolable(pool.attrs):
+                a = pool.attrs
+                return pool.args[0], order, (int(pre[1]), int(pre[2]), *(int(v) for v in a.pool_size),
+                                             *(int(v) for v in a.strides))
+            return self.builder_.emit(relax.op.reshape(permuted.args[0], flat)), order, None
 
         def _emit_kernels(self, x: Any, cand: _Candidate, spec: LayerSpec, packed: PackedWeights,
                           record: LayerRecord, extra: list[np.ndarray], pack_extra: tuple[np.ndarray, ...] = ()) -> Any:
@@ -234,6 +246,12 @@ def quantize_module(mod: Any, config: BitnetConfig, target: Any = None) -> tuple
         xs = _static_shape(x)
         assert xs is not None
         return int(np.prod(xs[:-1]))
+
+    def _poolable(a: Any) -> bool:
+        """Whether a max pool of attributes `a` (no padding, no dilation, floor mode, a window of at
+        most 9 values) can run inside a pack kernel."""
+        return (all(int(v) == 0 for v in a.padding) and all(int(v) == 1 for v in a.dilation)
+                and not bool(a.ceil_mode) and int(a.pool_size[0]) * int(a.pool_size[1]) <= 9)
 
     def _nhwc_pool(pool: Any, y: Any) -> Any:
         """The NCHW max pool call `pool` on the NHWC tensor `y`, in NHWC."""

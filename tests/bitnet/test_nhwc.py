@@ -177,10 +177,12 @@ def test_rewrite_fuses_bias_relu_and_carries_the_pool_in_nhwc() -> None:
                                     if isinstance(e, relax.Call) and getattr(e.op, "name", "") == "relax.nn.max_pool2d"
                                     else None)
     # the first pool's only user is the second conv: its quantize kernel takes it; the second
-    # (before Flatten) stays, in NHWC
+    # (before Flatten), carried in NHWC by the second conv, is the dense layer's pack kernel's
+    # (the NHWC pool left in main has no user: dead code for the lower stage)
     assert pools == ["NHWC"]
     assert '"pool": [12, 12, 2, 2, 2, 2]' in str(mod["bitnet_conv2d_1_pack"].attrs["ronn.bitnet"])
     assert '"pool": null' in str(mod["bitnet_conv2d_0_pack"].attrs["ronn.bitnet"])
+    assert '"pool": [6, 6, 2, 2, 2, 2]' in str(mod["bitnet_matmul_2_pack"].attrs["ronn.bitnet"])
     kernels = sorted(gv.name_hint for gv, f in mod.functions_items() if not isinstance(f, relax.Function))
     assert kernels == sorted(f"bitnet_{op}_{i}_{k}" for i, op in enumerate(["conv2d", "conv2d", "matmul", "matmul"])
                              for k in ("pack", "vnni"))
@@ -203,7 +205,8 @@ def test_pooled_cnn_compiles_to_nhwc_kernels_bit_exact(static: bool, tmp_path: P
     # reordered (rewrite._nhwc_flatten)
     assert sorted(k for k in rules if "transpose" in k) == ["transpose"], rules
     assert not [k for k in rules if "add" in k or "relu" in k], rules
-    assert sum(r == "cpu.pooling" for r in rules.values()) == 1, rules  # the other in conv 2's quantize kernel
+    # no pool kernel: one in conv 2's quantize kernel, the other in the dense layer's pack kernel
+    assert not [r for r in rules.values() if r == "cpu.pooling"], rules
     sess = art.session(num_threads=2)
     for seed in range(3):
         x = np.random.default_rng(seed).standard_normal((1, 3, 12, 12)).astype(np.float32)
@@ -227,6 +230,28 @@ def test_quantize_kernel_takes_the_pool_bit_exact(static: Any, pool: tuple[int, 
                        for i in range(h)], 1)
     fused = _run(scheduled(pack_kernel(replace(spec, pool=pool))), [x], spec.act_outputs)
     plain = _run(scheduled(pack_kernel(spec)), [np.ascontiguousarray(pooled)], spec.act_outputs)
+    for a, b in zip(fused, plain):
+        np.testing.assert_array_equal(a, b)
+
+
+@needs_vnni
+@pytest.mark.parametrize("static", [None, (0.04, 0.0)])
+@pytest.mark.parametrize("pool", [(7, 7, 2, 2, 2, 2), (9, 8, 3, 3, 2, 2)], ids=["2x2_floor", "3x3_s2"])
+def test_dense_pack_kernel_takes_the_pool_bit_exact(static: Any, pool: tuple[int, ...]) -> None:
+    """A vnni dense layer's pack kernel with the max pool before Flatten on its NHWC input: the codes
+    and stats of the pooled tensor flattened in NHWC order."""
+    from dataclasses import replace
+
+    from ronn_aot.bitnet.kernels import LayerSpec
+
+    in_h, in_w, kh, kw, sh, sw = pool
+    h, w, c = (in_h - kh) // sh + 1, (in_w - kw) // sw + 1, 12
+    spec = LayerSpec(2, h * w * c, 16, "ternary", 8, 64, None, static, "vnni")
+    x = np.random.default_rng(in_w).standard_normal((2, in_h, in_w, c)).astype(np.float32)
+    pooled = np.stack([np.stack([x[:, i * sh:i * sh + kh, j * sw:j * sw + kw].max(axis=(1, 2)) for j in range(w)], 1)
+                       for i in range(h)], 1)
+    fused = _run(scheduled(pack_kernel(replace(spec, pool=pool))), [x], spec.act_outputs)
+    plain = _run(scheduled(pack_kernel(spec)), [np.ascontiguousarray(pooled.reshape(2, -1))], spec.act_outputs)
     for a, b in zip(fused, plain):
         np.testing.assert_array_equal(a, b)
 
