@@ -26,9 +26,10 @@ from ..errors import RonnError
 from .config import BitnetConfig
 from .epilogue import Chain, find_chains
 from .head import head_weights, takes_head
-from .kernels import LayerSpec, layer_kernel, pack_kernel
+from .kernels import LayerSpec, layer_kernel, pack_kernel, quads_shape
 from .nhwc import covers_input, nhwc_spec
 from .quantize import PackedWeights, pack_conv_nhwc_vnni, pack_for, pack_weights_vnni
+from .requant import takes_requant, vnni_requant_kernel
 from .layers import _Candidate, _static_shape, find_layers
 
 _OPAQUE = 8  # relax OpPatternKind.kOpaque: FuseOps leaves these kernels alone
@@ -102,6 +103,11 @@ def quantize_module(mod: Any, config: BitnetConfig, target: Any = None) -> tuple
                          lambda c: c.conv is not None and (static or covers_input(c.conv)),
                          lambda c: static and c.conv is not None and takes_head(c.conv)) if dot == "vnni" else {}
     absorbed = {v for chain in chains.values() for v in chain.absorbed}
+    # With static scales a conv whose pool the next conv's quantize kernel takes quantizes for that
+    # conv in its own epilogue instead (requant.py): id(chain) -> the next chain
+    feeds = {id(p): c for c in chains.values() if static and c.in_pool is not None and c.head is None
+             for p in chains.values() if p is not c and p.nhwc and p.pool is None and p.tail.same_as(c.in_pool_input)}
+    requantized: set[int] = set()  # id() of the chains whose input a previous layer's kernel quantized
     original = {b.var: b.value for block in mod[main_gv].body.blocks for b in block.bindings}
 
     @mutator
@@ -130,23 +136,31 @@ def quantize_module(mod: Any, config: BitnetConfig, target: Any = None) -> tuple
             bias = chain.bias is not None
             bb = self.builder_
             pack_extra: tuple[np.ndarray, ...] = ()
+            extra = [chain.bias] if bias else []
             if cand.conv is not None and chain.nhwc:
                 packed = pack_conv_nhwc_vnni(cand.weight, config.weights)
-                spec = nhwc_spec(cand.conv, n, config.weights, config.activation_bits, fixed, bias, chain.relu)
-                if chain.in_pool is not None:  # the quantize kernel takes the pool (kernels.quantize_nhwc_kernel)
-                    a, pre = chain.in_pool.attrs, _static_shape(chain.in_pool.args[0])
-                    assert pre is not None
-                    spec = replace(spec, pool=(int(pre[2]), int(pre[3]), *(int(v) for v in a.pool_size),
-                                               *(int(v) for v in a.strides)))
-                if chain.head is not None:  # ... and the float conv before the pool (head.py), on its NCHW input
+                spec = self._nhwc_spec(chain)
+                if id(chain) in requantized:  # x: the codes the previous layer's kernel wrote (requant.py)
+                    acts = [bb.emit(relax.TupleGetItem(x, i)) for i in range(2)]
+                    return self._finish(chain, spec, self._emit_mul(acts, cand, spec, packed, record, extra))
+                if chain.head is not None:  # the float conv before the pool (head.py), on its NCHW input
                     h = chain.head
                     report.layers.append(LayerRecord(h.index, "conv2d", (h.weight.shape[0], int(np.prod(h.weight.shape[1:]))),
                                                      False, h.weight.size * 4))
-                    spec = replace(spec, head=h.conv, head_bias=chain.head_bias is not None, head_relu=chain.head_relu)
                     zeros = np.zeros(h.weight.shape[0], np.float32)
                     pack_extra = (head_weights(h.weight), chain.head_bias if chain.head_bias is not None else zeros)
                 else:
                     x = bb.emit(relax.op.permute_dims(x, [0, 2, 3, 1]))
+                nxt = feeds.get(id(chain))
+                nxt_spec = self._nhwc_spec(nxt) if nxt is not None else None
+                if nxt_spec is not None and nxt_spec.pool is not None and takes_requant(spec, nxt_spec.pool):
+                    requantized.add(id(nxt))
+                    acts = self._emit_pack(x, cand, spec, pack_extra)
+                    args = acts + [relax.const(w) for w in self._weights(spec, packed, record, extra)]
+                    gv = bb.add_func(vnni_requant_kernel(spec, nxt_spec).with_attr("op_pattern", _OPAQUE),
+                                     f"bitnet_{cand.op}_{cand.index}_vnni")
+                    return relax.call_tir(gv, args, [relax.TensorType(quads_shape(nxt_spec), "uint32"),
+                                                     relax.TensorType((3,), "float32")])
             else:
                 folded = self._nhwc_flatten(chain.call.args[0]) if cand.conv is None else None
                 in_pool = None
@@ -158,10 +172,33 @@ def quantize_module(mod: Any, config: BitnetConfig, target: Any = None) -> tuple
                 rows = _rows(x, cand) if in_pool is None else int(_static_shape(x)[0])  # type: ignore[index]
                 spec = LayerSpec(rows, packed.k, packed.n, config.weights, config.activation_bits,
                                  packed.word_bits, cand.conv, fixed, dot, bias=bias, relu=chain.relu, pool=in_pool)
-            y = self._emit_kernels(x, cand, spec, packed, record, [chain.bias] if bias else [], pack_extra)
+            y = self._emit_mul(self._emit_pack(x, cand, spec, pack_extra), cand, spec, packed, record, extra)
+            return self._finish(chain, spec, y)
+
+        def _finish(self, chain: Chain, spec: LayerSpec, y: Any) -> Any:
+            """The chain's value from its layer's output `y`: pooled, NCHW again."""
             if chain.pool is not None:
-                y = bb.emit(_nhwc_pool(chain.pool, y))
+                y = self.builder_.emit(_nhwc_pool(chain.pool, y))
             return relax.op.permute_dims(y, [0, 3, 1, 2]) if spec.nhwc else y
+
+        def _nhwc_spec(self, chain: Chain) -> LayerSpec:
+            """The LayerSpec of an NHWC conv chain's layer, with the pool and float conv its quantize
+            kernel takes."""
+            cand = chain.layer
+            assert cand.conv is not None
+            stats = config.calibration[cand.index] if config.calibration is not None else None
+            fixed = None if stats is None else (stats.scale, stats.threshold)
+            spec = nhwc_spec(cand.conv, cand.weight.shape[0], config.weights, config.activation_bits, fixed,
+                             chain.bias is not None, chain.relu)
+            if chain.in_pool is not None:  # the quantize kernel takes the pool (kernels.quantize_nhwc_kernel)
+                a, pre = chain.in_pool.attrs, _static_shape(chain.in_pool.args[0])
+                assert pre is not None
+                spec = replace(spec, pool=(int(pre[2]), int(pre[3]), *(int(v) for v in a.pool_size),
+                                           *(int(v) for v in a.strides)))
+            if chain.head is not None:
+                spec = replace(spec, head=chain.head.conv, head_bias=chain.head_bias is not None,
+                               head_relu=chain.head_relu)
+            return spec
 
         def _nhwc_flatten(self, x: Any) -> tuple[Any, np.ndarray, tuple[int, ...] | None] | None:
             """A dense layer's input that flattens an NHWC conv chain's output (the NCHW transpose
@@ -194,22 +231,29 @@ def quantize_module(mod: Any, config: BitnetConfig, target: Any = None) -> tuple
                                              *(int(v) for v in a.strides))
             return self.builder_.emit(relax.op.reshape(permuted.args[0], flat)), order, None
 
-        def _emit_kernels(self, x: Any, cand: _Candidate, spec: LayerSpec, packed: PackedWeights,
-                          record: LayerRecord, extra: list[np.ndarray], pack_extra: tuple[np.ndarray, ...] = ()) -> Any:
-            """Emit the pack and multiply kernels of `spec` on the (2-D or conv) input `x`; `extra`
-            and `pack_extra` are constant arguments after the multiply's and the pack's."""
+        def _emit_pack(self, x: Any, cand: _Candidate, spec: LayerSpec, pack_extra: tuple[np.ndarray, ...] = ()) -> list[Any]:
+            """Emit the pack kernel of `spec` on the (2-D or conv) input `x` (then the constants
+            `pack_extra`): its outputs."""
             bb = self.builder_
-            tag = f"bitnet_{cand.op}_{cand.index}"
             # Scheduled later, in the schedule stage, by the `bitnet` rule (schedules/bitnet.py).
-            pack_gv = bb.add_func(pack_kernel(spec).with_attr("op_pattern", _OPAQUE), f"{tag}_pack")
-            mul_gv = bb.add_func(layer_kernel(spec).with_attr("op_pattern", _OPAQUE),
-                                 f"{tag}_{'vnni' if spec.vnni else 'bitserial'}")
+            pack_gv = bb.add_func(pack_kernel(spec).with_attr("op_pattern", _OPAQUE), f"bitnet_{cand.op}_{cand.index}_pack")
             outs = [relax.TensorType(shape, dtype) for shape, dtype in spec.act_outputs]
             acts = bb.emit(relax.call_tir(pack_gv, [x, *(relax.const(a) for a in pack_extra)], outs))
-            args = [bb.emit(relax.TupleGetItem(acts, i)) for i in range(len(outs))]
-            weights = [packed.planes, packed.scale] + ([packed.wsum] if spec.needs_wsum else []) + extra
+            return [bb.emit(relax.TupleGetItem(acts, i)) for i in range(len(outs))]
+
+        def _weights(self, spec: LayerSpec, packed: PackedWeights, record: LayerRecord,
+                     extra: list[np.ndarray]) -> list[np.ndarray]:
+            """The multiply kernel's constant arguments: packed weights, scales[, sums], `extra`."""
             record.packed_bytes = packed.packed_bytes(with_wsum=spec.needs_wsum)
-            args += [relax.const(w) for w in weights]
+            return [packed.planes, packed.scale] + ([packed.wsum] if spec.needs_wsum else []) + extra
+
+        def _emit_mul(self, acts: list[Any], cand: _Candidate, spec: LayerSpec, packed: PackedWeights,
+                      record: LayerRecord, extra: list[np.ndarray]) -> Any:
+            """Emit the multiply kernel of `spec` on the pack kernel's outputs `acts`."""
+            bb = self.builder_
+            mul_gv = bb.add_func(layer_kernel(spec).with_attr("op_pattern", _OPAQUE),
+                                 f"bitnet_{cand.op}_{cand.index}_{'vnni' if spec.vnni else 'bitserial'}")
+            args = acts + [relax.const(w) for w in self._weights(spec, packed, record, extra)]
             return bb.emit(relax.call_tir(mul_gv, args, relax.TensorType(spec.out_shape, "float32")))
 
         def visit_call_(self, call: Any) -> Any:
@@ -234,7 +278,7 @@ def quantize_module(mod: Any, config: BitnetConfig, target: Any = None) -> tuple
                              None if stats is None else (stats.scale, stats.threshold), dot)
             if cand.conv is None and len(xs) != 2:
                 x = self.builder_.emit(relax.op.reshape(x, (spec.m, packed.k)))
-            y = self._emit_kernels(x, cand, spec, packed, record, [])
+            y = self._emit_mul(self._emit_pack(x, cand, spec), cand, spec, packed, record, [])
             if cand.conv is None and len(xs) != 2:
                 y = self.builder_.emit(relax.op.reshape(y, (*xs[:-1], packed.n)))
             return y

@@ -310,7 +310,7 @@ def _kernel_spec(func: Any) -> tuple[str, LayerSpec] | None:
     if attrs is None or SPEC_ATTR not in attrs.keys():
         return None
     kind, _, spec_json = str(attrs[SPEC_ATTR]).partition(":")
-    return kind, LayerSpec.from_json(spec_json)
+    return kind, LayerSpec.from_json(spec_json.split("|")[0])  # requant: "spec|next layer's spec"
 
 
 def schedule_kernel(func: Any, target: Any = None) -> Any:
@@ -325,6 +325,8 @@ def schedule_kernel(func: Any, target: Any = None) -> Any:
     kind, spec = found
     sch = s_tir.Schedule(func)
     sch.work_on("main")
+    if kind == "requant":  # written loop by loop (requant.py): nothing to schedule
+        return sch
     if kind == "vnni":
         return schedule_vnni(sch, spec, cores=num_cores(target))
     for hook in TARGET_SCHEDULES:  # kernel families and substitutes of other modules (arm.py)
@@ -348,6 +350,8 @@ def design_space(sch: Any) -> list[Any]:
                          f"(PrimFuncs with a {SPEC_ATTR!r} attribute)")
     kind, spec = found
     sch.work_on("main")
+    if kind == "requant":
+        return [sch]
     for hook in TARGET_SCHEDULES:  # no sampled choices there yet: the rule's schedule is the space
         found_sch = hook(sch.mod["main"], sch, kind, spec, None, 2)
         if found_sch is not None:
