@@ -12,7 +12,9 @@ carried out in NHWC, so that the transposes the rewrite leaves at its NCHW bound
 meet those of the O3 layout pass and cancel; a max pool whose only user is an NHWC conv is instead
 taken by that conv's quantize kernel (the pool carried by the layer before, or one in the graph),
 and with static scales so is a float conv of one input channel before a pool in the graph, with
-its bias and relu (head.py: a network's float first layer).
+its bias and relu (head.py: a network's float first layer). With static scales, too, a conv whose
+max pool feeds the next quantized conv or (through Flatten) dense layer quantizes for it in its
+own epilogue (requant.py), and that layer's quantize kernel goes.
 """
 
 from __future__ import annotations
@@ -26,7 +28,7 @@ from ..errors import RonnError
 from .config import BitnetConfig
 from .epilogue import Chain, find_chains
 from .head import head_weights, takes_head
-from .kernels import LayerSpec, layer_kernel, pack_kernel, quads_shape
+from .kernels import LayerSpec, layer_kernel, pack_kernel
 from .nhwc import covers_input, nhwc_spec
 from .quantize import PackedWeights, pack_conv_nhwc_vnni, pack_for, pack_weights_vnni
 from .requant import takes_requant, vnni_requant_kernel
@@ -103,12 +105,82 @@ def quantize_module(mod: Any, config: BitnetConfig, target: Any = None) -> tuple
                          lambda c: c.conv is not None and (static or covers_input(c.conv)),
                          lambda c: static and c.conv is not None and takes_head(c.conv)) if dot == "vnni" else {}
     absorbed = {v for chain in chains.values() for v in chain.absorbed}
-    # With static scales a conv whose pool the next conv's quantize kernel takes quantizes for that
-    # conv in its own epilogue instead (requant.py): id(chain) -> the next chain
+    original = {b.var: b.value for block in mod[main_gv].body.blocks for b in block.bindings}
+    # With static scales a conv whose pool feeds the next quantized layer (a conv whose quantize
+    # kernel takes the pool, or a dense layer after Flatten) quantizes for it in its own epilogue
+    # (requant.py): id(chain) -> the next chain; id(dense chain) -> (the conv chain, its pool)
     feeds = {id(p): c for c in chains.values() if static and c.in_pool is not None and c.head is None
              for p in chains.values() if p is not c and p.nhwc and p.pool is None and p.tail.same_as(c.in_pool_input)}
+    dense_source: dict[int, tuple[Chain, tuple[int, ...]]] = {}
     requantized: set[int] = set()  # id() of the chains whose input a previous layer's kernel quantized
-    original = {b.var: b.value for block in mod[main_gv].body.blocks for b in block.bindings}
+
+    def nhwc_layer_spec(chain: Chain) -> LayerSpec:
+        """The LayerSpec of an NHWC conv chain's layer, with the pool and float conv its quantize
+        kernel takes."""
+        cand = chain.layer
+        assert cand.conv is not None
+        stats = config.calibration[cand.index] if config.calibration is not None else None
+        fixed = None if stats is None else (stats.scale, stats.threshold)
+        spec = nhwc_spec(cand.conv, cand.weight.shape[0], config.weights, config.activation_bits, fixed,
+                         chain.bias is not None, chain.relu)
+        if chain.in_pool is not None:  # the quantize kernel takes the pool (kernels.quantize_nhwc_kernel)
+            a, pre = chain.in_pool.attrs, _static_shape(chain.in_pool.args[0])
+            assert pre is not None
+            spec = replace(spec, pool=(int(pre[2]), int(pre[3]), *(int(v) for v in a.pool_size),
+                                       *(int(v) for v in a.strides)))
+        if chain.head is not None:
+            spec = replace(spec, head=chain.head.conv, head_bias=chain.head_bias is not None,
+                           head_relu=chain.head_relu)
+        return spec
+
+    def nhwc_columns(shape: tuple[int, ...]) -> np.ndarray:
+        """For each column of an NCHW tensor flattened in NHWC order, the NCHW column it holds."""
+        _, c, h, w = (int(d) for d in shape)
+        return np.arange(c * h * w).reshape(c, h, w).transpose(1, 2, 0).reshape(-1)
+
+    def requantized_dense(chain: Chain) -> tuple[LayerSpec, PackedWeights]:
+        """The LayerSpec (its input: the conv chain's pooled output, flattened in NHWC order) and
+        the packed weights of a dense chain in dense_source."""
+        source, pool = dense_source[id(chain)]
+        cand = chain.layer
+        n = cand.weight.shape[0]
+        packed = pack_weights_vnni(cand.weight.reshape(n, -1), config.weights,
+                                   columns=nhwc_columns(_static_shape(source.tail)))  # type: ignore[arg-type]
+        stats = config.calibration[cand.index]  # type: ignore[index]
+        return LayerSpec(source.layer.conv.batch, packed.k, packed.n, config.weights,  # type: ignore[union-attr]
+                         config.activation_bits, packed.word_bits, None, (stats.scale, stats.threshold), dot,
+                         bias=chain.bias is not None, relu=chain.relu, pool=pool), packed
+
+    def plan_dense_requant() -> None:
+        """Fill dense_source (and absorb Flatten's reshape there): a dense chain whose input is the
+        Flatten of an NHWC conv chain that ends with a max pool requant.py can run."""
+        from .epilogue import _vars_of
+
+        uses: dict[Any, int] = {}
+        for value in original.values():
+            for v in _vars_of(value):
+                uses[v] = uses.get(v, 0) + 1
+        for v in _vars_of(mod[main_gv].body.body):
+            uses[v] = uses.get(v, 0) + 1
+        for c in chains.values():
+            flat = c.call.args[0]
+            value = original.get(flat)
+            if not static or c.layer.conv is not None or not (
+                    isinstance(value, relax.Call) and getattr(value.op, "name", "") == "relax.reshape"):
+                continue
+            src = value.args[0]
+            p = next((q for q in chains.values() if q.nhwc and q.pool is not None and q.tail.same_as(src)), None)
+            shape, fshape = _static_shape(src), _static_shape(flat)
+            if p is None or uses.get(flat) != 1 or uses.get(src) != 1 or shape is None or fshape is None or \
+                    len(shape) != 4 or list(fshape) != [shape[0], int(np.prod(shape[1:]))] or not _poolable(p.pool.attrs):
+                continue
+            a = p.pool.attrs
+            oh, ow = p.layer.conv.out_hw  # type: ignore[union-attr]
+            pool = (oh, ow, *(int(v) for v in a.pool_size), *(int(v) for v in a.strides))
+            if takes_requant(nhwc_layer_spec(p), pool):
+                feeds[id(p)] = c
+                dense_source[id(c)] = (p, pool)
+                absorbed.add(flat)
 
     @mutator
     class _Rewriter(PyExprMutator):  # type: ignore[misc]
@@ -139,11 +211,11 @@ def quantize_module(mod: Any, config: BitnetConfig, target: Any = None) -> tuple
             extra = [chain.bias] if bias else []
             if cand.conv is not None and chain.nhwc:
                 packed = pack_conv_nhwc_vnni(cand.weight, config.weights)
-                spec = self._nhwc_spec(chain)
+                spec = nhwc_layer_spec(chain)
+                acts: list[Any] | None = None
                 if id(chain) in requantized:  # x: the codes the previous layer's kernel wrote (requant.py)
                     acts = [bb.emit(relax.TupleGetItem(x, i)) for i in range(2)]
-                    return self._finish(chain, spec, self._emit_mul(acts, cand, spec, packed, record, extra))
-                if chain.head is not None:  # the float conv before the pool (head.py), on its NCHW input
+                elif chain.head is not None:  # the float conv before the pool (head.py), on its NCHW input
                     h = chain.head
                     report.layers.append(LayerRecord(h.index, "conv2d", (h.weight.shape[0], int(np.prod(h.weight.shape[1:]))),
                                                      False, h.weight.size * 4))
@@ -152,15 +224,23 @@ def quantize_module(mod: Any, config: BitnetConfig, target: Any = None) -> tuple
                 else:
                     x = bb.emit(relax.op.permute_dims(x, [0, 2, 3, 1]))
                 nxt = feeds.get(id(chain))
-                nxt_spec = self._nhwc_spec(nxt) if nxt is not None else None
-                if nxt_spec is not None and nxt_spec.pool is not None and takes_requant(spec, nxt_spec.pool):
+                nxt_spec = None if nxt is None else \
+                    requantized_dense(nxt)[0] if id(nxt) in dense_source else nhwc_layer_spec(nxt)
+                if nxt is not None and nxt_spec is not None and nxt_spec.pool is not None \
+                        and takes_requant(spec, nxt_spec.pool):
                     requantized.add(id(nxt))
-                    acts = self._emit_pack(x, cand, spec, pack_extra)
+                    acts = acts if acts is not None else self._emit_pack(x, cand, spec, pack_extra)
                     args = acts + [relax.const(w) for w in self._weights(spec, packed, record, extra)]
                     gv = bb.add_func(vnni_requant_kernel(spec, nxt_spec).with_attr("op_pattern", _OPAQUE),
                                      f"bitnet_{cand.op}_{cand.index}_vnni")
-                    return relax.call_tir(gv, args, [relax.TensorType(quads_shape(nxt_spec), "uint32"),
-                                                     relax.TensorType((3,), "float32")])
+                    return relax.call_tir(gv, args, [relax.TensorType(s, d) for s, d in nxt_spec.act_outputs])
+                if acts is not None:
+                    return self._finish(chain, spec, self._emit_mul(acts, cand, spec, packed, record, extra))
+            elif id(chain) in dense_source:  # its input quantized by the conv kernel before (requant.py)
+                spec, packed = requantized_dense(chain)
+                t = self.visit_expr(dense_source[id(chain)][0].tail)
+                acts = [bb.emit(relax.TupleGetItem(t, i)) for i in range(2)]
+                return self._emit_mul(acts, cand, spec, packed, record, extra)
             else:
                 folded = self._nhwc_flatten(chain.call.args[0]) if cand.conv is None else None
                 in_pool = None
@@ -180,25 +260,6 @@ def quantize_module(mod: Any, config: BitnetConfig, target: Any = None) -> tuple
             if chain.pool is not None:
                 y = self.builder_.emit(_nhwc_pool(chain.pool, y))
             return relax.op.permute_dims(y, [0, 3, 1, 2]) if spec.nhwc else y
-
-        def _nhwc_spec(self, chain: Chain) -> LayerSpec:
-            """The LayerSpec of an NHWC conv chain's layer, with the pool and float conv its quantize
-            kernel takes."""
-            cand = chain.layer
-            assert cand.conv is not None
-            stats = config.calibration[cand.index] if config.calibration is not None else None
-            fixed = None if stats is None else (stats.scale, stats.threshold)
-            spec = nhwc_spec(cand.conv, cand.weight.shape[0], config.weights, config.activation_bits, fixed,
-                             chain.bias is not None, chain.relu)
-            if chain.in_pool is not None:  # the quantize kernel takes the pool (kernels.quantize_nhwc_kernel)
-                a, pre = chain.in_pool.attrs, _static_shape(chain.in_pool.args[0])
-                assert pre is not None
-                spec = replace(spec, pool=(int(pre[2]), int(pre[3]), *(int(v) for v in a.pool_size),
-                                           *(int(v) for v in a.strides)))
-            if chain.head is not None:
-                spec = replace(spec, head=chain.head.conv, head_bias=chain.head_bias is not None,
-                               head_relu=chain.head_relu)
-            return spec
 
         def _nhwc_flatten(self, x: Any) -> tuple[Any, np.ndarray, tuple[int, ...] | None] | None:
             """A dense layer's input that flattens an NHWC conv chain's output (the NCHW transpose
@@ -304,6 +365,7 @@ def quantize_module(mod: Any, config: BitnetConfig, target: Any = None) -> tuple
                                       [int(v) for v in a.padding], [int(v) for v in a.dilation], bool(a.ceil_mode),
                                       layout="NHWC", out_layout="NHWC")
 
+    plan_dense_requant()
     rewriter = _Rewriter(mod)
     new_main = rewriter.visit_expr(mod[main_gv])
     rewriter.builder_.update_func(main_gv, new_main)
