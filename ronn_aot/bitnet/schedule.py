@@ -283,8 +283,6 @@ def schedule_quantize_nhwc(sch: Any, spec: LayerSpec, choices: Choices | None = 
     """Schedule `kernels.quantize_nhwc_kernel` in `sch`: one padded pixel at a time, its channels'
     codes in vectors of `choices.vector` codes (kept local), then its quads as one vector;
     pixels in parallel when there is enough work; max |x| as `_parallel_absmax`."""
-    if spec.head is not None:  # written loop by loop (head.py): nothing to schedule
-        return sch
     choices = choices or RuleChoices()
     quads, code = sch.get_sblock("quads"), sch.get_sblock("code")
     b, h, w, _ = sch.get_loops(quads)
@@ -325,7 +323,7 @@ def schedule_kernel(func: Any, target: Any = None) -> Any:
     kind, spec = found
     sch = s_tir.Schedule(func)
     sch.work_on("main")
-    if kind == "requant":  # written loop by loop (requant.py): nothing to schedule
+    if _written_out(kind, spec):  # nothing to schedule
         return sch
     if kind == "vnni":
         return schedule_vnni(sch, spec, cores=num_cores(target))
@@ -336,9 +334,17 @@ def schedule_kernel(func: Any, target: Any = None) -> Any:
     return schedule_pack(sch, spec) if kind == "pack" else schedule_bitserial(sch, spec)
 
 
+def _written_out(kind: str, spec: LayerSpec) -> bool:
+    """Whether a BitNet kernel is written loop by loop (head.py, requant.py): no schedule, nothing
+    to tune (its vector expressions are also beyond MetaSchedule's FLOP estimate)."""
+    return kind == "requant" or (kind == "pack" and spec.head is not None)
+
+
 def has_design_space(func: Any) -> bool:
-    """Whether `func` is tuned in `design_space` rather than in MetaSchedule's generic space."""
-    return _kernel_spec(func) is not None
+    """Whether `func` is tuned in `design_space` rather than in MetaSchedule's generic space
+    (a kernel written loop by loop has neither: its rule's schedule has no choices to tune)."""
+    found = _kernel_spec(func)
+    return found is not None and not _written_out(*found)
 
 
 def design_space(sch: Any) -> list[Any]:
@@ -350,7 +356,7 @@ def design_space(sch: Any) -> list[Any]:
                          f"(PrimFuncs with a {SPEC_ATTR!r} attribute)")
     kind, spec = found
     sch.work_on("main")
-    if kind == "requant":
+    if _written_out(kind, spec):
         return [sch]
     for hook in TARGET_SCHEDULES:  # no sampled choices there yet: the rule's schedule is the space
         found_sch = hook(sch.mod["main"], sch, kind, spec, None, 2)

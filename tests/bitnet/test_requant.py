@@ -158,3 +158,20 @@ def test_requant_is_bit_exact_against_the_separate_kernels(last_pool: bool, tmp_
     for seed in range(8):
         x = np.random.default_rng(seed).standard_normal((1, 1, 12, 12)).astype(np.float32)
         np.testing.assert_array_equal(a.run(None, {"x": x})[0], b.run(None, {"x": x})[0])
+
+
+def test_written_out_kernels_are_not_tuned() -> None:
+    """The requant and head kernels are written loop by loop: the bitnet rule leaves them as they
+    are and the tuner has no design space for them (MetaSchedule's FLOP estimate cannot read their
+    vector expressions either); `ronn-aot tune` reports them untunable."""
+    from ronn_aot.bitnet.schedule import has_design_space, schedule_kernel
+
+    g = R.ConvGeometry(1, 16, 14, 14, 32, (3, 3), (1, 1), (1, 1, 1, 1))
+    spec = nhwc_spec(g, 32, "ternary", 8, (0.02, 0.0), True, True)
+    nxt = replace(nhwc_spec(R.ConvGeometry(1, 32, 7, 7, 64, (3, 3), (1, 1), (1, 1, 1, 1)), 64, "ternary", 8,
+                            (0.03, 0.0), True, True), pool=(14, 14, 2, 2, 2, 2))
+    head = replace(spec, pool=(28, 28, 2, 2, 2, 2), head=R.ConvGeometry(1, 1, 28, 28, 16, (3, 3), (1, 1), (1, 1, 1, 1)))
+    for func in (vnni_requant_kernel(spec, nxt), pack_kernel(head)):
+        assert not has_design_space(func)
+        assert schedule_kernel(func).mod["main"].same_as(func)
+    assert has_design_space(vnni_kernel(spec)) and has_design_space(pack_kernel(replace(head, head=None)))
