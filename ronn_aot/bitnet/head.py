@@ -57,7 +57,7 @@ def head_quantize_kernel(spec: Any) -> Any:
     from tvm import tirx
     from tvm.script import tirx as T
 
-    from .kernels import SPEC_ATTR, quads_shape, quantize_code
+    from .codes import SPEC_ATTR, quads_shape, quantize_code
     from .quantize import VNNI_GROUP
 
     g, h, pool = spec.conv, spec.head, spec.pool

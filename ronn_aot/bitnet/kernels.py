@@ -33,10 +33,10 @@ from dataclasses import asdict, dataclass
 from typing import Any, Callable
 
 from .quantize import BYTE_DOT_LANES, DOTS, VNNI_GROUP, VNNI_LANES, ceil_to, lanes_for, word_dtype
+from .codes import SPEC_ATTR, quads_shape, quantize_code  # noqa: F401 (kernels' names)
 from .reference import THRESHOLD_FRACTION_BITS, ActStats, ConvGeometry, plane_coefficients, qmax
 
 EPS = 1e-8
-SPEC_ATTR = "ronn.bitnet"  # PrimFunc attribute holding the LayerSpec (JSON) of a bit-serial kernel
 # (pack kernel, multiply kernel) builders of kernel families defined outside this module, by
 # LayerSpec.dot; filled by the modules that define them (arm.py: "sdot", "neon")
 FAMILY_KERNELS: dict[str, tuple[Callable[["LayerSpec"], Any], Callable[["LayerSpec"], Any]]] = {}
@@ -221,27 +221,10 @@ def stats_compute(spec: LayerSpec, view: Callable[[Any, Any], Any], rows: int, c
         i == 0, tirx.max(amax[0], f32(EPS)) / f32(float(qmax(spec.act_bits))), f32(0.0)), name="stats")
 
 
-def quantize_code(v: Any, stats: Any, bits: int) -> Any:
-    """int32 code of the float `v`: round(v / scale) clamped to [-qmax, qmax] (reference.quantize_activations)."""
-    from tvm import tirx
-
-    q = float(qmax(bits))
-    return tirx.Cast("int32", tirx.max(tirx.min(tirx.round(v / stats[0]), tirx.const(q, "float32")),
-                                       tirx.const(-q, "float32")))
-
-
 def pooled_hw(pool: tuple[int, ...]) -> tuple[int, int]:
     """Output height and width of a pack kernel's max pool (in_h, in_w, kh, kw, sh, sw)."""
     in_h, in_w, kh, kw, sh, sw = pool
     return (in_h - kh) // sh + 1, (in_w - kw) // sw + 1
-
-
-def quads_shape(spec: LayerSpec) -> tuple[int, int, int, int]:
-    """Shape of the quantize kernel's padded NHWC quads [B, H', W', C4 / 4]."""
-    g = spec.conv
-    assert g is not None
-    top, left, bottom, right = g.pads
-    return (g.batch, g.height + top + bottom, g.width + left + right, ceil_to(g.channels, VNNI_GROUP) // VNNI_GROUP)
 
 
 def quantize_nhwc_kernel(spec: LayerSpec) -> Any:

@@ -43,7 +43,7 @@ def vnni_requant_kernel(spec: Any, nxt: Any) -> Any:
     from tvm import tirx
     from tvm.script import tirx as T
 
-    from .kernels import SPEC_ATTR, quads_shape
+    from .codes import SPEC_ATTR, quads_shape
     from .quantize import VNNI_GROUP, VNNI_LANES
 
     g, ng = spec.conv, nxt.conv
