@@ -145,18 +145,25 @@ def test_probe_is_slower_when_the_cpu_is_shared() -> None:
         pytest.skip("needs sched_setaffinity")
     old = os.sched_getaffinity(0)
     os.sched_setaffinity(0, {min(old)})
+    seen = []
     try:
-        alone = probe_ms(repeats=3)
-        hog = subprocess.Popen([sys.executable, "-c", "while True: pass"])
-        try:
-            time.sleep(0.2)
-            shared = probe_ms(repeats=3)
-        finally:
-            hog.kill()
-            hog.wait()
+        # Up to three tries: on a shared CI host another process may take that CPU while the
+        # "alone" probe runs (one pre-landing run failed so); a probe blind to sharing fails all three.
+        for _ in range(3):
+            alone = probe_ms(repeats=3)
+            hog = subprocess.Popen([sys.executable, "-c", "while True: pass"])
+            try:
+                time.sleep(0.2)
+                shared = probe_ms(repeats=3)
+            finally:
+                hog.kill()
+                hog.wait()
+            seen.append((alone, shared))
+            if shared > alone * 1.3:
+                break
     finally:
         os.sched_setaffinity(0, old)
-    assert shared > alone * 1.3, (alone, shared)
+    assert any(shared > alone * 1.3 for alone, shared in seen), seen
 
 
 def test_other_processes_cpu_share_is_measured() -> None:
