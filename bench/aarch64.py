@@ -185,9 +185,10 @@ class Engine:
 class RonnEngine(Engine):
     name = "ronn-aot"
 
-    def __init__(self, cpu: str, counter: Path, ronn_run: Path, artifact: Path, inputs: list[tuple[str, Path]]) -> None:
+    def __init__(self, cpu: str, counter: Path, ronn_run: Path, artifact: Path, inputs: list[tuple[str, Path]],
+                 route: str | None = None) -> None:
         super().__init__(cpu, counter)
-        self.ronn_run, self.artifact, self.inputs = ronn_run, artifact, inputs
+        self.ronn_run, self.artifact, self.inputs, self.route = ronn_run, artifact, inputs, route
 
     def sysroot(self) -> Path:
         return Path("/usr/aarch64-linux-gnu")
@@ -197,6 +198,8 @@ class RonnEngine(Engine):
                 "--output-dir", str(out_dir)]
         for name, path in self.inputs:
             args += ["--input", f"{name}={path}"]
+        if self.route is not None:  # a dual artifact's System 1 ("fast") or System 2 ("full")
+            args += ["--route", self.route]
         return args
 
 
@@ -324,7 +327,7 @@ def compare_outputs(model_path: Path, work: Path, suffix: str = "out") -> float:
 
 def run_model(model: Path, target: str = "aarch64", cpu: str = "cortex-a72", runs: int = 2, threads: int = 2,
               counts_only: bool = False, artifact: Path | None = None, ronn_run: Path | None = None,
-              skip_ort: bool = False) -> dict[str, object]:
+              skip_ort: bool = False, route: str | None = None) -> dict[str, object]:
     """Both engines on `model` (see the module docstring); the summary bench.aarch64 prints and
     writes with --json: each engine's Measured, and with both engines the instruction ratio and the
     outputs' largest difference (one thread; and at `threads`)."""
@@ -336,7 +339,7 @@ def run_model(model: Path, target: str = "aarch64", cpu: str = "cortex-a72", run
     counter = ensure_counter()
     inputs = make_inputs(model, work)
     artifact = artifact or compile_artifact(model, target, work / f"{model.stem}.so")
-    engines: list[Engine] = [RonnEngine(cpu, counter, ronn_run or ensure_ronn_run(target), artifact, inputs)]
+    engines: list[Engine] = [RonnEngine(cpu, counter, ronn_run or ensure_ronn_run(target), artifact, inputs, route)]
     if not skip_ort:
         engines.append(OrtEngine(cpu, counter, ensure_sysroot(), ensure_site(), ensure_cpuinfo(), model.resolve(),
                                  work / "inputs"))
@@ -403,12 +406,14 @@ def main(argv: list[str] | None = None) -> int:
                     help="threads of the thread check (each thread's share of the instructions, qemu's "
                          "cpu/wall time, the outputs compared again); 1 skips it (the counts always use one thread)")
     ap.add_argument("--skip-ort", action="store_true", help="measure ronn-aot only")
+    ap.add_argument("--route", choices=["auto", "fast", "full"],
+                    help="a dual artifact (--artifact): run this route (ronn-run --route)")
     ap.add_argument("--counts-only", action="store_true", help="no emulated time (saves 3N runs per engine)")
     ap.add_argument("--json", type=Path, help="also write the results here")
     args = ap.parse_args(argv)
 
     summary = run_model(args.model, args.target, args.cpu, args.runs, args.threads, args.counts_only,
-                        args.artifact, args.ronn_run, args.skip_ort)
+                        args.artifact, args.ronn_run, args.skip_ort, args.route)
     print_summary(summary)
     if args.json:
         args.json.write_text(json.dumps(summary, indent=2) + "\n")
