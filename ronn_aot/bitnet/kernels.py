@@ -172,17 +172,12 @@ def _matrix_view(x: Any, spec: LayerSpec) -> Callable[[Any, Any], Any]:
 
     g = spec.conv
     if g is None and spec.pool is not None:  # k = (h, w, c) of the pooled NHWC tensor, pooled here
-        _, _, kh, kw, sh, sw = spec.pool
         ph, pw = pooled_hw(spec.pool)
         c_ = spec.k // (ph * pw)
 
         def pooled(m: Any, k: Any) -> Any:
             h, w, c = k // c_ // pw, k // c_ % pw, k % c_
-            terms = [x[m, h * sh + i, w * sw + j, c] for i in range(kh) for j in range(kw)]
-            value = terms[0]
-            for t in terms[1:]:
-                value = tirx.max(value, t)
-            return value
+            return window_max(x, m, h, w, c, spec.pool)
 
         return pooled
     if g is None:
@@ -221,6 +216,20 @@ def stats_compute(spec: LayerSpec, view: Callable[[Any, Any], Any], rows: int, c
         i == 0, tirx.max(amax[0], f32(EPS)) / f32(float(qmax(spec.act_bits))), f32(0.0)), name="stats")
 
 
+def window_max(x: Any, b: Any, h: Any, w: Any, c: Any, pool: tuple[int, ...]) -> Any:
+    """The max over the pool window of output pixel (h, w), channel c, of the NHWC tensor x, term
+    by term in row-major window order (max is exact in any order)."""
+    from tvm import tirx
+
+    _, _, kh, kw, sh, sw = pool
+    value = x[b, h * sh, w * sw, c]
+    for i in range(kh):
+        for j in range(kw):
+            if i or j:
+                value = tirx.max(value, x[b, h * sh + i, w * sw + j, c])
+    return value
+
+
 def pooled_hw(pool: tuple[int, ...]) -> tuple[int, int]:
     """Output height and width of a pack kernel's max pool (in_h, in_w, kh, kw, sh, sw)."""
     in_h, in_w, kh, kw, sh, sw = pool
@@ -250,15 +259,11 @@ def quantize_nhwc_kernel(spec: LayerSpec) -> Any:
         def pixel(b: Any, h: Any, w: Any, c: Any) -> Any:
             return x[b, h, w, c]
     else:
-        in_h, in_w, kh, kw, sh, sw = spec.pool
+        in_h, in_w = spec.pool[:2]
         x = te.placeholder((b_, in_h, in_w, c_), "float32", name="x")
 
         def pixel(b: Any, h: Any, w: Any, c: Any) -> Any:
-            terms = [x[b, h * sh + i, w * sw + j, c] for i in range(kh) for j in range(kw)]
-            value = terms[0]
-            for t in terms[1:]:
-                value = tirx.max(value, t)
-            return value
+            return window_max(x, b, h, w, c, spec.pool)
     hw = h_ * w_
     stats = stats_compute(spec, lambda r, c: pixel(r // hw, r % hw // w_, r % w_, c), b_ * hw, c_)
 
