@@ -58,7 +58,7 @@ def _compile(args: argparse.Namespace) -> int:
                               args.route_min_agreement, activation_bits=args.bitnet_act_bits,
                               layers=args.bitnet_layers, kernel=args.bitnet_kernel,
                               bitnet_calibration=bitnet_calibration, output=args.route_output,
-                              signal=args.route_signal)
+                              signal=args.route_signal, weight_fit=args.bitnet_weight_fit)
     if args.bitnet:
         calibration = None
         if args.bitnet_calibration:
@@ -66,7 +66,7 @@ def _compile(args: argparse.Namespace) -> int:
 
             calibration = load_npz(args.bitnet_calibration, model_input_names(args.model))
         opts = opts.with_bitnet(args.bitnet, args.bitnet_act_bits, args.bitnet_layers, calibration,
-                                args.bitnet_kernel)
+                                args.bitnet_kernel, args.bitnet_weight_fit)
     if args.stop_after is not None and args.stop_after != "pack":
         return _compile_partly(args, opts)
     art = compile_model(args.model, opts)
@@ -289,6 +289,10 @@ def build_parser() -> argparse.ArgumentParser:
                         "calibration inputs (default: measured at run time on each input). In the .npz, "
                         "an array named <input> holds samples stacked on a leading axis (shape [S, *input shape]); "
                         "arrays named <input>_<k> hold one sample each (k = 0, 1, ...)")
+    c.add_argument("--bitnet-weight-fit", default="auto", choices=["auto", "absmean", "output"],
+                   help="how quantized weights are chosen: absmean (BitNet's rule, no data), output (each output "
+                        "channel's pattern and scale fitted to the layer's float outputs on the --bitnet-calibration "
+                        "inputs), auto (default: output when --bitnet-calibration is given)")
     c.add_argument("--bitnet-kernel", default="auto", choices=["auto", "popcount", "vnni", "sdot", "neon"],
                    help="kernel family of quantized layers: auto (default: int8 dot products where the target "
                         "has them and activations are ints, AVX-512 VNNI or Arm SDOT (aarch64-dotprod), on aarch64 "

@@ -68,26 +68,28 @@ class CompileOptions:
 
     def with_bitnet(self, weights: str, activation_bits: int = 8, layers: str | Sequence[int] | None = None,
                     calibration: Sequence[ActStats] | Sequence[Mapping[str, Any]] | None = None,
-                    kernel: str = "auto") -> CompileOptions:
+                    kernel: str = "auto", weight_fit: str = "auto") -> CompileOptions:
         """Quantize Conv / Gemm / MatMul weights to "ternary" or "binary", bit-packed, run by
         bit-serial kernels; see `ronn_aot.bitnet.BitnetConfig` for the arguments.
 
         calibration: fixed activation statistics (one `ActStats` per quantizable layer), or
         calibration inputs (a list of feeds, dicts of model input name -> array) to measure them
         on when compiling; None measures each input's statistics at run time.
-        kernel: "auto", "popcount" or "vnni" (see BitnetConfig)."""
+        kernel: "auto", "popcount", "vnni", "sdot" or "neon" (see BitnetConfig).
+        weight_fit: "auto" (default: fitted to the layers' outputs when calibration inputs are
+        given), "absmean" or "output" (see BitnetConfig)."""
         from .bitnet import BitnetConfig, parse_calibration, parse_layers
 
         stats, feeds = parse_calibration(calibration)
         return replace(self, bitnet=BitnetConfig(weights, activation_bits, parse_layers(layers), stats, feeds,
-                                                        kernel=kernel))
+                                                 kernel=kernel, weight_fit=weight_fit))
 
 
     def with_dual(self, weights: str, route: str = "confidence", calibration: Any = None,
                   min_agreement: float = 0.99, *, activation_bits: int = 8, layers: str | Sequence[int] | None = None,
                   kernel: str = "auto", bitnet_calibration: Sequence[Mapping[str, Any]] | None = None,
                   output: str | int | None = None, signal: str | None = None,
-                  latency_ms: tuple[float, float] | None = None) -> CompileOptions:
+                  latency_ms: tuple[float, float] | None = None, weight_fit: str = "auto") -> CompileOptions:
         """One artifact holding System 1 (the model with `weights` "ternary" or "binary" BitNet layers,
         as `with_bitnet` takes them) and System 2 (the model at full precision), and a router that
         picks one per run (`route`: "confidence", "complexity" or "both"; see ronn_aot.dual).
@@ -100,7 +102,8 @@ class CompileOptions:
         from .dual.config import parse_signal
 
         stats, feeds = parse_calibration(bitnet_calibration)
-        bitnet = BitnetConfig(weights, activation_bits, parse_layers(layers), stats, feeds, kernel=kernel)
+        bitnet = BitnetConfig(weights, activation_bits, parse_layers(layers), stats, feeds, kernel=kernel,
+                              weight_fit=weight_fit)
         if calibration is not None and not isinstance(calibration, (str, Path)):
             calibration = tuple(calibration)
         return replace(self, dual=DualConfig(bitnet, route, calibration, float(min_agreement), output,

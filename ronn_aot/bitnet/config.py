@@ -8,6 +8,7 @@ from typing import Any, Mapping, Sequence
 import numpy as np
 
 from ..errors import RonnError
+from .fit import WEIGHT_FITS
 from .quantize import DOTS, WEIGHT_KINDS
 from .reference import ActStats
 
@@ -44,6 +45,9 @@ class BitnetConfig:
         "popcount", "vnni", "sdot" or "neon" force one family (vnni or sdot on a target without
         the instructions is an error; neon is SDOT's layout on any AArch64 target, multiplied with
         MUL and pairwise adds: auto takes it on aarch64 for activations of NEON_MIN_BITS or more).
+    weight_fit: how the ternary pattern and scales are chosen (fit.py): "absmean" (BitNet's rule,
+        no data), "output" (each output channel fitted to the layer's float outputs on the
+        calibration inputs), or "auto" (default): "output" when calibration inputs are given.
     """
 
     weights: str
@@ -52,6 +56,7 @@ class BitnetConfig:
     calibration: tuple[ActStats, ...] | None = field(default=None, compare=False)
     calibration_inputs: tuple[Mapping[str, np.ndarray], ...] | None = field(default=None, compare=False, repr=False)
     kernel: str = "auto"
+    weight_fit: str = "auto"
 
     def __post_init__(self) -> None:
         if self.weights not in WEIGHT_KINDS:
@@ -65,6 +70,8 @@ class BitnetConfig:
             raise RonnError("bitnet calibration takes either fixed statistics or calibration inputs, not both")
         if self.calibration is not None and not all(isinstance(s, ActStats) for s in self.calibration):
             raise RonnError("bitnet calibration statistics must be ActStats, one per quantizable layer")
+        if self.weight_fit not in WEIGHT_FITS:
+            raise RonnError(f"bitnet weight fit must be one of {', '.join(WEIGHT_FITS)}, got {self.weight_fit!r}")
         if self.kernel not in KERNELS:
             raise RonnError(f"bitnet kernel must be one of {', '.join(KERNELS)}, got {self.kernel!r}")
         if self.kernel in ("vnni", "sdot", "neon") and self.activation_bits == 1:

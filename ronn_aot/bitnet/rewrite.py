@@ -27,6 +27,8 @@ import numpy as np
 from ..errors import RonnError
 from .config import BitnetConfig
 from .epilogue import Chain, find_chains
+from .fit import LayerFit, fit_module
+from .fit import resolve as resolve_fit
 from .head import head_weights, takes_head
 from .kernels import LayerSpec, layer_kernel, pack_kernel
 from .nhwc import covers_input, nhwc_spec
@@ -60,6 +62,8 @@ class BitnetReport:
         return [r for r in self.layers if r.quantized]
 
     kernel: str = "popcount"  # the kernel family the layers run on (quantize.DOTS)
+    weight_fit: str = "absmean"  # how the weights were quantized (fit.WEIGHT_FITS, resolved)
+    fit_layers: list[LayerFit] = field(default_factory=list)  # per fitted layer: output errors
 
     def metadata(self) -> dict[str, Any]:
         q = self.quantized
@@ -67,7 +71,14 @@ class BitnetReport:
                 "activation_bits": self.config.activation_bits,
                 "quantizable_layers": len(self.layers), "quantized_layers": [r.index for r in q],
                 "float_bytes": sum(r.float_bytes for r in q), "packed_bytes": sum(r.packed_bytes for r in q),
-                "activation_stats": self._stats_origin()}
+                "activation_stats": self._stats_origin(), "weight_fit": self._fit_origin(),
+                "fit_output_error": [{"layer": f.index, "absmean": round(f.absmean_error, 4),
+                                      "fitted": round(f.fitted_error, 4)} for f in self.fit_layers]}
+
+    def _fit_origin(self) -> str:
+        if self.weight_fit == "output":
+            return f"output, fitted on {self.calibration_samples} inputs"
+        return self.weight_fit
 
     def _stats_origin(self) -> str:
         if self.config.calibration is None:
@@ -85,6 +96,11 @@ def quantize_module(mod: Any, config: BitnetConfig, target: Any = None) -> tuple
     from tvm.relax.expr_functor import PyExprMutator, mutator
 
     samples = 0
+    fitted: list[LayerFit] = []
+    weight_fit = resolve_fit(config.weight_fit, config.calibration_inputs is not None)
+    if weight_fit == "output":
+        # before the activation statistics: they are measured downstream of the fitted layers
+        mod, fitted = fit_module(mod, config.calibration_inputs, config)  # type: ignore[arg-type]
     if config.calibration_inputs is not None:
         # measured on this very module, so the statistics' indexing is find_layers' below
         from .calibrate import calibrate
@@ -99,7 +115,8 @@ def quantize_module(mod: Any, config: BitnetConfig, target: Any = None) -> tuple
         raise RonnError(f"bitnet calibration has statistics for {len(config.calibration)} layers, "
                         f"the model has {len(candidates)} quantizable layers (Conv / Gemm / MatMul with "
                         f"constant weights); give one ActStats per layer, or calibration inputs")
-    report = BitnetReport(config, calibration_samples=samples, kernel=dot)
+    report = BitnetReport(config, calibration_samples=samples, kernel=dot, weight_fit=weight_fit,
+                          fit_layers=fitted)
     static = config.calibration is not None
     chains = find_chains(mod[main_gv], candidates, chosen,
                          lambda c: c.conv is not None and (static or covers_input(c.conv)),

@@ -116,7 +116,9 @@ def test_one_input_gives_the_run_time_statistics(kind: str, bits: int) -> None:
 def test_compiled_with_calibration_matches_reference_exactly(kind: str, bits: int, tmp_path: Path) -> None:
     model, w = small_cnn()
     feeds = _feeds(4)
-    opts = ronn_aot.CompileOptions().with_output(tmp_path / "cal.so").with_bitnet(kind, bits, "all", feeds)
+    # absmean weights: this test is about the activation statistics (test_fit.py: the weight fit)
+    opts = ronn_aot.CompileOptions().with_output(tmp_path / "cal.so").with_bitnet(kind, bits, "all", feeds,
+                                                                                   weight_fit="absmean")
     art = ronn_aot.compile(model, opts)
     stats = calibrate(model, feeds, opts.bitnet)
     x = np.random.default_rng(5).standard_normal((1, 3, 10, 10)).astype(np.float32)  # not a calibration input
@@ -138,7 +140,7 @@ def test_cli_round_trip_with_npz(tmp_path: Path, capsys: pytest.CaptureFixture[s
 
     out = tmp_path / "cnn.so"
     assert cli_main(["compile", str(tmp_path / "cnn.onnx"), "--bitnet", "binary", "--bitnet-act-bits", "1",
-                     "--bitnet-layers", "all", "--bitnet-calibration", str(tmp_path / "cal.npz"),
+                     "--bitnet-layers", "all", "--bitnet-calibration", str(tmp_path / "cal.npz"), "--bitnet-weight-fit", "absmean",
                      "-o", str(out)]) == 0
     x = np.random.default_rng(6).standard_normal((1, 3, 10, 10)).astype(np.float32)
     y = ronn_runtime.InferenceSession(str(out), num_threads=2).run(None, {"x": x})[0]
@@ -196,7 +198,8 @@ def test_input_names_the_importer_renames(tmp_path: Path) -> None:
                               [numpy_helper.from_array(wt, "w")])
     model = helper.make_model(graph, opset_imports=[helper.make_opsetid("", 17)])
     feeds = [{"input.1": rng.standard_normal((2, 24))} for _ in range(2)]  # float64: cast to the input's float32
-    opts = ronn_aot.CompileOptions().with_output(tmp_path / "mm.so").with_bitnet("ternary", 8, "all", feeds)
+    opts = ronn_aot.CompileOptions().with_output(tmp_path / "mm.so").with_bitnet("ternary", 8, "all", feeds,
+                                                                                  weight_fit="absmean")
     art = ronn_aot.compile(model, opts)
     (stats,) = calibrate(model, feeds, opts.bitnet)
     amax = max(np.abs(f["input.1"].astype(np.float32)).max() for f in feeds)
