@@ -40,7 +40,7 @@ from typing import Any
 
 import numpy as np
 
-from .kernels import FAMILY_KERNELS, SPEC_ATTR, _matrix_view, quantize_code, stats_compute
+from .kernels import FAMILY_KERNELS, SPEC_ATTR, _matrix_view, quads_shape, quantize_code, stats_compute
 from .quantize import BYTE_DOT_LANES, FAMILY_PACKERS, PackedWeights, ceil_to, quantize_weights, word_dtype
 from .reference import THRESHOLD_FRACTION_BITS, plane_coefficients
 from .schedule import _MIN_PARALLEL_WORK, TARGET_SCHEDULES, _parallel_absmax, _parallel_outer
@@ -72,6 +72,12 @@ def pack_weights_sdot(w: np.ndarray, kind: str) -> PackedWeights:
     """Quantize and pack an [N, K] float weight matrix in the "sdot" layout (see the module doc):
     planes uint8 [n_pad / lanes, K4 / 4, 16]."""
     q, scale = quantize_weights(w, kind)
+    return pack_values_sdot(q, scale, kind)
+
+
+def pack_values_sdot(q: np.ndarray, scale: np.ndarray, kind: str) -> PackedWeights:
+    """Pack quantized int8 weights [N, K] (any value where the codes are 0: padded channels) with
+    their scales [N] in the "sdot" layout."""
     n, k = q.shape
     bits, vectors, lanes = weight_bits(kind), vectors_per_group(kind), group_lanes(kind)
     n_pad, k_pad = ceil_to(n, lanes), ceil_to(k, SDOT_GROUP)
@@ -106,6 +112,10 @@ def pack_kernel(spec: Any) -> Any:
     rowsum int32 [M]) for an "sdot" layer (dense or NCHW convolution, int activations)."""
     from tvm import te, tirx
 
+    if spec.nhwc_quads:
+        from .arm_nhwc import quantize_kernel
+
+        return quantize_kernel(spec)
     g = spec.conv
     in_shape = (spec.m, spec.k) if g is None else (g.batch, g.channels, g.height, g.width)
     x = te.placeholder(in_shape, "float32", name="x")
@@ -151,6 +161,8 @@ def sdot_kernel(spec: Any) -> Any:
     HW = OH * OW
     out_shape = spec.out_shape
     mask = (1 << bits) - 1
+    a_shape = quads_shape(spec) if spec.nhwc_quads else (M, Q)
+    C4 = a_shape[-1]
 
     def decode(word: Any, v: Any) -> Any:  # vector v as 16 bytes: ternary digits; binary -digits
         if spec.weights == "binary":  # -1 where bit v is set, else 0: one CMTST
@@ -164,7 +176,13 @@ def sdot_kernel(spec: Any) -> Any:
         return digits if offset else digits - tirx.Broadcast(tirx.const(1, "int8"), SDOT_BYTES)
 
     def quad(A: Any, m: Any, q: Any) -> Any:  # 4 code bytes of row m, broadcast to 16 (ld1r)
-        return tirx.reinterpret("int8x16", A[m, tirx.Ramp(q, 0, SDOT_LANES)])
+        if not spec.nhwc_quads:
+            return tirx.reinterpret("int8x16", A[m, tirx.Ramp(q, 0, SDOT_LANES)])
+        # NHWC quads (arm_nhwc.py): q = (kh, kw, channel quad) of output pixel m, read in place
+        (_, kw), (sh, sw), (dh, dw) = spec.conv.kernel, spec.conv.strides, spec.conv.dilation
+        r, c = q // C4, q % C4
+        return tirx.reinterpret("int8x16", A[m // HW, m % HW // OW * sh + r // kw * dh, m % OW * sw + r % kw * dw,
+                                             tirx.Ramp(c, 0, SDOT_LANES)])
 
     def dot(acc: Any, a: Any, w: Any) -> Any:
         if spec.dot == "sdot":
@@ -182,7 +200,7 @@ def sdot_kernel(spec: Any) -> Any:
         return T.Cast("float32", dot) * stats[0] * scale[g * L + v * SDOT_LANES + c]
 
     @T.prim_func(s_tir=True)
-    def sdot(A: T.Buffer((M, Q), "uint32"), stats: T.Buffer((3,), "float32"), rowsum: T.Buffer((M,), "int32"),
+    def sdot(A: T.Buffer(a_shape, "uint32"), stats: T.Buffer((3,), "float32"), rowsum: T.Buffer((M,), "int32"),
              W: T.Buffer((G, Q, SDOT_BYTES), "uint8"), scale: T.Buffer((spec.n_pad,), "float32"),
              out: T.Buffer(out_shape, "float32")):
         T.func_attr({"tir.noalias": True})
@@ -222,7 +240,7 @@ def sdot_kernel(spec: Any) -> Any:
     # "neon" in two levels: `chunk` quads of byte products summed in int16 lanes (one SADALP a
     # vector and quad), then added into the int32 accumulators (one SADALP a vector and chunk)
     @T.prim_func(s_tir=True)
-    def neon(A: T.Buffer((M, Q), "uint32"), stats: T.Buffer((3,), "float32"), rowsum: T.Buffer((M,), "int32"),
+    def neon(A: T.Buffer(a_shape, "uint32"), stats: T.Buffer((3,), "float32"), rowsum: T.Buffer((M,), "int32"),
              W: T.Buffer((G, Q, SDOT_BYTES), "uint8"), scale: T.Buffer((spec.n_pad,), "float32"),
              out: T.Buffer(out_shape, "float32")):
         T.func_attr({"tir.noalias": True})
@@ -290,6 +308,17 @@ def sdot_tile(m: int, groups: int, vectors: int, cores: int) -> tuple[int, int]:
     return mr, nr
 
 
+def _unroll_channel_quads(sch: Any, loop: Any, spec: Any, extent: int) -> None:
+    """NHWC quads (arm_nhwc.py): split the reduction `loop` over `extent` quads into (pixel of the
+    window, channel quad), the latter unrolled, so that a quad's address is a constant offset from
+    the window pixel's (no division by the quads per pixel, nor by KW, per quad and row)."""
+    if not getattr(spec, "nhwc_quads", False):
+        return
+    c4 = quads_shape(spec)[-1]
+    if extent % c4 == 0:
+        sch.unroll(sch.split(loop, factors=[None, c4])[1])
+
+
 def schedule_sdot(sch: Any, spec: Any, cores: int = 2) -> Any:
     """Schedule `sdot_kernel` in `sch`: parallel MR x NR register tiles (rows x channel groups),
     the reduction over quads inside a tile with every decoded vector unrolled (each weight vector
@@ -319,7 +348,10 @@ def schedule_sdot(sch: Any, spec: Any, cores: int = 2) -> Any:
         sch.unroll(m16)
         sch.unroll(g16)
         sch.unroll(v16)
+        _unroll_channel_quads(sch, qi, spec, neon_chunk(spec))
     sch.decompose_reduction(dot, q)
+    if neon_chunk(spec) is None:
+        _unroll_channel_quads(sch, q, spec, spec.words)
     sch.unroll(mi)
     sch.unroll(gi)
     sch.unroll(v)
@@ -525,7 +557,13 @@ def _schedule_hook(func: Any, sch: Any, kind: str, spec: Any, target: Any, cores
     """schedule.TARGET_SCHEDULES entry: the sdot / neon kernels (any target: their spec says so),
     and the NEON bit-serial kernel for the generic one on AArch64 targets; None otherwise."""
     if spec.sdot:
-        return schedule_sdot(sch, spec, cores) if kind == "sdot" else schedule_pack(sch, spec)
+        if kind == "sdot":
+            return schedule_sdot(sch, spec, cores)
+        if spec.nhwc_quads:
+            from .arm_nhwc import schedule_quantize
+
+            return schedule_quantize(sch, spec)
+        return schedule_pack(sch, spec)
     if kind == "bitserial" and _is_aarch64(target):
         return neon_bitserial_schedule(func, spec, cores)
     return None

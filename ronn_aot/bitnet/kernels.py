@@ -68,6 +68,10 @@ class LayerSpec:
     head: ConvGeometry | None = None
     head_bias: bool = False
     head_relu: bool = False
+    # sdot / neon NCHW convs (arm_nhwc.py): the pack kernel writes the input's codes once as
+    # zero-padded NHWC quads (`quads_shape`, signed code bytes), reduction index (kh, kw, channel
+    # quad), and the multiply kernel reads the im2col matrix from them in place
+    nhwc_quads: bool = False
 
     def __post_init__(self) -> None:
         if self.dot not in DOTS:
@@ -82,6 +86,8 @@ class LayerSpec:
             raise ValueError("a max pool taken by the pack kernel is an NHWC conv's or a vnni dense layer's")
         if self.head is not None and (self.pool is None or self.static_stats is None):
             raise ValueError("a float conv computed by the quantize kernel needs the pool after it and static stats")
+        if self.nhwc_quads and not (self.sdot and self.conv is not None and not self.nhwc):
+            raise ValueError("NHWC quads of an NCHW conv's input are the sdot / neon kernels' (arm_nhwc.py)")
 
     @property
     def nhwc(self) -> bool:
@@ -135,8 +141,7 @@ class LayerSpec:
     @property
     def act_outputs(self) -> list[tuple[tuple[int, ...], str]]:
         """(shape, dtype) of the pack kernel's outputs: the activations, stats[, rowsum]."""
-        if self.nhwc:
-
+        if self.nhwc or self.nhwc_quads:
             acts: tuple[tuple[int, ...], str] = (quads_shape(self), "uint32")
         elif self.vnni or self.sdot:
             acts = ((self.m, self.words), "uint32")

@@ -29,6 +29,7 @@ from .config import BitnetConfig
 from .epilogue import Chain, find_chains
 from .fit import LayerFit, fit_module
 from .fit import resolve as resolve_fit
+from .arm_nhwc import nhwc_quads_spec, pack_conv_nhwc_sdot, takes_nhwc_quads
 from .head import head_weights, takes_head
 from .kernels import LayerSpec, layer_kernel, pack_kernel
 from .nhwc import covers_input, nhwc_spec
@@ -344,7 +345,18 @@ def quantize_module(mod: Any, config: BitnetConfig, target: Any = None) -> tuple
             report.layers.append(record)
             if not record.quantized:
                 return new
+            if dot in ("sdot", "neon") and cand.conv is not None and takes_nhwc_quads(cand.conv, static):
+                return self._replace_nhwc_quads(new, cand, record)
             return self._replace(new, cand, pack_for(cand.weight.reshape(n, k), config.weights, dot), record)
+
+        def _replace_nhwc_quads(self, call: Any, cand: _Candidate, record: LayerRecord) -> Any:
+            """An sdot / neon conv on NHWC quads (arm_nhwc.py): NCHW in and out, as `_replace`'s."""
+            assert cand.conv is not None
+            stats = config.calibration[cand.index] if config.calibration is not None else None
+            spec = nhwc_quads_spec(cand.conv, cand.weight.shape[0], config.weights, config.activation_bits,
+                                   None if stats is None else (stats.scale, stats.threshold), dot)
+            packed = pack_conv_nhwc_sdot(cand.weight, config.weights)
+            return self._emit_mul(self._emit_pack(call.args[0], cand, spec), cand, spec, packed, record, [])
 
         def _replace(self, call: Any, cand: _Candidate, packed: PackedWeights, record: LayerRecord) -> Any:
             x = call.args[0]

@@ -334,3 +334,21 @@ def test_qlinear_conv_under_qemu_matches_onnxruntime(qemu_ronn_run: Any, tmp_pat
     x = rng.integers(0, 256, (1, 5, 8, 8)).astype(np.uint8)
     expected = ort.InferenceSession(model.SerializeToString(), providers=["CPUExecutionProvider"]).run(None, {"x": x})[0]
     np.testing.assert_array_equal(_run_int8(model, x, qemu_ronn_run, tmp_path), expected)
+
+
+@pytest.mark.cross
+@pytest.mark.parametrize("target,cpu,kernel", [("aarch64-dotprod", "cortex-a76", "sdot"), ("aarch64", "cortex-a72", "neon")])
+def test_static_scales_nhwc_quads_match_popcount(target: str, cpu: str, kernel: str, qemu_ronn_run: Any,
+                                                  tmp_path: Path) -> None:
+    """Static scales: the conv's quantize kernel writes NHWC quads that the sdot / neon kernel reads
+    in place (arm_nhwc.py); the outputs equal the bit-serial kernels' (NCHW im2col) bit for bit."""
+    model, _ = small_model()
+    stats = [R.ActStats(0.03, 0.0), R.ActStats(0.02, 0.0)]
+    x = np.random.default_rng(7).standard_normal((2, 5, 6, 6)).astype(np.float32)
+    ys = []
+    for k in (kernel, "popcount"):
+        opts = ronn_aot.CompileOptions().with_target(target).with_output(tmp_path / f"{k}.so")
+        art = ronn_aot.compile(model, opts.with_bitnet("ternary", 8, "all", calibration=stats, kernel=k))
+        _check_bitnet_rule(art)
+        ys.append(_run(qemu_ronn_run, cpu, Path(art.path), x, tmp_path))
+    np.testing.assert_array_equal(ys[0], ys[1])

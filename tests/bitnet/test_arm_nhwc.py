@@ -1,0 +1,98 @@
+"""sdot / neon convolutions on NHWC quads (ronn_aot/bitnet/arm_nhwc.py): weights reordered, the
+quantize kernel's quads and row sums bit for bit against the NCHW pack kernel's (both run on this
+host: they are plain integer TIR), the multiply kernel reading the quads in place. The multiply
+kernels themselves run under qemu in test_aarch64_dot.py."""
+
+from __future__ import annotations
+
+from typing import Any
+
+import numpy as np
+import pytest
+from tvm import s_tir
+
+from ronn_aot.bitnet import arm, arm_nhwc
+from ronn_aot.bitnet import reference as R
+from ronn_aot.bitnet.kernels import LayerSpec, quads_shape
+from ronn_aot.bitnet.schedule import scheduled
+from ronn_aot.targets import get_target
+
+# odd on purpose: 5 channels (padded to 8), stride (2, 1), asymmetric padding, batch 2
+ODD = R.ConvGeometry(2, 5, 7, 6, 20, (3, 3), (2, 1), (1, 1, 1, 0))
+DILATED = R.ConvGeometry(1, 8, 9, 9, 16, (3, 3), (1, 1), (2, 2, 2, 2), (2, 2))
+
+
+def _run(func: Any, args: list[np.ndarray], outs: list[tuple[tuple[int, ...], str]]) -> list[np.ndarray]:
+    import tvm
+
+    lib = tvm.compile(tvm.IRModule({"main": func.with_attr("global_symbol", "main")}),
+                      target=get_target("x86_64-avx2").tvm_target(1))
+    out = [tvm.runtime.tensor(np.zeros(s, d)) for s, d in outs]
+    lib["main"](*[tvm.runtime.tensor(a) for a in args], *out)
+    return [o.numpy() for o in out]
+
+
+@pytest.mark.parametrize("weights", ["ternary", "binary"])
+def test_nhwc_sdot_packing_is_the_nchw_quantization_reordered(weights: str) -> None:
+    g = ODD
+    w = np.random.default_rng(1).standard_normal((g.out_channels, g.channels, 3, 3)).astype(np.float32)
+    nchw = arm.pack_weights_sdot(w.reshape(g.out_channels, -1), weights)
+    nhwc = arm_nhwc.pack_conv_nhwc_sdot(w, weights)
+    np.testing.assert_array_equal(nhwc.scale, nchw.scale)  # scales from the same matrix, same order
+    hwc = np.zeros((g.out_channels, 3, 3, 8), np.int8)
+    hwc[..., :5] = nchw.values.reshape(g.out_channels, 5, 3, 3).transpose(0, 2, 3, 1)
+    np.testing.assert_array_equal(nhwc.values, hwc.reshape(g.out_channels, -1))
+    decoded = arm.unpack_sdot(nhwc.planes, weights, g.out_channels, nhwc.k)
+    # a binary layer's padded channels hold digit 0 (weight -1): their codes are 0
+    np.testing.assert_array_equal(decoded, hwc.reshape(g.out_channels, -1) if weights == "ternary"
+                                  else np.where(hwc == 0, -1, hwc).reshape(g.out_channels, -1))
+
+
+def test_nhwc_quads_spec_and_kernels_structure() -> None:
+    """The quantize kernel takes the NCHW input and writes padded NHWC quads and row sums; the
+    multiply kernel reads those quads (no im2col buffer) and writes NCHW."""
+    spec = arm_nhwc.nhwc_quads_spec(ODD, ODD.out_channels, "ternary", 8, (0.05, 0.0), "sdot")
+    assert quads_shape(spec) == (2, 9, 7, 2) and spec.k == 72 and spec.words == 18
+    assert spec.out_shape == (2, 20, 4, 5)
+    assert spec.act_outputs == [((2, 9, 7, 2), "uint32"), ((3,), "float32"), ((ODD.m,), "int32")]
+    pack = scheduled(arm.pack_kernel(spec))
+    assert [tuple(int(d) for d in p.shape) for p in pack.params] == [(2, 5, 7, 6), (2, 9, 7, 2), (3,), (40,)]
+    # each padded pixel's codes computed once, under the pixel's loop, then its quads and its sum
+    sch = s_tir.Schedule(arm.pack_kernel(spec))
+    sch.work_on("main")
+    arm_nhwc.schedule_quantize(sch, spec)
+    pixel = [sch.get(loop) for loop in sch.get_loops(sch.get_sblock("quads"))[:3]]
+    for block in ("code", "pixsum"):
+        assert [sch.get(loop) for loop in sch.get_loops(sch.get_sblock(block))[:3]] == pixel
+    for dot in ("sdot", "neon"):
+        s = arm_nhwc.nhwc_quads_spec(ODD, ODD.out_channels, "ternary", 8, (0.05, 0.0), dot)
+        mul = scheduled(arm.sdot_kernel(s))
+        shapes = [tuple(int(d) for d in p.shape) for p in mul.params]
+        assert shapes == [(2, 9, 7, 2), (3,), (40,), (2, 18, 16), (32,), (2, 20, 4, 5)]
+    with pytest.raises(ValueError, match="sdot / neon"):
+        LayerSpec(ODD.m, 72, 20, "ternary", 8, 64, ODD, None, "vnni", nhwc_quads=True)
+
+
+@pytest.mark.parametrize("static", [None, (0.04, 0.0)])
+@pytest.mark.parametrize("g", [ODD, DILATED], ids=["odd", "dilated"])
+def test_quantize_kernel_matches_nchw_pack(static: Any, g: R.ConvGeometry) -> None:
+    """The NHWC quads, read as the im2col matrix, hold the NCHW pack kernel's codes (reordered);
+    stats and row sums equal."""
+    x = np.random.default_rng(g.channels).standard_normal((g.batch, g.channels, g.height, g.width)).astype(np.float32)
+    spec = arm_nhwc.nhwc_quads_spec(g, g.out_channels, "ternary", 8, static, "sdot")
+    quads, stats, rowsum = _run(scheduled(arm.pack_kernel(spec)), [x], spec.act_outputs)
+    old = LayerSpec(g.m, g.k, g.out_channels, "ternary", 8, 8, g, static, "sdot")
+    a_old, stats_old, rowsum_old = _run(scheduled(arm.pack_kernel(old)), [x], old.act_outputs)
+    np.testing.assert_array_equal(stats, stats_old)
+    np.testing.assert_array_equal(rowsum, rowsum_old)
+    codes_old = a_old.view(np.int8).reshape(g.m, -1)[:, :g.k]  # [M, (c, kh, kw)]
+    codes = quads.view(np.int8)  # [B, H', W', C4]
+    (kh, kw), (sh, sw), (dh, dw) = g.kernel, g.strides, g.dilation
+    oh, ow = g.out_hw
+    im2col = np.stack([codes[:, i * dh: i * dh + sh * (oh - 1) + 1: sh, j * dw: j * dw + sw * (ow - 1) + 1: sw, :g.channels]
+                       for i in range(kh) for j in range(kw)], axis=-1)  # [B, OH, OW, C, KH * KW]
+    np.testing.assert_array_equal(im2col.reshape(g.m, -1), codes_old)
+    assert not codes[..., g.channels:].any()  # padded channels: code 0
+    # and against the numpy reference
+    ref_stats = R.ActStats(*static) if static is not None else R.activation_stats(R.im2col(x, g), 8)
+    np.testing.assert_array_equal(codes_old, R.quantize_activations(R.im2col(x, g), 8, ref_stats))
