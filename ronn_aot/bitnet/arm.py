@@ -149,6 +149,7 @@ def sdot_kernel(spec: Any) -> Any:
 
     assert spec.sdot, "sdot_kernel needs a LayerSpec with dot='sdot' or 'neon'"
     M, Q, N = spec.m, spec.words, spec.n
+    MP = padded_rows(M)  # the accumulators' rows: padding rows read row M - 1, write nothing
     V, L, bits = vectors_per_group(spec.weights), group_lanes(spec.weights), weight_bits(spec.weights)
     G = spec.n_pad // L
     # ternary: acc = dot + rowsum (sdot: digits w + 1) or dot (neon: weights w, as its byte
@@ -176,6 +177,7 @@ def sdot_kernel(spec: Any) -> Any:
         return digits if offset else digits - tirx.Broadcast(tirx.const(1, "int8"), SDOT_BYTES)
 
     def quad(A: Any, m: Any, q: Any) -> Any:  # 4 code bytes of row m, broadcast to 16 (ld1r)
+        m = tirx.min(m, M - 1) if MP > M else m
         if not spec.nhwc_quads:
             return tirx.reinterpret("int8x16", A[m, tirx.Ramp(q, 0, SDOT_LANES)])
         # NHWC quads (arm_nhwc.py): q = (kh, kw, channel quad) of output pixel m, read in place
@@ -204,8 +206,8 @@ def sdot_kernel(spec: Any) -> Any:
              W: T.Buffer((G, Q, SDOT_BYTES), "uint8"), scale: T.Buffer((spec.n_pad,), "float32"),
              out: T.Buffer(out_shape, "float32")):
         T.func_attr({"tir.noalias": True})
-        acc = T.sblock_alloc_buffer((M, G, V, SDOT_LANES), "int32")
-        for m, g, v, q in T.grid(M, G, V, Q):
+        acc = T.sblock_alloc_buffer((MP, G, V, SDOT_LANES), "int32")
+        for m, g, v, q in T.grid(MP, G, V, Q):
             with T.sblock("dot"):
                 vm, vg, vv, vq = T.axis.remap("SSSR", [m, g, v, q])
                 with T.init():
@@ -213,10 +215,10 @@ def sdot_kernel(spec: Any) -> Any:
                 acc[vm, vg, vv, T.ramp(0, 1, SDOT_LANES)] = dot(
                     acc[vm, vg, vv, T.ramp(0, 1, SDOT_LANES)], quad(A, vm, vq),
                     decode(W[vg, vq, T.ramp(0, 1, SDOT_BYTES)], vv))
-        for m, g, v, c in T.grid(M, G, V, SDOT_LANES):
+        for m, g, v, c in T.grid(MP, G, V, SDOT_LANES):
             with T.sblock("out"):
                 vm, vg, vv, vc = T.axis.remap("SSSS", [m, g, v, c])
-                if vg * L + vv * SDOT_LANES + vc < N:
+                if vg * L + vv * SDOT_LANES + vc < N and vm < M:
                     if conv:
                         out[vm // HW, vg * L + vv * SDOT_LANES + vc, vm % HW // OW, vm % OW] = dequant(
                             acc, stats, rowsum, scale, vm, vg, vv, vc)
@@ -244,26 +246,26 @@ def sdot_kernel(spec: Any) -> Any:
              W: T.Buffer((G, Q, SDOT_BYTES), "uint8"), scale: T.Buffer((spec.n_pad,), "float32"),
              out: T.Buffer(out_shape, "float32")):
         T.func_attr({"tir.noalias": True})
-        acc16 = T.sblock_alloc_buffer((M, G, V, QO), "int16x8")  # vector elements: every index a block var
-        acc = T.sblock_alloc_buffer((M, G, V, SDOT_LANES), "int32")
-        for m, g, v, qo, qi in T.grid(M, G, V, QO, chunk):
+        acc16 = T.sblock_alloc_buffer((MP, G, V, QO), "int16x8")  # vector elements: every index a block var
+        acc = T.sblock_alloc_buffer((MP, G, V, SDOT_LANES), "int32")
+        for m, g, v, qo, qi in T.grid(MP, G, V, QO, chunk):
             with T.sblock("dot16"):
                 vm, vg, vv, vo, vi = T.axis.remap("SSSSR", [m, g, v, qo, qi])
                 with T.init():
                     acc16[vm, vg, vv, vo] = zeros16()
                 acc16[vm, vg, vv, vo] = acc16[vm, vg, vv, vo] + products(
                     quad(A, vm, vo * chunk + vi), decode(W[vg, vo * chunk + vi, T.ramp(0, 1, SDOT_BYTES)], vv))
-        for m, g, v, qo in T.grid(M, G, V, QO):
+        for m, g, v, qo in T.grid(MP, G, V, QO):
             with T.sblock("dot"):
                 vm, vg, vv, vo = T.axis.remap("SSSR", [m, g, v, qo])
                 with T.init():
                     acc[vm, vg, vv, T.ramp(0, 1, SDOT_LANES)] = zeros()
                 acc[vm, vg, vv, T.ramp(0, 1, SDOT_LANES)] = acc[vm, vg, vv, T.ramp(0, 1, SDOT_LANES)] + widen(
                     acc16[vm, vg, vv, vo])
-        for m, g, v, c in T.grid(M, G, V, SDOT_LANES):
+        for m, g, v, c in T.grid(MP, G, V, SDOT_LANES):
             with T.sblock("out"):
                 vm, vg, vv, vc = T.axis.remap("SSSS", [m, g, v, c])
-                if vg * L + vv * SDOT_LANES + vc < N:
+                if vg * L + vv * SDOT_LANES + vc < N and vm < M:
                     if conv:
                         out[vm // HW, vg * L + vv * SDOT_LANES + vc, vm % HW // OW, vm % OW] = dequant(
                             acc, stats, rowsum, scale, vm, vg, vv, vc)
@@ -294,6 +296,18 @@ _SDOT_MAX_ACCUMULATORS = 16
 _SDOT_MAX_ROWS = 8
 
 
+# Rows of a register tile that M is padded to a multiple of, where M has no such divisor and is
+# large enough (MNIST's 7x7 conv, M = 49, took 1-row tiles: each weight vector decoded for one row)
+_SDOT_ROW_BLOCK = 4
+
+
+def padded_rows(m: int) -> int:
+    """The rows the sdot / neon kernels compute for M rows: M, or M rounded up to a multiple of
+    _SDOT_ROW_BLOCK where that adds under 1/8 of the work (the extra rows are thrown away)."""
+    p = ceil_to(m, _SDOT_ROW_BLOCK)
+    return p if (p - m) * 8 < m else m
+
+
 def sdot_tile(m: int, groups: int, vectors: int, cores: int) -> tuple[int, int]:
     """(rows MR, channel groups NR) of the rule's register tile: the most rows (up to the
     accumulator budget) that divide M, then groups to fill the budget, keeping at least `cores`
@@ -309,13 +323,17 @@ def sdot_tile(m: int, groups: int, vectors: int, cores: int) -> tuple[int, int]:
 
 
 def _unroll_channel_quads(sch: Any, loop: Any, spec: Any, extent: int) -> None:
-    """NHWC quads (arm_nhwc.py): split the reduction `loop` over `extent` quads into (pixel of the
-    window, channel quad), the latter unrolled, so that a quad's address is a constant offset from
-    the window pixel's (no division by the quads per pixel, nor by KW, per quad and row)."""
+    """NHWC quads (arm_nhwc.py): split the reduction `loop` over `extent` quads into (kh, kw,
+    channel quad) (or, where it is a part of the reduction, (pixel of the window, channel quad)),
+    the channel quads unrolled, so that a quad's address is a constant offset from the window
+    pixel's, itself a sum of strides (no division by the quads per pixel, nor by KW, per quad
+    and row)."""
     if not getattr(spec, "nhwc_quads", False):
         return
     c4 = quads_shape(spec)[-1]
-    if extent % c4 == 0:
+    if extent == spec.words:
+        sch.unroll(sch.split(loop, factors=[*spec.conv.kernel, c4])[-1])
+    elif extent % c4 == 0:
         sch.unroll(sch.split(loop, factors=[None, c4])[1])
 
 
@@ -329,7 +347,7 @@ def schedule_sdot(sch: Any, spec: Any, cores: int = 2) -> Any:
     dot, out = sch.get_sblock("dot"), sch.get_sblock("out")
     m, g, v, q = sch.get_loops(dot)
     parallel = spec.m * spec.words * spec.n_pad >= _MIN_PARALLEL_WORK * 64
-    mr, nr = sdot_tile(spec.m, groups, vectors, cores if parallel else 1)
+    mr, nr = sdot_tile(int(sch.get(m).extent), groups, vectors, cores if parallel else 1)  # padded_rows
     mo, mi = sch.split(m, factors=[None, mr])
     go, gi = sch.split(g, factors=[None, nr])
     sch.reorder(mo, go, q, mi, gi, v)

@@ -336,15 +336,36 @@ def test_qlinear_conv_under_qemu_matches_onnxruntime(qemu_ronn_run: Any, tmp_pat
     np.testing.assert_array_equal(_run_int8(model, x, qemu_ronn_run, tmp_path), expected)
 
 
+def conv_model(seed: int = 8) -> onnx.ModelProto:
+    """Conv(5 -> 20, 3x3, pad 1) -> Relu -> Conv(20 -> 24, 3x3, pad 1) on 1x5x7x7: M = 49 rows,
+    which the sdot / neon kernels pad to 52 (arm.padded_rows)."""
+    rng = np.random.default_rng(seed)
+    w = {"w1": rng.standard_normal((20, 5, 3, 3)).astype(np.float32),
+         "w2": (rng.standard_normal((24, 20, 3, 3)) / 4).astype(np.float32)}
+    nodes = [helper.make_node("Conv", ["x", "w1"], ["c"], pads=[1, 1, 1, 1]),
+             helper.make_node("Relu", ["c"], ["r"]),
+             helper.make_node("Conv", ["r", "w2"], ["y"], pads=[1, 1, 1, 1])]
+    graph = helper.make_graph(nodes, "convs", [helper.make_tensor_value_info("x", TensorProto.FLOAT, [1, 5, 7, 7])],
+                              [helper.make_tensor_value_info("y", TensorProto.FLOAT, [1, 24, 7, 7])],
+                              [numpy_helper.from_array(v, k) for k, v in w.items()])
+    return helper.make_model(graph, opset_imports=[helper.make_opsetid("", 17)])
+
+
+def test_padded_rows() -> None:
+    assert arm.padded_rows(49) == 52 and arm.padded_rows(196) == 196
+    assert arm.padded_rows(1) == 1 and arm.padded_rows(13) == 13 and arm.padded_rows(25) == 28  # under 1/8 more rows
+
+
 @pytest.mark.cross
 @pytest.mark.parametrize("target,cpu,kernel", [("aarch64-dotprod", "cortex-a76", "sdot"), ("aarch64", "cortex-a72", "neon")])
 def test_static_scales_nhwc_quads_match_popcount(target: str, cpu: str, kernel: str, qemu_ronn_run: Any,
                                                   tmp_path: Path) -> None:
-    """Static scales: the conv's quantize kernel writes NHWC quads that the sdot / neon kernel reads
-    in place (arm_nhwc.py); the outputs equal the bit-serial kernels' (NCHW im2col) bit for bit."""
-    model, _ = small_model()
-    stats = [R.ActStats(0.03, 0.0), R.ActStats(0.02, 0.0)]
-    x = np.random.default_rng(7).standard_normal((2, 5, 6, 6)).astype(np.float32)
+    """Static scales: the convs' quantize kernels write NHWC quads that the sdot / neon kernels read
+    in place (arm_nhwc.py), in tiles of 4 rows of 52 (M = 49 padded); the outputs equal the
+    bit-serial kernels' (NCHW im2col) bit for bit."""
+    model = conv_model()
+    stats = [R.ActStats(0.03, 0.0), R.ActStats(0.05, 0.0)]
+    x = np.random.default_rng(7).standard_normal((1, 5, 7, 7)).astype(np.float32)
     ys = []
     for k in (kernel, "popcount"):
         opts = ronn_aot.CompileOptions().with_target(target).with_output(tmp_path / f"{k}.so")
