@@ -211,7 +211,7 @@ def run_task(args: argparse.Namespace) -> dict[str, Any]:
     calibration = [{"x": xcal[i:i + 1]} for i in range(min(args.calibration, len(xcal)))]
     scales = calibration[:args.fixed_scales] if args.fixed_scales else None  # System 1's activation scales
     bitnet = ronn_aot.compile(onnx_path, base.with_output(args.out / "bitnet.so").with_bitnet(
-        args.weights, layers=layers, calibration=scales, kernel=args.kernel)).path
+        args.weights, layers=layers, calibration=scales, kernel=args.kernel, weight_fit=args.weight_fit)).path
     # The router's cost model: each system's mean per input in C over the calibration images (what
     # a deployed run costs; the binding's per-call overhead would count twice on an escalation).
     cal_x = np.concatenate([f["x"] for f in calibration])
@@ -222,7 +222,7 @@ def run_task(args: argparse.Namespace) -> dict[str, Any]:
         latency = (args.assume_system1_cost * t2, t2)
     dual_opts = base.with_output(args.out / f"dual_{args.router}.so").with_dual(
         args.weights, args.router, calibration, args.min_agreement, latency_ms=latency, kernel=args.kernel,
-        bitnet_calibration=scales, layers=layers)
+        bitnet_calibration=scales, layers=layers, weight_fit=args.weight_fit)
     dual = ronn_aot.compile(onnx_path, dual_opts).path
 
     sessions = {"fp32": (ronn_runtime.InferenceSession(str(fp32), num_threads=args.threads), None),
@@ -285,6 +285,7 @@ def run_task(args: argparse.Namespace) -> dict[str, Any]:
         "assumed_system1_cost": args.assume_system1_cost, "router_costs": args.router_costs, "sweep": sweep,
         "system1_activation_scales": f"fixed, from {args.fixed_scales} images" if args.fixed_scales else "run time",
         "system1_layers": "conv1, conv2, conv3, fc1" if args.first_layer else "conv2, conv3, fc1 (default)",
+        "system1_weights": inspect_artifact(bitnet).metadata.get("bitnet", {}).get("weight_fit", "absmean"),
     }
 
 
@@ -350,7 +351,7 @@ def format_report(r: dict[str, Any]) -> str:
               f"bytes: dual {b['dual']} vs fp32 {b['fp32']} + BitNet {b['system1']} = {b['fp32'] + b['system1']} "
               f"({r['dual_vs_separate']:.3f}x)",
               f"System 1's activation scales: {r['system1_activation_scales']}; quantized layers: "
-              f"{r['system1_layers']}",
+              f"{r['system1_layers']}; weights: {r.get('system1_weights', 'absmean')}",
               "sweep over the confidence threshold (held-out images; ms modelled as System 1 always + "
               "System 2 when escalated, from the measured medians):",
               *[f"  fast {row['fast_fraction']:.2f}  accuracy {row['accuracy']:.4f}  agreement {row['agreement']:.4f}"
@@ -394,6 +395,9 @@ def main() -> None:
                     help="fix System 1's activation scales on N training images (--bitnet-calibration); "
                          "default: measured per input at run time")
     ap.add_argument("--kernel", default="auto", choices=["auto", "popcount", "vnni"], help="System 1's kernels")
+    ap.add_argument("--weight-fit", default="auto", choices=["auto", "absmean", "output"],
+                    help="System 1's ternary weights (--bitnet-weight-fit; auto: fitted to the float outputs when "
+                         "--fixed-scales gives calibration images)")
     ap.add_argument("--json", type=Path, help="also write the numbers here")
     args = ap.parse_args()
     args.out = args.out or Path("build/dual") / args.task
