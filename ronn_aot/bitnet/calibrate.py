@@ -25,7 +25,7 @@ from __future__ import annotations
 import re
 import zipfile
 from pathlib import Path
-from typing import TYPE_CHECKING, Any, Mapping, Sequence
+from typing import TYPE_CHECKING, Any, Callable, Mapping, Protocol, Sequence
 
 import numpy as np
 
@@ -82,14 +82,24 @@ def _is_ir_module(obj: Any) -> bool:
     return isinstance(obj, tvm.IRModule)
 
 
+class StageFitter(Protocol):
+    """Fits a quantized layer's weights while the calibration walks the network (fit.py): `see`
+    gets the layer's input matrix in the quantized network for each calibration input (its index
+    in the feeds), `fit` then returns the layer's new fake-quantized float weights."""
+
+    def see(self, layer: int, feed: int, v: np.ndarray) -> None: ...
+
+    def fit(self, layer: int) -> np.ndarray: ...
+
+
 def _calibrate_module(mod: Any, names: list[str] | None, inputs: Sequence[Feeds], config: BitnetConfig,
-                      quantized: bool) -> tuple[ActStats, ...]:
+                      quantized: bool, fitter: StageFitter | None = None) -> tuple[ActStats, ...]:
     args = match_inputs(mod[mod.get_global_var("main")], names, inputs)
     layers = _layers(mod)
     if not layers:
         return ()
     chosen = set(config.selected(len(layers))) if quantized else set()
-    probe = _Probe(mod, layers, chosen, config)
+    probe = _Probe(mod, layers, chosen, config, weight_params=fitter is not None)
     stats: list[ActStats] = [ActStats(1.0)] * len(layers)  # placeholders until measured
     start = 0
     while start < len(layers):
@@ -97,17 +107,27 @@ def _calibrate_module(mod: Any, names: list[str] | None, inputs: Sequence[Feeds]
         # layers before `start` have their statistics, every layer up to the next quantized one
         # reads inputs that no unknown statistic affects: one stage of measurements.
         stop = next((i + 1 for i in range(start, len(layers)) if i in chosen), len(layers))
-        stats[start:stop] = _measure(probe, args, stats, range(start, stop), config.activation_bits)
+        last = stop - 1 if fitter is not None and stop - 1 in chosen else None
+        stats[start:stop] = _measure(probe, args, stats, range(start, stop), config.activation_bits,
+                                     None if last is None else (last, fitter.see))  # type: ignore[union-attr]
+        if last is not None:
+            # its weights act downstream only: fitted to the input it now sees, before the next stage
+            probe.weights[last] = fitter.fit(last)  # type: ignore[union-attr]
         start = stop
     return tuple(stats)
 
 
 def _measure(probe: _Probe, args: list[list[np.ndarray]], stats: list[ActStats], stage: range,
-             bits: int) -> list[ActStats]:
-    """The statistics of layers `stage` over all calibration inputs (float64 sums)."""
-    def matrices(feed: list[np.ndarray]) -> list[np.ndarray]:
+             bits: int, visit: tuple[int, Callable[[int, int, np.ndarray], None]] | None = None
+             ) -> list[ActStats]:
+    """The statistics of layers `stage` over all calibration inputs (float64 sums); `visit`
+    (layer, fn): fn(layer, feed index, matrix) for that layer's matrix of every input, once."""
+    def matrices(feed: list[np.ndarray], k: int | None = None) -> list[np.ndarray]:
         values = probe.run(feed, stats)
-        return [probe.matrix(i, values[i]) for i in stage]
+        out = [probe.matrix(i, values[i]) for i in stage]
+        if visit is not None and k is not None:
+            visit[1](visit[0], k, out[stage.index(visit[0])])
+        return out
 
     n = len(stage)
     if bits == 1:
@@ -115,8 +135,8 @@ def _measure(probe: _Probe, args: list[list[np.ndarray]], stats: list[ActStats],
         # needs the threshold first: a second pass (running the probe again costs less memory
         # than keeping every layer's input for every sample)
         total, count = np.zeros(n), np.zeros(n)
-        for feed in args:
-            for j, v in enumerate(matrices(feed)):
+        for k, feed in enumerate(args):
+            for j, v in enumerate(matrices(feed, k)):
                 total[j] += v.sum(dtype=np.float64)
                 count[j] += v.size
         mean = total / np.maximum(count, 1)
@@ -126,8 +146,8 @@ def _measure(probe: _Probe, args: list[list[np.ndarray]], stats: list[ActStats],
                 dev[j] += np.abs(v.astype(np.float64) - mean[j]).sum()
         return [ActStats(float(max(d / max(c, 1), float(_EPS))), float(t)) for d, c, t in zip(dev, count, mean)]
     amax = np.zeros(n, np.float32)
-    for feed in args:
-        for j, v in enumerate(matrices(feed)):
+    for k, feed in enumerate(args):
+        for j, v in enumerate(matrices(feed, k)):
             if v.size:
                 amax[j] = max(amax[j], np.abs(v).max())
     # the same float32 expression as `reference.activation_stats` (and the pack kernel)
@@ -147,7 +167,8 @@ class _Probe:
     scale, weights to their ternary / binary values times the channel scale), with each layer's
     statistics a run-time argument, so that one build serves every calibration stage."""
 
-    def __init__(self, mod: Any, layers: list[_Candidate], chosen: set[int], config: BitnetConfig) -> None:
+    def __init__(self, mod: Any, layers: list[_Candidate], chosen: set[int], config: BitnetConfig,
+                 weight_params: bool = False) -> None:
         import tvm
         from tvm import relax
         from tvm.relax.expr_functor import PyExprMutator, mutator
@@ -168,8 +189,20 @@ class _Probe:
                                    "prepared for evaluation; please report this model")
         # per quantized layer (a, b, c): int codes: x -> clip(round(x / a)) * a; sign: x >= a ? b : c
         qparams = {i: relax.Var(f"bitnet_q{i}", relax.TensorType((3,), "float32")) for i in self.chosen}
+        # the quantized layers' fake-quantized float weights (conv: OIHW; matmul: [K, N]), and with
+        # `weight_params` run-time arguments (`self.weights`, which a fit replaces) instead of constants
+        self.weights: dict[int, np.ndarray] = {}
+        for i in self.chosen:
+            cand = layers[i]
+            values, scale = quantize_weights(cand.weight.reshape(cand.weight.shape[0], -1), config.weights)
+            w = values.astype(np.float32) * scale[:, None]
+            self.weights[i] = w.reshape(cand.weight.shape) if cand.conv is not None else np.ascontiguousarray(w.T)
+        wparams = {i: relax.Var(f"bitnet_w{i}", relax.TensorType(self.weights[i].shape, "float32"))
+                   for i in (self.chosen if weight_params else [])}
+        self._weight_params = weight_params
         inputs: dict[int, Any] = {}
-        bits, kind = config.activation_bits, config.weights
+        bits = config.activation_bits
+        probe_weights = self.weights
 
         @mutator
         class _Fake(PyExprMutator):  # type: ignore[misc]
@@ -195,11 +228,10 @@ class _Probe:
                 else:
                     m = relax.const(float(qmax(bits)), "float32")
                     x = bb.emit(op.multiply(op.minimum(op.maximum(op.round(op.divide(x, a)), op.negative(m)), m), a))
-                values, scale = quantize_weights(cand.weight.reshape(cand.weight.shape[0], -1), kind)
-                w = values.astype(np.float32) * scale[:, None]
+                w = wparams[cand.index] if cand.index in wparams else relax.const(probe_weights[cand.index])
                 if g is None:
-                    return op.matmul(x, relax.const(np.ascontiguousarray(w.T)))
-                return op.nn.conv2d(x, relax.const(w.reshape(cand.weight.shape)), g.strides, 0, g.dilation)
+                    return op.matmul(x, w)
+                return op.nn.conv2d(x, w, g.strides, 0, g.dilation)
 
         rewriter = _Fake(flat)
         func = rewriter.visit_expr(flat[main_gv])
@@ -208,7 +240,8 @@ class _Probe:
         out = relax.Var("bitnet_calibration", ty)
         body = relax.SeqExpr([*func.body.blocks, relax.BindingBlock([relax.VarBinding(out, relax.Tuple(values))])],
                              out)
-        probe = relax.Function([*func.params, *qparams.values()], body, ty, func.is_pure, func.attrs)
+        probe = relax.Function([*func.params, *qparams.values(), *wparams.values()], body, ty, func.is_pure,
+                               func.attrs)
         funcs = {gv: f for gv, f in flat.functions.items() if gv != main_gv}
         funcs[main_gv] = probe
         try:
@@ -226,7 +259,8 @@ class _Probe:
         import tvm
 
         q = [self._qvector(stats[i]) for i in self.chosen]
-        result = self._vm["main"](*[tvm.runtime.tensor(a, self._dev) for a in [*feed, *q]])
+        w = [self.weights[i] for i in self.chosen] if self._weight_params else []
+        result = self._vm["main"](*[tvm.runtime.tensor(a, self._dev) for a in [*feed, *q, *w]])
         return [r.numpy() for r in result]
 
     def _qvector(self, stats: ActStats) -> np.ndarray:

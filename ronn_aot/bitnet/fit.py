@@ -5,17 +5,20 @@ inputs rather than its weights.
 BitNet's absmean rule (`quantize.quantize_weights`) needs no data: weights beyond half the channel's
 mean |w| become +-1, and the scale is that mean. Post-training, on a model not trained for it, that
 rule costs accuracy: on the MNIST-5k CNN, System 1 answered 0.914 against fp32's 0.957. Fitting to
-the outputs instead keeps it at fp32's accuracy (0.957, agreement 0.991 on held-out images; on the
-fine-tuned variant agreement 0.985 -> 0.992).
+the outputs instead keeps it at fp32's accuracy (0.957, agreement with fp32 0.930 -> 0.993 on
+held-out images).
 
-For a layer with input matrix V (its im2col for a convolution: what the kernel reads) and one output
-channel's float weights w, the error of a ternary q times scale s is
-    ||V w - s V q||^2 = w'Gw - 2 s q'Gw + s^2 q'Gq,    G = V'V (pooled over the inputs),
-minimized over s in closed form (s = q'Gw / q'Gq, error w'Gw - (q'Gw)^2 / q'Gq). The pattern is
-searched over thresholds: q = sign(w) where |w| > f * mean|w|, f in `THRESHOLDS`. Binary weights keep
-their sign pattern and get the least-squares scale. V is measured in the float network (one pass):
-fitting each layer to its input in the quantized network instead was no better on MNIST (agreement
-0.993 vs 0.991) and costs a build per layer.
+For one output channel with float weights w, a ternary q times a scale s answers with error
+    ||V_f w - s V_q q||^2 = w'Fw - 2 s q'Cw + s^2 q'Gq,    G = V_q'V_q, C = V_q'V_f, F = V_f'V_f,
+where V_f is the layer's input matrix in the float network and V_q in the quantized one (its im2col
+for a convolution, as the kernel reads it; upstream layers already fitted, activations quantized
+with their calibrated scales), pooled over the calibration inputs. The scale has a closed form
+(s = q'Cw / q'Gq); the pattern is searched over thresholds: q = sign(w) where |w| > f * mean|w|, f
+in `THRESHOLDS`. Binary weights keep their sign pattern and get the least-squares scale. Fitting
+to V_q rather than to V_f alone lets a layer make up for the error upstream of it: the layers are
+fitted in graph order, in the same walk that calibrates the activation statistics
+(`calibrate._calibrate_module` with a `StageFitter`), so each statistic is measured downstream of
+the fitted layers.
 
 The fitted layer is written back into the module as float weights ON the quantization grid, chosen so
 that `quantize_weights` maps them to exactly the fitted pattern (and to the fitted scale up to float32
@@ -36,6 +39,7 @@ from ..errors import RonnError
 if TYPE_CHECKING:
     from .calibrate import Feeds
     from .config import BitnetConfig
+    from .reference import ActStats
 
 WEIGHT_FITS = ("auto", "absmean", "output")
 THRESHOLDS = np.linspace(0.3, 1.3, 21)  # candidate thresholds, in multiples of the channel's mean |w|
@@ -69,11 +73,13 @@ def resolve(fit: str, has_inputs: bool) -> str:
     return fit
 
 
-def fit_channels(w: np.ndarray, gram: np.ndarray, kind: str) -> tuple[np.ndarray, np.ndarray]:
-    """The fitted quantization of an [N, K] weight matrix given its input's Gram matrix [K, K]:
+def fit_channels(w: np.ndarray, gram: np.ndarray, kind: str,
+                 cross: np.ndarray | None = None) -> tuple[np.ndarray, np.ndarray]:
+    """The fitted quantization of an [N, K] weight matrix given G = V_q'V_q [K, K] and C = V_q'V_f
+    (default G: the same input on both sides), minimizing ||V_f w - s V_q q||^2 per channel:
     (int8 values [N, K], float64 scales [N])."""
     w64 = np.asarray(w, np.float64)
-    gw = w64 @ gram  # [N, K]: row n is (G w_n)'
+    gw = w64 @ (gram if cross is None else cross).T  # [N, K]: row n is (C w_n)'
     if kind == "binary":
         q = np.where(w64 >= 0, 1.0, -1.0)
         qgw, qgq = (q * gw).sum(1), ((q @ gram) * q).sum(1)
@@ -104,62 +110,77 @@ def on_grid(q: np.ndarray, scale: np.ndarray) -> np.ndarray:
     return (q * mag.astype(np.float32)[:, None]).astype(np.float32)
 
 
-def _error(w: np.ndarray, values: np.ndarray, scale: np.ndarray, gram: np.ndarray) -> float:
+def _error(w: np.ndarray, values: np.ndarray, scale: np.ndarray, gram: np.ndarray, cross: np.ndarray,
+           target: np.ndarray) -> float:
+    """sqrt(||V_f w - V_q s q||^2 / ||V_f w||^2) from G = V_q'V_q, C = V_q'V_f and F = V_f'V_f."""
     w64 = np.asarray(w, np.float64)
-    d = w64 - values.astype(np.float64) * np.asarray(scale, np.float64)[:, None]
-    ref = float(((w64 @ gram) * w64).sum())
-    return float(np.sqrt(max(((d @ gram) * d).sum(), 0.0) / ref)) if ref > 0 else 0.0
+    sq = values.astype(np.float64) * np.asarray(scale, np.float64)[:, None]
+    ref = float(((w64 @ target) * w64).sum())
+    err = ref - 2 * float(((sq @ cross) * w64).sum()) + float(((sq @ gram) * sq).sum())
+    return float(np.sqrt(max(err, 0.0) / ref)) if ref > 0 else 0.0
 
 
-def gram_matrices(mod: Any, inputs: Sequence[Feeds], config: BitnetConfig,
-                  layers: Sequence[int]) -> dict[int, tuple[np.ndarray, int]]:
-    """G = V'V of each of `layers`' input matrices (float network, pooled over `inputs`, float64),
-    with the number of rows of V it sums."""
-    from .calibrate import _layers, _Probe, match_inputs
+class _SequentialFit:
+    """The `calibrate.StageFitter` of the output fit: for a layer, G = V_q'V_q and C = V_q'V_f over
+    the calibration inputs, V_q its input in the quantized network (upstream layers already
+    fitted, activations quantized with their calibrated scales), V_f in the float network."""
 
-    found = _layers(mod)
-    probe = _Probe(mod, found, set(), config)
-    args = match_inputs(mod[mod.get_global_var("main")], None, inputs)
-    grams = {i: np.zeros((found[i].weight[0].size,) * 2) for i in layers}
-    rows = dict.fromkeys(layers, 0)
-    for feed in args:
-        values = probe.run(feed, [])
-        for i in layers:
-            v = probe.matrix(i, values[i]).astype(np.float64)
-            grams[i] += v.T @ v
-            rows[i] += v.shape[0]
-    return {i: (grams[i], rows[i]) for i in layers}
+    def __init__(self, mod: Any, args: list[list[np.ndarray]], layers: list[Any], config: BitnetConfig) -> None:
+        from .calibrate import _Probe
+
+        self.args, self.layers, self.kind = args, layers, config.weights
+        self.float_probe = _Probe(mod, layers, set(), config)
+        self.sums: dict[int, list[Any]] = {}  # layer -> [G, C, F, rows]
+        self.fitted: dict[int, tuple[np.ndarray, LayerFit]] = {}
+
+    def see(self, layer: int, feed: int, v: np.ndarray) -> None:
+        vf = self.float_probe.matrix(layer, self.float_probe.run(self.args[feed], [])[layer]).astype(np.float64)
+        vq = v.astype(np.float64)
+        k = vq.shape[1]
+        g, c, f, rows = self.sums.setdefault(layer, [np.zeros((k, k)), np.zeros((k, k)), np.zeros((k, k)), 0])
+        g += vq.T @ vq
+        c += vq.T @ vf
+        f += vf.T @ vf
+        self.sums[layer][3] = rows + vq.shape[0]
+
+    def fit(self, layer: int) -> np.ndarray:
+        """The layer's fitted weights on the quantization grid (the module's new constant), and the
+        fake-quantized weights the probe runs with from now on (what the kernels will compute)."""
+        from .quantize import quantize_weights
+
+        cand = self.layers[layer]
+        g, c, f, rows = self.sums.pop(layer)
+        ridge = RIDGE * np.trace(g) / max(rows, 1) * np.eye(g.shape[0])
+        w = cand.weight.reshape(cand.weight.shape[0], -1)
+        q, scale = fit_channels(w, g + ridge, self.kind, cross=c + ridge)
+        grid = on_grid(q, scale)
+        before = _error(w, *quantize_weights(w, self.kind), g, c, f)
+        values, final = quantize_weights(grid, self.kind)
+        after = _error(w, values, final, g, c, f)
+        self.fitted[layer] = (grid.reshape(cand.weight.shape), LayerFit(layer, before, after))
+        fake = values.astype(np.float32) * final[:, None]
+        return fake.reshape(cand.weight.shape) if cand.conv is not None else np.ascontiguousarray(fake.T)
 
 
-def fit_module(mod: Any, inputs: Sequence[Feeds], config: BitnetConfig) -> tuple[Any, list[LayerFit]]:
+def fit_module(mod: Any, inputs: Sequence[Feeds], config: BitnetConfig
+               ) -> tuple[Any, list[LayerFit], tuple[ActStats, ...]]:
     """`mod` with the weights of the layers `config` quantizes replaced by their output fit (see the
-    module doc), and each layer's errors before and after."""
+    module doc), each layer's errors before and after, and the activation statistics calibrated
+    on `inputs` in the fitted network (`calibrate.calibrate` of the returned module measures the same)."""
     from tvm import relax
     from tvm.relax.expr_functor import PyExprMutator, mutator
 
+    from .calibrate import _calibrate_module, match_inputs
     from .layers import find_layers
-    from .quantize import quantize_weights
 
     main_gv = mod.get_global_var("main")
     found = find_layers(mod[main_gv])
-    chosen = config.selected(len(found))
-    if not chosen:
-        return mod, []
-    grams = gram_matrices(mod, inputs, config, chosen)
-    replaced: dict[int, np.ndarray] = {}
-    report = []
-    for cand in found.values():
-        if cand.index not in grams:
-            continue
-        w = cand.weight.reshape(cand.weight.shape[0], -1)
-        gram, rows = grams[cand.index]
-        ridged = gram + RIDGE * np.trace(gram) / max(rows, 1) * np.eye(gram.shape[0])
-        q, s = fit_channels(w, ridged, config.weights)
-        new = on_grid(q, s)
-        replaced[cand.index] = new.reshape(cand.weight.shape)
-        before = _error(w, *quantize_weights(w, config.weights), gram)
-        after = _error(w, *quantize_weights(new, config.weights), gram)
-        report.append(LayerFit(cand.index, before, after))
+    if not config.selected(len(found)):
+        return mod, [], ()
+    fitter = _SequentialFit(mod, match_inputs(mod[main_gv], None, inputs), list(found.values()), config)
+    stats = _calibrate_module(mod, None, inputs, config, True, fitter)
+    replaced = {i: grid for i, (grid, _) in fitter.fitted.items()}
+    report = [fit for _, fit in sorted((i, f) for i, (_, f) in fitter.fitted.items())]
 
     @mutator
     class _Refit(PyExprMutator):  # type: ignore[misc]
@@ -182,4 +203,4 @@ def fit_module(mod: Any, inputs: Sequence[Feeds], config: BitnetConfig) -> tuple
 
         raise CompilationError("bitnet weight fit: the quantizable layers changed when their weights were "
                                "replaced; please report this model (or use --bitnet-weight-fit absmean)")
-    return out, report
+    return out, report, stats

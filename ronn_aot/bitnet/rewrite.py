@@ -100,8 +100,11 @@ def quantize_module(mod: Any, config: BitnetConfig, target: Any = None) -> tuple
     fitted: list[LayerFit] = []
     weight_fit = resolve_fit(config.weight_fit, config.calibration_inputs is not None)
     if weight_fit == "output":
-        # before the activation statistics: they are measured downstream of the fitted layers
-        mod, fitted = fit_module(mod, config.calibration_inputs, config)  # type: ignore[arg-type]
+        # layer after layer with the activation statistics, each measured downstream of the fitted layers
+        assert config.calibration_inputs is not None
+        samples = len(config.calibration_inputs)
+        mod, fitted, stats = fit_module(mod, config.calibration_inputs, config)
+        config = replace(config, calibration=stats, calibration_inputs=None)
     if config.calibration_inputs is not None:
         # measured on this very module, so the statistics' indexing is find_layers' below
         from .calibrate import calibrate
