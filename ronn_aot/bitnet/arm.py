@@ -197,14 +197,23 @@ def sdot_kernel(spec: Any) -> Any:
     def zeros() -> Any:
         return tirx.Ramp(tirx.const(0, "int32"), tirx.const(0, "int32"), SDOT_LANES)
 
-    def dequant(acc: Any, stats: Any, rowsum: Any, scale: Any, m: Any, g: Any, v: Any, c: Any) -> Any:
+    def dequant(acc: Any, stats: Any, rowsum: Any, scale: Any, bias: Any, m: Any, g: Any, v: Any, c: Any) -> Any:
+        # then bias and relu (spec.bias, spec.relu), each rounded as the separate Relax add and
+        # relu were (the fence keeps LLVM from fusing the multiply and the add into one FMA), as
+        # kernels.vnni_kernel's
+        n = g * L + v * SDOT_LANES + c
         dot = acc[m, g, v, c] * factor - rowsum[m] if offset else acc[m, g, v, c]
-        return T.Cast("float32", dot) * stats[0] * scale[g * L + v * SDOT_LANES + c]
+        y = T.Cast("float32", dot) * stats[0] * scale[n]
+        if spec.bias:
+            y = tirx.call_llvm_pure_intrin("float32", "llvm.arithmetic.fence", y) + bias[n]
+        if spec.relu:
+            y = tirx.max(y, tirx.const(0.0, "float32"))
+        return y
 
     @T.prim_func(s_tir=True)
     def sdot(A: T.Buffer(a_shape, "uint32"), stats: T.Buffer((3,), "float32"), rowsum: T.Buffer((M,), "int32"),
              W: T.Buffer((G, Q, SDOT_BYTES), "uint8"), scale: T.Buffer((spec.n_pad,), "float32"),
-             out: T.Buffer(out_shape, "float32")):
+             bias: T.Buffer((N,), "float32"), out: T.Buffer(out_shape, "float32")):
         T.func_attr({"tir.noalias": True})
         acc = T.sblock_alloc_buffer((MP, G, V, SDOT_LANES), "int32")
         for m, g, v, q in T.grid(MP, G, V, Q):
@@ -221,13 +230,13 @@ def sdot_kernel(spec: Any) -> Any:
                 if vg * L + vv * SDOT_LANES + vc < N and vm < M:
                     if conv:
                         out[vm // HW, vg * L + vv * SDOT_LANES + vc, vm % HW // OW, vm % OW] = dequant(
-                            acc, stats, rowsum, scale, vm, vg, vv, vc)
+                            acc, stats, rowsum, scale, bias, vm, vg, vv, vc)
                     else:
-                        out[vm, vg * L + vv * SDOT_LANES + vc] = dequant(acc, stats, rowsum, scale, vm, vg, vv, vc)
+                        out[vm, vg * L + vv * SDOT_LANES + vc] = dequant(acc, stats, rowsum, scale, bias, vm, vg, vv, vc)
 
     chunk = neon_chunk(spec)
     if chunk is None:
-        return sdot.with_attr(SPEC_ATTR, f"sdot:{spec.to_json()}")
+        return _drop_bias(sdot, spec).with_attr(SPEC_ATTR, f"sdot:{spec.to_json()}")
     QO = Q // chunk
 
     def products(a: Any, w: Any) -> Any:  # MUL, then pairs into int16 (SADDLP; with the add SADALP)
@@ -244,7 +253,7 @@ def sdot_kernel(spec: Any) -> Any:
     @T.prim_func(s_tir=True)
     def neon(A: T.Buffer(a_shape, "uint32"), stats: T.Buffer((3,), "float32"), rowsum: T.Buffer((M,), "int32"),
              W: T.Buffer((G, Q, SDOT_BYTES), "uint8"), scale: T.Buffer((spec.n_pad,), "float32"),
-             out: T.Buffer(out_shape, "float32")):
+             bias: T.Buffer((N,), "float32"), out: T.Buffer(out_shape, "float32")):
         T.func_attr({"tir.noalias": True})
         acc16 = T.sblock_alloc_buffer((MP, G, V, QO), "int16x8")  # vector elements: every index a block var
         acc = T.sblock_alloc_buffer((MP, G, V, SDOT_LANES), "int32")
@@ -268,11 +277,21 @@ def sdot_kernel(spec: Any) -> Any:
                 if vg * L + vv * SDOT_LANES + vc < N and vm < M:
                     if conv:
                         out[vm // HW, vg * L + vv * SDOT_LANES + vc, vm % HW // OW, vm % OW] = dequant(
-                            acc, stats, rowsum, scale, vm, vg, vv, vc)
+                            acc, stats, rowsum, scale, bias, vm, vg, vv, vc)
                     else:
-                        out[vm, vg * L + vv * SDOT_LANES + vc] = dequant(acc, stats, rowsum, scale, vm, vg, vv, vc)
+                        out[vm, vg * L + vv * SDOT_LANES + vc] = dequant(acc, stats, rowsum, scale, bias, vm, vg, vv, vc)
 
-    return neon.with_attr(SPEC_ATTR, f"sdot:{spec.to_json()}")
+    return _drop_bias(neon, spec).with_attr(SPEC_ATTR, f"sdot:{spec.to_json()}")
+
+
+def _drop_bias(func: Any, spec: Any) -> Any:
+    """`func` without its bias parameter (the one before the output) unless spec.bias."""
+    from tvm import tirx
+
+    if spec.bias:
+        return func
+    params = list(func.params[:-2]) + [func.params[-1]]
+    return tirx.PrimFunc(params, func.body, func.ret_type, func.attrs)
 
 
 # "neon": quads of byte products an int16 lane can sum without overflow (each adds two products of

@@ -56,8 +56,8 @@ class LayerSpec:
     static_stats: tuple[float, float] | None = None  # ActStats (scale, threshold) from calibration
     dot: str = "popcount"  # kernel family, one of quantize.DOTS
     layout: str = "NCHW"  # a conv's input and output layout: "NCHW", or "NHWC" (vnni only, see nhwc.py)
-    bias: bool = False  # the epilogue adds a float32 bias per output channel (vnni only)
-    relu: bool = False  # ... then clamps at 0 (vnni only)
+    bias: bool = False  # the epilogue adds a float32 bias per output channel (vnni, sdot, neon)
+    relu: bool = False  # ... then clamps at 0 (vnni, sdot, neon)
     # NHWC convs and vnni dense layers: the pack kernel takes the max pool that produces the layer's
     # input on the way (in_h, in_w, pool kh, kw, stride h, w; no padding): its input is the pool's
     # NHWC [B, in_h, in_w, C] (a dense layer's: flattened after the pool, k = (h, w, c))
@@ -78,8 +78,8 @@ class LayerSpec:
             raise ValueError(f"unknown bitnet kernel family {self.dot!r}; choose one of {', '.join(DOTS)}")
         if self.dot in ("vnni", "sdot", "neon") and self.xnor:
             raise ValueError(f"the {self.dot} kernels take int activations; sign activations (XNOR) are popcount only")
-        if not self.vnni and (self.nhwc or self.bias or self.relu):
-            raise ValueError("NHWC layers and fused bias / relu epilogues are vnni kernels only")
+        if not self.vnni and (self.nhwc or ((self.bias or self.relu) and not self.sdot)):
+            raise ValueError("NHWC layers are vnni kernels only, fused bias / relu epilogues vnni or sdot / neon ones")
         if self.nhwc and self.conv is None:
             raise ValueError("layout NHWC is a convolution's; a dense layer has none")
         if self.pool is not None and not (self.nhwc or (self.conv is None and self.vnni)):

@@ -122,9 +122,12 @@ def quantize_module(mod: Any, config: BitnetConfig, target: Any = None) -> tuple
     report = BitnetReport(config, calibration_samples=samples, kernel=dot, weight_fit=weight_fit,
                           fit_layers=fitted)
     static = config.calibration is not None
+    sdot = dot in ("sdot", "neon")  # convs stay NCHW on NHWC quads (arm_nhwc.py), bias / relu in the epilogue
     chains = find_chains(mod[main_gv], candidates, chosen,
-                         lambda c: c.conv is not None and (static or covers_input(c.conv)),
-                         lambda c: static and c.conv is not None and takes_head(c.conv)) if dot == "vnni" else {}
+                         lambda c: not sdot and c.conv is not None and (static or covers_input(c.conv)),
+                         lambda c: not sdot and static and c.conv is not None and takes_head(c.conv),
+                         lambda c: sdot and c.conv is not None and takes_nhwc_quads(c.conv, static)) \
+        if dot == "vnni" or sdot else {}
     absorbed = {v for chain in chains.values() for v in chain.absorbed}
     original = {b.var: b.value for block in mod[main_gv].body.blocks for b in block.bindings}
     # With static scales a conv whose pool feeds the next quantized layer (a conv whose quantize
@@ -257,6 +260,10 @@ def quantize_module(mod: Any, config: BitnetConfig, target: Any = None) -> tuple
                     return relax.call_tir(gv, args, [relax.TensorType(s, d) for s, d in nxt_spec.act_outputs])
                 if acts is not None:
                     return self._finish(chain, spec, self._emit_mul(acts, cand, spec, packed, record, extra))
+            elif cand.conv is not None and sdot:  # NCHW on NHWC quads, bias / relu in the epilogue
+                spec = replace(nhwc_quads_spec(cand.conv, n, config.weights, config.activation_bits, fixed, dot),
+                               bias=bias, relu=chain.relu)
+                packed = pack_conv_nhwc_sdot(cand.weight, config.weights)
             elif id(chain) in dense_source:  # its input quantized by the conv kernel before (requant.py)
                 spec, packed = requantized_dense(chain)
                 t = self.visit_expr(dense_source[id(chain)][0].tail)
@@ -348,7 +355,7 @@ def quantize_module(mod: Any, config: BitnetConfig, target: Any = None) -> tuple
             report.layers.append(record)
             if not record.quantized:
                 return new
-            if dot in ("sdot", "neon") and cand.conv is not None and takes_nhwc_quads(cand.conv, static):
+            if sdot and cand.conv is not None and takes_nhwc_quads(cand.conv, static):
                 return self._replace_nhwc_quads(new, cand, record)
             return self._replace(new, cand, pack_for(cand.weight.reshape(n, k), config.weights, dot), record)
 

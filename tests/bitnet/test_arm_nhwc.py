@@ -5,6 +5,7 @@ kernels themselves run under qemu in test_aarch64_dot.py."""
 
 from __future__ import annotations
 
+from dataclasses import replace
 from typing import Any
 
 import numpy as np
@@ -69,6 +70,9 @@ def test_nhwc_quads_spec_and_kernels_structure() -> None:
         mul = scheduled(arm.sdot_kernel(s))
         shapes = [tuple(int(d) for d in p.shape) for p in mul.params]
         assert shapes == [(2, 9, 7, 2), (3,), (40,), (2, 18, 16), (32,), (2, 20, 4, 5)]
+    fused = arm.sdot_kernel(replace(spec, bias=True, relu=True))  # bias after scale, before out
+    assert [tuple(int(d) for d in p.shape) for p in fused.params][-2:] == [(20,), (2, 20, 4, 5)]
+    assert "llvm.arithmetic.fence" in fused.script() and "T.max" in fused.script()
     with pytest.raises(ValueError, match="sdot / neon"):
         LayerSpec(ODD.m, 72, 20, "ternary", 8, 64, ODD, None, "vnni", nhwc_quads=True)
 
