@@ -126,15 +126,18 @@ class _SequentialFit:
     fitted, activations quantized with their calibrated scales), V_f in the float network."""
 
     def __init__(self, mod: Any, args: list[list[np.ndarray]], layers: list[Any], config: BitnetConfig) -> None:
-        from .calibrate import _Probe
-
-        self.args, self.layers, self.kind = args, layers, config.weights
-        self.float_probe = _Probe(mod, layers, set(), config)
+        self.mod, self.args, self.layers, self.config, self.kind = mod, args, layers, config, config.weights
+        self._float_probe: Any = None  # built on first use: a model with no layer to fit needs none
         self.sums: dict[int, list[Any]] = {}  # layer -> [G, C, F, rows]
         self.fitted: dict[int, tuple[np.ndarray, LayerFit]] = {}
 
     def see(self, layer: int, feed: int, v: np.ndarray) -> None:
-        vf = self.float_probe.matrix(layer, self.float_probe.run(self.args[feed], [])[layer]).astype(np.float64)
+        if self._float_probe is None:
+            from .calibrate import _Probe
+
+            self._float_probe = _Probe(self.mod, self.layers, set(), self.config)
+        probe = self._float_probe
+        vf = probe.matrix(layer, probe.run(self.args[feed], [])[layer]).astype(np.float64)
         vq = v.astype(np.float64)
         k = vq.shape[1]
         g, c, f, rows = self.sums.setdefault(layer, [np.zeros((k, k)), np.zeros((k, k)), np.zeros((k, k)), 0])
@@ -175,8 +178,6 @@ def fit_module(mod: Any, inputs: Sequence[Feeds], config: BitnetConfig
 
     main_gv = mod.get_global_var("main")
     found = find_layers(mod[main_gv])
-    if not config.selected(len(found)):
-        return mod, [], ()
     fitter = _SequentialFit(mod, match_inputs(mod[main_gv], None, inputs), list(found.values()), config)
     stats = _calibrate_module(mod, None, inputs, config, True, fitter)
     replaced = {i: grid for i, (grid, _) in fitter.fitted.items()}

@@ -121,3 +121,16 @@ def test_fit_errors_are_clear() -> None:
     opts = ronn_aot.CompileOptions().with_bitnet("ternary", calibration=[ActStats(1.0)] * 4, weight_fit="output")
     with pytest.raises(RonnError, match="on calibration inputs: give them"):
         ronn_aot.compile(model, opts)
+
+
+def test_fit_with_no_layer_selected_changes_nothing(tmp_path: Path) -> None:
+    """A selection that quantizes nothing compiles as with absmean weights (nothing to fit)."""
+    model, _ = small_cnn()
+    feeds = _feeds(2)
+    x = _feeds(1, seed=5)[0]
+    outs = []
+    for fit in ("absmean", "output"):
+        opts = ronn_aot.CompileOptions().with_output(tmp_path / f"{fit}.so").with_bitnet(
+            "ternary", 8, (), feeds, weight_fit=fit)
+        outs.append(ronn_aot.compile(model, opts).session(num_threads=1).run(None, x)[0])
+    np.testing.assert_array_equal(outs[0], outs[1])
