@@ -1,8 +1,8 @@
 """A dual artifact's route=auto on aarch64, under qemu-user: instructions per input over many real
 inputs (not one random one, which takes one route), against the fp32 artifact's, and the routes taken.
 
-    python -m bench.dual_aarch64 DUAL.so FP32.so --inputs heldout.npz [--target aarch64-dotprod]
-                                 [--cpu cortex-a76] [--n 300]
+    python -m bench.dual_aarch64 DUAL.so FP32.so --inputs heldout.npz [--labels heldout_labels.npy]
+                                 [--target aarch64-dotprod] [--cpu cortex-a76] [--n 300]
 
 bench/dual_timer.c, cross-built with the target's toolchain against runtime_min's static library,
 runs the first 2N inputs of the .npz (one array [S, *input shape]) through one artifact per process,
@@ -10,7 +10,8 @@ one thread, under qemu with the instruction counter (bench.aarch64's): per input
 inputs - count over the first N) / N, i.e. the mean over inputs N..2N-1, start-up and loading
 cancelled. Artifacts: FP32.so, DUAL.so@auto, DUAL.so@fast (System 1 alone) and DUAL.so@full
 (System 2 alone). The routes: the timer's route counters of route=auto over the 2N inputs (one more
-run, no counter). As bench.aarch64: instructions are the proxy for a narrow Arm core's time (no
+run, no counter); the answers (argmax of output 0) of each over the 2N inputs, their agreement with
+fp32's and, with --labels, their accuracy. As bench.aarch64: instructions are the proxy for a narrow Arm core's time (no
 board is reachable from here); the x86 numbers of the same task come from bench.dual.
 """
 
@@ -73,7 +74,8 @@ def route_counts(engine: TimerEngine, n: int, work: Path) -> dict[str, int]:
     return counts
 
 
-def run(dual: Path, fp32: Path, inputs: Path, target: str, cpu: str, n: int) -> dict[str, object]:
+def run(dual: Path, fp32: Path, inputs: Path, target: str, cpu: str, n: int,
+        labels: Path | None = None) -> dict[str, object]:
     with np.load(inputs) as z:
         (x,) = [z[k] for k in z.files]
     if len(x) < 2 * n:
@@ -91,10 +93,18 @@ def run(dual: Path, fp32: Path, inputs: Path, target: str, cpu: str, n: int) -> 
         print(f"{key:5s} {m.instructions / 1e6:.3f} M instructions per input", flush=True)
     counts = route_counts(TimerEngine(cpu, counter, timer, data, specs["auto"], "auto"), 2 * n, work)
     total = max(1, counts["fast"] + counts["full"])
-    return {"target": target, "cpu": cpu, "inputs": f"{inputs} [{n}:{2 * n}] (counts), [0:{2 * n}] (routes)",
-            "instructions_per_input": per_input, "auto_over_fp32": per_input["auto"] / per_input["fp32"],
-            "fast_over_fp32": per_input["fast"] / per_input["fp32"], "route_counts": counts,
-            "fast_fraction": counts["fast"] / total}
+    # the answers of the counted runs over all 2N inputs (the timer's argmax of output 0, on aarch64)
+    answers = {k: np.fromfile(work / f"{k}-out" / "timer.0.argmax", dtype=np.int32) for k in specs}
+    result: dict[str, object] = {
+        "target": target, "cpu": cpu, "inputs": f"{inputs} [{n}:{2 * n}] (counts), [0:{2 * n}] (routes, answers)",
+        "instructions_per_input": per_input, "auto_over_fp32": per_input["auto"] / per_input["fp32"],
+        "fast_over_fp32": per_input["fast"] / per_input["fp32"], "route_counts": counts,
+        "fast_fraction": counts["fast"] / total,
+        "agreement_with_fp32": {k: float((a == answers["fp32"]).mean()) for k, a in answers.items()}}
+    if labels is not None:
+        y = np.load(labels)[:2 * n]
+        result["accuracy"] = {k: float((a == y).mean()) for k, a in answers.items()}
+    return result
 
 
 def main() -> None:
@@ -105,12 +115,16 @@ def main() -> None:
     ap.add_argument("--target", default="aarch64-dotprod")
     ap.add_argument("--cpu", default="cortex-a76")
     ap.add_argument("--n", type=int, default=300, help="inputs per count (2N are read)")
+    ap.add_argument("--labels", type=Path, help=".npy of the inputs' labels: accuracy of each route")
     ap.add_argument("--json", type=Path)
     args = ap.parse_args()
-    r = run(args.dual, args.fp32, args.inputs, args.target, args.cpu, args.n)
+    r = run(args.dual, args.fp32, args.inputs, args.target, args.cpu, args.n, args.labels)
     print(f"{args.dual.name} on {r['target']} (qemu -cpu {r['cpu']}), one thread: route=auto "
           f"{r['auto_over_fp32']:.3f}x fp32's instructions per input (System 1 alone {r['fast_over_fp32']:.3f}x); "
-          f"fast fraction {r['fast_fraction']:.3f} {r['route_counts']}")
+          f"fast fraction {r['fast_fraction']:.3f} {r['route_counts']}; agreement with fp32 "
+          + ", ".join(f"{k} {v:.4f}" for k, v in r["agreement_with_fp32"].items())  # type: ignore[union-attr]
+          + ("; accuracy " + ", ".join(f"{k} {v:.4f}" for k, v in r["accuracy"].items())  # type: ignore[union-attr]
+             if "accuracy" in r else ""))
     if args.json:
         args.json.write_text(json.dumps(r, indent=1))
 

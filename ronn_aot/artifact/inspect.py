@@ -100,6 +100,8 @@ def _dual_lines(d: dict[str, Any]) -> list[str]:
                      f"{c['min_agreement']}; System 1 alone {c['system1_agreement']:.4f}); expected "
                      f"{c['expected_ms']:.4f} ms/run vs System 1 {c['system1_ms']:.4f}, System 2 "
                      f"{c['system2_ms']:.4f}")
+        if d.get("costs"):
+            lines.append(f"costs:        {d['costs']}")
     lines += [f"System 1:     {s1.get('kernels')} kernels, code {s1.get('code_bytes', '?')} B, plan "
               f"{s1.get('plan_bytes')} B, arena {s1.get('arena_bytes')} B, weights {s1.get('own_weight_bytes')} B "
               f"own + {s1.get('shared_weight_bytes')} B shared with System 2",

@@ -25,6 +25,7 @@ from ..stages.pack import pack
 from ..targets import Target, get_target
 from . import signals
 from .config import DualConfig, calibration_feeds
+from .costs import qemu_costs
 from .format import Feature, Signal, encode_dual
 from .merge import rename_kernels, share_weights, shift_kernels
 from .routers import Calibration, get_router
@@ -151,6 +152,15 @@ def compile_dual(model: str | Path | onnx.ModelProto, options: CompileOptions) -
 
         full_so, fast_so = plain(full, work / "full"), plain(fast, work / "fast")
         calibrated_on = target.name
+        costs_from = "given" if cfg.latency_ms is not None else f"median run times on {target.name}"
+        if not _runs_here(target) and cfg.latency_ms is None:
+            # the host's times are not the target's: count each system's instructions on its own code
+            latency, why = qemu_costs(target, fast_so, full_so, feeds[0])
+            if latency is not None:
+                cfg = replace(cfg, latency_ms=latency)
+                costs_from = why
+            else:
+                costs_from = f"median run times of host builds ({why})"
         if not _runs_here(target):  # calibrate on host builds of the same two systems
             host = get_target("host")
             calibrated_on = host.name
@@ -177,7 +187,7 @@ def compile_dual(model: str | Path | onnx.ModelProto, options: CompileOptions) -
         code = {k: read_footer(work / k / "plain.so", verify=False).code_size for k in ("full", "fast")}
         full.plan.metadata = {**full.plan.metadata, "dual": {
             "router": params.name, "rule": params.describe(), "calibration": params.stats,
-            "calibrated_on": calibrated_on, "calibration_seconds": round(calibrate_s, 2),
+            "calibrated_on": calibrated_on, "costs": costs_from, "calibration_seconds": round(calibrate_s, 2),
             "system1": {"bitnet": fast.plan.metadata.get("bitnet", {}), "plan_bytes": len(fast_plan_blob),
                         "arena_bytes": fast_plan.arena_size, "kernels": len(fast.built.kernels),
                         "code_bytes": code["fast"],

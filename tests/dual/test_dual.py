@@ -278,6 +278,30 @@ def test_aarch64_dual_under_qemu(tmp_path: Path) -> None:
     np.testing.assert_array_equal(auto, fast if expected == "fast" else full)
 
 
+@pytest.mark.cross
+def test_aarch64_router_costs_are_counted_on_the_target(tmp_path: Path) -> None:
+    """Without given costs, an aarch64 dual artifact's router weighs the two systems by their
+    instructions on the target's own code under qemu (the host builds' times are another ISA's):
+    the same counts as the plain aarch64 artifacts of the two systems give."""
+    from helpers import qemu_ronn_run
+
+    from ronn_aot.dual.costs import qemu_costs
+    from ronn_aot.targets import get_target
+
+    qemu_ronn_run("aarch64")  # skips without qemu / the cross compiler
+    model = classifier()
+    base = ronn_aot.CompileOptions().with_target("aarch64").with_optimization_level(2)
+    fp32 = ronn_aot.compile(model, base.with_output(tmp_path / "fp32.so")).path
+    bitnet = ronn_aot.compile(model, base.with_output(tmp_path / "bitnet.so").with_bitnet("ternary")).path
+    dual = ronn_aot.compile(model, base.with_output(tmp_path / "dual.so").with_dual(
+        "ternary", "confidence", CALIBRATION[:30], 0.9)).path
+    d = inspect_artifact(dual).metadata["dual"]
+    assert d["costs"].startswith("instructions under qemu -cpu cortex-a72, one thread"), d["costs"]
+    (t1, t2), _ = qemu_costs(get_target("aarch64"), bitnet, fp32, CALIBRATION[0])
+    # (within 0.5%: the plain artifacts built inside the dual compile are laid out a little differently)
+    assert (d["calibration"]["system1_ms"], d["calibration"]["system2_ms"]) == pytest.approx((t1, t2), rel=5e-3)
+
+
 def test_route_sweep(built: dict[str, Path], tmp_path: Path, capsys: pytest.CaptureFixture[str]) -> None:
     from ronn_aot.dual.sweep import route_sweep
 
