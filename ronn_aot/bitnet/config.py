@@ -8,7 +8,6 @@ from typing import Any, Mapping, Sequence
 import numpy as np
 
 from ..errors import RonnError
-from .fit import WEIGHT_FITS
 from .quantize import DOTS, WEIGHT_KINDS
 from .reference import ActStats
 
@@ -21,6 +20,8 @@ ACTIVATION_BITS = (1, 2, 3, 4, 5, 6, 7, 8)
 # popcount 0.32 / 2.56 at 6 bits, 0.38 / 3.06 at 7, neon 0.33 / 2.22.
 NEON_MIN_BITS = {"ternary": 5, "binary": 7}
 KERNELS = ("auto", *DOTS)
+# how quantized weights are chosen (fit.py): auto = "output" when calibration inputs are given
+WEIGHT_FITS = ("auto", "absmean", "output")
 
 
 @dataclass(frozen=True)

@@ -35,13 +35,12 @@ from typing import TYPE_CHECKING, Any, Sequence
 import numpy as np
 
 from ..errors import RonnError
+from .config import WEIGHT_FITS
 
 if TYPE_CHECKING:
     from .calibrate import Feeds
     from .config import BitnetConfig
     from .reference import ActStats
-
-WEIGHT_FITS = ("auto", "absmean", "output")
 THRESHOLDS = np.linspace(0.3, 1.3, 21)  # candidate thresholds, in multiples of the channel's mean |w|
 # G + RIDGE * trace(G) / rows * I: with few calibration rows (fewer than K, G is singular) the weights'
 # own error counts too, so a direction no calibration input spans is not left arbitrary. A channel has
