@@ -29,6 +29,9 @@ Cortex-A53/A72): SDOT becomes MUL (16 byte products; ternary weights decoded to 
 128 quads (`neon_chunk`: int16 cannot overflow), then one SADALP per chunk into the int32 lanes.
 `config.NEON_MIN_BITS` says when it beats bit-serial popcount.
 
+A conv runs in NHWC on both (arm_nhwc.py): its quantize kernel writes the input's codes once as
+padded NHWC quads, which the kernel reads in place (reduction index (kh, kw, channel quad)).
+
 Weights take the popcount layout's bytes (2 bits a ternary weight, 1 a binary one); the kernel's
 work does not grow with the activation bits, unlike bit-serial popcount (one AND + CNT per
 activation bit-plane and weight plane).
@@ -40,8 +43,9 @@ from typing import Any
 
 import numpy as np
 
+from .arm_nhwc import quantize_kernel, schedule_quantize
 from .kernels import FAMILY_KERNELS, SPEC_ATTR, _matrix_view, quads_shape, quantize_code, stats_compute
-from .quantize import BYTE_DOT_LANES, FAMILY_PACKERS, PackedWeights, ceil_to, quantize_weights, word_dtype
+from .quantize import BYTE_DOT_LANES, FAMILY_PACKERS, VNNI_GROUP, PackedWeights, ceil_to, quantize_weights, word_dtype
 from .reference import THRESHOLD_FRACTION_BITS, plane_coefficients
 from .schedule import _MIN_PARALLEL_WORK, TARGET_SCHEDULES, _parallel_absmax, _parallel_outer
 
@@ -97,6 +101,18 @@ def pack_values_sdot(q: np.ndarray, scale: np.ndarray, kind: str) -> PackedWeigh
     return PackedWeights(kind, n, k, 8, np.ascontiguousarray(planes), scale_pad, wsum, q, layout="sdot")
 
 
+def pack_conv_nhwc_sdot(w: np.ndarray, kind: str) -> PackedWeights:
+    """Quantize OIHW conv weights [N, C, KH, KW] as the [N, C * KH * KW] matrix (the same values
+    and scales as `pack_weights_sdot` of that matrix), then pack them in the reduction order of
+    NHWC quads: k = (kh * KW + kw) * C4 + c, channels padded with zero weights to C4."""
+    n, c, kh, kw = w.shape
+    q, scale = quantize_weights(w.reshape(n, c * kh * kw), kind)
+    c4 = ceil_to(c, VNNI_GROUP)
+    hwc = np.zeros((n, kh, kw, c4), np.int8)
+    hwc[..., :c] = q.reshape(n, c, kh, kw).transpose(0, 2, 3, 1)
+    return pack_values_sdot(hwc.reshape(n, kh * kw * c4), scale, kind)
+
+
 def unpack_sdot(planes: np.ndarray, kind: str, n: int, k: int) -> np.ndarray:
     """The int8 [N, K] weights that "sdot" planes encode (inverse of pack_weights_sdot)."""
     bits, vectors = weight_bits(kind), vectors_per_group(kind)
@@ -112,9 +128,7 @@ def pack_kernel(spec: Any) -> Any:
     rowsum int32 [M]) for an "sdot" layer (dense or NCHW convolution, int activations)."""
     from tvm import te, tirx
 
-    if spec.nhwc_quads:
-        from .arm_nhwc import quantize_kernel
-
+    if spec.nhwc:
         return quantize_kernel(spec)
     g = spec.conv
     in_shape = (spec.m, spec.k) if g is None else (g.batch, g.channels, g.height, g.width)
@@ -157,12 +171,12 @@ def sdot_kernel(spec: Any) -> Any:
     ternary = spec.weights == "ternary"
     factor = 1 if ternary else -2
     offset = not (ternary and spec.dot == "neon")  # whether acc counts the rowsum
-    conv = spec.conv is not None
+    conv, nhwc = spec.conv is not None, spec.nhwc
     OH, OW = spec.conv.out_hw if conv else (1, 1)
     HW = OH * OW
     out_shape = spec.out_shape
     mask = (1 << bits) - 1
-    a_shape = quads_shape(spec) if spec.nhwc_quads else (M, Q)
+    a_shape = quads_shape(spec) if nhwc else (M, Q)  # NHWC: the im2col matrix read from quads (arm_nhwc.py)
     C4 = a_shape[-1]
 
     def decode(word: Any, v: Any) -> Any:  # vector v as 16 bytes: ternary digits; binary -digits
@@ -178,7 +192,7 @@ def sdot_kernel(spec: Any) -> Any:
 
     def quad(A: Any, m: Any, q: Any) -> Any:  # 4 code bytes of row m, broadcast to 16 (ld1r)
         m = tirx.min(m, M - 1) if MP > M else m
-        if not spec.nhwc_quads:
+        if not nhwc:
             return tirx.reinterpret("int8x16", A[m, tirx.Ramp(q, 0, SDOT_LANES)])
         # NHWC quads (arm_nhwc.py): q = (kh, kw, channel quad) of output pixel m, read in place
         (_, kw), (sh, sw), (dh, dw) = spec.conv.kernel, spec.conv.strides, spec.conv.dilation
@@ -228,7 +242,10 @@ def sdot_kernel(spec: Any) -> Any:
             with T.sblock("out"):
                 vm, vg, vv, vc = T.axis.remap("SSSS", [m, g, v, c])
                 if vg * L + vv * SDOT_LANES + vc < N and vm < M:
-                    if conv:
+                    if nhwc:
+                        out[vm // HW, vm % HW // OW, vm % OW, vg * L + vv * SDOT_LANES + vc] = dequant(
+                            acc, stats, rowsum, scale, bias, vm, vg, vv, vc)
+                    elif conv:
                         out[vm // HW, vg * L + vv * SDOT_LANES + vc, vm % HW // OW, vm % OW] = dequant(
                             acc, stats, rowsum, scale, bias, vm, vg, vv, vc)
                     else:
@@ -275,7 +292,10 @@ def sdot_kernel(spec: Any) -> Any:
             with T.sblock("out"):
                 vm, vg, vv, vc = T.axis.remap("SSSS", [m, g, v, c])
                 if vg * L + vv * SDOT_LANES + vc < N and vm < M:
-                    if conv:
+                    if nhwc:
+                        out[vm // HW, vm % HW // OW, vm % OW, vg * L + vv * SDOT_LANES + vc] = dequant(
+                            acc, stats, rowsum, scale, bias, vm, vg, vv, vc)
+                    elif conv:
                         out[vm // HW, vg * L + vv * SDOT_LANES + vc, vm % HW // OW, vm % OW] = dequant(
                             acc, stats, rowsum, scale, bias, vm, vg, vv, vc)
                     else:
@@ -347,7 +367,7 @@ def _unroll_channel_quads(sch: Any, loop: Any, spec: Any, extent: int) -> None:
     the channel quads unrolled, so that a quad's address is a constant offset from the window
     pixel's, itself a sum of strides (no division by the quads per pixel, nor by KW, per quad
     and row)."""
-    if not getattr(spec, "nhwc_quads", False):
+    if not getattr(spec, "nhwc", False):
         return
     c4 = quads_shape(spec)[-1]
     if extent == spec.words:
@@ -596,9 +616,7 @@ def _schedule_hook(func: Any, sch: Any, kind: str, spec: Any, target: Any, cores
     if spec.sdot:
         if kind == "sdot":
             return schedule_sdot(sch, spec, cores)
-        if spec.nhwc_quads:
-            from .arm_nhwc import schedule_quantize
-
+        if spec.nhwc:
             return schedule_quantize(sch, spec)
         return schedule_pack(sch, spec)
     if kind == "bitserial" and _is_aarch64(target):

@@ -74,13 +74,11 @@ def _bias(expr: Any, bindings: dict[Any, Any], n: int, shapes: tuple[tuple[int, 
 
 def find_chains(func: Any, candidates: dict[Any, _Candidate], chosen: set[int],
                 nhwc: Callable[[_Candidate], bool],
-                head: Callable[[_Candidate], bool] = lambda c: False,
-                nchw: Callable[[_Candidate], bool] = lambda c: False) -> dict[Any, Chain]:
+                head: Callable[[_Candidate], bool] = lambda c: False) -> dict[Any, Chain]:
     """The chains of the chosen layers of `func`, keyed by the layer's binding var. A conv is
-    one when `nhwc(layer)` (it runs in NHWC) or `nchw(layer)` (it stays NCHW: a bias and a relu,
-    no pool); a dense layer when its input is 2-D. A float conv (not chosen) for which
-    `head(layer)` holds is computed by the quantize kernel of the NHWC conv it feeds through a
-    max pool."""
+    one when `nhwc(layer)` (it runs in NHWC); a dense layer when its input is 2-D. A float conv
+    (not chosen) for which `head(layer)` holds is computed by the quantize kernel of the NHWC conv
+    it feeds through a max pool."""
     import tvm
     from tvm import relax
 
@@ -113,7 +111,7 @@ def find_chains(func: Any, candidates: dict[Any, _Candidate], chosen: set[int],
             continue
         n = cand.weight.shape[0]
         if cand.conv is not None:
-            if not nhwc(cand) and not nchw(cand):
+            if not nhwc(cand):
                 continue
             bias_shapes: tuple[tuple[int, ...], ...] = ((1, n, 1, 1), (n, 1, 1))
         else:
@@ -121,7 +119,7 @@ def find_chains(func: Any, candidates: dict[Any, _Candidate], chosen: set[int],
             if xs is None or len(xs) != 2:
                 continue
             bias_shapes = ((n,), (1, n))
-        chain = Chain(cand, b.value, b.var, [], cand.conv is not None and nhwc(cand))
+        chain = Chain(cand, b.value, b.var, [], cand.conv is not None)
         head_shape = _static_shape(b.var)
         add = only_user(chain.tail, "relax.add")
         if add is not None and _static_shape(add.var) == head_shape:

@@ -55,7 +55,7 @@ class LayerSpec:
     conv: ConvGeometry | None = None
     static_stats: tuple[float, float] | None = None  # ActStats (scale, threshold) from calibration
     dot: str = "popcount"  # kernel family, one of quantize.DOTS
-    layout: str = "NCHW"  # a conv's input and output layout: "NCHW", or "NHWC" (vnni only, see nhwc.py)
+    layout: str = "NCHW"  # a conv's input and output layout: "NCHW", or "NHWC" (vnni: nhwc.py; sdot / neon: arm_nhwc.py)
     bias: bool = False  # the epilogue adds a float32 bias per output channel (vnni, sdot, neon)
     relu: bool = False  # ... then clamps at 0 (vnni, sdot, neon)
     # NHWC convs and vnni dense layers: the pack kernel takes the max pool that produces the layer's
@@ -68,26 +68,20 @@ class LayerSpec:
     head: ConvGeometry | None = None
     head_bias: bool = False
     head_relu: bool = False
-    # sdot / neon NCHW convs (arm_nhwc.py): the pack kernel writes the input's codes once as
-    # zero-padded NHWC quads (`quads_shape`, signed code bytes), reduction index (kh, kw, channel
-    # quad), and the multiply kernel reads the im2col matrix from them in place
-    nhwc_quads: bool = False
 
     def __post_init__(self) -> None:
         if self.dot not in DOTS:
             raise ValueError(f"unknown bitnet kernel family {self.dot!r}; choose one of {', '.join(DOTS)}")
         if self.dot in ("vnni", "sdot", "neon") and self.xnor:
             raise ValueError(f"the {self.dot} kernels take int activations; sign activations (XNOR) are popcount only")
-        if not self.vnni and (self.nhwc or ((self.bias or self.relu) and not self.sdot)):
-            raise ValueError("NHWC layers are vnni kernels only, fused bias / relu epilogues vnni or sdot / neon ones")
+        if not (self.vnni or self.sdot) and (self.nhwc or self.bias or self.relu):
+            raise ValueError("NHWC layers and fused bias / relu epilogues are vnni or sdot / neon kernels only")
         if self.nhwc and self.conv is None:
             raise ValueError("layout NHWC is a convolution's; a dense layer has none")
         if self.pool is not None and not (self.nhwc or (self.conv is None and self.vnni)):
             raise ValueError("a max pool taken by the pack kernel is an NHWC conv's or a vnni dense layer's")
         if self.head is not None and (self.pool is None or self.static_stats is None):
             raise ValueError("a float conv computed by the quantize kernel needs the pool after it and static stats")
-        if self.nhwc_quads and not (self.sdot and self.conv is not None and not self.nhwc):
-            raise ValueError("NHWC quads of an NCHW conv's input are the sdot / neon kernels' (arm_nhwc.py)")
 
     @property
     def nhwc(self) -> bool:
@@ -141,7 +135,7 @@ class LayerSpec:
     @property
     def act_outputs(self) -> list[tuple[tuple[int, ...], str]]:
         """(shape, dtype) of the pack kernel's outputs: the activations, stats[, rowsum]."""
-        if self.nhwc or self.nhwc_quads:
+        if self.nhwc:
             acts: tuple[tuple[int, ...], str] = (quads_shape(self), "uint32")
         elif self.vnni or self.sdot:
             acts = ((self.m, self.words), "uint32")
@@ -297,10 +291,10 @@ def pack_kernel(spec: LayerSpec) -> Any:
     """
     from tvm import te, tirx
 
-    if spec.nhwc:
-        return quantize_nhwc_kernel(spec)
     if spec.dot in FAMILY_KERNELS:
         return FAMILY_KERNELS[spec.dot][0](spec)
+    if spec.nhwc:
+        return quantize_nhwc_kernel(spec)
 
     g = spec.conv
     in_shape: tuple[int, ...] = (spec.m, spec.k) if g is None else (g.batch, g.channels, g.height, g.width)

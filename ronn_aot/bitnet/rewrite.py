@@ -20,6 +20,7 @@ own epilogue (requant.py), and that layer's quantize kernel goes.
 from __future__ import annotations
 
 from dataclasses import dataclass, field, replace
+from functools import partial
 from typing import Any
 
 import numpy as np
@@ -29,7 +30,8 @@ from .config import BitnetConfig
 from .epilogue import Chain, find_chains
 from .fit import LayerFit, fit_module
 from .fit import resolve as resolve_fit
-from .arm_nhwc import nhwc_quads_spec, pack_conv_nhwc_sdot, takes_nhwc_quads
+from .arm import pack_conv_nhwc_sdot
+from .arm_nhwc import nhwc_sdot_spec
 from .head import head_weights, takes_head
 from .kernels import LayerSpec, layer_kernel, pack_kernel
 from .nhwc import covers_input, nhwc_spec
@@ -122,18 +124,19 @@ def quantize_module(mod: Any, config: BitnetConfig, target: Any = None) -> tuple
     report = BitnetReport(config, calibration_samples=samples, kernel=dot, weight_fit=weight_fit,
                           fit_layers=fitted)
     static = config.calibration is not None
-    sdot = dot in ("sdot", "neon")  # convs stay NCHW on NHWC quads (arm_nhwc.py), bias / relu in the epilogue
+    # sdot / neon: convs in NHWC on NHWC quads (arm_nhwc.py), bias / relu in the epilogue, the
+    # pool before a conv in its quantize kernel; no fused float conv, no requantizing epilogue
+    sdot = dot in ("sdot", "neon")
     chains = find_chains(mod[main_gv], candidates, chosen,
-                         lambda c: not sdot and c.conv is not None and (static or covers_input(c.conv)),
-                         lambda c: not sdot and static and c.conv is not None and takes_head(c.conv),
-                         lambda c: sdot and c.conv is not None and takes_nhwc_quads(c.conv, static)) \
+                         lambda c: c.conv is not None and (static or covers_input(c.conv)),
+                         lambda c: not sdot and static and c.conv is not None and takes_head(c.conv)) \
         if dot == "vnni" or sdot else {}
     absorbed = {v for chain in chains.values() for v in chain.absorbed}
     original = {b.var: b.value for block in mod[main_gv].body.blocks for b in block.bindings}
     # With static scales a conv whose pool feeds the next quantized layer (a conv whose quantize
     # kernel takes the pool, or a dense layer after Flatten) quantizes for it in its own epilogue
     # (requant.py): id(chain) -> the next chain; id(dense chain) -> (the conv chain, its pool)
-    feeds = {id(p): c for c in chains.values() if static and c.in_pool is not None and c.head is None
+    feeds = {id(p): c for c in chains.values() if static and not sdot and c.in_pool is not None and c.head is None
              for p in chains.values() if p is not c and p.nhwc and p.pool is None and p.tail.same_as(c.in_pool_input)}
     dense_source: dict[int, tuple[Chain, tuple[int, ...]]] = {}
     requantized: set[int] = set()  # id() of the chains whose input a previous layer's kernel quantized
@@ -145,8 +148,9 @@ def quantize_module(mod: Any, config: BitnetConfig, target: Any = None) -> tuple
         assert cand.conv is not None
         stats = config.calibration[cand.index] if config.calibration is not None else None
         fixed = None if stats is None else (stats.scale, stats.threshold)
-        spec = nhwc_spec(cand.conv, cand.weight.shape[0], config.weights, config.activation_bits, fixed,
-                         chain.bias is not None, chain.relu)
+        spec = (partial(nhwc_sdot_spec, dot=dot) if sdot else nhwc_spec)(
+            cand.conv, cand.weight.shape[0], config.weights, config.activation_bits, fixed, bias=chain.bias is not None,
+            relu=chain.relu)
         if chain.in_pool is not None:  # the quantize kernel takes the pool (kernels.quantize_nhwc_kernel)
             a, pre = chain.in_pool.attrs, _static_shape(chain.in_pool.args[0])
             assert pre is not None
@@ -189,7 +193,7 @@ def quantize_module(mod: Any, config: BitnetConfig, target: Any = None) -> tuple
         for c in chains.values():
             flat = c.call.args[0]
             value = original.get(flat)
-            if not static or c.layer.conv is not None or not (
+            if not static or sdot or c.layer.conv is not None or not (
                     isinstance(value, relax.Call) and getattr(value.op, "name", "") == "relax.reshape"):
                 continue
             src = value.args[0]
@@ -234,7 +238,7 @@ def quantize_module(mod: Any, config: BitnetConfig, target: Any = None) -> tuple
             pack_extra: tuple[np.ndarray, ...] = ()
             extra = [chain.bias] if bias else []
             if cand.conv is not None and chain.nhwc:
-                packed = pack_conv_nhwc_vnni(cand.weight, config.weights)
+                packed = (pack_conv_nhwc_sdot if sdot else pack_conv_nhwc_vnni)(cand.weight, config.weights)
                 spec = nhwc_layer_spec(chain)
                 acts: list[Any] | None = None
                 if id(chain) in requantized:  # x: the codes the previous layer's kernel wrote (requant.py)
@@ -260,10 +264,6 @@ def quantize_module(mod: Any, config: BitnetConfig, target: Any = None) -> tuple
                     return relax.call_tir(gv, args, [relax.TensorType(s, d) for s, d in nxt_spec.act_outputs])
                 if acts is not None:
                     return self._finish(chain, spec, self._emit_mul(acts, cand, spec, packed, record, extra))
-            elif cand.conv is not None and sdot:  # NCHW on NHWC quads, bias / relu in the epilogue
-                spec = replace(nhwc_quads_spec(cand.conv, n, config.weights, config.activation_bits, fixed, dot),
-                               bias=bias, relu=chain.relu)
-                packed = pack_conv_nhwc_sdot(cand.weight, config.weights)
             elif id(chain) in dense_source:  # its input quantized by the conv kernel before (requant.py)
                 spec, packed = requantized_dense(chain)
                 t = self.visit_expr(dense_source[id(chain)][0].tail)
@@ -298,7 +298,7 @@ def quantize_module(mod: Any, config: BitnetConfig, target: Any = None) -> tuple
             the pool's NHWC input instead, with the pool (in_h, in_w, kh, kw, sh, sw): no pool kernel
             runs either."""
             value = original.get(x)
-            if not (isinstance(value, relax.Call) and getattr(value.op, "name", "") == "relax.reshape"):
+            if sdot or not (isinstance(value, relax.Call) and getattr(value.op, "name", "") == "relax.reshape"):
                 return None
             source = value.args[0]
             shape, flat = _static_shape(source), _static_shape(x)
@@ -355,18 +355,7 @@ def quantize_module(mod: Any, config: BitnetConfig, target: Any = None) -> tuple
             report.layers.append(record)
             if not record.quantized:
                 return new
-            if sdot and cand.conv is not None and takes_nhwc_quads(cand.conv, static):
-                return self._replace_nhwc_quads(new, cand, record)
             return self._replace(new, cand, pack_for(cand.weight.reshape(n, k), config.weights, dot), record)
-
-        def _replace_nhwc_quads(self, call: Any, cand: _Candidate, record: LayerRecord) -> Any:
-            """An sdot / neon conv on NHWC quads (arm_nhwc.py): NCHW in and out, as `_replace`'s."""
-            assert cand.conv is not None
-            stats = config.calibration[cand.index] if config.calibration is not None else None
-            spec = nhwc_quads_spec(cand.conv, cand.weight.shape[0], config.weights, config.activation_bits,
-                                   None if stats is None else (stats.scale, stats.threshold), dot)
-            packed = pack_conv_nhwc_sdot(cand.weight, config.weights)
-            return self._emit_mul(self._emit_pack(call.args[0], cand, spec), cand, spec, packed, record, [])
 
         def _replace(self, call: Any, cand: _Candidate, packed: PackedWeights, record: LayerRecord) -> Any:
             x = call.args[0]

@@ -337,16 +337,18 @@ def test_qlinear_conv_under_qemu_matches_onnxruntime(qemu_ronn_run: Any, tmp_pat
 
 
 def conv_model(seed: int = 8) -> onnx.ModelProto:
-    """Conv(5 -> 20, 3x3, pad 1, bias) -> Relu -> Conv(20 -> 24, 3x3, pad 1, bias) on 1x5x7x7:
-    M = 49 rows, which the sdot / neon kernels pad to 52 (arm.padded_rows)."""
+    """Conv(5 -> 20, 3x3, pad 1, bias) -> Relu -> MaxPool 2x2 -> Conv(20 -> 24, 3x3, pad 1, bias) on
+    1x5x14x14: the second conv has M = 49 rows, which the sdot / neon kernels pad to 52
+    (arm.padded_rows)."""
     rng = np.random.default_rng(seed)
     w = {"w1": rng.standard_normal((20, 5, 3, 3)).astype(np.float32), "b1": rng.standard_normal(20).astype(np.float32),
          "w2": (rng.standard_normal((24, 20, 3, 3)) / 4).astype(np.float32),
          "b2": rng.standard_normal(24).astype(np.float32)}
     nodes = [helper.make_node("Conv", ["x", "w1", "b1"], ["c"], pads=[1, 1, 1, 1]),
              helper.make_node("Relu", ["c"], ["r"]),
-             helper.make_node("Conv", ["r", "w2", "b2"], ["y"], pads=[1, 1, 1, 1])]
-    graph = helper.make_graph(nodes, "convs", [helper.make_tensor_value_info("x", TensorProto.FLOAT, [1, 5, 7, 7])],
+             helper.make_node("MaxPool", ["r"], ["p"], kernel_shape=[2, 2], strides=[2, 2]),
+             helper.make_node("Conv", ["p", "w2", "b2"], ["y"], pads=[1, 1, 1, 1])]
+    graph = helper.make_graph(nodes, "convs", [helper.make_tensor_value_info("x", TensorProto.FLOAT, [1, 5, 14, 14])],
                               [helper.make_tensor_value_info("y", TensorProto.FLOAT, [1, 24, 7, 7])],
                               [numpy_helper.from_array(v, k) for k, v in w.items()])
     return helper.make_model(graph, opset_imports=[helper.make_opsetid("", 17)])
@@ -361,19 +363,19 @@ def test_padded_rows() -> None:
 @pytest.mark.parametrize("target,cpu,kernel", [("aarch64-dotprod", "cortex-a76", "sdot"), ("aarch64", "cortex-a72", "neon")])
 def test_static_scales_nhwc_quads_match_popcount(target: str, cpu: str, kernel: str, qemu_ronn_run: Any,
                                                   tmp_path: Path) -> None:
-    """Static scales: the convs' quantize kernels write NHWC quads that the sdot / neon kernels read
-    in place (arm_nhwc.py), in tiles of 4 rows of 52 (M = 49 padded), and add the bias and apply
-    the relu in their epilogue (no separate kernels); the outputs equal the bit-serial kernels'
-    (NCHW im2col, Relax add and relu) bit for bit."""
+    """Static scales: NHWC convs (arm_nhwc.py) whose quantize kernels write NHWC quads (the second
+    one through the max pool) that the sdot / neon kernels read in place, in tiles of 4 rows of 52
+    (M = 49 padded), adding the bias and applying the relu in their epilogue (no add, relu or
+    pool kernels); the outputs equal the bit-serial kernels' (NCHW im2col, Relax ops) bit for bit."""
     model = conv_model()
     stats = [R.ActStats(0.03, 0.0), R.ActStats(0.05, 0.0)]
-    x = np.random.default_rng(7).standard_normal((1, 5, 7, 7)).astype(np.float32)
+    x = np.random.default_rng(7).standard_normal((1, 5, 14, 14)).astype(np.float32)
     ys = []
     for k in (kernel, "popcount"):
         opts = ronn_aot.CompileOptions().with_target(target).with_output(tmp_path / f"{k}.so")
         art = ronn_aot.compile(model, opts.with_bitnet("ternary", 8, "all", calibration=stats, kernel=k))
         _check_bitnet_rule(art)
         kernels = [k for ks in art.schedule_report.kernels_by_rule().values() for k in ks]
-        assert any("add" in name or "relu" in name for name in kernels) == (k == "popcount"), kernels
+        assert any("add" in name or "relu" in name or "pool" in name for name in kernels) == (k == "popcount"), kernels
         ys.append(_run(qemu_ronn_run, cpu, Path(art.path), x, tmp_path))
     np.testing.assert_array_equal(ys[0], ys[1])

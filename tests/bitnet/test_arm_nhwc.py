@@ -38,7 +38,7 @@ def test_nhwc_sdot_packing_is_the_nchw_quantization_reordered(weights: str) -> N
     g = ODD
     w = np.random.default_rng(1).standard_normal((g.out_channels, g.channels, 3, 3)).astype(np.float32)
     nchw = arm.pack_weights_sdot(w.reshape(g.out_channels, -1), weights)
-    nhwc = arm_nhwc.pack_conv_nhwc_sdot(w, weights)
+    nhwc = arm.pack_conv_nhwc_sdot(w, weights)
     np.testing.assert_array_equal(nhwc.scale, nchw.scale)  # scales from the same matrix, same order
     hwc = np.zeros((g.out_channels, 3, 3, 8), np.int8)
     hwc[..., :5] = nchw.values.reshape(g.out_channels, 5, 3, 3).transpose(0, 2, 3, 1)
@@ -49,15 +49,23 @@ def test_nhwc_sdot_packing_is_the_nchw_quantization_reordered(weights: str) -> N
                                   else np.where(hwc == 0, -1, hwc).reshape(g.out_channels, -1))
 
 
-def test_nhwc_quads_spec_and_kernels_structure() -> None:
-    """The quantize kernel takes the NCHW input and writes padded NHWC quads and row sums; the
-    multiply kernel reads those quads (no im2col buffer) and writes NCHW."""
-    spec = arm_nhwc.nhwc_quads_spec(ODD, ODD.out_channels, "ternary", 8, (0.05, 0.0), "sdot")
+def _spec(g: R.ConvGeometry, static: Any = (0.05, 0.0), dot: str = "sdot", bias: bool = False,
+          relu: bool = False) -> LayerSpec:
+    return arm_nhwc.nhwc_sdot_spec(g, g.out_channels, "ternary", 8, static, dot, bias, relu)
+
+
+def test_nhwc_sdot_spec_and_kernels_structure() -> None:
+    """The quantize kernel takes the NHWC input (or its max pool's input) and writes padded NHWC
+    quads and row sums; the multiply kernel reads those quads (no im2col buffer), adds the bias
+    (a parameter only then) and writes NHWC."""
+    spec = _spec(ODD)
     assert quads_shape(spec) == (2, 9, 7, 2) and spec.k == 72 and spec.words == 18
-    assert spec.out_shape == (2, 20, 4, 5)
+    assert spec.out_shape == (2, 4, 5, 20)
     assert spec.act_outputs == [((2, 9, 7, 2), "uint32"), ((3,), "float32"), ((ODD.m,), "int32")]
     pack = scheduled(arm.pack_kernel(spec))
-    assert [tuple(int(d) for d in p.shape) for p in pack.params] == [(2, 5, 7, 6), (2, 9, 7, 2), (3,), (40,)]
+    assert [tuple(int(d) for d in p.shape) for p in pack.params] == [(2, 7, 6, 5), (2, 9, 7, 2), (3,), (40,)]
+    pooled = scheduled(arm.pack_kernel(replace(spec, pool=(14, 12, 2, 2, 2, 2))))
+    assert tuple(int(d) for d in pooled.params[0].shape) == (2, 14, 12, 5)
     # each padded pixel's codes computed once, under the pixel's loop, then its quads and its sum
     sch = s_tir.Schedule(arm.pack_kernel(spec))
     sch.work_on("main")
@@ -66,25 +74,37 @@ def test_nhwc_quads_spec_and_kernels_structure() -> None:
     for block in ("code", "pixsum"):
         assert [sch.get(loop) for loop in sch.get_loops(sch.get_sblock(block))[:3]] == pixel
     for dot in ("sdot", "neon"):
-        s = arm_nhwc.nhwc_quads_spec(ODD, ODD.out_channels, "ternary", 8, (0.05, 0.0), dot)
-        mul = scheduled(arm.sdot_kernel(s))
+        mul = scheduled(arm.sdot_kernel(_spec(ODD, dot=dot)))
         shapes = [tuple(int(d) for d in p.shape) for p in mul.params]
-        assert shapes == [(2, 9, 7, 2), (3,), (40,), (2, 18, 16), (32,), (2, 20, 4, 5)]
-    fused = arm.sdot_kernel(replace(spec, bias=True, relu=True))  # bias after scale, before out
-    assert [tuple(int(d) for d in p.shape) for p in fused.params][-2:] == [(20,), (2, 20, 4, 5)]
+        assert shapes == [(2, 9, 7, 2), (3,), (40,), (2, 18, 16), (32,), (2, 4, 5, 20)]
+    fused = arm.sdot_kernel(_spec(ODD, bias=True, relu=True))  # bias after scale, before out
+    assert [tuple(int(d) for d in p.shape) for p in fused.params][-2:] == [(20,), (2, 4, 5, 20)]
     assert "llvm.arithmetic.fence" in fused.script() and "T.max" in fused.script()
-    with pytest.raises(ValueError, match="sdot / neon"):
-        LayerSpec(ODD.m, 72, 20, "ternary", 8, 64, ODD, None, "vnni", nhwc_quads=True)
+    with pytest.raises(ValueError, match="NHWC layers"):
+        LayerSpec(ODD.m, 72, 20, "ternary", 8, 64, ODD, None, "popcount", "NHWC")
+
+
+def _pool(x: np.ndarray, pool: tuple[int, ...]) -> np.ndarray:
+    """NCHW max pool (no padding) of x."""
+    _, _, kh, kw, sh, sw = pool
+    oh, ow = (x.shape[2] - kh) // sh + 1, (x.shape[3] - kw) // sw + 1
+    return np.max([x[:, :, i: i + sh * (oh - 1) + 1: sh, j: j + sw * (ow - 1) + 1: sw]
+                   for i in range(kh) for j in range(kw)], axis=0)
 
 
 @pytest.mark.parametrize("static", [None, (0.04, 0.0)])
-@pytest.mark.parametrize("g", [ODD, DILATED], ids=["odd", "dilated"])
-def test_quantize_kernel_matches_nchw_pack(static: Any, g: R.ConvGeometry) -> None:
+@pytest.mark.parametrize("g,pool", [(ODD, None), (DILATED, None), (ODD, (14, 13, 2, 2, 2, 2))],
+                         ids=["odd", "dilated", "odd_pooled"])
+def test_quantize_kernel_matches_nchw_pack(static: Any, g: R.ConvGeometry, pool: Any) -> None:
     """The NHWC quads, read as the im2col matrix, hold the NCHW pack kernel's codes (reordered);
-    stats and row sums equal."""
-    x = np.random.default_rng(g.channels).standard_normal((g.batch, g.channels, g.height, g.width)).astype(np.float32)
-    spec = arm_nhwc.nhwc_quads_spec(g, g.out_channels, "ternary", 8, static, "sdot")
-    quads, stats, rowsum = _run(scheduled(arm.pack_kernel(spec)), [x], spec.act_outputs)
+    stats and row sums equal. With a pool, the NCHW pack kernel quantizes the pooled tensor."""
+    rng = np.random.default_rng(g.channels)
+    shape = (g.batch, g.channels) + ((g.height, g.width) if pool is None else pool[:2])
+    x_in = rng.standard_normal(shape).astype(np.float32)
+    x = x_in if pool is None else _pool(x_in, pool)
+    spec = replace(_spec(g, static), pool=pool)
+    quads, stats, rowsum = _run(scheduled(arm.pack_kernel(spec)), [np.ascontiguousarray(x_in.transpose(0, 2, 3, 1))],
+                                spec.act_outputs)
     old = LayerSpec(g.m, g.k, g.out_channels, "ternary", 8, 8, g, static, "sdot")
     a_old, stats_old, rowsum_old = _run(scheduled(arm.pack_kernel(old)), [x], old.act_outputs)
     np.testing.assert_array_equal(stats, stats_old)
