@@ -337,12 +337,12 @@ def test_qlinear_conv_under_qemu_matches_onnxruntime(qemu_ronn_run: Any, tmp_pat
 
 
 def conv_model(seed: int = 8) -> onnx.ModelProto:
-    """Conv(5 -> 20, 3x3, pad 1, bias) -> Relu -> MaxPool 2x2 -> Conv(20 -> 24, 3x3, pad 1, bias) on
+    """Conv(5 -> 16, 3x3, pad 1, bias) -> Relu -> MaxPool 2x2 -> Conv(16 -> 24, 3x3, pad 1, bias) on
     1x5x14x14: the second conv has M = 49 rows, which the sdot / neon kernels pad to 52
-    (arm.padded_rows)."""
+    (arm.padded_rows), and 4 channel quads a pixel (SDOT reads them in one load)."""
     rng = np.random.default_rng(seed)
-    w = {"w1": rng.standard_normal((20, 5, 3, 3)).astype(np.float32), "b1": rng.standard_normal(20).astype(np.float32),
-         "w2": (rng.standard_normal((24, 20, 3, 3)) / 4).astype(np.float32),
+    w = {"w1": rng.standard_normal((16, 5, 3, 3)).astype(np.float32), "b1": rng.standard_normal(16).astype(np.float32),
+         "w2": (rng.standard_normal((24, 16, 3, 3)) / 4).astype(np.float32),
          "b2": rng.standard_normal(24).astype(np.float32)}
     nodes = [helper.make_node("Conv", ["x", "w1", "b1"], ["c"], pads=[1, 1, 1, 1]),
              helper.make_node("Relu", ["c"], ["r"]),

@@ -77,6 +77,11 @@ def test_nhwc_sdot_spec_and_kernels_structure() -> None:
         mul = scheduled(arm.sdot_kernel(_spec(ODD, dot=dot)))
         shapes = [tuple(int(d) for d in p.shape) for p in mul.params]
         assert shapes == [(2, 9, 7, 2), (3,), (40,), (2, 18, 16), (32,), (2, 4, 5, 20)]
+    # 16 channels: SDOT takes 4 quads a load and a lane of it (neon keeps LD1R's broadcast)
+    wide = R.ConvGeometry(1, 16, 5, 5, 16, (3, 3), (1, 1), (1, 1, 1, 1))
+    assert "T.Shuffle" in arm.sdot_kernel(_spec(wide)).script()
+    assert "T.Shuffle" not in arm.sdot_kernel(_spec(wide, dot="neon")).script()
+    assert "T.Shuffle" not in arm.sdot_kernel(_spec(ODD)).script()  # 2 quads a pixel
     fused = arm.sdot_kernel(_spec(ODD, bias=True, relu=True))  # bias after scale, before out
     assert [tuple(int(d) for d in p.shape) for p in fused.params][-2:] == [(20,), (2, 4, 5, 20)]
     assert "llvm.arithmetic.fence" in fused.script() and "T.max" in fused.script()
