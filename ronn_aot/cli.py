@@ -71,6 +71,11 @@ def _compile(args: argparse.Namespace) -> int:
         return _compile_partly(args, opts)
     art = compile_model(args.model, opts)
     print(f"wrote {art.path} ({art.path.stat().st_size} bytes, target {art.target}, -O{art.opt_level})")
+    if args.dual and not args.bitnet_calibration:
+        # System 1 then quantizes with BitNet's data-free rule and measures its scales per run
+        print("note: System 1 has absmean weights and run-time activation scales; --bitnet-calibration cal.npz "
+              "(it may be the --route-calibration file) fits its weights to the model's outputs and fixes its "
+              "scales: usually far more inputs answered by System 1, and faster kernels")
     if args.sign_key:
         from .artifact.signing import sign
 

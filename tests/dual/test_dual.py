@@ -151,6 +151,8 @@ def test_cli_compile_run_inspect(tmp_path: Path, capsys: pytest.CaptureFixture[s
     assert cli_main(["compile", str(model), "-O", "2", "--dual", "ternary", "--route", "confidence",
                      "--route-calibration", str(tmp_path / "cal.npz"), "--route-min-agreement", "0.95",
                      "-o", str(out)]) == 0
+    assert "note: System 1 has absmean weights and run-time activation scales; --bitnet-calibration" in \
+        capsys.readouterr().out
     assert cli_main(["inspect", str(out)]) == 0
     assert "router:       confidence" in capsys.readouterr().out
     assert cli_main(["run", str(out), "--input", f"x={tmp_path / 'x.npy'}", "--route", "fast"]) == 0
