@@ -24,8 +24,10 @@ Arithmetic (exact integers, as `reference.dense`): with u the stored digit,
 then the same float epilogue as the other families: float(dot) * scale_a * scale_w[n].
 
 The "neon" family is the same layout and kernel on Arm cores without the extension (`aarch64`:
-Cortex-A53/A72): SDOT becomes MUL (16 byte products; ternary weights decoded to w itself so that
-|code * w| <= 127 fits a byte) and SADALP (pairs added into int16 lanes), over chunks of up to
+Cortex-A53/A72): SDOT becomes MUL (16 byte products; ternary weights are stored as w itself, a
+2-bit two's complement field, decoded with a shift left and an arithmetic shift right (`shl`,
+`sshr`: one for the last v), so that |code * w| <= 127 fits a byte) and SADALP (pairs added into
+int16 lanes), over chunks of up to
 128 quads (`neon_chunk`: int16 cannot overflow), then one SADALP per chunk into the int32 lanes.
 `config.NEON_MIN_BITS` says when it beats bit-serial popcount.
 
@@ -72,21 +74,34 @@ def group_lanes(kind: str) -> int:
     return SDOT_LANES * vectors_per_group(kind)
 
 
-def pack_weights_sdot(w: np.ndarray, kind: str) -> PackedWeights:
-    """Quantize and pack an [N, K] float weight matrix in the "sdot" layout (see the module doc):
-    planes uint8 [n_pad / lanes, K4 / 4, 16]."""
+def pack_weights_sdot(w: np.ndarray, kind: str, dot: str = "sdot") -> PackedWeights:
+    """Quantize and pack an [N, K] float weight matrix in the "sdot" layout of family `dot` ("sdot"
+    or "neon": see the module doc): planes uint8 [n_pad / lanes, K4 / 4, 16]."""
     q, scale = quantize_weights(w, kind)
-    return pack_values_sdot(q, scale, kind)
+    return pack_values_sdot(q, scale, kind, dot)
 
 
-def pack_values_sdot(q: np.ndarray, scale: np.ndarray, kind: str) -> PackedWeights:
+def pack_weights_neon(w: np.ndarray, kind: str) -> PackedWeights:
+    """`pack_weights_sdot` for the "neon" family (ternary weights as 2-bit two's complement w)."""
+    return pack_weights_sdot(w, kind, "neon")
+
+
+def _signed_fields(kind: str, dot: str) -> bool:
+    """Whether the stored digit is w itself, 2-bit two's complement (neon ternary), not w + 1."""
+    return kind == "ternary" and dot == "neon"
+
+
+def pack_values_sdot(q: np.ndarray, scale: np.ndarray, kind: str, dot: str = "sdot") -> PackedWeights:
     """Pack quantized int8 weights [N, K] (any value where the codes are 0: padded channels) with
-    their scales [N] in the "sdot" layout."""
+    their scales [N] in the "sdot" layout of family `dot`."""
     n, k = q.shape
     bits, vectors, lanes = weight_bits(kind), vectors_per_group(kind), group_lanes(kind)
     n_pad, k_pad = ceil_to(n, lanes), ceil_to(k, SDOT_GROUP)
     digits = np.zeros((n_pad, k_pad), np.uint8)  # padding: digit 0 (its codes are 0 too)
-    digits[:n, :k] = (q + 1) if kind == "ternary" else (q + 1) // 2
+    if _signed_fields(kind, dot):
+        digits[:n, :k] = q.astype(np.uint8) & 3
+    else:
+        digits[:n, :k] = (q + 1) if kind == "ternary" else (q + 1) // 2
     groups, quads = n_pad // lanes, k_pad // SDOT_GROUP
     # [G, V, C, Q, J] -> [G, Q, V, C, J]: byte (C, J) of quad q holds every vector's digit
     d = digits.reshape(groups, vectors, SDOT_LANES, quads, SDOT_GROUP).transpose(0, 3, 1, 2, 4).astype(np.uint32)
@@ -101,7 +116,7 @@ def pack_values_sdot(q: np.ndarray, scale: np.ndarray, kind: str) -> PackedWeigh
     return PackedWeights(kind, n, k, 8, np.ascontiguousarray(planes), scale_pad, wsum, q, layout="sdot")
 
 
-def pack_conv_nhwc_sdot(w: np.ndarray, kind: str) -> PackedWeights:
+def pack_conv_nhwc_sdot(w: np.ndarray, kind: str, dot: str = "sdot") -> PackedWeights:
     """Quantize OIHW conv weights [N, C, KH, KW] as the [N, C * KH * KW] matrix (the same values
     and scales as `pack_weights_sdot` of that matrix), then pack them in the reduction order of
     NHWC quads: k = (kh * KW + kw) * C4 + c, channels padded with zero weights to C4."""
@@ -110,16 +125,18 @@ def pack_conv_nhwc_sdot(w: np.ndarray, kind: str) -> PackedWeights:
     c4 = ceil_to(c, VNNI_GROUP)
     hwc = np.zeros((n, kh, kw, c4), np.int8)
     hwc[..., :c] = q.reshape(n, c, kh, kw).transpose(0, 2, 3, 1)
-    return pack_values_sdot(hwc.reshape(n, kh * kw * c4), scale, kind)
+    return pack_values_sdot(hwc.reshape(n, kh * kw * c4), scale, kind, dot)
 
 
-def unpack_sdot(planes: np.ndarray, kind: str, n: int, k: int) -> np.ndarray:
-    """The int8 [N, K] weights that "sdot" planes encode (inverse of pack_weights_sdot)."""
+def unpack_sdot(planes: np.ndarray, kind: str, n: int, k: int, dot: str = "sdot") -> np.ndarray:
+    """The int8 [N, K] weights that "sdot" planes of family `dot` encode (inverse of pack_weights_sdot)."""
     bits, vectors = weight_bits(kind), vectors_per_group(kind)
     groups, quads, _ = planes.shape
     b = planes.reshape(groups, quads, SDOT_LANES, SDOT_GROUP).astype(np.int32)
     d = np.stack([(b >> (bits * v)) & ((1 << bits) - 1) for v in range(vectors)], axis=2)  # [G, Q, V, C, J]
     d = d.transpose(0, 2, 3, 1, 4).reshape(groups * vectors * SDOT_LANES, quads * SDOT_GROUP)[:n, :k]
+    if _signed_fields(kind, dot):
+        return ((d ^ 2) - 2).astype(np.int8)
     return (d - 1 if kind == "ternary" else 2 * d - 1).astype(np.int8)
 
 
@@ -185,10 +202,13 @@ def sdot_kernel(spec: Any) -> Any:
             return tirx.Select((word & tirx.Broadcast(bit, SDOT_BYTES)) != tirx.Broadcast(tirx.const(0, "uint8"), SDOT_BYTES),
                                tirx.Broadcast(tirx.const(-1, "int8"), SDOT_BYTES),
                                tirx.Broadcast(tirx.const(0, "int8"), SDOT_BYTES))
+        if not offset:  # neon ternary: w in 2-bit two's complement, SHL then SSHR (SSHR alone for the last v)
+            up = tirx.reinterpret("int8x16", word << tirx.Broadcast(tirx.Cast("uint8", 8 - bits - v * bits), SDOT_BYTES))
+            return up >> tirx.Broadcast(tirx.const(8 - bits, "int8"), SDOT_BYTES)
         shift = tirx.Cast("uint8", v * bits)  # USHR + AND (one of them for the first and last v)
         digits = tirx.reinterpret("int8x16", (word >> tirx.Broadcast(shift, SDOT_BYTES))
                                   & tirx.Broadcast(tirx.const(mask, "uint8"), SDOT_BYTES))
-        return digits if offset else digits - tirx.Broadcast(tirx.const(1, "int8"), SDOT_BYTES)
+        return digits
 
     def quad(A: Any, m: Any, q: Any) -> Any:  # 4 code bytes of row m, broadcast to 16 (ld1r)
         m = tirx.min(m, M - 1) if MP > M else m
@@ -635,8 +655,8 @@ def _schedule_hook(func: Any, sch: Any, kind: str, spec: Any, target: Any, cores
     return None
 
 
+FAMILY_PACKERS["sdot"], FAMILY_PACKERS["neon"] = pack_weights_sdot, pack_weights_neon
 for _dot in ("sdot", "neon"):
-    FAMILY_PACKERS[_dot] = pack_weights_sdot
     FAMILY_KERNELS[_dot] = (pack_kernel, sdot_kernel)
 if _schedule_hook not in TARGET_SCHEDULES:
     TARGET_SCHEDULES.append(_schedule_hook)

@@ -238,7 +238,8 @@ def quantize_module(mod: Any, config: BitnetConfig, target: Any = None) -> tuple
             pack_extra: tuple[np.ndarray, ...] = ()
             extra = [chain.bias] if bias else []
             if cand.conv is not None and chain.nhwc:
-                packed = (pack_conv_nhwc_sdot if sdot else pack_conv_nhwc_vnni)(cand.weight, config.weights)
+                packed = pack_conv_nhwc_sdot(cand.weight, config.weights, dot) if sdot else \
+                    pack_conv_nhwc_vnni(cand.weight, config.weights)
                 spec = nhwc_layer_spec(chain)
                 acts: list[Any] | None = None
                 if id(chain) in requantized:  # x: the codes the previous layer's kernel wrote (requant.py)

@@ -72,14 +72,18 @@ def _check_bitnet_rule(art: Any) -> None:
 
 # --- packing and family choice (numpy only) ---
 
+@pytest.mark.parametrize("dot", ["sdot", "neon"])
 @pytest.mark.parametrize("kind", ["ternary", "binary"])
-def test_sdot_weights_round_trip(kind: str) -> None:
+def test_sdot_weights_round_trip(kind: str, dot: str) -> None:
     w = np.random.default_rng(1).standard_normal((37, 45)).astype(np.float32)
-    packed = arm.pack_weights_sdot(w, kind)
+    packed = pack_for(w, kind, dot)
     lanes = arm.group_lanes(kind)
     assert packed.planes.shape == (-(-37 // lanes), 12, 16) and packed.planes.dtype == np.uint8
     assert packed.planes.nbytes * 8 == packed.n_pad * 48 * arm.weight_bits(kind)  # 2 (1) bits a weight
-    np.testing.assert_array_equal(arm.unpack_sdot(packed.planes, kind, 37, 45), packed.values)
+    np.testing.assert_array_equal(arm.unpack_sdot(packed.planes, kind, 37, 45, dot), packed.values)
+    if kind == "ternary":  # sdot stores w + 1, neon w itself (2-bit two's complement)
+        first = packed.planes[0, 0, 0] & 3
+        assert first == (packed.values[0, 0] + 1 if dot == "sdot" else packed.values[0, 0] & 3)
     np.testing.assert_array_equal(packed.values, pack_for(w, kind, "popcount").values)
 
 
