@@ -29,8 +29,8 @@ from __future__ import annotations
 
 from typing import Any
 
-from .codes import SPEC_ATTR, quads_shape, quantize_code
-from .kernels import LayerSpec, stats_compute, window_max
+from .codes import SPEC_ATTR, quads_shape
+from .kernels import LayerSpec, nhwc_quads
 from .quantize import VNNI_GROUP, ceil_to
 from .reference import ConvGeometry
 from .schedule import _parallel_absmax
@@ -52,32 +52,10 @@ def quantize_kernel(spec: LayerSpec) -> Any:
 
     g = spec.conv
     assert g is not None and spec.nhwc and spec.sdot
-    b_, c_, h_, w_ = g.batch, g.channels, g.height, g.width
-    top, left = g.pads[0], g.pads[1]
+    b_ = g.batch
     _, hp, wp, quads_c = quads_shape(spec)
-    x = te.placeholder((b_, h_, w_, c_) if spec.pool is None else (b_, *spec.pool[:2], c_), "float32", name="x")
-
-    def pixel(b: Any, h: Any, w: Any, c: Any) -> Any:
-        return x[b, h, w, c] if spec.pool is None else window_max(x, b, h, w, c, spec.pool)
-
-    hw = h_ * w_
-    stats = stats_compute(spec, lambda r, c: pixel(r // hw, r % hw // w_, r % w_, c), b_ * hw, c_)
-
-    def clamp(v: Any, n: int) -> Any:
-        return tirx.max(tirx.min(v, n - 1), 0)
-
-    def code(b: Any, h: Any, w: Any, c: Any) -> Any:
-        inside = tirx.all(h >= top, h < top + h_, w >= left, w < left + w_, c < c_)
-        value = pixel(b, clamp(h - top, h_), clamp(w - left, w_), tirx.min(c, c_ - 1))
-        return tirx.if_then_else(inside, quantize_code(value, stats, spec.act_bits), tirx.const(0, "int32"))
-
-    codes = te.compute((b_, hp, wp, quads_c * VNNI_GROUP), code, name="code")
-
-    def quad(b: Any, h: Any, w: Any, q: Any) -> Any:
-        byte = [tirx.Cast("uint32", codes[b, h, w, q * VNNI_GROUP + j] & 0xFF) << (8 * j) for j in range(VNNI_GROUP)]
-        return byte[0] | byte[1] | byte[2] | byte[3]
-
-    quads = te.compute((b_, hp, wp, quads_c), quad, name="quads")
+    # SDOT's signed operand: the code's two's complement byte
+    x, stats, quads = nhwc_quads(spec, lambda code: tirx.Cast("uint32", code) & tirx.const(0xFF, "uint32"))
     # a padded pixel's sum of codes, read back from its quads (so that the codes stay local to it)
     rq, rj = te.reduce_axis((0, quads_c), "rq"), te.reduce_axis((0, VNNI_GROUP), "rj")
     pixsum = te.compute((b_, hp, wp), lambda b, h, w: te.sum(tirx.Cast("int32", tirx.Cast(

@@ -235,34 +235,25 @@ def pooled_hw(pool: tuple[int, ...]) -> tuple[int, int]:
     return (in_h - kh) // sh + 1, (in_w - kw) // sw + 1
 
 
-def quantize_nhwc_kernel(spec: LayerSpec) -> Any:
-    """PrimFunc (x [B, H, W, C] float32) -> (quads [B, H', W', C4 / 4] uint32, stats float32[3]).
-    With `spec.pool`, x is the max pool's input [B, in_h, in_w, C] and each value the max over its
-    window, written out term by term (max is exact in any order: the codes are those of the pooled
-    tensor, without the pool's own kernel, its launch and its output's round trip through memory).
-    With `spec.head`, the float conv before the pool too (head.py)."""
+def nhwc_quads(spec: LayerSpec, to_byte: Callable[[Any], Any]) -> tuple[Any, Any, Any]:
+    """The front that the NHWC quantize kernels share (VNNI's here, sdot / neon's in arm_nhwc.py):
+    (x, stats, quads). x: the NHWC input [B, H, W, C] float32 placeholder, or with `spec.pool` the
+    max pool's input, each value the max over its window (`window_max`); stats: `stats_compute`'s;
+    quads [B, H', W', C4 / 4] uint32: the codes of the zero-padded input (padding and padded channels
+    code 0, as im2col's zeros), four channels to a word, `to_byte(code)` (a uint32 in 0..255) in
+    byte j of channel 4q + j. The blocks are named "code" and "quads" (the schedules find them)."""
     from tvm import te, tirx
 
-    if spec.head is not None:
-        from .head import head_quantize_kernel
-
-        return head_quantize_kernel(spec)
     g = spec.conv
     assert g is not None and spec.nhwc
     b_, h_, w_, c_ = g.batch, g.height, g.width, g.channels
     top, left = g.pads[0], g.pads[1]
     _, hp, wp, quads_c = quads_shape(spec)
-    if spec.pool is None:
-        x = te.placeholder((b_, h_, w_, c_), "float32", name="x")
+    x = te.placeholder((b_, h_, w_, c_) if spec.pool is None else (b_, *spec.pool[:2], c_), "float32", name="x")
 
-        def pixel(b: Any, h: Any, w: Any, c: Any) -> Any:
-            return x[b, h, w, c]
-    else:
-        in_h, in_w = spec.pool[:2]
-        x = te.placeholder((b_, in_h, in_w, c_), "float32", name="x")
+    def pixel(b: Any, h: Any, w: Any, c: Any) -> Any:
+        return x[b, h, w, c] if spec.pool is None else window_max(x, b, h, w, c, spec.pool)
 
-        def pixel(b: Any, h: Any, w: Any, c: Any) -> Any:
-            return window_max(x, b, h, w, c, spec.pool)
     hw = h_ * w_
     stats = stats_compute(spec, lambda r, c: pixel(r // hw, r % hw // w_, r % w_, c), b_ * hw, c_)
 
@@ -277,10 +268,26 @@ def quantize_nhwc_kernel(spec: LayerSpec) -> Any:
     codes = te.compute((b_, hp, wp, quads_c * VNNI_GROUP), code, name="code")
 
     def quad(b: Any, h: Any, w: Any, q: Any) -> Any:
-        byte = [tirx.Cast("uint32", codes[b, h, w, q * VNNI_GROUP + j] + 128) << (8 * j) for j in range(VNNI_GROUP)]
+        byte = [to_byte(codes[b, h, w, q * VNNI_GROUP + j]) << (8 * j) for j in range(VNNI_GROUP)]
         return byte[0] | byte[1] | byte[2] | byte[3]
 
-    quads = te.compute((b_, hp, wp, quads_c), quad, name="quads")
+    return x, stats, te.compute((b_, hp, wp, quads_c), quad, name="quads")
+
+
+def quantize_nhwc_kernel(spec: LayerSpec) -> Any:
+    """PrimFunc (x [B, H, W, C] float32) -> (quads [B, H', W', C4 / 4] uint32, stats float32[3]).
+    With `spec.pool`, x is the max pool's input [B, in_h, in_w, C] and each value the max over its
+    window, written out term by term (max is exact in any order: the codes are those of the pooled
+    tensor, without the pool's own kernel, its launch and its output's round trip through memory).
+    With `spec.head`, the float conv before the pool too (head.py)."""
+    from tvm import te, tirx
+
+    if spec.head is not None:
+        from .head import head_quantize_kernel
+
+        return head_quantize_kernel(spec)
+    # VPDPBUSD's unsigned operand: code + 128
+    x, stats, quads = nhwc_quads(spec, lambda code: tirx.Cast("uint32", code + 128))
     return te.create_prim_func([x, quads, stats]).with_attr(SPEC_ATTR, f"pack:{spec.to_json()}")
 
 
