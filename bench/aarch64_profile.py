@@ -107,10 +107,10 @@ def main(argv: list[str] | None = None) -> int:
     per = {k: (per_run[1].get(k, 0) - per_run[0].get(k, 0)) / args.runs for k in per_run[1]}
     total = sum(per.values())
     print(f"\n{args.model.name} ({args.target}, qemu -cpu {args.cpu}, one thread): "
-          f"{total / 1e6:.1f}M instructions per inference")
+          f"{total / 1e6:.3f}M instructions per inference")
     print(f"  {'M instr':>9} {'share':>6}  {'rule':<16} kernel / [library]")
     for name, n in sorted(per.items(), key=lambda kv: -kv[1])[:args.top]:
-        print(f"  {n / 1e6:>9.2f} {n / total:>6.1%}  {rules.get(name, ''):<16} {name}")
+        print(f"  {n / 1e6:>9.3f} {n / total:>6.1%}  {rules.get(name, ''):<16} {name}")
     return 0
 
 

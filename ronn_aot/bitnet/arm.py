@@ -23,20 +23,23 @@ Arithmetic (exact integers, as `reference.dense`): with u the stored digit,
   binary:  acc = -sum_k code_k * u_k = -(dot + rowsum) / 2, so dot = -2 * acc - rowsum
 then the same float epilogue as the other families: float(dot) * scale_a * scale_w[n].
 
-The "neon" family is the same layout and kernel on Arm cores without the extension (`aarch64`:
-Cortex-A53/A72): SDOT becomes MUL (16 byte products; ternary weights are stored as w itself, a
-2-bit two's complement field, decoded with a shift left and an arithmetic shift right (`shl`,
-`sshr`: one for the last v), so that |code * w| <= 127 fits a byte) and SADALP (pairs added into
-int16 lanes), over chunks of up to
-128 quads (`neon_chunk`: int16 cannot overflow), then one SADALP per chunk into the int32 lanes.
-`config.NEON_MIN_BITS` says when it beats bit-serial popcount.
+The "neon" family is the same kernel on Arm cores without the extension (`aarch64`:
+Cortex-A53/A72): SDOT becomes MUL (16 byte products, |code * w| <= 127) and SADALP (pairs added
+into int16 lanes), over chunks of up to 128 quads (`neon_chunk`: int16 cannot overflow), then one
+SADALP per chunk into the int32 lanes; with activations of 7 bits or fewer two quads' products are
+summed in the bytes first (MUL, MLA, then one SADALP: `neon_depth`). Its weights are stored as
+bytes, w itself (the "sdot" layout with each vector v in a 16-byte vector of its own: 4x the
+bytes of 2-bit ternary weights, 8x of binary ones), so acc = dot: without SDOT, decoding a
+vector (a shift and a shift or mask) costs as much as a quarter of its products, and that
+decode was a fifth of MNIST's conv kernels' instructions. `config.NEON_MIN_BITS` says when the
+family beats bit-serial popcount.
 
 A conv runs in NHWC on both (arm_nhwc.py): its quantize kernel writes the input's codes once as
 padded NHWC quads, which the kernel reads in place (reduction index (kh, kw, channel quad)).
 
-Weights take the popcount layout's bytes (2 bits a ternary weight, 1 a binary one); the kernel's
-work does not grow with the activation bits, unlike bit-serial popcount (one AND + CNT per
-activation bit-plane and weight plane).
+"sdot" weights take the popcount layout's bytes (2 bits a ternary weight, 1 a binary one). The
+kernels' work does not grow with the activation bits, unlike bit-serial popcount (one AND + CNT
+per activation bit-plane and weight plane).
 """
 
 from __future__ import annotations
@@ -48,7 +51,7 @@ import numpy as np
 from .arm_nhwc import quantize_kernel, schedule_quantize
 from .kernels import FAMILY_KERNELS, SPEC_ATTR, _matrix_view, quads_shape, quantize_code, stats_compute
 from .quantize import BYTE_DOT_LANES, FAMILY_PACKERS, VNNI_GROUP, PackedWeights, ceil_to, quantize_weights, word_dtype
-from .reference import THRESHOLD_FRACTION_BITS, plane_coefficients
+from .reference import THRESHOLD_FRACTION_BITS, plane_coefficients, qmax
 from .schedule import _MIN_PARALLEL_WORK, TARGET_SCHEDULES, _parallel_absmax, _parallel_outer
 
 SDOT_GROUP = 4  # reduction indices per int32 lane (one quad of activation bytes)
@@ -75,20 +78,20 @@ def group_lanes(kind: str) -> int:
 
 
 def pack_weights_sdot(w: np.ndarray, kind: str, dot: str = "sdot") -> PackedWeights:
-    """Quantize and pack an [N, K] float weight matrix in the "sdot" layout of family `dot` ("sdot"
-    or "neon": see the module doc): planes uint8 [n_pad / lanes, K4 / 4, 16]."""
+    """Quantize and pack an [N, K] float weight matrix in the layout of family `dot` (see the module
+    doc): "sdot" planes uint8 [n_pad / lanes, K4 / 4, 16], "neon" bytes [n_pad / lanes, K4 / 4, V, 16]."""
     q, scale = quantize_weights(w, kind)
     return pack_values_sdot(q, scale, kind, dot)
 
 
 def pack_weights_neon(w: np.ndarray, kind: str) -> PackedWeights:
-    """`pack_weights_sdot` for the "neon" family (ternary weights as 2-bit two's complement w)."""
+    """`pack_weights_sdot` for the "neon" family (weights as bytes)."""
     return pack_weights_sdot(w, kind, "neon")
 
 
-def _signed_fields(kind: str, dot: str) -> bool:
-    """Whether the stored digit is w itself, 2-bit two's complement (neon ternary), not w + 1."""
-    return kind == "ternary" and dot == "neon"
+def byte_weights(dot: str) -> bool:
+    """Whether family `dot` stores its weights as bytes, w itself ("neon"), not as 2-bit / 1-bit digits."""
+    return dot == "neon"
 
 
 def pack_values_sdot(q: np.ndarray, scale: np.ndarray, kind: str, dot: str = "sdot") -> PackedWeights:
@@ -98,17 +101,20 @@ def pack_values_sdot(q: np.ndarray, scale: np.ndarray, kind: str, dot: str = "sd
     bits, vectors, lanes = weight_bits(kind), vectors_per_group(kind), group_lanes(kind)
     n_pad, k_pad = ceil_to(n, lanes), ceil_to(k, SDOT_GROUP)
     digits = np.zeros((n_pad, k_pad), np.uint8)  # padding: digit 0 (its codes are 0 too)
-    if _signed_fields(kind, dot):
-        digits[:n, :k] = q.astype(np.uint8) & 3
+    if byte_weights(dot):
+        digits[:n, :k] = q.astype(np.int8).view(np.uint8)
     else:
         digits[:n, :k] = (q + 1) if kind == "ternary" else (q + 1) // 2
     groups, quads = n_pad // lanes, k_pad // SDOT_GROUP
     # [G, V, C, Q, J] -> [G, Q, V, C, J]: byte (C, J) of quad q holds every vector's digit
-    d = digits.reshape(groups, vectors, SDOT_LANES, quads, SDOT_GROUP).transpose(0, 3, 1, 2, 4).astype(np.uint32)
-    packed = np.zeros((groups, quads, SDOT_LANES, SDOT_GROUP), np.uint32)
-    for v in range(vectors):
-        packed |= d[:, :, v] << (bits * v)
-    planes = packed.reshape(groups, quads, SDOT_BYTES).astype(np.uint8)
+    d = digits.reshape(groups, vectors, SDOT_LANES, quads, SDOT_GROUP).transpose(0, 3, 1, 2, 4)
+    if byte_weights(dot):
+        planes = np.ascontiguousarray(d).reshape(groups, quads, vectors, SDOT_BYTES)
+    else:
+        packed = np.zeros((groups, quads, SDOT_LANES, SDOT_GROUP), np.uint32)
+        for v in range(vectors):
+            packed |= d[:, :, v].astype(np.uint32) << (bits * v)
+        planes = packed.reshape(groups, quads, SDOT_BYTES).astype(np.uint8)
     scale_pad = np.zeros(n_pad, np.float32)
     scale_pad[:n] = scale
     wsum = np.zeros(n_pad, np.int32)
@@ -131,12 +137,15 @@ def pack_conv_nhwc_sdot(w: np.ndarray, kind: str, dot: str = "sdot") -> PackedWe
 def unpack_sdot(planes: np.ndarray, kind: str, n: int, k: int, dot: str = "sdot") -> np.ndarray:
     """The int8 [N, K] weights that "sdot" planes of family `dot` encode (inverse of pack_weights_sdot)."""
     bits, vectors = weight_bits(kind), vectors_per_group(kind)
-    groups, quads, _ = planes.shape
-    b = planes.reshape(groups, quads, SDOT_LANES, SDOT_GROUP).astype(np.int32)
-    d = np.stack([(b >> (bits * v)) & ((1 << bits) - 1) for v in range(vectors)], axis=2)  # [G, Q, V, C, J]
+    groups, quads = planes.shape[:2]
+    if byte_weights(dot):
+        d = planes.view(np.int8).reshape(groups, quads, vectors, SDOT_LANES, SDOT_GROUP)
+    else:
+        b = planes.reshape(groups, quads, SDOT_LANES, SDOT_GROUP).astype(np.int32)
+        d = np.stack([(b >> (bits * v)) & ((1 << bits) - 1) for v in range(vectors)], axis=2)  # [G, Q, V, C, J]
     d = d.transpose(0, 2, 3, 1, 4).reshape(groups * vectors * SDOT_LANES, quads * SDOT_GROUP)[:n, :k]
-    if _signed_fields(kind, dot):
-        return ((d ^ 2) - 2).astype(np.int8)
+    if byte_weights(dot):
+        return d.astype(np.int8)
     return (d - 1 if kind == "ternary" else 2 * d - 1).astype(np.int8)
 
 
@@ -183,11 +192,12 @@ def sdot_kernel(spec: Any) -> Any:
     MP = padded_rows(M)  # the accumulators' rows: padding rows read row M - 1, write nothing
     V, L, bits = vectors_per_group(spec.weights), group_lanes(spec.weights), weight_bits(spec.weights)
     G = spec.n_pad // L
-    # ternary: acc = dot + rowsum (sdot: digits w + 1) or dot (neon: weights w, as its byte
-    # products must fit int8); binary: acc = -(dot + rowsum) / 2 (the decoded bytes are -digit)
-    ternary = spec.weights == "ternary"
-    factor = 1 if ternary else -2
-    offset = not (ternary and spec.dot == "neon")  # whether acc counts the rowsum
+    # sdot: ternary acc = dot + rowsum (digits w + 1), binary acc = -(dot + rowsum) / 2 (the decoded
+    # bytes are -digit); neon: acc = dot (the weights themselves, as bytes)
+    factor = 1 if spec.weights == "ternary" else -2
+    bytes_ = byte_weights(spec.dot)
+    offset = not bytes_  # whether acc counts the rowsum
+    w_shape = (G, Q, V, SDOT_BYTES) if bytes_ else (G, Q, SDOT_BYTES)
     conv, nhwc = spec.conv is not None, spec.nhwc
     OH, OW = spec.conv.out_hw if conv else (1, 1)
     HW = OH * OW
@@ -196,15 +206,17 @@ def sdot_kernel(spec: Any) -> Any:
     a_shape = quads_shape(spec) if nhwc else (M, Q)  # NHWC: the im2col matrix read from quads (arm_nhwc.py)
     C4 = a_shape[-1]
 
+    def weight(W: Any, g: Any, q: Any, v: Any) -> Any:  # the weight vector (g, q, v) as 16 bytes
+        if bytes_:
+            return tirx.reinterpret("int8x16", W[g, q, v, tirx.Ramp(0, 1, SDOT_BYTES)])
+        return decode(W[g, q, tirx.Ramp(0, 1, SDOT_BYTES)], v)
+
     def decode(word: Any, v: Any) -> Any:  # vector v as 16 bytes: ternary digits; binary -digits
         if spec.weights == "binary":  # -1 where bit v is set, else 0: one CMTST
             bit = tirx.Cast("uint8", tirx.const(1, "int32") << v)
             return tirx.Select((word & tirx.Broadcast(bit, SDOT_BYTES)) != tirx.Broadcast(tirx.const(0, "uint8"), SDOT_BYTES),
                                tirx.Broadcast(tirx.const(-1, "int8"), SDOT_BYTES),
                                tirx.Broadcast(tirx.const(0, "int8"), SDOT_BYTES))
-        if not offset:  # neon ternary: w in 2-bit two's complement, SHL then SSHR (SSHR alone for the last v)
-            up = tirx.reinterpret("int8x16", word << tirx.Broadcast(tirx.Cast("uint8", 8 - bits - v * bits), SDOT_BYTES))
-            return up >> tirx.Broadcast(tirx.const(8 - bits, "int8"), SDOT_BYTES)
         shift = tirx.Cast("uint8", v * bits)  # USHR + AND (one of them for the first and last v)
         digits = tirx.reinterpret("int8x16", (word >> tirx.Broadcast(shift, SDOT_BYTES))
                                   & tirx.Broadcast(tirx.const(mask, "uint8"), SDOT_BYTES))
@@ -257,7 +269,7 @@ def sdot_kernel(spec: Any) -> Any:
 
     @T.prim_func(s_tir=True)
     def sdot(A: T.Buffer(a_shape, "uint32"), stats: T.Buffer((3,), "float32"), rowsum: T.Buffer((M,), "int32"),
-             W: T.Buffer((G, Q, SDOT_BYTES), "uint8"), scale: T.Buffer((spec.n_pad,), "float32"),
+             W: T.Buffer(w_shape, "uint8"), scale: T.Buffer((spec.n_pad,), "float32"),
              bias: T.Buffer((N,), "float32"), out: T.Buffer(out_shape, "float32")):
         T.func_attr({"tir.noalias": True})
         acc = T.sblock_alloc_buffer((MP, G, V, SDOT_LANES), "int32")
@@ -267,8 +279,7 @@ def sdot_kernel(spec: Any) -> Any:
                 with T.init():
                     acc[vm, vg, vv, T.ramp(0, 1, SDOT_LANES)] = zeros()
                 acc[vm, vg, vv, T.ramp(0, 1, SDOT_LANES)] = dot(
-                    acc[vm, vg, vv, T.ramp(0, 1, SDOT_LANES)], quad(A, vm, vq),
-                    decode(W[vg, vq, T.ramp(0, 1, SDOT_BYTES)], vv))
+                    acc[vm, vg, vv, T.ramp(0, 1, SDOT_LANES)], quad(A, vm, vq), weight(W, vg, vq, vv))
         for m, g, v, c in T.grid(MP, G, V, SDOT_LANES):
             with T.sblock("out"):
                 vm, vg, vv, vc = T.axis.remap("SSSS", [m, g, v, c])
@@ -286,9 +297,17 @@ def sdot_kernel(spec: Any) -> Any:
     if chunk is None:
         return _drop_bias(sdot, spec).with_attr(SPEC_ATTR, f"sdot:{spec.to_json()}")
     QO = Q // chunk
+    D = neon_depth(spec)
+    QI = chunk // D
 
-    def products(a: Any, w: Any) -> Any:  # MUL, then pairs into int16 (SADDLP; with the add SADALP)
-        return tirx.call_llvm_pure_intrin("int16x8", _SADDLP, a * w)
+    def products(A: Any, W: Any, m: Any, g: Any, v: Any, q: Any) -> Any:
+        # D quads' byte products summed in int8 (MUL, then MLA: |sum| <= D * qmax <= 127), then
+        # pairs into int16 (SADDLP; with the add SADALP)
+        total = None
+        for j in range(D):
+            p = quad(A, m, q * D + j) * weight(W, g, q * D + j, v)
+            total = p if total is None else total + p
+        return tirx.call_llvm_pure_intrin("int16x8", _SADDLP, total)
 
     def widen(pairs: Any) -> Any:  # int16 pairs into the int32 lanes (SADALP with the add)
         return tirx.call_llvm_pure_intrin("int32x4", _SADDLP_16, pairs)
@@ -300,18 +319,17 @@ def sdot_kernel(spec: Any) -> Any:
     # vector and quad), then added into the int32 accumulators (one SADALP a vector and chunk)
     @T.prim_func(s_tir=True)
     def neon(A: T.Buffer(a_shape, "uint32"), stats: T.Buffer((3,), "float32"), rowsum: T.Buffer((M,), "int32"),
-             W: T.Buffer((G, Q, SDOT_BYTES), "uint8"), scale: T.Buffer((spec.n_pad,), "float32"),
+             W: T.Buffer(w_shape, "uint8"), scale: T.Buffer((spec.n_pad,), "float32"),
              bias: T.Buffer((N,), "float32"), out: T.Buffer(out_shape, "float32")):
         T.func_attr({"tir.noalias": True})
         acc16 = T.sblock_alloc_buffer((MP, G, V, QO), "int16x8")  # vector elements: every index a block var
         acc = T.sblock_alloc_buffer((MP, G, V, SDOT_LANES), "int32")
-        for m, g, v, qo, qi in T.grid(MP, G, V, QO, chunk):
+        for m, g, v, qo, qi in T.grid(MP, G, V, QO, QI):
             with T.sblock("dot16"):
                 vm, vg, vv, vo, vi = T.axis.remap("SSSSR", [m, g, v, qo, qi])
                 with T.init():
                     acc16[vm, vg, vv, vo] = zeros16()
-                acc16[vm, vg, vv, vo] = acc16[vm, vg, vv, vo] + products(
-                    quad(A, vm, vo * chunk + vi), decode(W[vg, vo * chunk + vi, T.ramp(0, 1, SDOT_BYTES)], vv))
+                acc16[vm, vg, vv, vo] = acc16[vm, vg, vv, vo] + products(A, W, vm, vg, vv, vo * QI + vi)
         for m, g, v, qo in T.grid(MP, G, V, QO):
             with T.sblock("dot"):
                 vm, vg, vv, vo = T.axis.remap("SSSR", [m, g, v, qo])
@@ -348,6 +366,23 @@ def _drop_bias(func: Any, spec: Any) -> Any:
 # "neon": quads of byte products an int16 lane can sum without overflow (each adds two products of
 # at most 127 in magnitude: 128 * 254 < 2^15), and the fewest a chunk is worth splitting for.
 _NEON_MAX_CHUNK, _NEON_MIN_CHUNK = 128, 8
+
+
+# "neon": quads of byte products summed in int8 lanes before they are widened, for activations of
+# at most 7 bits (|code| <= 63: two products fit a byte). MLA then replaces one MUL + SADALP pair;
+# deeper sums (6 bits and less) would need more decoded weight vectors live than NEON has registers
+# for beside the 4 x 4 tile of int16 accumulators.
+_NEON_MAX_DEPTH = 2
+
+
+def neon_depth(spec: Any) -> int:
+    """Quads whose byte products a "neon" layer sums in int8 before widening: the most, up to
+    _NEON_MAX_DEPTH, whose sum fits a signed byte and that divide its int16 chunk."""
+    chunk = neon_chunk(spec)
+    if chunk is None:
+        return 1
+    limit = min(_NEON_MAX_DEPTH, 127 // qmax(spec.act_bits))
+    return max(d for d in range(1, limit + 1) if chunk % d == 0)
 
 
 def neon_chunk(spec: Any) -> int | None:
@@ -392,19 +427,22 @@ def sdot_tile(m: int, groups: int, vectors: int, cores: int) -> tuple[int, int]:
     return mr, nr
 
 
-def _unroll_channel_quads(sch: Any, loop: Any, spec: Any, extent: int) -> None:
+def _unroll_channel_quads(sch: Any, loop: Any, spec: Any, extent: int, depth: int = 1) -> None:
     """NHWC quads (arm_nhwc.py): split the reduction `loop` over `extent` quads into (kh, kw,
     channel quad) (or, where it is a part of the reduction, (pixel of the window, channel quad)),
     the channel quads unrolled, so that a quad's address is a constant offset from the window
     pixel's, itself a sum of strides (no division by the quads per pixel, nor by KW, per quad
-    and row)."""
+    and row). Each step of `loop` takes `depth` quads (`neon_depth`): split where they lie in one
+    pixel."""
     if not getattr(spec, "nhwc", False):
         return
     c4 = quads_shape(spec)[-1]
+    if c4 % depth:
+        return
     if extent == spec.words:
-        sch.unroll(sch.split(loop, factors=[*spec.conv.kernel, c4])[-1])
+        sch.unroll(sch.split(loop, factors=[*spec.conv.kernel, c4 // depth])[-1])
     elif extent % c4 == 0:
-        sch.unroll(sch.split(loop, factors=[None, c4])[1])
+        sch.unroll(sch.split(loop, factors=[None, c4 // depth])[1])
 
 
 def schedule_sdot(sch: Any, spec: Any, cores: int = 2) -> Any:
@@ -431,12 +469,12 @@ def schedule_sdot(sch: Any, spec: Any, cores: int = 2) -> Any:
         sch.compute_at(dot16, q, preserve_unit_loops=True)
         loops16 = sch.get_loops(dot16)
         m16, g16, v16, _, qi = loops16[-5:]
-        sch.reorder(qi, m16, g16, v16)
+        sch.reorder(qi, g16, v16, m16)
         sch.decompose_reduction(dot16, qi)
         sch.unroll(m16)
         sch.unroll(g16)
         sch.unroll(v16)
-        _unroll_channel_quads(sch, qi, spec, neon_chunk(spec))
+        _unroll_channel_quads(sch, qi, spec, neon_chunk(spec), neon_depth(spec))
     sch.decompose_reduction(dot, q)
     if neon_chunk(spec) is None:
         _unroll_channel_quads(sch, q, spec, spec.words)

@@ -77,13 +77,18 @@ def _check_bitnet_rule(art: Any) -> None:
 def test_sdot_weights_round_trip(kind: str, dot: str) -> None:
     w = np.random.default_rng(1).standard_normal((37, 45)).astype(np.float32)
     packed = pack_for(w, kind, dot)
-    lanes = arm.group_lanes(kind)
-    assert packed.planes.shape == (-(-37 // lanes), 12, 16) and packed.planes.dtype == np.uint8
-    assert packed.planes.nbytes * 8 == packed.n_pad * 48 * arm.weight_bits(kind)  # 2 (1) bits a weight
+    lanes, vectors = arm.group_lanes(kind), arm.vectors_per_group(kind)
+    assert packed.planes.dtype == np.uint8
+    if dot == "sdot":  # 2 (1) bits a weight
+        assert packed.planes.shape == (-(-37 // lanes), 12, 16)
+        assert packed.planes.nbytes * 8 == packed.n_pad * 48 * arm.weight_bits(kind)
+    else:  # neon: a byte a weight, w itself
+        assert packed.planes.shape == (-(-37 // lanes), 12, vectors, 16)
+        assert packed.planes.nbytes == packed.n_pad * 48
+        assert packed.planes.view(np.int8)[0, 0, 0, 0] == packed.values[0, 0]
     np.testing.assert_array_equal(arm.unpack_sdot(packed.planes, kind, 37, 45, dot), packed.values)
-    if kind == "ternary":  # sdot stores w + 1, neon w itself (2-bit two's complement)
-        first = packed.planes[0, 0, 0] & 3
-        assert first == (packed.values[0, 0] + 1 if dot == "sdot" else packed.values[0, 0] & 3)
+    if kind == "ternary" and dot == "sdot":  # w + 1
+        assert packed.planes[0, 0, 0] & 3 == packed.values[0, 0] + 1
     np.testing.assert_array_equal(packed.values, pack_for(w, kind, "popcount").values)
 
 
@@ -175,21 +180,26 @@ def test_neon_popcount_under_qemu_matches_reference(kind: str, bits: int, qemu_r
 def test_aarch64_neon_text_has_mul_and_sadalp(tmp_path: Path) -> None:
     ops = _mnemonics(Path(_compile(tmp_path, "aarch64", "ternary", 8).path))  # auto: neon
     assert "sadalp" in ops and "mul" in ops and "sdot" not in ops and "udot" not in ops
+    # 7 bits: two quads' products summed in the bytes (arm.neon_depth: MUL, MLA) before one SADALP
+    seven = _mnemonics(Path(_compile(tmp_path, "aarch64", "ternary", 7).path))
+    assert seven.count("mla") > ops.count("mla") and seven.count("sadalp") < ops.count("sadalp")
 
 
 @pytest.mark.cross
-@pytest.mark.parametrize("kind", ["ternary", "binary"])
-def test_neon_under_qemu_matches_popcount_and_reference(kind: str, qemu_ronn_run: Any, tmp_path: Path) -> None:
-    """SDOT's layout multiplied with MUL + SADDLP + SADALP on a core without dotprod."""
+@pytest.mark.parametrize("kind,bits", [("ternary", 8), ("binary", 8), ("ternary", 7), ("binary", 6)])
+def test_neon_under_qemu_matches_popcount_and_reference(kind: str, bits: int, qemu_ronn_run: Any,
+                                                        tmp_path: Path) -> None:
+    """Byte weights multiplied with MUL + SADDLP + SADALP on a core without dotprod (7 bits and
+    fewer: MUL + MLA of two quads, then SADALP)."""
     model, w = small_model()
     x = np.random.default_rng(5).standard_normal((2, 5, 6, 6)).astype(np.float32)
-    art = _compile(tmp_path, "aarch64", kind, 8, "neon")
+    art = _compile(tmp_path, "aarch64", kind, bits, "neon")
     _check_bitnet_rule(art)
     y = _run(qemu_ronn_run, "cortex-a72", Path(art.path), x, tmp_path)
-    y_pop = _run(qemu_ronn_run, "cortex-a72", Path(_compile(tmp_path, "aarch64", kind, 8, "popcount").path),
+    y_pop = _run(qemu_ronn_run, "cortex-a72", Path(_compile(tmp_path, "aarch64", kind, bits, "popcount").path),
                  x, tmp_path)
     np.testing.assert_array_equal(y, y_pop)
-    np.testing.assert_allclose(y, reference(x, w, kind, 8), rtol=1e-5, atol=1e-5)
+    np.testing.assert_allclose(y, reference(x, w, kind, bits), rtol=1e-5, atol=1e-5)
 
 
 @pytest.mark.cross
@@ -364,8 +374,9 @@ def test_padded_rows() -> None:
 
 
 @pytest.mark.cross
-@pytest.mark.parametrize("target,cpu,kernel", [("aarch64-dotprod", "cortex-a76", "sdot"), ("aarch64", "cortex-a72", "neon")])
-def test_static_scales_nhwc_quads_match_popcount(target: str, cpu: str, kernel: str, qemu_ronn_run: Any,
+@pytest.mark.parametrize("target,cpu,kernel,bits", [("aarch64-dotprod", "cortex-a76", "sdot", 8),
+                                                     ("aarch64", "cortex-a72", "neon", 8), ("aarch64", "cortex-a72", "neon", 7)])
+def test_static_scales_nhwc_quads_match_popcount(target: str, cpu: str, kernel: str, bits: int, qemu_ronn_run: Any,
                                                   tmp_path: Path) -> None:
     """Static scales: NHWC convs (arm_nhwc.py) whose quantize kernels write NHWC quads (the second
     one through the max pool) that the sdot / neon kernels read in place, in tiles of 4 rows of 52
@@ -377,7 +388,7 @@ def test_static_scales_nhwc_quads_match_popcount(target: str, cpu: str, kernel: 
     ys = []
     for k in (kernel, "popcount"):
         opts = ronn_aot.CompileOptions().with_target(target).with_output(tmp_path / f"{k}.so")
-        art = ronn_aot.compile(model, opts.with_bitnet("ternary", 8, "all", calibration=stats, kernel=k))
+        art = ronn_aot.compile(model, opts.with_bitnet("ternary", bits, "all", calibration=stats, kernel=k))
         _check_bitnet_rule(art)
         kernels = [k for ks in art.schedule_report.kernels_by_rule().values() for k in ks]
         assert any("add" in name or "relu" in name or "pool" in name for name in kernels) == (k == "popcount"), kernels
