@@ -27,12 +27,14 @@ The "neon" family is the same kernel on Arm cores without the extension (`aarch6
 Cortex-A53/A72): SDOT becomes MUL (16 byte products, |code * w| <= 127) and SADALP (pairs added
 into int16 lanes), over chunks of up to 128 quads (`neon_chunk`: int16 cannot overflow), then one
 SADALP per chunk into the int32 lanes; with activations of 7 bits or fewer two quads' products are
-summed in the bytes first (MUL, MLA, then one SADALP: `neon_depth`). Its weights are stored as
-bytes, w itself (the "sdot" layout with each vector v in a 16-byte vector of its own: 4x the
-bytes of 2-bit ternary weights, 8x of binary ones), so acc = dot: without SDOT, decoding a
-vector (a shift and a shift or mask) costs as much as a quarter of its products, and that
-decode was a fifth of MNIST's conv kernels' instructions. `config.NEON_MIN_BITS` says when the
-family beats bit-serial popcount.
+summed in the bytes first (MUL, MLA, then one SADALP: `neon_depth`). A layer whose weights take
+at most NEON_BYTE_WEIGHTS_MAX as bytes stores them so, w itself (the "sdot" layout with each vector
+v in a 16-byte vector of its own: 4x the bytes of 2-bit ternary weights, 8x of binary ones), and
+acc = dot: without SDOT, decoding a vector costs as much as a quarter of its products (a fifth
+of MNIST's conv kernels' instructions). Larger layers, whose weights stream from memory on a
+board, keep the digits: ternary as w itself, a 2-bit two's complement field decoded with a shift
+left and an arithmetic shift right (`shl`, `sshr`: one for the last v; acc = dot), binary as
+for SDOT. `config.NEON_MIN_BITS` says when the family beats bit-serial popcount.
 
 A conv runs in NHWC on both (arm_nhwc.py): its quantize kernel writes the input's codes once as
 padded NHWC quads, which the kernel reads in place (reduction index (kh, kw, channel quad)).
@@ -79,19 +81,31 @@ def group_lanes(kind: str) -> int:
 
 def pack_weights_sdot(w: np.ndarray, kind: str, dot: str = "sdot") -> PackedWeights:
     """Quantize and pack an [N, K] float weight matrix in the layout of family `dot` (see the module
-    doc): "sdot" planes uint8 [n_pad / lanes, K4 / 4, 16], "neon" bytes [n_pad / lanes, K4 / 4, V, 16]."""
+    doc): planes uint8 [n_pad / lanes, K4 / 4, 16] of digits, or [n_pad / lanes, K4 / 4, V, 16] of
+    bytes (`byte_weights`)."""
     q, scale = quantize_weights(w, kind)
     return pack_values_sdot(q, scale, kind, dot)
 
 
 def pack_weights_neon(w: np.ndarray, kind: str) -> PackedWeights:
-    """`pack_weights_sdot` for the "neon" family (weights as bytes)."""
+    """`pack_weights_sdot` for the "neon" family (bytes, or digits for large layers: `byte_weights`)."""
     return pack_weights_sdot(w, kind, "neon")
 
 
-def byte_weights(dot: str) -> bool:
-    """Whether family `dot` stores its weights as bytes, w itself ("neon"), not as 2-bit / 1-bit digits."""
-    return dot == "neon"
+# "neon": the most bytes a layer's weights may take stored a byte each (n_pad x K4), so that they
+# stay in an Armv8.0 core's L2 (256 KiB - 1 MiB on Cortex-A53 / A72 boards) beside the activations
+NEON_BYTE_WEIGHTS_MAX = 128 * 1024
+
+
+def byte_weights(dot: str, n_pad: int, quads: int) -> bool:
+    """Whether a layer of family `dot` with n_pad channels and `quads` reduction quads stores its
+    weights as bytes, w itself ("neon", up to NEON_BYTE_WEIGHTS_MAX), not as 2-bit / 1-bit digits."""
+    return dot == "neon" and n_pad * quads * SDOT_GROUP <= NEON_BYTE_WEIGHTS_MAX
+
+
+def _signed_fields(kind: str, dot: str) -> bool:
+    """Whether a stored digit is w itself, 2-bit two's complement (neon ternary), not w + 1."""
+    return kind == "ternary" and dot == "neon"
 
 
 def pack_values_sdot(q: np.ndarray, scale: np.ndarray, kind: str, dot: str = "sdot") -> PackedWeights:
@@ -100,15 +114,18 @@ def pack_values_sdot(q: np.ndarray, scale: np.ndarray, kind: str, dot: str = "sd
     n, k = q.shape
     bits, vectors, lanes = weight_bits(kind), vectors_per_group(kind), group_lanes(kind)
     n_pad, k_pad = ceil_to(n, lanes), ceil_to(k, SDOT_GROUP)
+    groups, quads = n_pad // lanes, k_pad // SDOT_GROUP
+    bytes_ = byte_weights(dot, n_pad, quads)
     digits = np.zeros((n_pad, k_pad), np.uint8)  # padding: digit 0 (its codes are 0 too)
-    if byte_weights(dot):
+    if bytes_:
         digits[:n, :k] = q.astype(np.int8).view(np.uint8)
+    elif _signed_fields(kind, dot):
+        digits[:n, :k] = q.astype(np.uint8) & 3
     else:
         digits[:n, :k] = (q + 1) if kind == "ternary" else (q + 1) // 2
-    groups, quads = n_pad // lanes, k_pad // SDOT_GROUP
     # [G, V, C, Q, J] -> [G, Q, V, C, J]: byte (C, J) of quad q holds every vector's digit
     d = digits.reshape(groups, vectors, SDOT_LANES, quads, SDOT_GROUP).transpose(0, 3, 1, 2, 4)
-    if byte_weights(dot):
+    if bytes_:
         planes = np.ascontiguousarray(d).reshape(groups, quads, vectors, SDOT_BYTES)
     else:
         packed = np.zeros((groups, quads, SDOT_LANES, SDOT_GROUP), np.uint32)
@@ -138,14 +155,17 @@ def unpack_sdot(planes: np.ndarray, kind: str, n: int, k: int, dot: str = "sdot"
     """The int8 [N, K] weights that "sdot" planes of family `dot` encode (inverse of pack_weights_sdot)."""
     bits, vectors = weight_bits(kind), vectors_per_group(kind)
     groups, quads = planes.shape[:2]
-    if byte_weights(dot):
+    bytes_ = planes.ndim == 4  # byte_weights
+    if bytes_:
         d = planes.view(np.int8).reshape(groups, quads, vectors, SDOT_LANES, SDOT_GROUP)
     else:
         b = planes.reshape(groups, quads, SDOT_LANES, SDOT_GROUP).astype(np.int32)
         d = np.stack([(b >> (bits * v)) & ((1 << bits) - 1) for v in range(vectors)], axis=2)  # [G, Q, V, C, J]
     d = d.transpose(0, 2, 3, 1, 4).reshape(groups * vectors * SDOT_LANES, quads * SDOT_GROUP)[:n, :k]
-    if byte_weights(dot):
+    if bytes_:
         return d.astype(np.int8)
+    if _signed_fields(kind, dot):
+        return ((d ^ 2) - 2).astype(np.int8)
     return (d - 1 if kind == "ternary" else 2 * d - 1).astype(np.int8)
 
 
@@ -192,11 +212,12 @@ def sdot_kernel(spec: Any) -> Any:
     MP = padded_rows(M)  # the accumulators' rows: padding rows read row M - 1, write nothing
     V, L, bits = vectors_per_group(spec.weights), group_lanes(spec.weights), weight_bits(spec.weights)
     G = spec.n_pad // L
-    # sdot: ternary acc = dot + rowsum (digits w + 1), binary acc = -(dot + rowsum) / 2 (the decoded
-    # bytes are -digit); neon: acc = dot (the weights themselves, as bytes)
+    # ternary: acc = dot + rowsum (sdot: digits w + 1) or dot (neon: w itself, as its byte
+    # products must fit int8); binary: acc = -(dot + rowsum) / 2 (the decoded bytes are -digit),
+    # or dot where the weights are bytes
     factor = 1 if spec.weights == "ternary" else -2
-    bytes_ = byte_weights(spec.dot)
-    offset = not bytes_  # whether acc counts the rowsum
+    bytes_ = byte_weights(spec.dot, spec.n_pad, Q)
+    offset = not (bytes_ or _signed_fields(spec.weights, spec.dot))  # whether acc counts the rowsum
     w_shape = (G, Q, V, SDOT_BYTES) if bytes_ else (G, Q, SDOT_BYTES)
     conv, nhwc = spec.conv is not None, spec.nhwc
     OH, OW = spec.conv.out_hw if conv else (1, 1)
@@ -217,6 +238,9 @@ def sdot_kernel(spec: Any) -> Any:
             return tirx.Select((word & tirx.Broadcast(bit, SDOT_BYTES)) != tirx.Broadcast(tirx.const(0, "uint8"), SDOT_BYTES),
                                tirx.Broadcast(tirx.const(-1, "int8"), SDOT_BYTES),
                                tirx.Broadcast(tirx.const(0, "int8"), SDOT_BYTES))
+        if not offset:  # neon ternary: w in 2-bit two's complement, SHL then SSHR (SSHR alone for the last v)
+            up = tirx.reinterpret("int8x16", word << tirx.Broadcast(tirx.Cast("uint8", 8 - bits - v * bits), SDOT_BYTES))
+            return up >> tirx.Broadcast(tirx.const(8 - bits, "int8"), SDOT_BYTES)
         shift = tirx.Cast("uint8", v * bits)  # USHR + AND (one of them for the first and last v)
         digits = tirx.reinterpret("int8x16", (word >> tirx.Broadcast(shift, SDOT_BYTES))
                                   & tirx.Broadcast(tirx.const(mask, "uint8"), SDOT_BYTES))
@@ -369,10 +393,11 @@ _NEON_MAX_CHUNK, _NEON_MIN_CHUNK = 128, 8
 
 
 # "neon": quads of byte products summed in int8 lanes before they are widened, for activations of
-# at most 7 bits (|code| <= 63: two products fit a byte). MLA then replaces one MUL + SADALP pair;
-# deeper sums (6 bits and less) would need more decoded weight vectors live than NEON has registers
-# for beside the 4 x 4 tile of int16 accumulators.
-_NEON_MAX_DEPTH = 2
+# at most 7 bits (|code| <= 63: two products fit a byte; 6 bits: four). MLA then replaces MUL +
+# SADALP. Each step keeps a tile row's `depth` activation quads live beside the 4 x 4 int16
+# accumulators, so deeper sums spill (MNIST's convs at 6 bits: depth 2 0.318M instructions, 4
+# 0.307M, cortex-a72).
+_NEON_MAX_DEPTH = 4
 
 
 def neon_depth(spec: Any) -> int:

@@ -15,10 +15,11 @@ ACTIVATION_BITS = (1, 2, 3, 4, 5, 6, 7, 8)
 # On AArch64 without the dot-product extension, int activations of at least this many bits run
 # on the "neon" kernels (their work does not grow with the bits), narrower ones bit-serial (one
 # AND + CNT per bit-plane and weight plane). Measured on a 1024x1024 dense layer under qemu
-# (bench.bitnet.aarch64_dense, cortex-a72, M instructions at batch 1 / 8): ternary popcount
-# 0.31 / 2.46 at 4 bits, 0.39 / 3.15 at 5, 0.65 / 5.22 at 8, neon 0.35 / 1.90 at any; binary
-# popcount 0.32 / 2.56 at 6 bits, 0.38 / 3.06 at 7, neon 0.33 / 2.22.
-NEON_MIN_BITS = {"ternary": 5, "binary": 7}
+# (bench.bitnet.aarch64_dense, cortex-a72, M instructions at batch 1 / 8; its weights too large
+# for neon's byte layout, arm.byte_weights): ternary popcount 0.23 / 1.84 at 3 bits, 0.31 / 2.46
+# at 4, neon 0.25 / 1.45 at 3-6 bits, 0.30 / 1.80 at 8; binary popcount 0.32 / 2.56 at 6 bits,
+# 0.38 / 3.06 at 7, neon 0.33 / 2.18.
+NEON_MIN_BITS = {"ternary": 4, "binary": 7}
 KERNELS = ("auto", *DOTS)
 # how quantized weights are chosen (fit.py): auto = "output" when calibration inputs are given
 WEIGHT_FITS = ("auto", "absmean", "output")

@@ -72,14 +72,16 @@ def _check_bitnet_rule(art: Any) -> None:
 
 # --- packing and family choice (numpy only) ---
 
-@pytest.mark.parametrize("dot", ["sdot", "neon"])
+@pytest.mark.parametrize("dot,byte_max", [("sdot", None), ("neon", None), ("neon", 0)], ids=["sdot", "neon", "neon_digits"])
 @pytest.mark.parametrize("kind", ["ternary", "binary"])
-def test_sdot_weights_round_trip(kind: str, dot: str) -> None:
+def test_sdot_weights_round_trip(kind: str, dot: str, byte_max: Any, monkeypatch: Any) -> None:
+    if byte_max is not None:  # a layer too large for byte weights
+        monkeypatch.setattr(arm, "NEON_BYTE_WEIGHTS_MAX", byte_max)
     w = np.random.default_rng(1).standard_normal((37, 45)).astype(np.float32)
     packed = pack_for(w, kind, dot)
     lanes, vectors = arm.group_lanes(kind), arm.vectors_per_group(kind)
     assert packed.planes.dtype == np.uint8
-    if dot == "sdot":  # 2 (1) bits a weight
+    if dot == "sdot" or byte_max is not None:  # 2 (1) bits a weight
         assert packed.planes.shape == (-(-37 // lanes), 12, 16)
         assert packed.planes.nbytes * 8 == packed.n_pad * 48 * arm.weight_bits(kind)
     else:  # neon: a byte a weight, w itself
@@ -87,8 +89,9 @@ def test_sdot_weights_round_trip(kind: str, dot: str) -> None:
         assert packed.planes.nbytes == packed.n_pad * 48
         assert packed.planes.view(np.int8)[0, 0, 0, 0] == packed.values[0, 0]
     np.testing.assert_array_equal(arm.unpack_sdot(packed.planes, kind, 37, 45, dot), packed.values)
-    if kind == "ternary" and dot == "sdot":  # w + 1
-        assert packed.planes[0, 0, 0] & 3 == packed.values[0, 0] + 1
+    if kind == "ternary" and packed.planes.ndim == 3:  # sdot stores w + 1, neon w (2-bit two's complement)
+        first = packed.planes[0, 0, 0] & 3
+        assert first == (packed.values[0, 0] + 1 if dot == "sdot" else packed.values[0, 0] & 3)
     np.testing.assert_array_equal(packed.values, pack_for(w, kind, "popcount").values)
 
 
@@ -97,7 +100,8 @@ def test_auto_family_per_aarch64_target() -> None:
     assert BitnetConfig("binary", 4).dot_for(get_target("aarch64-dotprod")) == "sdot"
     assert BitnetConfig("binary", 1).dot_for(get_target("aarch64-dotprod")) == "popcount"  # XNOR
     assert BitnetConfig("ternary", 8).dot_for(get_target("aarch64")) == "neon"
-    assert BitnetConfig("ternary", 4).dot_for(get_target("aarch64")) == "popcount"
+    assert BitnetConfig("ternary", 4).dot_for(get_target("aarch64")) == "neon"
+    assert BitnetConfig("ternary", 3).dot_for(get_target("aarch64")) == "popcount"
     assert BitnetConfig("binary", 8).dot_for(get_target("aarch64")) == "neon"
     assert BitnetConfig("binary", 6).dot_for(get_target("aarch64")) == "popcount"
     assert BitnetConfig("binary", 1).dot_for(get_target("aarch64")) == "popcount"
@@ -121,7 +125,7 @@ def test_dotprod_text_has_sdot(kind: str, tmp_path: Path) -> None:
 
 
 def test_aarch64_popcount_text_has_cnt_and_sadalp(tmp_path: Path) -> None:
-    ops = _mnemonics(Path(_compile(tmp_path, "aarch64", "ternary", 4).path))
+    ops = _mnemonics(Path(_compile(tmp_path, "aarch64", "ternary", 3).path))
     assert "cnt" in ops and "sdot" not in ops and "udot" not in ops
     # byte counts accumulate pairwise into int16 lanes (arm.bitserial_neon_kernel), not widened
     # by a UADDLP chain per word
@@ -167,7 +171,7 @@ def test_sdot_under_qemu_matches_popcount_and_reference(kind: str, bits: int, qe
 
 
 @pytest.mark.cross
-@pytest.mark.parametrize("kind,bits", [("binary", 4), ("ternary", 4), ("binary", 1)])
+@pytest.mark.parametrize("kind,bits", [("binary", 4), ("ternary", 3), ("binary", 1)])
 def test_neon_popcount_under_qemu_matches_reference(kind: str, bits: int, qemu_ronn_run: Any, tmp_path: Path) -> None:
     model, w = small_model()
     x = np.random.default_rng(4).standard_normal((2, 5, 6, 6)).astype(np.float32)
@@ -186,11 +190,15 @@ def test_aarch64_neon_text_has_mul_and_sadalp(tmp_path: Path) -> None:
 
 
 @pytest.mark.cross
-@pytest.mark.parametrize("kind,bits", [("ternary", 8), ("binary", 8), ("ternary", 7), ("binary", 6)])
-def test_neon_under_qemu_matches_popcount_and_reference(kind: str, bits: int, qemu_ronn_run: Any,
-                                                        tmp_path: Path) -> None:
-    """Byte weights multiplied with MUL + SADDLP + SADALP on a core without dotprod (7 bits and
-    fewer: MUL + MLA of two quads, then SADALP)."""
+@pytest.mark.parametrize("kind,bits,byte_max", [("ternary", 8, None), ("binary", 8, None), ("ternary", 7, None),
+                                                ("binary", 6, None), ("ternary", 8, 0), ("binary", 7, 0)])
+def test_neon_under_qemu_matches_popcount_and_reference(kind: str, bits: int, byte_max: Any, qemu_ronn_run: Any,
+                                                        tmp_path: Path, monkeypatch: Any) -> None:
+    """Byte weights (or, for a layer too large for them, 2-bit / 1-bit digits decoded in registers)
+    multiplied with MUL + SADDLP + SADALP on a core without dotprod (7 bits and fewer: MUL + MLA
+    of two or four quads, then SADALP)."""
+    if byte_max is not None:
+        monkeypatch.setattr(arm, "NEON_BYTE_WEIGHTS_MAX", byte_max)
     model, w = small_model()
     x = np.random.default_rng(5).standard_normal((2, 5, 6, 6)).astype(np.float32)
     art = _compile(tmp_path, "aarch64", kind, bits, "neon")
