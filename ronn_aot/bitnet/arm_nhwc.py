@@ -43,29 +43,46 @@ def nhwc_sdot_spec(g: ConvGeometry, n: int, weights: str, act_bits: int, static_
     return LayerSpec(g.m, k, n, weights, act_bits, 8, g, static_stats, dot, "NHWC", bias, relu)
 
 
+def sdot_byte(code: Any) -> Any:
+    """SDOT's signed operand: the code's two's complement byte (a uint32 in 0..255)."""
+    from tvm import tirx
+
+    return tirx.Cast("uint32", code) & tirx.const(0xFF, "uint32")
+
+
+def window_pixel(g: ConvGeometry, m: Any, rh: Any, rw: Any) -> tuple[Any, Any, Any]:
+    """(b, h, w) of the padded input pixel that tap (rh, rw) of output pixel m reads: a row's sum
+    of codes is the sum of these pixels' sums."""
+    oh, ow = g.out_hw
+    (sh, sw), (dh, dw) = g.strides, g.dilation
+    return m // (oh * ow), m % (oh * ow) // ow * sh + rh * dh, m % ow * sw + rw * dw
+
+
 def quantize_kernel(spec: LayerSpec) -> Any:
     """PrimFunc (x [B, H, W, C] float32) -> (quads [B, H', W', C4 / 4] uint32 of signed code bytes,
     stats float32[3], rowsum int32 [M]) of an NHWC sdot / neon conv (see the module doc). With
     `spec.pool`, x is the max pool's input [B, in_h, in_w, C] and each value the max over its
-    window, term by term (`kernels.window_max`)."""
+    window, term by term (`kernels.window_max`); with `spec.head` too, the float conv before the
+    pool from its NCHW input (head.py)."""
     from tvm import te, tirx
 
     g = spec.conv
     assert g is not None and spec.nhwc and spec.sdot
+    if spec.head is not None:
+        from .head import head_quantize_kernel
+
+        return head_quantize_kernel(spec, sdot_byte)
     b_ = g.batch
     _, hp, wp, quads_c = quads_shape(spec)
-    # SDOT's signed operand: the code's two's complement byte
-    x, stats, quads = nhwc_quads(spec, lambda code: tirx.Cast("uint32", code) & tirx.const(0xFF, "uint32"))
+    x, stats, quads = nhwc_quads(spec, sdot_byte)
     # a padded pixel's sum of codes, read back from its quads (so that the codes stay local to it)
     rq, rj = te.reduce_axis((0, quads_c), "rq"), te.reduce_axis((0, VNNI_GROUP), "rj")
     pixsum = te.compute((b_, hp, wp), lambda b, h, w: te.sum(tirx.Cast("int32", tirx.Cast(
         "int8", (quads[b, h, w, rq] >> (tirx.Cast("uint32", rj) * tirx.const(8, "uint32"))) & tirx.const(0xFF, "uint32"))),
         axis=[rq, rj]), name="pixsum")
-    oh, ow = g.out_hw
-    (kh, kw), (sh, sw), (dh, dw) = g.kernel, g.strides, g.dilation
-    rh, rw = te.reduce_axis((0, kh), "rh"), te.reduce_axis((0, kw), "rw")
-    rowsum = te.compute((spec.m,), lambda m: te.sum(
-        pixsum[m // (oh * ow), m % (oh * ow) // ow * sh + rh * dh, m % ow * sw + rw * dw], axis=[rh, rw]), name="rowsum")
+    rh, rw = te.reduce_axis((0, g.kernel[0]), "rh"), te.reduce_axis((0, g.kernel[1]), "rw")
+    rowsum = te.compute((spec.m,), lambda m: te.sum(pixsum[window_pixel(g, m, rh, rw)], axis=[rh, rw]),
+                        name="rowsum")
     return te.create_prim_func([x, quads, stats, rowsum]).with_attr(SPEC_ATTR, f"pack:{spec.to_json()}")
 
 

@@ -282,12 +282,14 @@ def quantize_nhwc_kernel(spec: LayerSpec) -> Any:
     With `spec.head`, the float conv before the pool too (head.py)."""
     from tvm import te, tirx
 
+    def byte(code: Any) -> Any:  # VPDPBUSD's unsigned operand: code + 128
+        return tirx.Cast("uint32", code + 128)
+
     if spec.head is not None:
         from .head import head_quantize_kernel
 
-        return head_quantize_kernel(spec)
-    # VPDPBUSD's unsigned operand: code + 128
-    x, stats, quads = nhwc_quads(spec, lambda code: tirx.Cast("uint32", code + 128))
+        return head_quantize_kernel(spec, byte)
+    x, stats, quads = nhwc_quads(spec, byte)
     return te.create_prim_func([x, quads, stats]).with_attr(SPEC_ATTR, f"pack:{spec.to_json()}")
 
 

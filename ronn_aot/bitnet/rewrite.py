@@ -125,11 +125,12 @@ def quantize_module(mod: Any, config: BitnetConfig, target: Any = None) -> tuple
                           fit_layers=fitted)
     static = config.calibration is not None
     # sdot / neon: convs in NHWC on NHWC quads (arm_nhwc.py), bias / relu in the epilogue, the
-    # pool before a conv in its quantize kernel; no fused float conv, no requantizing epilogue
+    # pool before a conv (and a float conv before that pool) in its quantize kernel; no
+    # requantizing epilogue
     sdot = dot in ("sdot", "neon")
     chains = find_chains(mod[main_gv], candidates, chosen,
                          lambda c: c.conv is not None and (static or covers_input(c.conv)),
-                         lambda c: not sdot and static and c.conv is not None and takes_head(c.conv)) \
+                         lambda c: static and c.conv is not None and takes_head(c.conv)) \
         if dot == "vnni" or sdot else {}
     absorbed = {v for chain in chains.values() for v in chain.absorbed}
     original = {b.var: b.value for block in mod[main_gv].body.blocks for b in block.bindings}

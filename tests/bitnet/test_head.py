@@ -1,6 +1,8 @@
 """A float first conv (one input channel) with its bias, relu and max pool computed inside the quantize
 kernel of the quantized conv it feeds (ronn_aot/bitnet/head.py): the rewrite takes exactly that
-chain, and the artifact's outputs are those of the same compile without the fusion, bit for bit."""
+chain, and the artifact's outputs are those of the same compile without the fusion, bit for bit, on
+x86 (VNNI) and under qemu on both aarch64 families (sdot, neon: NHWC quads of signed code bytes
+and the rows' sums of codes, arm_nhwc.py)."""
 
 from __future__ import annotations
 
@@ -13,13 +15,20 @@ from onnx import TensorProto, helper, numpy_helper
 
 import ronn_aot
 from ronn_aot.bitnet import reference as R
+from test_aarch64_dot import _run as run_under_qemu
+from test_aarch64_dot import qemu_ronn_run  # noqa: F401 (the fixture)
 from test_vnni import TARGET, needs_vnni
+
+# the aarch64 targets, their qemu CPU, the family that the rewrite chooses there for 8-bit codes
+ARM = [("aarch64-dotprod", "cortex-a76", "sdot"), ("aarch64", "cortex-a72", "neon")]
 
 # (input h, w, batch, first conv: channels, kernel, stride, pads, pool: kernel, stride)
 MNIST_LIKE = (12, 12, 1, 8, 3, 1, [1, 1, 1, 1], 2, 2)
 # odd on purpose: a 5x3 kernel with stride 2 and asymmetric pads, 6 channels (quads padded to
 # 8), a 3x3 pool of stride 2 that leaves the last rows out, batch 2
 ODD = (17, 13, 2, 6, (5, 3), 2, [2, 1, 1, 0], 3, 2)
+# MNIST's 16 channels: on Arm two blocks of 8 (head.py)
+WIDE = (14, 14, 1, 16, 3, 1, [1, 1, 1, 1], 2, 2)
 
 
 def headed_cnn(case: tuple[Any, ...], bias: bool = True, relu: bool = True, seed: int = 0) -> Any:
@@ -53,13 +62,13 @@ def headed_cnn(case: tuple[Any, ...], bias: bool = True, relu: bool = True, seed
 STATS = [R.ActStats(0.05), R.ActStats(0.03), R.ActStats(0.02), R.ActStats(0.05)]
 
 
-def _bitnet_main(model: Any, stats: list[R.ActStats] | None) -> Any:
+def _bitnet_main(model: Any, stats: list[R.ActStats] | None, target: str = TARGET) -> Any:
     from ronn_aot.bitnet.rewrite import quantize_module
     from ronn_aot.stages.frontend import import_model
     from ronn_aot.targets import get_target
 
     config = ronn_aot.CompileOptions().with_bitnet("ternary", 8, calibration=stats).bitnet
-    return quantize_module(import_model(model).mod, config, get_target(TARGET))
+    return quantize_module(import_model(model).mod, config, get_target(target))
 
 
 def _ops(func: Any) -> list[str]:
@@ -114,3 +123,87 @@ def test_fused_head_is_bit_exact_against_the_separate_kernels(case: tuple[Any, .
     for seed in range(8):
         x = np.random.default_rng(seed).standard_normal(shape).astype(np.float32)
         np.testing.assert_array_equal(a.run(None, {"x": x})[0], b.run(None, {"x": x})[0])
+
+
+@pytest.mark.parametrize("target,cpu,dot", ARM, ids=["sdot", "neon"])
+def test_rewrite_takes_the_float_conv_on_arm(target: str, cpu: str, dot: str) -> None:
+    """sdot / neon: the same chain goes into the NHWC quantize kernel (arm_nhwc.py), which then also
+    writes the rows' sums of codes; with run-time scales the float conv stays."""
+    mod, report = _bitnet_main(headed_cnn(MNIST_LIKE), STATS, target)
+    ops = _ops(mod["main"])
+    assert "relax.nn.conv2d" not in ops and "relax.nn.max_pool2d" not in ops and "relax.nn.relu" not in ops, ops
+    spec = str(mod["bitnet_conv2d_1_pack"].attrs["ronn.bitnet"])
+    assert f'"dot": "{dot}", "layout": "NHWC"' in spec
+    assert '"head": {"batch": 1, "channels": 1, "height": 12, "width": 12, "out_channels": 8' in spec
+    assert [(r.index, r.quantized) for r in report.layers] == [(0, False), (1, True), (2, True), (3, False)]
+    assert len(mod["bitnet_conv2d_1_pack"].params) == 6  # x, its weights, its bias -> quads, stats, rowsum
+    assert "relax.nn.conv2d" in _ops(_bitnet_main(headed_cnn(MNIST_LIKE), None, target)[0]["main"])
+
+
+def _host_run(func: Any, args: list[np.ndarray], outs: list[tuple[tuple[int, ...], str]]) -> list[np.ndarray]:
+    """Run a PrimFunc built for this host (the quantize kernels are plain TIR)."""
+    import tvm
+
+    from ronn_aot.targets import get_target
+
+    lib = tvm.compile(tvm.IRModule({"main": func.with_attr("global_symbol", "main")}),
+                      target=get_target("x86_64-avx2").tvm_target(1))
+    out = [tvm.runtime.tensor(np.zeros(shape, dtype)) for shape, dtype in outs]
+    lib["main"](*[tvm.runtime.tensor(a) for a in args], *out)
+    return [o.numpy() for o in out]
+
+
+@pytest.mark.parametrize("channels", [16, 6], ids=["two_blocks", "padded_quads"])
+def test_arm_head_codes_and_row_sums_match_the_vnni_head(channels: int) -> None:
+    """On this host: the sdot head kernel (channels in blocks of 8, the window's inputs as a patch)
+    writes the VNNI head kernel's codes as two's complement bytes (VNNI's code + 128), the same
+    stats, and each output pixel's sum of codes over its receptive field."""
+    from dataclasses import replace
+
+    from ronn_aot.bitnet import arm_nhwc, kernels
+    from ronn_aot.bitnet.nhwc import nhwc_spec
+
+    head = R.ConvGeometry(2, 1, 13, 11, channels, (3, 3), (1, 1), (1, 1, 1, 1))
+    g = R.ConvGeometry(2, channels, 6, 5, 16, (3, 3), (1, 1), (1, 1, 1, 1))
+    extra = {"pool": (13, 11, 2, 2, 2, 2), "head": head, "head_bias": True, "head_relu": True}
+    sdot = replace(arm_nhwc.nhwc_sdot_spec(g, 16, "ternary", 8, (0.04, 0.0), "sdot", True, True), **extra)
+    vnni = replace(nhwc_spec(g, 16, "ternary", 8, (0.04, 0.0), bias=True, relu=True), **extra)
+    rng = np.random.default_rng(channels)
+    args = [rng.standard_normal((2, 1, 13, 11)).astype(np.float32),
+            rng.standard_normal((3, 3, 1, channels)).astype(np.float32) / 3,
+            rng.standard_normal(channels).astype(np.float32) * 0.1]
+    quads, stats, rowsum = _host_run(arm_nhwc.quantize_kernel(sdot), args, sdot.act_outputs)
+    quads_v, stats_v = _host_run(kernels.quantize_nhwc_kernel(vnni), args, vnni.act_outputs)
+    codes = quads.view(np.int8)
+    np.testing.assert_array_equal(codes, (quads_v.view(np.uint8).astype(np.int16) - 128).astype(np.int8))
+    np.testing.assert_array_equal(stats, stats_v)
+    assert np.abs(codes).max() > 20 and not codes[..., channels:].any()
+    sums = codes.astype(np.int32).sum(axis=-1)  # [B, H', W'] padded pixels' sums
+    oh, ow = g.out_hw
+    expected = sum(sums[:, i: i + oh, j: j + ow] for i in range(3) for j in range(3))
+    np.testing.assert_array_equal(rowsum, expected.reshape(-1))
+
+
+@pytest.mark.cross
+@pytest.mark.parametrize("target,cpu,dot", ARM, ids=["sdot", "neon"])
+@pytest.mark.parametrize("case", [WIDE, ODD], ids=["wide", "odd"])
+def test_fused_head_is_bit_exact_under_qemu(case: tuple[Any, ...], target: str, cpu: str, dot: str,
+                                           qemu_ronn_run: Any, tmp_path: Path,  # noqa: F811
+                                           monkeypatch: pytest.MonkeyPatch) -> None:
+    """The aarch64 artifact with the float conv in the quantize kernel gives the outputs of the one
+    without (the float conv kernel, the NHWC quantize kernel with the pool), bit for bit."""
+    import ronn_aot.bitnet.rewrite as rewrite
+
+    model = headed_cnn(case)
+    opts = ronn_aot.CompileOptions().with_target(target).with_bitnet("ternary", 8, calibration=STATS)
+    fused = ronn_aot.compile(model, opts.with_output(tmp_path / "fused.so"))
+    assert not [k for k in fused.schedule_report.rule_of if "conv2d_add" in k or "pool" in k], \
+        fused.schedule_report.rule_of
+    monkeypatch.setattr(rewrite, "takes_head", lambda g: False)
+    plain = ronn_aot.compile(model, opts.with_output(tmp_path / "plain.so"))
+    assert any("conv2d" in k and "bitnet" not in k for k in plain.schedule_report.rule_of)
+    rng = np.random.default_rng(3)
+    x = rng.standard_normal((4, case[2], 1, case[0], case[1])).astype(np.float32)
+    for xi in x:
+        a = run_under_qemu(qemu_ronn_run, cpu, Path(fused.path), xi, tmp_path)
+        np.testing.assert_array_equal(a, run_under_qemu(qemu_ronn_run, cpu, Path(plain.path), xi, tmp_path))
