@@ -104,20 +104,25 @@ def test_the_float_conv_stays_where_the_fusion_does_not_apply() -> None:
     assert '"head": null' in str(mod["bitnet_conv2d_1_pack"].attrs["ronn.bitnet"])
 
 
-@needs_vnni
-@pytest.mark.parametrize("case", [MNIST_LIKE, ODD], ids=["mnist_like", "odd"])
-def test_fused_head_is_bit_exact_against_the_separate_kernels(case: tuple[Any, ...], tmp_path: Path,
-                                                              monkeypatch: pytest.MonkeyPatch) -> None:
+def _fused_and_plain(model: Any, target: str, tmp_path: Path, monkeypatch: pytest.MonkeyPatch) -> tuple[Any, Any]:
+    """`model` compiled for `target` with the float conv fused into the quantize kernel, and without."""
     import ronn_aot.bitnet.rewrite as rewrite
 
-    model = headed_cnn(case)
-    opts = ronn_aot.CompileOptions().with_target(TARGET).with_bitnet("ternary", 8, calibration=STATS)
+    opts = ronn_aot.CompileOptions().with_target(target).with_bitnet("ternary", 8, calibration=STATS)
     fused = ronn_aot.compile(model, opts.with_output(tmp_path / "fused.so"))
     assert not [k for k in fused.schedule_report.rule_of if "conv2d_add" in k or "pool" in k], \
         fused.schedule_report.rule_of
     monkeypatch.setattr(rewrite, "takes_head", lambda g: False)
     plain = ronn_aot.compile(model, opts.with_output(tmp_path / "plain.so"))
     assert any("conv2d" in k and "bitnet" not in k for k in plain.schedule_report.rule_of)
+    return fused, plain
+
+
+@needs_vnni
+@pytest.mark.parametrize("case", [MNIST_LIKE, ODD], ids=["mnist_like", "odd"])
+def test_fused_head_is_bit_exact_against_the_separate_kernels(case: tuple[Any, ...], tmp_path: Path,
+                                                              monkeypatch: pytest.MonkeyPatch) -> None:
+    fused, plain = _fused_and_plain(headed_cnn(case), TARGET, tmp_path, monkeypatch)
     a, b = fused.session(num_threads=2), plain.session(num_threads=2)
     shape = (case[2], 1, case[0], case[1])
     for seed in range(8):
@@ -192,16 +197,7 @@ def test_fused_head_is_bit_exact_under_qemu(case: tuple[Any, ...], target: str, 
                                            monkeypatch: pytest.MonkeyPatch) -> None:
     """The aarch64 artifact with the float conv in the quantize kernel gives the outputs of the one
     without (the float conv kernel, the NHWC quantize kernel with the pool), bit for bit."""
-    import ronn_aot.bitnet.rewrite as rewrite
-
-    model = headed_cnn(case)
-    opts = ronn_aot.CompileOptions().with_target(target).with_bitnet("ternary", 8, calibration=STATS)
-    fused = ronn_aot.compile(model, opts.with_output(tmp_path / "fused.so"))
-    assert not [k for k in fused.schedule_report.rule_of if "conv2d_add" in k or "pool" in k], \
-        fused.schedule_report.rule_of
-    monkeypatch.setattr(rewrite, "takes_head", lambda g: False)
-    plain = ronn_aot.compile(model, opts.with_output(tmp_path / "plain.so"))
-    assert any("conv2d" in k and "bitnet" not in k for k in plain.schedule_report.rule_of)
+    fused, plain = _fused_and_plain(headed_cnn(case), target, tmp_path, monkeypatch)
     rng = np.random.default_rng(3)
     x = rng.standard_normal((4, case[2], 1, case[0], case[1])).astype(np.float32)
     for xi in x:
