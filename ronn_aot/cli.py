@@ -76,6 +76,16 @@ def _compile(args: argparse.Namespace) -> int:
         print("note: System 1 has absmean weights and run-time activation scales; --bitnet-calibration cal.npz "
               "(it may be the --route-calibration file) fits its weights to the model's outputs and fixes its "
               "scales: usually far more inputs answered by System 1, and faster kernels")
+    weights = args.dual or args.bitnet
+    if weights and args.bitnet_act_bits == 8:
+        from .bitnet import BitnetConfig
+        from .targets import get_target
+
+        if BitnetConfig(weights, 8, kernel=args.bitnet_kernel).dot_for(get_target(art.target)) == "neon":
+            # the neon kernels sum products in bytes only when two of them fit one
+            print("note: without dot products (target aarch64) BitNet layers with --bitnet-act-bits 7 or 6 sum two "
+                  "or four byte products before widening them: MNIST's System 1 0.44 M -> 0.41 M / 0.38 M "
+                  "instructions per inference, the same agreement with fp32 (docs/dual.md)")
     if args.sign_key:
         from .artifact.signing import sign
 

@@ -402,3 +402,16 @@ def test_static_scales_nhwc_quads_match_popcount(target: str, cpu: str, kernel: 
         assert any("add" in name or "relu" in name or "pool" in name for name in kernels) == (k == "popcount"), kernels
         ys.append(_run(qemu_ronn_run, cpu, Path(art.path), x, tmp_path))
     np.testing.assert_array_equal(ys[0], ys[1])
+
+
+def test_cli_points_aarch64_bitnet_at_fewer_activation_bits(tmp_path: Path, capsys: pytest.CaptureFixture[str]) -> None:
+    """On aarch64 (neon) an 8-bit BitNet compile says which activation bits let products sum in bytes;
+    where SDOT runs (aarch64-dotprod) it says nothing."""
+    from ronn_aot.cli import main as cli_main
+
+    model = tmp_path / "m.onnx"
+    onnx.save(small_model()[0], model)
+    for target, noted in (("aarch64", True), ("aarch64-dotprod", False)):
+        assert cli_main(["compile", str(model), "--target", target, "--bitnet", "ternary", "--bitnet-layers", "all",
+                         "-o", str(tmp_path / f"{target}.so")]) == 0
+        assert ("--bitnet-act-bits 7 or 6" in capsys.readouterr().out) == noted
