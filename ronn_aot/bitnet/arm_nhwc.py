@@ -29,7 +29,7 @@ from __future__ import annotations
 
 from typing import Any
 
-from .codes import SPEC_ATTR, quads_shape
+from .codes import SPEC_ATTR, quads_shape, window_pixel
 from .kernels import LayerSpec, nhwc_quads
 from .quantize import VNNI_GROUP, ceil_to
 from .reference import ConvGeometry
@@ -48,14 +48,6 @@ def sdot_byte(code: Any) -> Any:
     from tvm import tirx
 
     return tirx.Cast("uint32", code) & tirx.const(0xFF, "uint32")
-
-
-def window_pixel(g: ConvGeometry, m: Any, rh: Any, rw: Any) -> tuple[Any, Any, Any]:
-    """(b, h, w) of the padded input pixel that tap (rh, rw) of output pixel m reads: a row's sum
-    of codes is the sum of these pixels' sums."""
-    oh, ow = g.out_hw
-    (sh, sw), (dh, dw) = g.strides, g.dilation
-    return m // (oh * ow), m % (oh * ow) // ow * sh + rh * dh, m % ow * sw + rw * dw
 
 
 def quantize_kernel(spec: LayerSpec) -> Any:

@@ -67,11 +67,11 @@ def head_quantize_kernel(spec: Any, to_byte: Callable[[Any], Any]) -> Any:
     rowsum, sdot / neon's) computing its input, the pooled [B, H', W', C] output of the float conv
     `spec.head` (+ bias, relu), on the way. `to_byte(code)` is the family's byte of a code (a
     uint32 in 0..255), as in `kernels.nhwc_quads`; sdot / neon also sum each pixel's codes into
-    the rows' sums (`arm_nhwc.window_pixel`)."""
+    the rows' sums (`codes.window_pixel`)."""
     from tvm import tirx
     from tvm.script import tirx as T
 
-    from .codes import SPEC_ATTR, quads_shape, quantize_code
+    from .codes import SPEC_ATTR, quads_shape, quantize_code, window_pixel
     from .quantize import VNNI_GROUP
 
     g, h, pool = spec.conv, spec.head, spec.pool
@@ -219,8 +219,6 @@ def head_quantize_kernel(spec: Any, to_byte: Callable[[Any], Any]) -> Any:
             fused(x, w, bias, quads, stats, None)
 
         return head.with_attr(SPEC_ATTR, f"pack:{spec.to_json()}")
-
-    from .arm_nhwc import window_pixel
 
     M, (OH, OW) = spec.m, g.out_hw
 
