@@ -2,6 +2,7 @@
 where bench.aarch64's total goes.
 
     python -m bench.aarch64_profile MODEL.onnx [--target aarch64] [--runs 1] [--cpu cortex-a72] [--top 25]
+        [--bitnet ternary|binary [--bitnet-act-bits 8] [--bitnet-calibration cal.npz]]
 
 The model is compiled with the kernels' symbols kept (the shipped artifact is stripped; the code is
 the same), run with N and 2N inferences on one thread under the counting plugin with `blocks=`
@@ -28,10 +29,19 @@ _HELPER = re.compile(r"(_compute_\d*|\.\d+)$")
 _PREFIX = re.compile(r"^(__tvm_ffi_)?ronn_k\d+_")  # the artifact's name for kernel i
 
 
-def compile_with_symbols(model: Path, target: str, out: Path) -> dict[str, str]:
-    """Compile `model` into `out` without the final strip; returns {kernel: rule}."""
+def compile_with_symbols(model: Path, target: str, out: Path, bitnet: str | None = None, act_bits: int = 8,
+                         calibration: Path | None = None) -> dict[str, str]:
+    """Compile `model` into `out` without the final strip (with `bitnet`: its BitNet build, System 1
+    of a dual artifact, calibrated on the .npz `calibration`); returns {kernel: rule}."""
     import ronn_aot
     import ronn_aot.stages.pack as pack_stage
+
+    opts = ronn_aot.CompileOptions().with_target(target).with_output(out)
+    if bitnet is not None:
+        from ronn_aot.bitnet.calibrate import load_npz, model_input_names
+
+        feeds = load_npz(calibration, model_input_names(str(model))) if calibration is not None else None
+        opts = opts.with_bitnet(bitnet, act_bits, calibration=feeds)
 
     link = pack_stage._run
 
@@ -41,7 +51,7 @@ def compile_with_symbols(model: Path, target: str, out: Path) -> dict[str, str]:
 
     pack_stage._run = keep_symbols
     try:
-        art = ronn_aot.compile(str(model), ronn_aot.CompileOptions().with_target(target).with_output(out))
+        art = ronn_aot.compile(str(model), opts)
     finally:
         pack_stage._run = link
     return {k: rule for rule, ks in art.schedule_report.kernels_by_rule().items() for k in ks}
@@ -87,14 +97,18 @@ def main(argv: list[str] | None = None) -> int:
     ap.add_argument("--ronn-run", type=Path,
                     help="a ronn-run built for the target already (default: build runtime_min's into the cache)")
     ap.add_argument("--top", type=int, default=25, help="rows to print (default 25)")
+    ap.add_argument("--bitnet", choices=["ternary", "binary"], help="profile the model's BitNet build")
+    ap.add_argument("--bitnet-act-bits", type=int, default=8)
+    ap.add_argument("--bitnet-calibration", type=Path, help="calibration inputs (.npz) for the BitNet build")
     args = ap.parse_args(argv)
 
     from ronn_aot.targets import get_target
 
-    work = CACHE / "runs" / f"{args.model.stem}-{args.target}-profile"
+    tag = f"-{args.bitnet}{args.bitnet_act_bits}" if args.bitnet else ""
+    work = CACHE / "runs" / f"{args.model.stem}-{args.target}{tag}-profile"
     work.mkdir(parents=True, exist_ok=True)
     so = work / f"{args.model.stem}.so"
-    rules = compile_with_symbols(args.model, args.target, so)
+    rules = compile_with_symbols(args.model, args.target, so, args.bitnet, args.bitnet_act_bits, args.bitnet_calibration)
     engine = RonnEngine(args.cpu, ensure_counter(),
                         args.ronn_run or ensure_ronn_run(args.target), so, make_inputs(args.model, work))
     nm = get_target(args.target).toolchain.cc.replace("gcc", "nm")
