@@ -18,9 +18,7 @@ from ronn_aot.bitnet.kernels import LayerSpec, quads_shape
 from ronn_aot.bitnet.schedule import scheduled
 from ronn_aot.targets import get_target
 
-# odd on purpose: 5 channels (padded to 8), stride (2, 1), asymmetric padding, batch 2
-ODD = R.ConvGeometry(2, 5, 7, 6, 20, (3, 3), (2, 1), (1, 1, 1, 0))
-DILATED = R.ConvGeometry(1, 8, 9, 9, 16, (3, 3), (1, 1), (2, 2, 2, 2), (2, 2))
+from test_nhwc import DILATED, ODD, packed_reordered  # the VNNI NHWC tests' geometries
 
 
 def _run(func: Any, args: list[np.ndarray], outs: list[tuple[tuple[int, ...], str]]) -> list[np.ndarray]:
@@ -36,13 +34,7 @@ def _run(func: Any, args: list[np.ndarray], outs: list[tuple[tuple[int, ...], st
 @pytest.mark.parametrize("weights", ["ternary", "binary"])
 def test_nhwc_sdot_packing_is_the_nchw_quantization_reordered(weights: str) -> None:
     g = ODD
-    w = np.random.default_rng(1).standard_normal((g.out_channels, g.channels, 3, 3)).astype(np.float32)
-    nchw = arm.pack_weights_sdot(w.reshape(g.out_channels, -1), weights)
-    nhwc = arm.pack_conv_nhwc_sdot(w, weights)
-    np.testing.assert_array_equal(nhwc.scale, nchw.scale)  # scales from the same matrix, same order
-    hwc = np.zeros((g.out_channels, 3, 3, 8), np.int8)
-    hwc[..., :5] = nchw.values.reshape(g.out_channels, 5, 3, 3).transpose(0, 2, 3, 1)
-    np.testing.assert_array_equal(nhwc.values, hwc.reshape(g.out_channels, -1))
+    nhwc, hwc = packed_reordered(arm.pack_weights_sdot, arm.pack_conv_nhwc_sdot, weights)
     decoded = arm.unpack_sdot(nhwc.planes, weights, g.out_channels, nhwc.k)
     # a binary layer's padded channels hold digit 0 (weight -1): their codes are 0
     np.testing.assert_array_equal(decoded, hwc.reshape(g.out_channels, -1) if weights == "ternary"

@@ -15,6 +15,7 @@ from onnx import TensorProto, helper, numpy_helper
 
 import ronn_aot
 from ronn_aot.bitnet import reference as R
+from test_arm_nhwc import _run as _host_run  # a PrimFunc built for this host
 from test_aarch64_dot import _run as run_under_qemu
 from test_aarch64_dot import qemu_ronn_run  # noqa: F401 (the fixture)
 from test_vnni import TARGET, needs_vnni
@@ -143,19 +144,6 @@ def test_rewrite_takes_the_float_conv_on_arm(target: str, cpu: str, dot: str) ->
     assert [(r.index, r.quantized) for r in report.layers] == [(0, False), (1, True), (2, True), (3, False)]
     assert len(mod["bitnet_conv2d_1_pack"].params) == 6  # x, its weights, its bias -> quads, stats, rowsum
     assert "relax.nn.conv2d" in _ops(_bitnet_main(headed_cnn(MNIST_LIKE), None, target)[0]["main"])
-
-
-def _host_run(func: Any, args: list[np.ndarray], outs: list[tuple[tuple[int, ...], str]]) -> list[np.ndarray]:
-    """Run a PrimFunc built for this host (the quantize kernels are plain TIR)."""
-    import tvm
-
-    from ronn_aot.targets import get_target
-
-    lib = tvm.compile(tvm.IRModule({"main": func.with_attr("global_symbol", "main")}),
-                      target=get_target("x86_64-avx2").tvm_target(1))
-    out = [tvm.runtime.tensor(np.zeros(shape, dtype)) for shape, dtype in outs]
-    lib["main"](*[tvm.runtime.tensor(a) for a in args], *out)
-    return [o.numpy() for o in out]
 
 
 @pytest.mark.parametrize("channels", [16, 6], ids=["two_blocks", "padded_quads"])

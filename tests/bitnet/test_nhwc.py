@@ -25,16 +25,25 @@ ODD = R.ConvGeometry(2, 5, 7, 6, 20, (3, 3), (2, 1), (1, 1, 1, 0))
 DILATED = R.ConvGeometry(1, 8, 9, 9, 16, (3, 3), (1, 1), (2, 2, 2, 2), (2, 2))
 
 
-@pytest.mark.parametrize("weights", ["ternary", "binary"])
-def test_nhwc_packing_is_the_nchw_quantization_reordered(weights: str) -> None:
+def packed_reordered(pack_matrix: Any, pack_conv_nhwc: Any, weights: str) -> tuple[Any, np.ndarray]:
+    """ODD's random conv weights packed by a family's NHWC conv packer, checked to hold the scales
+    and values of its matrix packer reordered to (kh, kw, channel) with zero-padded channels;
+    returns (the NHWC packing, those values [N, KH, KW, C4])."""
     g = ODD
     w = np.random.default_rng(1).standard_normal((g.out_channels, g.channels, 3, 3)).astype(np.float32)
-    nchw = Q.pack_weights_vnni(w.reshape(g.out_channels, -1), weights)
-    nhwc = Q.pack_conv_nhwc_vnni(w, weights)
+    nchw = pack_matrix(w.reshape(g.out_channels, -1), weights)
+    nhwc = pack_conv_nhwc(w, weights)
     np.testing.assert_array_equal(nhwc.scale, nchw.scale)  # scales from the same matrix, same order
     hwc = np.zeros((g.out_channels, 3, 3, 8), np.int8)
     hwc[..., :5] = nchw.values.reshape(g.out_channels, 5, 3, 3).transpose(0, 2, 3, 1)
     np.testing.assert_array_equal(nhwc.values, hwc.reshape(g.out_channels, -1))
+    return nhwc, hwc
+
+
+@pytest.mark.parametrize("weights", ["ternary", "binary"])
+def test_nhwc_packing_is_the_nchw_quantization_reordered(weights: str) -> None:
+    g = ODD
+    nhwc, _ = packed_reordered(Q.pack_weights_vnni, Q.pack_conv_nhwc_vnni, weights)
     # the planes hold those values; a binary layer's padded channels are zero bits, expanded to -1
     expanded = nhwc.values if weights == "ternary" else np.where(nhwc.values == 1, 1, -1)
     np.testing.assert_array_equal(Q.unpack_planes(nhwc.planes, g.out_channels, nhwc.k), expanded)
