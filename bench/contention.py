@@ -9,7 +9,11 @@ fetch it first with `python -m bench.real_models fetch`). The command compiles e
 (ronn_aot.compile), then times the artifact (runtime_min) and onnxruntime, each
 in its own processes (ronn_aot.tools.timing.time_engines), first on an idle machine and then beside
 `--load` CPU-bound processes (`python -c "while True: pass"`, started and killed here), and prints
-a markdown table of the four medians and both slowdowns (loaded / idle).
+a markdown table of each runtime's times and slowdowns (loaded / idle), by the median run and by
+the mean. Beside other work a run's time is bimodal: most runs keep their pace and some wait a
+scheduler slice for a descheduled thread, so the median can look calm while the stream of runs
+(the mean, 1 / throughput) is slower than one thread. A runtime that spins through such waits
+shows a small median slowdown and a large mean one; read both, and the p90.
 
 onnxruntime's child sees the target's ISA (peer_isa.masked_env, as `ronn-aot bench` does), ours the
 host as it is. The runtime library is the one ronn_runtime finds: set RONN_RUNTIME_LIBRARY to time
@@ -44,19 +48,38 @@ class Row:
     ronn_loaded: Timing
     ort_loaded: Timing
 
+    def slowdowns(self, stat: str) -> tuple[float, float]:
+        """(ronn, ort) loaded / idle by `stat`: "median" (the typical run) or "mean" (time per run
+        over a stream of runs, which counts the runs that waited for a descheduled thread)."""
+        ronn = getattr(self.ronn_loaded, stat) / getattr(self.ronn_idle, stat)
+        ort = getattr(self.ort_loaded, stat) / getattr(self.ort_idle, stat)
+        return ronn, ort
+
     def format(self) -> str:
-        def ms(t: Timing) -> str:
-            lo, hi = t.spread
-            return f"{t.median:.3f} ({lo:.3f}-{hi:.3f})"
+        def idle(t: Timing) -> str:
+            return f"{t.median:.3f} / {t.mean:.3f}"
 
-        ronn_x = self.ronn_loaded.median / self.ronn_idle.median
-        ort_x = self.ort_loaded.median / self.ort_idle.median
-        return (f"| {self.model} | {ms(self.ronn_idle)} | {ms(self.ort_idle)} | {ms(self.ronn_loaded)} | "
-                f"{ms(self.ort_loaded)} | {ronn_x:.2f}x | {ort_x:.2f}x |")
+        def loaded(t: Timing) -> str:
+            return f"{t.median:.3f} / {t.mean:.3f} / {t.quantile(0.9):.3f}"
+
+        (rm, om), (ra, oa) = self.slowdowns("median"), self.slowdowns("mean")
+        return (f"| {self.model} | {idle(self.ronn_idle)} | {idle(self.ort_idle)} | {loaded(self.ronn_loaded)} | "
+                f"{loaded(self.ort_loaded)} | {rm:.2f}x / {ra:.2f}x | {om:.2f}x / {oa:.2f}x |")
 
 
-HEADER = ("| model | ronn idle ms | ort idle ms | ronn loaded ms | ort loaded ms | ronn slowdown | ort slowdown |\n"
+HEADER = ("| model | ronn idle ms (median / mean) | ort idle ms | ronn loaded ms (median / mean / p90) | "
+          "ort loaded ms | ronn slowdown (median / mean) | ort slowdown |\n"
           "|---|---|---|---|---|---|---|")
+
+
+def summary(rows: list[Row]) -> str:
+    """On how many models ronn-aot slows down no more than onnxruntime, by each statistic."""
+    parts = []
+    for stat in ("median", "mean"):
+        wins = sum(1 for r in rows if r.slowdowns(stat)[0] <= r.slowdowns(stat)[1])
+        parts.append(f"by the {stat} on {wins} of {len(rows)}")
+    return "ronn-aot slows down no more than onnxruntime " + ", ".join(parts) + " models"
+
 
 
 @contextmanager
@@ -134,10 +157,14 @@ def main(argv: list[str] | None = None) -> int:
         p.error("--threads must be >= 1 and --load >= 0")
     plan = RoundPlan(rounds=a.rounds, min_seconds=a.min_seconds)
     print(f"target {a.target}, {a.threads} threads, loaded = beside {a.load} CPU-bound process(es); "
-          f"median of {a.rounds} round medians (min-max)")
+          f"medians and means of {a.rounds} rounds (each the median of the round medians / means), "
+          f"p90 of all loaded runs")
     print(HEADER, flush=True)
+    rows = []
     for model in a.models:
-        print(measure(model, a.target, a.threads, a.load, plan, a.artifacts).format(), flush=True)
+        rows.append(measure(model, a.target, a.threads, a.load, plan, a.artifacts))
+        print(rows[-1].format(), flush=True)
+    print(summary(rows))
     return 0
 
 

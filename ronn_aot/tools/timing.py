@@ -108,6 +108,24 @@ class Timing:
     def samples(self) -> list[float]:
         return [t for r in self.rounds for t in r]
 
+    @property
+    def round_means(self) -> list[float]:
+        """Each round's time per run: its wall time over its runs, i.e. 1 / throughput."""
+        return [statistics.fmean(r) for r in self.rounds]
+
+    @property
+    def mean(self) -> float:
+        """The median of the round means. Beside other work a run's time is bimodal (runs that
+        met a descheduled thread take a scheduler slice longer) and the median hides the slow
+        mode; the mean counts it, as a stream of inferences does."""
+        return statistics.median(self.round_means)
+
+    def quantile(self, q: float) -> float:
+        """The q-quantile (0..1) of every timed run, all rounds pooled."""
+        if not 0.0 <= q <= 1.0:
+            raise RonnError(f"a quantile is between 0 and 1, got {q}")
+        return float(np.quantile(np.asarray(self.samples), q))
+
 
 @dataclass(frozen=True)
 class RoundPlan:

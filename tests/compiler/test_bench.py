@@ -185,3 +185,31 @@ def test_other_processes_cpu_share_is_measured() -> None:
         hog.kill()
         hog.wait()
     assert others >= 0.8 / ncpu and 0.0 <= steal <= 1.0, (others, steal)
+
+
+def test_means_and_quantiles_count_the_slow_mode() -> None:
+    # a bimodal round, as beside a CPU-bound process: the median misses the slow runs
+    a = Timing("a", [[1.0, 1.0, 1.0, 9.0], [1.0, 1.0, 5.0]])
+    assert a.round_medians == [1.0, 1.0] and a.median == 1.0
+    assert a.round_means == [3.0, pytest.approx(7.0 / 3.0)]
+    assert a.mean == pytest.approx((3.0 + 7.0 / 3.0) / 2)
+    assert a.quantile(0.0) == 1.0 and a.quantile(1.0) == 9.0
+    assert a.quantile(0.5) == statistics.median(a.samples)
+    with pytest.raises(RonnError, match="between 0 and 1"):
+        a.quantile(90)
+
+
+def test_contention_table_reports_median_and_mean_slowdowns() -> None:
+    from bench.contention import HEADER, Row, summary
+
+    idle = Timing("ronn", [[1.0, 1.0], [1.0, 1.0]])
+    ort_idle = Timing("ort", [[2.0, 2.0], [2.0, 2.0]])
+    # ronn: steady at 2x; ort: median 1.5x, but every third run stalls
+    row = Row("m", idle, ort_idle, Timing("ronn", [[2.0, 2.0, 2.0]] * 2), Timing("ort", [[3.0, 3.0, 9.0]] * 2))
+    assert row.slowdowns("median") == (2.0, 1.5)
+    assert row.slowdowns("mean") == (2.0, 2.5)
+    line = row.format()
+    assert line.count("|") == HEADER.splitlines()[0].count("|")
+    assert "| 2.00x / 2.00x | 1.50x / 2.50x |" in line
+    assert summary([row]) == ("ronn-aot slows down no more than onnxruntime by the median on 0 of 1, "
+                              "by the mean on 1 of 1 models")
