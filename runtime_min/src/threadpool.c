@@ -26,7 +26,8 @@
  * split region fails the run instead of hanging.
  *
  * While preempted often, barrier-free launches also use one thread fewer per high reading (down
- * to the launcher alone), and the whole team again after SPLIT_WINDOW launches without one: when
+ * to the launcher alone), and the whole team again after SPLIT_WINDOW launches without one and a
+ * retry interval that doubles each time a retry meets the load again (see PROBE_MIN_NS): when
  * other work holds some of the CPUs, threads beyond the free ones only take turns with it, and a
  * region then waits on whichever of them was descheduled mid-task. Beside one CPU-bound process on
  * 2 cores, two threads ran slower than one (GPT-2 2-layer: 2.5 vs 2.1 ms); on a machine with
@@ -94,6 +95,17 @@
 #define PREEMPTION_RATE_PER_MS 0.4
 #define PREEMPTION_MIN_COUNT 4
 #define SPLIT_WINDOW 256
+/* A shrunk team tries the whole team again only after SPLIT_WINDOW calm launches AND probe_ns
+ * since the last high reading. A shrunk team on a loaded machine reads calm (the launcher alone
+ * is rarely preempted), so every retry under a load that stays costs a stalled run before the
+ * next high reading shrinks the team again: retried after 256 launches, a 0.5 ms OCR classifier
+ * did so every few runs (loaded mean 0.84 ms against 0.70 median). A retry that meets a high
+ * reading within PROBE_FAILED_NS doubles probe_ns (up to PROBE_MAX_NS: under a lasting load the
+ * retries cost < 1%, and the whole team is back within PROBE_MAX_NS after the load goes); a high
+ * reading long after the last retry is a new load and starts again from PROBE_MIN_NS. */
+#define PROBE_MIN_NS 20000000u
+#define PROBE_MAX_NS 640000000u
+#define PROBE_FAILED_NS 100000000u
 /* A worker's doorbell (its `ticket`) holds the number of the last launch posted to it; this bit
  * marks a post that offers no launch (shutdown). Launch numbers stay below it (they wrap to 1). */
 #define TAKEN 0x80000000u
@@ -140,6 +152,9 @@ struct ronn_threadpool {
   uint64_t sample_ns;       /* when it was read */
   uint64_t sample_preemptions; /* and what it read */
   int32_t active;   /* threads barrier-free launches use: size, fewer while preempted often */
+  uint64_t probe_ns;    /* how long a shrunk team waits before retrying the whole team */
+  uint64_t high_ns;     /* when the preemption rate was last high */
+  uint64_t restored_ns; /* when the whole team was last retried (0: not since the last high reading) */
   int split_always; /* more threads than CPUs: every barrier-free region is split */
   int splittable;   /* the running artifact has no barrier (set by ronn_threadpool_enter) */
   uint32_t launch;  /* the current launch's number, 1..TAKEN-1 */
@@ -434,6 +449,13 @@ static int32_t plan_launch(ronn_threadpool* pool, int num_task, int32_t* per_thr
       }
 #endif
       if (pool->sample_ns != 0 && count >= PREEMPTION_MIN_COUNT && per_ms > PREEMPTION_RATE_PER_MS) {
+        if (pool->restored_ns != 0 && now - pool->restored_ns < PROBE_FAILED_NS) {
+          pool->probe_ns = pool->probe_ns * 2 < PROBE_MAX_NS ? pool->probe_ns * 2 : PROBE_MAX_NS;
+        } else if (pool->restored_ns != 0 || pool->active == pool->size) {
+          pool->probe_ns = PROBE_MIN_NS;
+        }
+        pool->restored_ns = 0;
+        pool->high_ns = now;
         pool->since_contended = 0;
         spin_contended(pool); /* spinning there takes the CPU from the thread it waits for */
         /* The next reading covers the smaller team alone (it restarts below). */
@@ -445,8 +467,16 @@ static int32_t plan_launch(ronn_threadpool* pool, int num_task, int32_t* per_thr
     pool->since_sample = 0;
   }
   if (pool->since_contended >= SPLIT_WINDOW) {
-    pool->active = pool->size;
-    return pool->size;
+    if (pool->active == pool->size) return pool->size;
+    uint64_t now = now_ns();
+    if (now - pool->high_ns >= pool->probe_ns) {
+      pool->active = pool->size;
+      pool->restored_ns = now;
+      return pool->size;
+    }
+    /* Still shrunk: keep splitting what the smaller team runs. */
+    *per_thread = SPLIT;
+    return pool->active;
   }
   ++pool->since_contended;
   *per_thread = SPLIT;
@@ -570,6 +600,7 @@ ronn_status* ronn_threadpool_create(int32_t num_threads, int32_t spin, ronn_thre
   pool->since_contended = SPLIT_WINDOW;
   pool->size = size;
   pool->active = size;
+  pool->probe_ns = PROBE_MIN_NS;
   pool->spin_max = spin == RONN_SPIN_NEVER ? 0 : size <= cpus ? SPIN_DEDICATED : SPIN_OVERSUBSCRIBED;
   pool->spin = pool->spin_max;
   pool->workers = (worker*)workers;

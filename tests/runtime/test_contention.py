@@ -104,7 +104,11 @@ static double now_ms(void) {
  * Prints how many of the workers' tasks the launcher ran, the total ms, how many launches ran as
  * one task and the last launch's task count. With SPLIT, regions are split (a barrier in one must
  * fail the launch, reported as "barrier-refused"). RONN_TEST_RATE=R makes the pool read R
- * preemptions per ms for the first RONN_TEST_RATE_LAUNCHES launches (all by default), 0 after. */
+ * preemptions per ms for the first RONN_TEST_RATE_LAUNCHES launches (all by default), 0 after,
+ * after a pause of RONN_TEST_RATE_PAUSE_MS; with RONN_TEST_RATE_WHOLE=1 the rate is R only after
+ * launches that used more than one thread (a load on the other CPU: the launcher alone is rarely
+ * preempted). RONN_TEST_GAP_US is serial work between launches.
+ * Also prints how often a launch used more threads than the one before it had (team regrowths). */
 int main(int argc, char** argv) {
   if (argc != 6 && argc != 7) return 2;
   int threads = atoi(argv[1]);
@@ -118,7 +122,13 @@ int main(int argc, char** argv) {
   const char* rate_launches = getenv("RONN_TEST_RATE_LAUNCHES");
   long rate_until = rate_launches != NULL ? atol(rate_launches) : launches;
   if (rate != NULL) ronn_test_preemption_rate = atof(rate);
-  long serial = 0;
+  const char* pause = getenv("RONN_TEST_RATE_PAUSE_MS");
+  const char* gap = getenv("RONN_TEST_GAP_US");
+  long gap_us = gap != NULL ? atol(gap) : 0;
+  const char* whole = getenv("RONN_TEST_RATE_WHOLE");
+  int rate_whole = whole != NULL && strcmp(whole, "1") == 0;
+  long serial = 0, regrowths = 0;
+  int previous_tasks = threads;
   int tasks = 0;
   ronn_threadpool* pool = NULL;
   /* The library reads no environment: RONN_SPIN=0 is applied here, as the tools apply it. */
@@ -141,7 +151,17 @@ int main(int argc, char** argv) {
     uint32_t other_runs[MAX_TASKS];
     memcpy(other_runs, other->runs, sizeof other_runs);
     __atomic_store_n(&current_launch, l, __ATOMIC_RELAXED);
-    if (rate != NULL && l == rate_until) ronn_test_preemption_rate = 0;
+    if (rate != NULL && l == rate_until) {
+      ronn_test_preemption_rate = 0;
+      long pause_ms = pause != NULL ? atol(pause) : 0;
+      struct timespec delay = {(time_t)(pause_ms / 1000), (pause_ms % 1000) * 1000000L};
+      if (pause_ms > 0) nanosleep(&delay, NULL);
+    }
+    if (gap_us > 0) {
+      double until = now_ms() + gap_us / 1e3;
+      while (now_ms() < until) {
+      }
+    }
     int rc = ronn_parallel_launch_hook(phases ? phased : plain, j, 0);
     if (rc != 0 && phases && ronn_test_force_split) {
       const char* message = ronn_error_get();
@@ -154,6 +174,9 @@ int main(int argc, char** argv) {
     /* Fewer tasks than threads only as one task: a team shrunk to the launcher alone. */
     if ((tasks < threads && tasks != 1) || tasks > MAX_TASKS) fail("unexpected task count", l);
     serial += tasks == 1;
+    regrowths += tasks > previous_tasks;
+    if (rate != NULL && rate_whole && l < rate_until) ronn_test_preemption_rate = tasks > 1 ? atof(rate) : 0;
+    previous_tasks = tasks;
     if (ronn_test_force_split && !phases && tasks == threads) fail("the region was not split", l);
     for (int t = 0; t < tasks; ++t) {
       if (j->runs[t] != 1) fail("a task did not run exactly once", l);
@@ -169,7 +192,7 @@ int main(int argc, char** argv) {
   double ms = now_ms() - start;
   ronn_threadpool_leave(NULL);
   ronn_threadpool_destroy(pool);
-  printf("%ld %.3f %ld %d\n", stolen, ms, serial, tasks);
+  printf("%ld %.3f %ld %d %ld\n", stolen, ms, serial, tasks, regrowths);
   return 0;
 }
 """
@@ -198,8 +221,16 @@ def run_driver(exe: Path, threads: int, launches: int, stall_us: int, mode: str,
     args = [str(exe), str(threads), str(launches), str(stall_us), mode, str(int(split)), str(stall_in_task_us)]
     proc = subprocess.run(args, capture_output=True, text=True, timeout=60, env={**os.environ, **(env or {})})
     assert proc.returncode == 0, f"driver failed: {proc.stderr}"
-    stolen, ms, serial, last = proc.stdout.split()
+    stolen, ms, serial, last, _ = proc.stdout.split()
     return int(stolen), float(ms), int(serial), int(last)
+
+
+def regrowths(exe: Path, launches: int, env: dict[str, str]) -> int:
+    """How often a two-thread team grew back from the launcher alone over `launches` plain ones."""
+    args = [str(exe), "2", str(launches), "0", "plain", "0", "0"]
+    proc = subprocess.run(args, capture_output=True, text=True, timeout=60, env={**os.environ, **env})
+    assert proc.returncode == 0, f"driver failed: {proc.stderr}"
+    return int(proc.stdout.split()[4])
 
 
 def drive(exe: Path, threads: int, launches: int, stall_us: int, mode: str, split: bool = False,
@@ -255,10 +286,11 @@ def test_stalls_of_a_few_microseconds_mix_claims_and_takeovers(driver: Path, spl
 def test_a_preempted_team_shrinks_to_the_launcher_and_grows_back(driver: Path) -> None:
     # The pool reads a high preemption rate for the first 3,000 launches (readings come every 16
     # launches once 2 ms passed): barrier-free launches soon run as one task on the launcher, with
-    # right results; once the readings are calm for 256 launches the whole team is back.
+    # right results; once the readings are calm for 256 launches and the retry interval (at most
+    # 640 ms; the pause is longer) has passed, the whole team is back.
     if (os.cpu_count() or 1) < 2:
         pytest.skip("one CPU: a two-thread pool splits every region (more threads than CPUs)")
-    env = {"RONN_TEST_RATE": "5", "RONN_TEST_RATE_LAUNCHES": "3000"}
+    env = {"RONN_TEST_RATE": "5", "RONN_TEST_RATE_LAUNCHES": "3000", "RONN_TEST_RATE_PAUSE_MS": "700"}
     _, _, serial, last = run_driver(driver, 2, 3_600, 0, "plain", env=env)
     assert last == 2, f"the last launch ran {last} tasks: the team did not grow back"
     # Each launch takes ~1-5 us here: the first readings (2 ms apart) come within ~2,000 launches.
@@ -268,6 +300,18 @@ def test_a_preempted_team_shrinks_to_the_launcher_and_grows_back(driver: Path) -
     # A barrier artifact keeps its whole team: its regions need every task running at once.
     _, _, serial, _ = run_driver(driver, 2, 2_000, 0, "phased", env={"RONN_TEST_RATE": "5"})
     assert serial == 0
+
+
+def test_retries_of_the_whole_team_back_off_under_a_lasting_load(driver: Path) -> None:
+    # Preempted often for ~0.6 s of launches 300 us apart: a shrunk team reads calm (the launcher
+    # alone), so it retries the whole team, meets the load again and shrinks. Retried after a fixed
+    # 256 launches that was ~8 retries, each costing a stalled run on a loaded machine; with the
+    # interval doubling from 20 ms it is at most ~5 (20 + 40 + 80 + 160 + 320 ms).
+    if (os.cpu_count() or 1) < 2:
+        pytest.skip("one CPU: a two-thread pool splits every region (more threads than CPUs)")
+    grown = regrowths(driver, 2_000, {"RONN_TEST_RATE": "5", "RONN_TEST_RATE_WHOLE": "1",
+                                        "RONN_TEST_GAP_US": "300"})
+    assert 1 <= grown <= 5, f"the team grew back {grown} times under a load that lasted"
 
 
 def test_session_without_spinning_matches_numpy(fixture_so: Path, monkeypatch: pytest.MonkeyPatch) -> None:
