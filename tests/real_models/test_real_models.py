@@ -61,10 +61,10 @@ def test_real_model_matches_onnxruntime_x86(name: str, tmp_path: Path) -> None:
 
 @pytest.mark.slow
 def test_quantized_model_is_refused_cleanly(tmp_path: Path) -> None:
-    """ddddocr's old model is onnxruntime-quantised (ConvInteger, com.microsoft DynamicQuantizeLSTM):
-    a clean refusal naming the operator, not a crash."""
+    """ddddocr's old model is onnxruntime-quantised (ConvInteger, which converts, and
+    com.microsoft DynamicQuantizeLSTM, which does not): a clean refusal naming the operator."""
     model = fetched("ddddocr-ocr-quant")
-    with pytest.raises(UnsupportedOperatorError, match="ConvInteger"):
+    with pytest.raises(UnsupportedOperatorError, match="DynamicQuantizeLSTM"):
         ronn_aot.compile(model.path, model.options("x86_64-avx2").with_output(tmp_path / "quant.so"))
 
 
