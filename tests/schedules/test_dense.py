@@ -98,7 +98,21 @@ def _ragged_prime() -> onnx.ModelProto:  # 17 rows: ragged on both targets; no e
     return make_model([helper.make_node("MatMul", ["x", "W"], ["y"])], {"x": x}, ["y"], {"W": w(48, 64, seed=20)})
 
 
+def _rows_3d() -> onnx.ModelProto:  # A [20, 1, K] x a 2-D B: the leading axes are rows, not a batch
+    x = w(20, 1, 48, seed=21, scale=1.0)
+    nodes = [helper.make_node("MatMul", ["x", "W"], ["m"]), helper.make_node("Add", ["m", "B"], ["y"])]
+    return make_model(nodes, {"x": x}, ["y"], {"W": w(48, 64, seed=22), "B": w(64, seed=23)})
+
+
+def _epilogue_input_first() -> onnx.ModelProto:  # an LSTM step: a squeezed input added to h W
+    h, p = w(1, 48, seed=24, scale=1.0), w(1, 1, 64, seed=25, scale=1.0)
+    nodes = [helper.make_node("Squeeze", ["p", "axes"], ["q"]), helper.make_node("MatMul", ["h", "W"], ["m"]),
+             helper.make_node("Add", ["q", "m"], ["y"])]
+    return make_model(nodes, {"p": p, "h": h}, ["y"], {"W": w(48, 64, seed=26), "axes": np.array([0], np.int64)})
+
+
 SHAPES: dict[str, Callable[[], onnx.ModelProto]] = {
+    "rows_3d": _rows_3d, "epilogue_input_first": _epilogue_input_first,
     "wide_b": _wide_b, "small_m": _small_m, "batch_matmul": _batch_matmul, "gemm_trans_b": _gemm_trans_b,
     "odd_sizes": _odd_sizes, "gelu_k_blocked": _gelu_k_blocked, "ragged_k_blocked": _ragged_k_blocked,
     "ragged_prime": _ragged_prime,
@@ -157,7 +171,8 @@ def test_dense_shape_matches_naive(shape: str, target_name: str, packed: bool) -
     from ronn_aot.schedules import get_rule
 
     func = kernel_of(SHAPES[shape](), shape)
-    constants = list(range(1, len(func.params) - 1)) if packed else []  # all but x and the output
+    # all but the first input and the output (the LSTM step's second input is an activation too)
+    constants = list(range(1, len(func.params) - 1)) if packed and shape != "epilogue_input_first" else []
     target = tvm_target(target_name)
     with target:
         sch = get_rule("cpu.dense").rule.apply(with_constant_params(func, constants), target, False)
@@ -165,8 +180,10 @@ def test_dense_shape_matches_naive(shape: str, target_name: str, packed: bool) -
     packings = packed_params(func, sch)
     if packed and shape == "wide_b":
         assert [p.param for p in packings] == [1] and len(sch.mod["main"].params[1].ty.shape) == 3
-    if not packed or shape in ("batch_matmul", "odd_sizes"):  # activations / a single panel
+    if not packed or shape in ("batch_matmul", "odd_sizes", "epilogue_input_first"):  # activations / a single panel
         assert packings == []
+    if shape == "rows_3d":  # one 20-row GEMM: B streamed once, not once per row
+        assert any(inst.kind.name == "Fuse" for inst in sch.trace.insts)
     rng = np.random.default_rng(0)
     args = [np.asarray(rng.standard_normal([int(d) for d in p.ty.shape]), dtype=str(p.ty.dtype))
             for p in func.params]
