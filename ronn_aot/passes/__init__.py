@@ -38,4 +38,4 @@ from __future__ import annotations
 
 from ._registry import (MAX_GRAPH_ROUNDS, PHASES, PassInfo, passes_for, register_pass,  # noqa: F401  (the API)
                         registered_passes, unregister_pass)
-from . import batch_norm, builtin, constant, conv1d, fast_math, int8_dot, layout, simplify, winograd  # noqa: F401  (register the built-in passes)
+from . import batch_norm, builtin, constant, conv1d, fast_math, int8_dot, layout, pad_columns, simplify, winograd  # noqa: F401  (register the built-in passes)
