@@ -46,7 +46,7 @@ def _pad_columns(_func: Any, _mod: Any) -> Rule:
     return pattern, rewrite
 
 
-@register_pass("pad_matmul_columns", 3, order=58)
+@register_pass("pad_matmul_columns", 3, order=58, targets=("x86_64", "aarch64"))
 def pad_matmul_columns() -> Any:
     """Pad a constant matmul weight's columns to a multiple of 16 (full vectors), slicing back."""
     return rule_pass("pad_matmul_columns", [_pad_columns])
