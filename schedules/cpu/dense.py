@@ -230,11 +230,18 @@ class Dense:
         mm = match_dense(sch)
         if mm is None:
             return None
+        epilogue = inline_injective_chain(sch, mm)
         *batch, i, j, k = sch.get_loops(mm)
-        if batch and _b_has_no_batch(sch, mm):
+        rows = [const_int(sch.get(lp).extent) or 1 for lp in (*batch, i)]
+        if batch and _b_has_no_batch(sch, mm) and sum(r > 1 for r in rows) <= 1:
             # A [..., M, K] times a 2-D B [K, N]: the leading axes are rows of one GEMM, not a
             # batch of GEMMs, each of which would stream all of B again (ddddocr's LSTM input
-            # projection, [20, 1, 512] x [512, 2048]: 2.87 ms as 20 one-row matmuls).
+            # projection, [20, 1, 512] x [512, 2048]: 2.87 ms as 20 one-row matmuls). Only where
+            # one of those axes is longer than 1, so that the fused row maps to each axis
+            # affinely: fusing [2, 5] rows, a block of rows crossing from one batch index to the
+            # next covered rows of both as a region of the 3-D output (the epilogue computed at
+            # the block read rows not yet computed), and the ragged and vectorized loop nests
+            # failed on the fused row's divisions.
             i = sch.fuse(*batch, i)
             batch = []
         m, n, kk = (const_int(sch.get(lp).extent) for lp in (i, j, k))
@@ -242,7 +249,6 @@ class Dense:
         nbatch = 1
         for lp in batch:
             nbatch *= const_int(sch.get(lp).extent) or 1
-        epilogue = inline_injective_chain(sch, mm)
         tile_matmul(sch, mm, batch, (i, j, k), (m, n, kk), nbatch, epilogue, target, tunable,
                     pack=lambda block, nr: pack_b(sch, func, block, nr))
         return sch

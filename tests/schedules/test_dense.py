@@ -104,6 +104,12 @@ def _rows_3d() -> onnx.ModelProto:  # A [20, 1, K] x a 2-D B: the leading axes a
     return make_model(nodes, {"x": x}, ["y"], {"W": w(48, 64, seed=22), "B": w(64, seed=23)})
 
 
+def _rows_2x5() -> onnx.ModelProto:  # [2, 5, K] x a 2-D B: two axes of rows, kept apart
+    x = w(2, 5, 6, seed=27, scale=1.0)
+    nodes = [helper.make_node("MatMul", ["x", "W"], ["m"]), helper.make_node("Relu", ["m"], ["y"])]
+    return make_model(nodes, {"x": x}, ["y"], {"W": w(6, 6, seed=28)})
+
+
 def _epilogue_input_first() -> onnx.ModelProto:  # an LSTM step: a squeezed input added to h W
     h, p = w(1, 48, seed=24, scale=1.0), w(1, 1, 64, seed=25, scale=1.0)
     nodes = [helper.make_node("Squeeze", ["p", "axes"], ["q"]), helper.make_node("MatMul", ["h", "W"], ["m"]),
@@ -112,7 +118,7 @@ def _epilogue_input_first() -> onnx.ModelProto:  # an LSTM step: a squeezed inpu
 
 
 SHAPES: dict[str, Callable[[], onnx.ModelProto]] = {
-    "rows_3d": _rows_3d, "epilogue_input_first": _epilogue_input_first,
+    "rows_3d": _rows_3d, "rows_2x5": _rows_2x5, "epilogue_input_first": _epilogue_input_first,
     "wide_b": _wide_b, "small_m": _small_m, "batch_matmul": _batch_matmul, "gemm_trans_b": _gemm_trans_b,
     "odd_sizes": _odd_sizes, "gelu_k_blocked": _gelu_k_blocked, "ragged_k_blocked": _ragged_k_blocked,
     "ragged_prime": _ragged_prime,
