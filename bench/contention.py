@@ -81,7 +81,6 @@ def summary(rows: list[Row]) -> str:
     return "ronn-aot slows down no more than onnxruntime " + ", ".join(parts) + " models"
 
 
-
 @contextmanager
 def cpu_load(n: int) -> Iterator[None]:
     """`n` CPU-bound Python processes running for the duration of the block."""

@@ -110,7 +110,7 @@ class Timing:
 
     @property
     def round_means(self) -> list[float]:
-        """Each round's time per run: its wall time over its runs, i.e. 1 / throughput."""
+        """Each round's mean run time: over a stream of runs, 1 / throughput."""
         return [statistics.fmean(r) for r in self.rounds]
 
     @property

@@ -68,29 +68,44 @@ def inline_epilogue_inputs(sch: Any) -> None:
     it is added to the recurrent matmul), which FuseTIR places first. Inlined into their consumer,
     the matmul block comes first and the rule matches; else the pooling rule took the matmul as a
     window reduction (ddddocr's recurrent 1x512x2048 matmuls, 0.21 ms each)."""
-    blocks = top_blocks(sch)
-    kinds = [block_iter_kinds(sch, b) for b in blocks]
-    reductions = [i for i, k in enumerate(kinds) if "R" in k]
-    if len(reductions) != 1 or reductions[0] == 0:
+    found = _one_reduction(sch)
+    if found is None or found[2] == 0:
         return
-    reduction_reads = [r.source for r in sch.get(blocks[reductions[0]]).reads]
-    for b in blocks[:reductions[0]]:
+    blocks, _, idx = found
+    reduction_reads = [r.source for r in sch.get(blocks[idx]).reads]
+    for b in blocks[:idx]:
         written = sch.get(b).writes
-        if set(block_iter_kinds(sch, b)) != {"S"} or len(written) != 1 or any(
-                buf.same_as(written[0].source) for buf in reduction_reads):
+        if len(written) != 1 or any(buf.same_as(written[0].source) for buf in reduction_reads):
             return
-    for b in blocks[:reductions[0]]:
+    for b in blocks[:idx]:
         sch.compute_inline(b)
 
 
-def match_dense(sch: Any) -> Any:
-    """The matmul block when the kernel is a (batched) matmul with an epilogue, else None."""
+def _one_reduction(sch: Any) -> tuple[list[Any], list[str], int] | None:
+    """(top blocks, their iterator kinds, the index of the reduction block) when exactly one block
+    reduces and every other is spatial, else None."""
     blocks = top_blocks(sch)
     kinds = [block_iter_kinds(sch, b) for b in blocks]
     reductions = [i for i, k in enumerate(kinds) if "R" in k]
     if len(reductions) != 1 or any(set(k) != {"S"} for i, k in enumerate(kinds) if i != reductions[0]):
         return None
-    idx = reductions[0]
+    return blocks, kinds, reductions[0]
+
+
+def _b_loads(block: Any) -> list[Any]:
+    """The matmul block's loads of B[..., k, j] (one for a matmul)."""
+    out = block.writes[0].source
+    *_, j, k = (iv.var for iv in block.iter_vars)
+    return [ld for ld in buffer_loads(block.body)
+            if not ld.source.same_as(out) and ld.indices[-2].same_as(k) and ld.indices[-1].same_as(j)]
+
+
+def match_dense(sch: Any) -> Any:
+    """The matmul block when the kernel is a (batched) matmul with an epilogue, else None."""
+    found = _one_reduction(sch)
+    if found is None:
+        return None
+    blocks, kinds, idx = found
     if idx != 0 or not kinds[idx].endswith("SSR") or kinds[idx].count("R") != 1:
         return None
     block = sch.get(blocks[idx])
@@ -101,8 +116,7 @@ def match_dense(sch: Any) -> Any:
     if len(loads) != 2 or any(const_int(iv.dom.extent) is None for iv in block.iter_vars):
         return None
     a = [ld for ld in loads if ld.indices[-2].same_as(i) and ld.indices[-1].same_as(k)]
-    b = [ld for ld in loads if ld.indices[-2].same_as(k) and ld.indices[-1].same_as(j)]
-    if len(a) != 1 or len(b) != 1:
+    if len(a) != 1 or len(_b_loads(block)) != 1:
         return None
     return blocks[idx]
 
@@ -256,11 +270,7 @@ class Dense:
 
 def _b_has_no_batch(sch: Any, mm: Any) -> bool:
     """Whether the matmul's B is read as B[k, j] alone (the batch axes index only A and C)."""
-    block = sch.get(mm)
-    out = block.writes[0].source
-    *_, j, k = (iv.var for iv in block.iter_vars)
-    loads = [ld for ld in buffer_loads(block.body) if not ld.source.same_as(out)]
-    b = [ld for ld in loads if ld.indices[-2].same_as(k) and ld.indices[-1].same_as(j)]
+    b = _b_loads(sch.get(mm))
     return len(b) == 1 and len(b[0].indices) == 2
 
 
@@ -272,11 +282,7 @@ def pack_b(sch: Any, func: Any, mm: Any, nr: int) -> None:
     matrix by matrix: ResNet-50's 14x14 layers' matmuls 0.93-0.97 -> 0.74-0.77 ms in the model."""
     import tvm
 
-    block = sch.get(mm)
-    out = block.writes[0].source
-    loads = [ld for ld in buffer_loads(block.body) if not ld.source.same_as(out)]
-    *_, i, j, k = (iv.var for iv in block.iter_vars)
-    b = [ld for ld in loads if ld.indices[-2].same_as(k) and ld.indices[-1].same_as(j)]
+    b = _b_loads(sch.get(mm))
     if len(b) != 1 or len(b[0].indices) not in (2, 3):
         return
     n = const_int(b[0].source.ty.shape[-1])
